@@ -1,0 +1,23 @@
+// The job document (protocol.md "Job document"): camelCase JSON with absolute links.
+#pragma once
+
+#include "jobs/job.hpp"
+
+#include <nlohmann/json.hpp>
+
+#include <string>
+
+namespace ticketd {
+
+struct job_urls {
+    std::string self;
+    std::string result;
+    std::string cancel;
+};
+
+job_urls urls_of(const std::string& base_url, const std::string& job_id);
+nlohmann::json job_document(const job_record& job, const std::string& base_url);
+// Seconds a client should wait before polling again: grows with the job's age, 1..60.
+int retry_after_seconds(const job_record& job);
+
+}  // namespace ticketd

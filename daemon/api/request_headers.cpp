@@ -1,0 +1,100 @@
+#include "api/request_headers.hpp"
+
+#include <charconv>
+
+namespace ticketd {
+
+namespace {
+std::string_view trim(std::string_view s) {
+    while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
+    while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
+    return s;
+}
+
+std::string lower(std::string_view s) {
+    std::string out(s);
+    for (auto& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    return out;
+}
+}  // namespace
+
+key_parse parse_idempotency_key(const http_request& req, std::string& key) {
+    const size_t count = req.header_count("idempotency-key");
+    if (count == 0) return key_parse::absent;
+    if (count > 1) return key_parse::invalid;
+    std::string_view raw = trim(*req.header("idempotency-key"));
+    key.clear();
+    if (raw.size() >= 2 && raw.front() == '"' && raw.back() == '"') {
+        raw = raw.substr(1, raw.size() - 2);
+        for (size_t i = 0; i < raw.size(); ++i) {
+            char c = raw[i];
+            if (c == '\\') {
+                if (i + 1 >= raw.size() || (raw[i + 1] != '"' && raw[i + 1] != '\\')) return key_parse::invalid;
+                c = raw[++i];
+            } else if (c == '"') {
+                return key_parse::invalid;
+            }
+            if (c < 0x20 || c > 0x7E) return key_parse::invalid;
+            key.push_back(c);
+        }
+    } else {
+        for (char c : raw) {
+            if (c <= 0x20 || c > 0x7E || c == '"') return key_parse::invalid;
+            key.push_back(c);
+        }
+    }
+    if (key.empty() || key.size() > 255) return key_parse::invalid;
+    return key_parse::ok;
+}
+
+std::optional<long> prefer_wait(const http_request& req) {
+    for (const auto& [name, value] : req.headers) {
+        if (name != "prefer") continue;
+        std::string_view rest = value;
+        while (!rest.empty()) {
+            const auto comma = rest.find(',');
+            std::string_view pref = trim(rest.substr(0, comma));
+            rest = comma == std::string_view::npos ? std::string_view() : rest.substr(comma + 1);
+            const auto semi = pref.find(';');
+            pref = trim(pref.substr(0, semi));
+            const auto eq = pref.find('=');
+            if (eq == std::string_view::npos || lower(trim(pref.substr(0, eq))) != "wait") continue;
+            std::string_view number = trim(pref.substr(eq + 1));
+            if (number.size() >= 2 && number.front() == '"' && number.back() == '"') {
+                number = number.substr(1, number.size() - 2);
+            }
+            long seconds = 0;
+            auto [p, ec] = std::from_chars(number.data(), number.data() + number.size(), seconds);
+            if (ec != std::errc() || p != number.data() + number.size() || seconds < 0) return std::nullopt;
+            return seconds;
+        }
+    }
+    return std::nullopt;
+}
+
+bool if_none_match(const http_request& req, const std::string& etag) {
+    auto header = req.header("if-none-match");
+    if (!header) return false;
+    std::string_view rest = *header;
+    auto opaque = [](std::string_view t) {
+        t = trim(t);
+        if (t.size() >= 2 && (t.substr(0, 2) == "W/" || t.substr(0, 2) == "w/")) t.remove_prefix(2);
+        return t;
+    };
+    const std::string_view mine = opaque(etag);
+    while (!rest.empty()) {
+        const auto comma = rest.find(',');
+        const std::string_view tag = trim(rest.substr(0, comma));
+        rest = comma == std::string_view::npos ? std::string_view() : rest.substr(comma + 1);
+        if (tag == "*" || opaque(tag) == mine) return true;
+    }
+    return false;
+}
+
+bool is_json_media_type(std::string_view content_type) {
+    const std::string type = lower(trim(content_type.substr(0, content_type.find(';'))));
+    if (type == "application/json") return true;
+    return type.rfind("application/", 0) == 0 && type.size() > 17 && type.substr(type.size() - 5) == "+json";
+}
+
+}  // namespace ticketd

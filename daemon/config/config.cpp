@@ -1,0 +1,389 @@
+#include "config/config.hpp"
+
+#include <yaml-cpp/yaml.h>
+
+#include <algorithm>
+#include <charconv>
+#include <fstream>
+#include <map>
+#include <optional>
+#include <set>
+#include <sstream>
+
+namespace ticketd {
+
+namespace fs = std::filesystem;
+
+namespace {
+
+// A mapping being read: remembers which keys were used so that unknown ones are errors.
+class section {
+   public:
+    section(const YAML::Node& node, std::string file, std::string path)
+        : node_(node), file_(std::move(file)), path_(std::move(path)) {
+        if (node_ && !node_.IsNull() && !node_.IsMap()) {
+            fail(node_, "expected a mapping (key: value lines) for '" + display_path() + "'",
+                 "indent the keys of '" + display_path() + "' under it");
+        }
+    }
+
+    [[noreturn]] void fail(const YAML::Node& at, const std::string& what,
+                           const std::string& fix) const {
+        const auto mark = at.Mark();
+        std::ostringstream out;
+        out << file_ << ":" << (mark.line + 1) << ":" << (mark.column + 1) << ": " << what
+            << "; fix: " << fix;
+        throw config_error(out.str());
+    }
+
+    std::optional<YAML::Node> get(const std::string& key) {
+        known_.insert(key);
+        if (!node_ || !node_.IsMap()) return std::nullopt;
+        auto value = node_[key];
+        if (!value || value.IsNull()) return std::nullopt;
+        return value;
+    }
+
+    std::string string(const std::string& key, std::string fallback) {
+        auto v = get(key);
+        if (!v) return fallback;
+        if (!v->IsScalar()) fail(*v, "'" + where(key) + "' must be a string", "write a single value");
+        return v->Scalar();
+    }
+
+    bool boolean(const std::string& key, bool fallback) {
+        auto v = get(key);
+        if (!v) return fallback;
+        const std::string s = v->IsScalar() ? v->Scalar() : "";
+        if (s == "true") return true;
+        if (s == "false") return false;
+        fail(*v, "'" + where(key) + "' must be true or false, found '" + s + "'",
+             "write true or false");
+    }
+
+    uint64_t integer(const std::string& key, uint64_t fallback, uint64_t min, uint64_t max) {
+        auto v = get(key);
+        if (!v) return fallback;
+        const std::string s = v->IsScalar() ? v->Scalar() : "";
+        uint64_t out = 0;
+        auto [ptr, ec] = std::from_chars(s.data(), s.data() + s.size(), out);
+        if (ec != std::errc() || ptr != s.data() + s.size()) {
+            fail(*v, "'" + where(key) + "' must be a whole number, found '" + s + "'",
+                 "write a number such as " + std::to_string(fallback));
+        }
+        check_range(*v, key, out, min, max, std::to_string(min), std::to_string(max));
+        return out;
+    }
+
+    milliseconds duration(const std::string& key, milliseconds fallback, milliseconds min,
+                          milliseconds max) {
+        auto v = get(key);
+        if (!v) return fallback;
+        milliseconds out{};
+        try {
+            out = parse_duration(v->IsScalar() ? v->Scalar() : "");
+        } catch (const config_error& e) {
+            fail(*v, "'" + where(key) + "': " + e.what(),
+                 "write a number with a unit: ms, s, m, h or d (e.g. 30s)");
+        }
+        if (out < min || out > max) {
+            fail(*v, "'" + where(key) + "' must be between " + std::to_string(min.count()) +
+                         "ms and " + std::to_string(max.count()) + "ms",
+                 "choose a value in that range");
+        }
+        return out;
+    }
+
+    uint64_t size(const std::string& key, uint64_t fallback, uint64_t min, uint64_t max) {
+        auto v = get(key);
+        if (!v) return fallback;
+        uint64_t out = 0;
+        try {
+            out = parse_size(v->IsScalar() ? v->Scalar() : "");
+        } catch (const config_error& e) {
+            fail(*v, "'" + where(key) + "': " + e.what(),
+                 "write bytes with a unit: B, KiB, MiB, GiB, kB, MB, GB (e.g. 1MiB)");
+        }
+        check_range(*v, key, out, min, max, std::to_string(min) + " bytes",
+                    std::to_string(max) + " bytes");
+        return out;
+    }
+
+    section child(const std::string& key) {
+        auto v = get(key);
+        return section(v ? *v : YAML::Node(), file_, where(key));
+    }
+
+    // Every key present must have been asked for.
+    void finish() const {
+        if (!node_ || !node_.IsMap()) return;
+        for (const auto& kv : node_) {
+            const std::string key = kv.first.Scalar();
+            if (!known_.contains(key)) {
+                std::string expected;
+                for (const auto& k : known_) expected += (expected.empty() ? "" : ", ") + k;
+                fail(kv.first, "unknown key '" + where(key) + "'",
+                     "remove it or use one of: " + expected);
+            }
+        }
+    }
+
+    const YAML::Node& node() const { return node_; }
+    const std::string& file() const { return file_; }
+
+   private:
+    std::string where(const std::string& key) const {
+        return path_.empty() ? key : path_ + "." + key;
+    }
+    std::string display_path() const { return path_.empty() ? "(top level)" : path_; }
+    void check_range(const YAML::Node& at, const std::string& key, uint64_t v, uint64_t min,
+                     uint64_t max, const std::string& min_text, const std::string& max_text) const {
+        if (v < min || v > max) {
+            fail(at, "'" + where(key) + "' must be between " + min_text + " and " + max_text,
+                 "choose a value in that range");
+        }
+    }
+
+    YAML::Node node_;
+    std::string file_;
+    std::string path_;
+    std::set<std::string> known_;
+};
+
+YAML::Node load_yaml(const fs::path& file) {
+    std::ifstream in(file);
+    if (!in) {
+        throw config_error(file.string() + ": cannot open the file; fix: check the path given " +
+                           "with --config and its permissions");
+    }
+    try {
+        return YAML::Load(in);
+    } catch (const YAML::Exception& e) {
+        std::ostringstream out;
+        out << file.string() << ":" << (e.mark.line + 1) << ":" << (e.mark.column + 1)
+            << ": invalid YAML: " << e.msg << "; fix: correct the syntax at that position";
+        throw config_error(out.str());
+    }
+}
+
+fs::path resolve(const fs::path& base_dir, const std::string& p) {
+    fs::path path(p);
+    return path.is_absolute() ? path : (base_dir / path).lexically_normal();
+}
+
+// YAML -> JSON for plugin settings: plain scalars become numbers/booleans/null where
+// they read as such, quoted scalars stay strings.
+nlohmann::json to_json(const YAML::Node& node) {
+    switch (node.Type()) {
+        case YAML::NodeType::Null:
+        case YAML::NodeType::Undefined: return nullptr;
+        case YAML::NodeType::Sequence: {
+            auto out = nlohmann::json::array();
+            for (const auto& item : node) out.push_back(to_json(item));
+            return out;
+        }
+        case YAML::NodeType::Map: {
+            auto out = nlohmann::json::object();
+            for (const auto& kv : node) out[kv.first.Scalar()] = to_json(kv.second);
+            return out;
+        }
+        case YAML::NodeType::Scalar: break;
+    }
+    const std::string& s = node.Scalar();
+    if (node.Tag() == "!") return s;  // quoted
+    if (s == "true") return true;
+    if (s == "false") return false;
+    if (s == "null" || s == "~") return nullptr;
+    int64_t i = 0;
+    if (auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), i);
+        ec == std::errc() && p == s.data() + s.size()) {
+        return i;
+    }
+    double d = 0;
+    if (auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), d);
+        ec == std::errc() && p == s.data() + s.size()) {
+        return d;
+    }
+    return s;
+}
+
+bool valid_type_name(const std::string& s) {
+    if (s.empty() || s.size() > 64) return false;
+    return std::all_of(s.begin(), s.end(), [](char c) {
+        return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' || c == '_';
+    });
+}
+
+constexpr milliseconds day{24LL * 3600'000};
+constexpr milliseconds one_ms{1};
+constexpr milliseconds max_duration{365LL * 24 * 3600'000};
+
+job_type_config load_job_type(const fs::path& file, bool allow_short_retention) {
+    const YAML::Node root = load_yaml(file);
+    section top(root, file.string(), "");
+    if (!root || root.IsNull()) {
+        throw config_error(file.string() + ":1:1: the file is empty; fix: declare at least " +
+                           "'type:' and 'plugin:'");
+    }
+    job_type_config c;
+    c.file = file.string();
+    auto type = top.get("type");
+    if (!type) top.fail(root, "missing key 'type'", "add 'type: <name>' (e.g. type: report)");
+    c.type = top.string("type", "");
+    if (!valid_type_name(c.type)) {
+        top.fail(*type, "'type' must be 1-64 characters of a-z, 0-9, '-' or '_', found '" +
+                            c.type + "'",
+                 "rename the job type");
+    }
+    auto plugin = top.get("plugin");
+    if (!plugin) top.fail(root, "missing key 'plugin'", "add 'plugin: <file>.so'");
+    c.plugin = top.string("plugin", "");
+    c.plugin_where = file.string() + ":" + std::to_string(plugin->Mark().line + 1) + ":" +
+                     std::to_string(plugin->Mark().column + 1);
+    c.workers = static_cast<unsigned>(top.integer("workers", c.workers, 1, 1024));
+    c.queue_capacity = top.integer("queue_capacity", c.queue_capacity, 1, 10'000'000);
+    c.timeout = top.duration("timeout", c.timeout, one_ms, max_duration);
+    c.max_attempts = static_cast<unsigned>(top.integer("max_attempts", c.max_attempts, 1, 100));
+    c.retry_backoff = top.duration("retry_backoff", c.retry_backoff, milliseconds(0), day);
+    c.retention = top.duration("retention", c.retention,
+                               allow_short_retention ? one_ms : day, max_duration);
+    c.max_input_bytes = top.size("max_input_bytes", c.max_input_bytes, 2, 64ULL << 20);
+    if (auto s = top.get("settings")) {
+        if (!s->IsMap()) top.fail(*s, "'settings' must be a mapping", "indent the settings under it");
+        c.settings = to_json(*s);
+    }
+    top.finish();
+    return c;
+}
+
+}  // namespace
+
+milliseconds parse_duration(std::string_view text) {
+    size_t i = 0;
+    while (i < text.size() && text[i] >= '0' && text[i] <= '9') ++i;
+    if (i == 0) throw config_error("expected a duration such as 30s, found '" + std::string(text) + "'");
+    uint64_t n = 0;
+    std::from_chars(text.data(), text.data() + i, n);
+    const std::string_view unit = text.substr(i);
+    static const std::map<std::string_view, uint64_t> units = {
+        {"ms", 1}, {"s", 1000}, {"m", 60'000}, {"h", 3'600'000}, {"d", 86'400'000}};
+    auto it = units.find(unit);
+    if (it == units.end()) {
+        throw config_error("bad duration unit in '" + std::string(text) +
+                           "' (expected ms, s, m, h or d)");
+    }
+    if (n > max_duration.count()) throw config_error("duration '" + std::string(text) + "' is too long");
+    return milliseconds(static_cast<int64_t>(n * it->second));
+}
+
+uint64_t parse_size(std::string_view text) {
+    size_t i = 0;
+    while (i < text.size() && text[i] >= '0' && text[i] <= '9') ++i;
+    if (i == 0) throw config_error("expected a size such as 1MiB, found '" + std::string(text) + "'");
+    uint64_t n = 0;
+    std::from_chars(text.data(), text.data() + i, n);
+    const std::string_view unit = text.substr(i);
+    static const std::map<std::string_view, uint64_t> units = {
+        {"", 1},           {"B", 1},          {"KiB", 1ULL << 10}, {"MiB", 1ULL << 20},
+        {"GiB", 1ULL << 30}, {"kB", 1000},    {"MB", 1'000'000},   {"GB", 1'000'000'000}};
+    auto it = units.find(unit);
+    if (it == units.end()) {
+        throw config_error("bad size unit in '" + std::string(text) +
+                           "' (expected B, KiB, MiB, GiB, kB, MB or GB)");
+    }
+    if (n > (1ULL << 40)) throw config_error("size '" + std::string(text) + "' is too large");
+    return n * it->second;
+}
+
+daemon_config load_config(const fs::path& file_arg) {
+    const fs::path file = fs::absolute(file_arg).lexically_normal();
+    const fs::path dir = file.parent_path();
+    const YAML::Node root = load_yaml(file);
+    section top(root, file.string(), "");
+    daemon_config c;
+    c.file = file;
+
+    auto server = top.child("server");
+    auto& s = c.server;
+    const std::string listen = server.string("listen", "127.0.0.1:8080");
+    const auto colon = listen.rfind(':');
+    uint32_t port = 0;
+    if (colon == std::string::npos ||
+        std::from_chars(listen.data() + colon + 1, listen.data() + listen.size(), port).ec !=
+            std::errc() ||
+        port > 65535) {
+        server.fail(*server.get("listen"), "'server.listen' must be HOST:PORT, found '" + listen + "'",
+                    "write e.g. 127.0.0.1:8080 (port 0 picks a free port)");
+    }
+    s.listen_host = listen.substr(0, colon);
+    if (s.listen_host.size() > 2 && s.listen_host.front() == '[') {
+        s.listen_host = s.listen_host.substr(1, s.listen_host.size() - 2);
+    }
+    s.listen_port = static_cast<uint16_t>(port);
+    s.public_base_url = server.string("public_base_url", "");
+    if (!s.public_base_url.empty()) {
+        if (s.public_base_url.rfind("http://", 0) != 0 && s.public_base_url.rfind("https://", 0) != 0) {
+            server.fail(*server.get("public_base_url"),
+                        "'server.public_base_url' must start with http:// or https://",
+                        "write the URL clients use to reach ticketd, e.g. https://jobs.example.com");
+        }
+        while (!s.public_base_url.empty() && s.public_base_url.back() == '/') s.public_base_url.pop_back();
+    }
+    s.io_threads = static_cast<unsigned>(server.integer("io_threads", s.io_threads, 1, 256));
+    s.max_body_bytes = server.size("max_body_bytes", s.max_body_bytes, 1024, 1ULL << 30);
+    s.max_header_bytes = server.size("max_header_bytes", s.max_header_bytes, 1024, 1 << 20);
+    s.idle_timeout = server.duration("idle_timeout", s.idle_timeout, one_ms, day);
+    s.request_timeout = server.duration("request_timeout", s.request_timeout, one_ms, day);
+    s.max_connections = static_cast<unsigned>(server.integer("max_connections", s.max_connections, 1, 1'000'000));
+    s.max_waiters = static_cast<unsigned>(server.integer("max_waiters", s.max_waiters, 0, 1'000'000));
+    s.max_wait = server.duration("max_wait", s.max_wait, milliseconds(0), milliseconds(3600'000));
+    server.finish();
+
+    c.state_dir = resolve(dir, top.string("state_dir", "/var/lib/ticketd"));
+    c.plugin_dir = resolve(dir, top.string("plugin_dir", "/usr/lib/ticketd/plugins"));
+    c.jobs_dir = resolve(dir, top.string("jobs_dir", "jobs.d"));
+    c.allow_short_retention = top.boolean("allow_short_retention", false);
+    const milliseconds min_keep = c.allow_short_retention ? one_ms : day;
+
+    auto idem = top.child("idempotency");
+    c.require_idempotency_key = idem.boolean("required", false);
+    c.idempotency_ttl = idem.duration("ttl", c.idempotency_ttl, min_keep, max_duration);
+    idem.finish();
+
+    auto jobs = top.child("jobs");
+    c.drain_timeout = jobs.duration("drain_timeout", c.drain_timeout, milliseconds(0), day);
+    c.cancel_grace = jobs.duration("cancel_grace", c.cancel_grace, milliseconds(0), day);
+    c.tombstone_ttl = jobs.duration("tombstone_ttl", c.tombstone_ttl, min_keep, max_duration);
+    c.purge_interval = jobs.duration("purge_interval", c.purge_interval, milliseconds(10), day);
+    c.max_cached_jobs = jobs.integer("max_cached_jobs", c.max_cached_jobs, 0, 100'000'000);
+    jobs.finish();
+    top.finish();
+
+    if (!fs::is_directory(c.jobs_dir)) {
+        throw config_error(file.string() + ": jobs_dir '" + c.jobs_dir.string() +
+                           "' is not a directory; fix: create it and put one <type>.yaml per job type in it");
+    }
+    std::vector<fs::path> files;
+    for (const auto& entry : fs::directory_iterator(c.jobs_dir)) {
+        const auto ext = entry.path().extension();
+        if (entry.is_regular_file() && (ext == ".yaml" || ext == ".yml")) files.push_back(entry.path());
+    }
+    std::sort(files.begin(), files.end());
+    for (const auto& f : files) {
+        auto jt = load_job_type(f, c.allow_short_retention);
+        for (const auto& other : c.job_types) {
+            if (other.type == jt.type) {
+                throw config_error(f.string() + ":1:1: job type '" + jt.type + "' is also declared in " +
+                                   other.file + "; fix: give each job type one file");
+            }
+        }
+        c.job_types.push_back(std::move(jt));
+    }
+    if (c.job_types.empty()) {
+        throw config_error(c.jobs_dir.string() + ": no job types (*.yaml) found; fix: add a file " +
+                           "such as hello.yaml with 'type: hello' and 'plugin: hello.so'");
+    }
+    return c;
+}
+
+}  // namespace ticketd

@@ -1,0 +1,80 @@
+// The daemon's configuration: ticketd.yaml plus one file per job type in jobs.d/.
+// Loading validates everything (unknown keys, types, units, ranges) and throws
+// config_error naming file, line, column, what was expected and the fix.
+#pragma once
+
+#include <nlohmann/json.hpp>
+
+#include <chrono>
+#include <cstdint>
+#include <filesystem>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+namespace ticketd {
+
+using std::chrono::milliseconds;
+
+class config_error : public std::runtime_error {
+   public:
+    using std::runtime_error::runtime_error;
+};
+
+struct server_config {
+    std::string listen_host = "127.0.0.1";
+    uint16_t listen_port = 8080;
+    std::string public_base_url;  // empty: http://<listen address>
+    unsigned io_threads = 2;
+    uint64_t max_body_bytes = 1 << 20;
+    uint64_t max_header_bytes = 16 << 10;
+    milliseconds idle_timeout{60'000};
+    milliseconds request_timeout{30'000};
+    unsigned max_connections = 10'000;
+    unsigned max_waiters = 5'000;
+    milliseconds max_wait{30'000};
+};
+
+struct job_type_config {
+    std::string file;  // where it was declared, for messages
+    std::string type;
+    std::string plugin;        // file name in plugin_dir, or an absolute path
+    std::string plugin_where;  // "file:line:column" of the plugin key, for messages
+    unsigned workers = 1;
+    uint64_t queue_capacity = 1000;
+    milliseconds timeout{10 * 60'000};
+    unsigned max_attempts = 3;
+    milliseconds retry_backoff{5'000};
+    milliseconds retention{7LL * 24 * 3600'000};
+    uint64_t max_input_bytes = 256 << 10;
+    nlohmann::json settings = nlohmann::json::object();
+};
+
+struct daemon_config {
+    std::filesystem::path file;
+    server_config server;
+    std::filesystem::path state_dir;
+    std::filesystem::path plugin_dir;
+    std::filesystem::path jobs_dir;
+    bool require_idempotency_key = false;
+    milliseconds idempotency_ttl{24LL * 3600'000};
+    milliseconds tombstone_ttl{24LL * 3600'000};
+    milliseconds drain_timeout{30'000};
+    milliseconds cancel_grace{5'000};
+    milliseconds purge_interval{60'000};
+    uint64_t max_cached_jobs = 100'000;
+    // Lets tests use retention/ttl below the protocol's 24 h minimum.
+    bool allow_short_retention = false;
+    std::vector<job_type_config> job_types;
+};
+
+// Reads `file` and every *.yaml in its jobs_dir. Relative paths in the file are relative
+// to the file's own directory.
+daemon_config load_config(const std::filesystem::path& file);
+
+// "30s", "250ms", "5m", "2h", "7d".
+milliseconds parse_duration(std::string_view text);
+// "512", "64KiB", "1MiB", "2GiB", "10kB", "1MB".
+uint64_t parse_size(std::string_view text);
+
+}  // namespace ticketd

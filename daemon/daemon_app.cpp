@@ -1,0 +1,198 @@
+#include "daemon_app.hpp"
+
+#include "api/jobs_api.hpp"
+#include "http/http_server.hpp"
+#include "jobs/job_engine.hpp"
+#include "plugins/job_handler.hpp"
+#include "store/sqlite_store.hpp"
+#include "system/log.hpp"
+#include "system/scheduler.hpp"
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/signal_set.hpp>
+
+#include <fcntl.h>
+#include <sys/file.h>
+#include <unistd.h>
+
+#include <charconv>
+#include <csignal>
+#include <fstream>
+#include <iostream>
+#include <thread>
+
+namespace ticketd {
+
+namespace fs = std::filesystem;
+
+daemon_config load_effective_config(const daemon_options& options) {
+    daemon_config config = load_config(options.config_file);
+    if (options.state_dir) config.state_dir = fs::absolute(*options.state_dir);
+    if (options.listen) {
+        const auto& l = *options.listen;
+        const auto colon = l.rfind(':');
+        unsigned port = 0;
+        if (colon == std::string::npos ||
+            std::from_chars(l.data() + colon + 1, l.data() + l.size(), port).ec != std::errc() || port > 65535) {
+            throw config_error("--listen: expected HOST:PORT, found '" + l + "'; fix: e.g. --listen 127.0.0.1:0");
+        }
+        config.server.listen_host = l.substr(0, colon);
+        config.server.listen_port = static_cast<uint16_t>(port);
+    }
+    return config;
+}
+
+namespace {
+
+fs::path plugin_path(const daemon_config& config, const job_type_config& t) {
+    const fs::path p(t.plugin);
+    return p.is_absolute() ? p : config.plugin_dir / p;
+}
+
+// Loads every job type's plugin and creates its handler; throws plugin_error with the
+// job type's file and line prepended.
+std::vector<std::unique_ptr<job_type_runtime>> load_job_types(const daemon_config& config) {
+    std::vector<std::unique_ptr<job_type_runtime>> out;
+    for (const auto& t : config.job_types) {
+        try {
+            auto rt = std::make_unique<job_type_runtime>();
+            rt->config = t;
+            rt->handler = std::make_unique<job_handler>(plugin_library::load(plugin_path(config, t)), t.settings);
+            rt->queue = std::make_unique<job_queue>(t.queue_capacity);
+            out.push_back(std::move(rt));
+        } catch (const plugin_error& e) {
+            throw plugin_error(t.plugin_where + ": job type '" + t.type + "': " + e.what());
+        }
+    }
+    return out;
+}
+
+// One daemon per state directory.
+int lock_state_dir(const fs::path& dir) {
+    const auto path = dir / "ticketd.lock";
+    const int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0640);
+    if (fd < 0 || ::flock(fd, LOCK_EX | LOCK_NB) != 0) {
+        throw std::runtime_error("state directory " + dir.string() +
+                                 " is in use by another ticketd; fix: stop it or use another state_dir");
+    }
+    return fd;
+}
+
+void write_port_file(const fs::path& file, uint16_t port) {
+    const fs::path tmp = file.string() + ".tmp";
+    {
+        std::ofstream out(tmp);
+        out << port << "\n";
+    }
+    fs::rename(tmp, file);
+}
+
+}  // namespace
+
+int check_config(const daemon_options& options) {
+    try {
+        const auto config = load_effective_config(options);
+        const auto types = load_job_types(config);
+        std::cout << "config OK: " << config.file.string() << "\n";
+        for (const auto& rt : types) {
+            const auto& d = rt->handler->library().descriptor();
+            std::cout << "  job type " << rt->config.type << ": plugin " << d.name << " " << d.version << " ("
+                      << rt->handler->library().file().string() << "), " << rt->config.workers << " workers, queue "
+                      << rt->config.queue_capacity << "\n";
+        }
+        return 0;
+    } catch (const std::exception& e) {
+        std::cerr << "ticketd: " << e.what() << "\n";
+        return 1;
+    }
+}
+
+int run_daemon(const daemon_options& options) {
+    daemon_config config;
+    std::vector<std::unique_ptr<job_type_runtime>> types;
+    int lock_fd = -1;
+    try {
+        config = load_effective_config(options);
+        fs::create_directories(config.state_dir);
+        lock_fd = lock_state_dir(config.state_dir);
+        types = load_job_types(config);
+    } catch (const std::exception& e) {
+        log_error(std::string("startup failed: ") + e.what());
+        return 1;
+    }
+
+    std::signal(SIGPIPE, SIG_IGN);
+    boost::asio::io_context io(static_cast<int>(config.server.io_threads));
+    scheduler timers(io);
+    std::unique_ptr<sqlite_store> store;
+    try {
+        store = std::make_unique<sqlite_store>(config.state_dir / "ticketd.db");
+    } catch (const std::exception& e) {
+        log_error(std::string("startup failed: cannot open the store: ") + e.what());
+        return 1;
+    }
+    job_engine engine(config, *store, timers, std::move(types));
+    jobs_api api(config, engine);
+    http_server server(io, config.server, api);
+    try {
+        engine.recover();
+        server.listen();
+    } catch (const std::exception& e) {
+        log_error(std::string("startup failed: ") + e.what());
+        return 1;
+    }
+    const uint16_t port = server.port();
+    std::string base_url = config.server.public_base_url;
+    if (base_url.empty()) {
+        const bool v6 = config.server.listen_host.find(':') != std::string::npos;
+        base_url = "http://" + (v6 ? "[" + config.server.listen_host + "]" : config.server.listen_host) + ":" +
+                   std::to_string(port);
+    }
+    api.set_base_url(base_url);
+    engine.start();
+    api.set_ready(true);
+    if (options.port_file) write_port_file(*options.port_file, port);
+    log_info("ticketd listening on " + config.server.listen_host + ":" + std::to_string(port) + " (" + base_url +
+             "), state in " + config.state_dir.string() + ", " + std::to_string(config.job_types.size()) +
+             " job types");
+
+    bool clean_stop = true;
+    std::thread drainer;
+    boost::asio::signal_set signals(io, SIGTERM, SIGINT, SIGHUP);
+    std::function<void(const boost::system::error_code&, int)> on_signal =
+        [&](const boost::system::error_code& ec, int sig) {
+            if (ec) return;
+            if (sig == SIGHUP) {
+                log_warning("SIGHUP: configuration reload is not supported yet; restart to apply changes");
+                signals.async_wait(on_signal);
+                return;
+            }
+            if (drainer.joinable()) return;
+            log_info(std::string("received ") + (sig == SIGTERM ? "SIGTERM" : "SIGINT") + ": draining");
+            api.set_ready(false);
+            // Draining blocks (it waits for jobs): never on an io thread.
+            drainer = std::thread([&] {
+                clean_stop = engine.drain();
+                server.stop_accepting();
+                io.stop();
+            });
+        };
+    signals.async_wait(on_signal);
+
+    std::vector<std::thread> io_threads;
+    for (unsigned i = 1; i < config.server.io_threads; ++i) io_threads.emplace_back([&io] { io.run(); });
+    io.run();
+    for (auto& t : io_threads) t.join();
+    if (drainer.joinable()) drainer.join();
+    store->close();
+    log_info(clean_stop ? "stopped" : "stopped; some plugins ignored cancellation and were abandoned");
+    ::close(lock_fd);
+    if (!clean_stop) {
+        // Worker threads are stuck in plugin code: leave without joining them.
+        std::fflush(nullptr);
+        std::_Exit(0);
+    }
+    return 0;
+}
+
+}  // namespace ticketd

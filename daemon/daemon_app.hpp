@@ -1,0 +1,29 @@
+// Wires the daemon together (config -> store -> plugins -> engine -> HTTP) and runs its
+// lifecycle: recover, serve, and on SIGTERM/SIGINT drain and stop.
+#pragma once
+
+#include "config/config.hpp"
+
+#include <filesystem>
+#include <optional>
+#include <string>
+
+namespace ticketd {
+
+struct daemon_options {
+    std::filesystem::path config_file;
+    std::optional<std::string> listen;               // overrides server.listen
+    std::optional<std::filesystem::path> state_dir;  // overrides state_dir
+    std::optional<std::filesystem::path> port_file;  // written once listening
+};
+
+// Loads and validates the config and every job type's plugin and settings; prints a
+// summary. Returns the process exit code.
+int check_config(const daemon_options& options);
+// Runs the daemon in the foreground until SIGTERM/SIGINT. Returns the exit code.
+int run_daemon(const daemon_options& options);
+
+// The config with command-line overrides applied; throws config_error.
+daemon_config load_effective_config(const daemon_options& options);
+
+}  // namespace ticketd

@@ -1,0 +1,291 @@
+#include "http/http_server.hpp"
+
+#include "system/log.hpp"
+#include "system/random_id.hpp"
+
+#include <boost/asio/dispatch.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/strand.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+
+#include <algorithm>
+
+namespace ticketd {
+
+namespace beast = boost::beast;
+namespace http = beast::http;
+namespace net = boost::asio;
+using tcp = net::ip::tcp;
+
+struct http_server::state {
+    state(net::io_context& io_, const server_config& config_, request_handler& handler_)
+        : io(io_), config(config_), handler(handler_), acceptor(net::make_strand(io_)) {}
+    net::io_context& io;
+    server_config config;
+    request_handler& handler;
+    tcp::acceptor acceptor;
+    std::atomic<unsigned> connections{0};
+    std::atomic<bool> accepting{true};
+};
+
+namespace {
+
+bool valid_request_id(std::string_view id) {
+    if (id.empty() || id.size() > 128) return false;
+    return std::all_of(id.begin(), id.end(), [](char c) {
+        return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' ||
+               c == '_' || c == '.';
+    });
+}
+
+std::string lower(std::string_view s) {
+    std::string out(s);
+    for (auto& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    return out;
+}
+
+class session : public std::enable_shared_from_this<session> {
+   public:
+    session(tcp::socket&& socket, std::shared_ptr<http_server::state> st, bool over_capacity)
+        : stream_(std::move(socket)), st_(std::move(st)), over_capacity_(over_capacity) {
+        st_->connections++;
+    }
+    ~session() { st_->connections--; }
+
+    void run() {
+        net::dispatch(stream_.get_executor(), [self = shared_from_this()] {
+            if (self->over_capacity_) {
+                self->reply_error(503, "unavailable", "too many connections; retry later", new_random_id());
+            } else {
+                self->do_read();
+            }
+        });
+    }
+
+   private:
+    void do_read() {
+        parser_.emplace();
+        parser_->header_limit(static_cast<std::uint32_t>(st_->config.max_header_bytes));
+        parser_->body_limit(st_->config.max_body_bytes);
+        if (buffer_.size() > 0) {
+            read_request();
+            return;
+        }
+        // Idle phase: wait for the first bytes of the next request.
+        stream_.expires_after(st_->config.idle_timeout);
+        stream_.async_read_some(buffer_.prepare(8192),
+                                beast::bind_front_handler(&session::on_first_bytes, shared_from_this()));
+    }
+
+    void on_first_bytes(beast::error_code ec, std::size_t n) {
+        if (ec) return close();
+        buffer_.commit(n);
+        read_request();
+    }
+
+    void read_request() {
+        // The whole request must arrive within request_timeout: a trickling client is cut off.
+        stream_.expires_after(st_->config.request_timeout);
+        http::async_read(stream_, buffer_, *parser_,
+                         beast::bind_front_handler(&session::on_read, shared_from_this()));
+    }
+
+    void on_read(beast::error_code ec, std::size_t) {
+        if (ec == http::error::end_of_stream || ec == beast::error::timeout || ec == net::error::eof ||
+            ec == net::error::connection_reset || ec == net::error::operation_aborted) {
+            return close();
+        }
+        const std::string request_id = new_random_id();
+        if (ec == http::error::body_limit) {
+            return reply_error(413, "content-too-large",
+                               "the request body is larger than " + std::to_string(st_->config.max_body_bytes) +
+                                   " bytes",
+                               request_id);
+        }
+        if (ec == http::error::header_limit) {
+            return reply_error(431, "invalid-request",
+                               "the request headers are larger than " +
+                                   std::to_string(st_->config.max_header_bytes) + " bytes",
+                               request_id);
+        }
+        if (ec) return reply_error(400, "invalid-request", "malformed HTTP request: " + ec.message(), request_id);
+
+        auto& msg = parser_->get();
+        http_request req;
+        req.method = std::string(msg.method_string());
+        req.target = std::string(msg.target());
+        const auto q = req.target.find('?');
+        if (!percent_decode(std::string_view(req.target).substr(0, q), req.path, false)) {
+            return reply_error(400, "invalid-request", "malformed percent-encoding in the path", request_id);
+        }
+        if (q != std::string::npos) {
+            std::string_view rest = std::string_view(req.target).substr(q + 1);
+            while (!rest.empty()) {
+                const auto amp = rest.find('&');
+                const std::string_view part = rest.substr(0, amp);
+                rest = amp == std::string_view::npos ? std::string_view() : rest.substr(amp + 1);
+                if (part.empty()) continue;
+                const auto eq = part.find('=');
+                std::string k, v;
+                if (!percent_decode(part.substr(0, eq), k, true) ||
+                    !percent_decode(eq == std::string_view::npos ? std::string_view() : part.substr(eq + 1), v, true)) {
+                    return reply_error(400, "invalid-request", "malformed percent-encoding in the query", request_id);
+                }
+                req.query.emplace_back(std::move(k), std::move(v));
+            }
+        }
+        for (const auto& field : msg) {
+            req.headers.emplace_back(lower(field.name_string()), std::string(field.value()));
+        }
+        auto rid = req.header("x-request-id");
+        req.request_id = rid && valid_request_id(*rid) ? std::string(*rid) : request_id;
+        req.body = std::move(msg.body());
+        keep_alive_ = msg.keep_alive() && st_->accepting.load();
+        head_ = msg.method() == http::verb::head;
+        version_ = msg.version();
+        const std::string rid_copy = req.request_id;
+
+        auto self = shared_from_this();
+        auto answered = std::make_shared<std::atomic<bool>>(false);
+        st_->handler.handle(std::move(req), [self, answered, rid_copy](http_response res) {
+            if (answered->exchange(true)) return;
+            net::post(self->stream_.get_executor(), [self, res = std::move(res), rid_copy]() mutable {
+                self->write(std::move(res), rid_copy);
+            });
+        });
+    }
+
+    void reply_error(unsigned status, std::string_view code, const std::string& detail, const std::string& rid) {
+        keep_alive_ = false;
+        head_ = false;
+        write(st_->handler.protocol_error(status, code, detail, rid), rid);
+    }
+
+    template <class Body>
+    void fill(http::response<Body>& res, http_response& r, const std::string& rid) {
+        res.version(version_);
+        res.result(static_cast<http::status>(r.status));
+        for (auto& [k, v] : r.headers) res.insert(k, v);
+        res.set("X-Request-Id", rid);
+        res.keep_alive(keep_alive_);
+    }
+
+    void write(http_response r, const std::string& rid) {
+        stream_.expires_after(st_->config.request_timeout);
+        const bool bodyless = head_ || r.status == 204 || r.status == 304;
+        if (!r.file_path.empty()) {
+            http::file_body::value_type file;
+            beast::error_code ec;
+            file.open(r.file_path.c_str(), beast::file_mode::scan, ec);
+            if (ec) {
+                log_error("http: cannot open " + r.file_path + ": " + ec.message());
+                return write(st_->handler.protocol_error(500, "internal", "the result file is unreadable", rid), rid);
+            }
+            if (bodyless) {
+                http::response<http::empty_body> res;
+                fill(res, r, rid);
+                res.content_length(file.size());
+                return send(http::message_generator(std::move(res)));
+            }
+            http::response<http::file_body> res;
+            fill(res, r, rid);
+            res.body() = std::move(file);
+            res.prepare_payload();
+            return send(http::message_generator(std::move(res)));
+        }
+        if (bodyless) {
+            http::response<http::empty_body> res;
+            fill(res, r, rid);
+            if (r.status != 204 && r.status != 304) res.content_length(r.body.size());
+            return send(http::message_generator(std::move(res)));
+        }
+        http::response<http::string_body> res;
+        fill(res, r, rid);
+        res.body() = std::move(r.body);
+        res.prepare_payload();
+        send(http::message_generator(std::move(res)));
+    }
+
+    void send(http::message_generator&& msg) {
+        beast::async_write(stream_, std::move(msg),
+                           beast::bind_front_handler(&session::on_write, shared_from_this()));
+    }
+
+    void on_write(beast::error_code ec, std::size_t) {
+        if (ec || !keep_alive_) return close();
+        do_read();
+    }
+
+    void close() {
+        beast::error_code ec;
+        stream_.socket().shutdown(tcp::socket::shutdown_send, ec);
+        stream_.close();
+    }
+
+    beast::tcp_stream stream_;
+    beast::flat_buffer buffer_;
+    std::optional<http::request_parser<http::string_body>> parser_;
+    std::shared_ptr<http_server::state> st_;
+    bool over_capacity_;
+    bool keep_alive_ = true;
+    bool head_ = false;
+    unsigned version_ = 11;
+};
+
+void do_accept(const std::shared_ptr<http_server::state>& st) {
+    st->acceptor.async_accept(net::make_strand(st->io), [st](beast::error_code ec, tcp::socket socket) {
+        if (ec) {
+            if (ec == net::error::operation_aborted || !st->accepting.load()) return;
+            log_warning("http: accept failed: " + ec.message());
+        } else {
+            const bool over = st->connections.load() >= st->config.max_connections;
+            std::make_shared<session>(std::move(socket), st, over)->run();
+        }
+        if (st->accepting.load()) do_accept(st);
+    });
+}
+
+}  // namespace
+
+http_server::http_server(net::io_context& io, const server_config& config, request_handler& handler)
+    : state_(std::make_shared<state>(io, config, handler)) {}
+
+http_server::~http_server() { stop_accepting(); }
+
+void http_server::listen() {
+    beast::error_code ec;
+    const auto address = net::ip::make_address(state_->config.listen_host, ec);
+    if (ec) {
+        throw std::runtime_error("server.listen: '" + state_->config.listen_host +
+                                 "' is not an IP address; fix: use e.g. 127.0.0.1 or ::1");
+    }
+    const tcp::endpoint endpoint(address, state_->config.listen_port);
+    auto& a = state_->acceptor;
+    a.open(endpoint.protocol(), ec);
+    if (!ec) a.set_option(net::socket_base::reuse_address(true), ec);
+    if (!ec) a.bind(endpoint, ec);
+    if (!ec) a.listen(net::socket_base::max_listen_connections, ec);
+    if (ec) {
+        throw std::runtime_error("cannot listen on " + state_->config.listen_host + ":" +
+                                 std::to_string(state_->config.listen_port) + ": " + ec.message() +
+                                 "; fix: stop the other process on that port or change server.listen");
+    }
+    do_accept(state_);
+}
+
+void http_server::stop_accepting() {
+    if (!state_->accepting.exchange(false)) return;
+    net::post(state_->acceptor.get_executor(), [st = state_] {
+        beast::error_code ec;
+        st->acceptor.close(ec);
+    });
+}
+
+uint16_t http_server::port() const { return state_->acceptor.local_endpoint().port(); }
+
+unsigned http_server::connections() const { return state_->connections.load(); }
+
+}  // namespace ticketd

@@ -1,0 +1,39 @@
+// The HTTP/1.1 server (Boost.Beast): accepts connections, enforces the limits (header
+// and body size, idle and per-request read deadlines, a cap on connections), parses
+// requests into http_request and writes back http_response. One strand per connection;
+// requests on a connection are answered in order; a handler that answers later (a
+// long-poll, a commit) holds no thread.
+#pragma once
+
+#include "config/config.hpp"
+#include "http/http_message.hpp"
+
+#include <atomic>
+#include <memory>
+#include <string>
+
+namespace boost::asio {
+class io_context;
+}
+
+namespace ticketd {
+
+class http_server {
+   public:
+    http_server(boost::asio::io_context& io, const server_config& config, request_handler& handler);
+    ~http_server();
+
+    // Binds and listens; throws std::runtime_error with a clear message on failure.
+    void listen();
+    // Stops accepting new connections (existing ones finish their current request).
+    void stop_accepting();
+    uint16_t port() const;
+    unsigned connections() const;
+
+    struct state;  // shared with sessions
+
+   private:
+    std::shared_ptr<state> state_;
+};
+
+}  // namespace ticketd

@@ -1,0 +1,60 @@
+// A job's record: everything the protocol shows about it and everything the store keeps.
+#pragma once
+
+#include "system/time.hpp"
+
+#include <nlohmann/json.hpp>
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+
+namespace ticketd {
+
+enum class job_status { queued, running, succeeded, failed, canceled };
+
+std::string_view to_string(job_status s);
+std::optional<job_status> parse_job_status(std::string_view s);
+inline bool is_terminal(job_status s) {
+    return s == job_status::succeeded || s == job_status::failed || s == job_status::canceled;
+}
+
+// Why a job failed or was canceled; rendered as an RFC 9457 object in the document.
+struct job_error {
+    std::string code;  // job-failed, job-timeout, job-canceled, job-interrupted, <type>/<code>
+    std::string title;
+    std::string detail;
+};
+
+struct job_record {
+    std::string id;
+    std::string type;
+    std::string principal;
+    std::string idempotency_key;  // empty when none
+    std::string fingerprint;      // of the submit request, when a key was given
+    job_status status = job_status::queued;
+    bool cancel_requested = false;
+    uint32_t attempt = 1;
+    int32_t priority = 0;
+    int64_t timeout_ms = 0;  // 0: the type's timeout
+    unix_ms created_at = 0;
+    unix_ms started_at = 0;
+    unix_ms updated_at = 0;
+    unix_ms finished_at = 0;
+    unix_ms expires_at = 0;
+    unix_ms not_before = 0;  // retry backoff: do not start before
+    std::optional<double> progress_percent;
+    std::string progress_message;
+    nlohmann::json input = nlohmann::json::object();
+    nlohmann::json labels = nlohmann::json::object();
+    std::optional<job_error> error;
+    std::string result_type;  // media type, when succeeded
+    uint64_t result_size = 0;
+    uint64_t version = 1;
+
+    // Strong entity tag of the current document.
+    std::string etag() const;
+};
+
+}  // namespace ticketd

@@ -1,0 +1,48 @@
+// The host's side of one running attempt: what the plugin's `ticketd_job*` points to.
+// Shared state between the worker thread running the plugin and whoever asks it to stop
+// (cancel requests, the timeout timer, shutdown).
+#pragma once
+
+#include "system/time.hpp"
+
+#include <atomic>
+#include <functional>
+#include <map>
+#include <memory>
+#include <string>
+
+namespace ticketd {
+
+enum class stop_reason : int { none = 0, canceled, timeout, drain };
+
+struct run_control {
+    std::atomic<int> reason{static_cast<int>(stop_reason::none)};
+    // The first reason wins; later requests do not change it.
+    void request_stop(stop_reason r) {
+        int expected = static_cast<int>(stop_reason::none);
+        reason.compare_exchange_strong(expected, static_cast<int>(r));
+    }
+    stop_reason stop() const { return static_cast<stop_reason>(reason.load()); }
+    bool stopping() const { return stop() != stop_reason::none; }
+};
+
+struct job_context {
+    std::string job_id;
+    std::string type;
+    uint32_t attempt = 1;
+    unix_ms deadline = 0;
+    std::string scratch_dir;
+    std::map<std::string, std::string> input_files;
+    std::shared_ptr<run_control> control;
+    std::function<void(double percent, std::string message)> on_progress;
+    std::function<void(int level, std::string_view message)> on_log;
+
+    // Filled by the plugin through the host services.
+    bool has_result = false;
+    std::string result_type;
+    std::string result;
+    std::string fail_code;
+    std::string fail_message;
+};
+
+}  // namespace ticketd

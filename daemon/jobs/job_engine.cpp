@@ -1,0 +1,833 @@
+#include "jobs/job_engine.hpp"
+
+#include "system/log.hpp"
+#include "system/random_id.hpp"
+
+#include <algorithm>
+#include <future>
+
+namespace ticketd {
+
+namespace {
+
+using std::chrono::milliseconds;
+
+void run_all(std::vector<std::function<void()>>& fns) {
+    for (auto& fn : fns) fn();
+}
+
+void log_write_failure(const std::string& what, bool ok, const std::string& error) {
+    if (!ok) log_error("store: " + what + " failed: " + error);
+}
+
+std::string job_tag(const job_record& r) { return "job=" + r.id + " type=" + r.type; }
+
+// Exponential backoff from the configured base, capped at an hour.
+int64_t backoff_ms(int64_t base, uint32_t attempt) {
+    int64_t delay = base;
+    for (uint32_t i = 2; i < attempt && delay < 3'600'000; ++i) delay *= 2;
+    return std::min<int64_t>(delay, 3'600'000);
+}
+
+}  // namespace
+
+job_engine::job_engine(const daemon_config& config, job_store& store, scheduler& timers,
+                       std::vector<std::unique_ptr<job_type_runtime>> types)
+    : config_(config),
+      store_(store),
+      timers_(timers),
+      results_(config.state_dir / "results"),
+      types_(std::move(types)) {
+    std::filesystem::create_directories(config_.state_dir / "scratch");
+}
+
+job_engine::~job_engine() {
+    if (purge_timer_) purge_timer_->cancel();
+    for (auto& rt : types_) rt->queue->close();
+    for (auto& rt : types_) {
+        for (auto& t : rt->workers) {
+            if (t.joinable()) t.join();
+        }
+    }
+}
+
+job_type_runtime* job_engine::find_type(const std::string& type) const {
+    for (const auto& rt : types_) {
+        if (rt->config.type == type) return rt.get();
+    }
+    return nullptr;
+}
+
+int64_t job_engine::retention_ms(const std::string& type) const {
+    if (auto* rt = find_type(type)) return rt->config.retention.count();
+    return job_type_config{}.retention.count();
+}
+
+// ---------------------------------------------------------------------------------------
+// Startup and shutdown
+
+void job_engine::recover() {
+    const unix_ms now = now_unix_ms();
+    for (const auto& b : store_.load_bindings(now)) keys_.bind(b);
+
+    auto jobs = store_.load_unfinished();
+    std::vector<std::future<void>> writes;
+    size_t requeued = 0, retried = 0, interrupted = 0;
+    for (auto& r : jobs) {
+        auto* rt = find_type(r.type);
+        if (r.status == job_status::running) {
+            // The process died while this attempt ran: the attempt counts.
+            const unsigned max_attempts = rt ? rt->config.max_attempts : 1;
+            if (r.attempt >= max_attempts) {
+                r = terminal_record(r, job_status::failed,
+                                    job_error{"job-interrupted", "Job interrupted",
+                                              "the daemon stopped while the job ran, " +
+                                                  std::to_string(r.attempt) + " of " +
+                                                  std::to_string(max_attempts) + " attempts used"});
+                ++interrupted;
+            } else {
+                r.status = job_status::queued;
+                r.attempt += 1;
+                r.started_at = 0;
+                r.progress_percent.reset();
+                r.progress_message.clear();
+                r.not_before = now + backoff_ms(rt->config.retry_backoff.count(), r.attempt);
+                ++retried;
+            }
+            r.updated_at = std::max(now, r.updated_at + 1);
+            r.version += 1;
+            auto done = std::make_shared<std::promise<void>>();
+            writes.push_back(done->get_future());
+            store_.update(r, [done, id = r.id](bool ok, const std::string& error) {
+                log_write_failure("recovery of job " + id, ok, error);
+                done->set_value();
+            });
+        }
+        auto e = std::make_shared<job_entry>();
+        e->record = r;
+        jobs_[r.id] = e;
+        if (r.status == job_status::queued) {
+            if (rt) {
+                rt->queue->push(e, r.priority, r.not_before);
+                ++requeued;
+            } else {
+                log_warning("recovery: " + job_tag(r) + " has no configured job type; it stays queued");
+            }
+        } else {
+            remember_terminal_locked(r.id);
+        }
+    }
+    for (auto& w : writes) w.wait();
+    log_info("recovery: " + std::to_string(jobs.size()) + " unfinished jobs: " + std::to_string(requeued) +
+             " queued (" + std::to_string(retried) + " interrupted and retried), " +
+             std::to_string(interrupted) + " failed as interrupted");
+}
+
+void job_engine::start() {
+    for (auto& rt : types_) {
+        for (unsigned i = 0; i < rt->config.workers; ++i) {
+            rt->workers.emplace_back([this, r = rt.get()] { worker_loop(*r); });
+        }
+    }
+    accepting_ = true;
+    schedule_purge();
+}
+
+bool job_engine::drain() {
+    accepting_ = false;
+    {
+        std::lock_guard lock(mutex_);
+        draining_ = true;
+    }
+    if (purge_timer_) purge_timer_->cancel();
+    for (auto& rt : types_) rt->queue->close();
+
+    std::unique_lock lock(mutex_);
+    if (!running_.empty()) {
+        log_info("drain: waiting up to " + std::to_string(config_.drain_timeout.count()) + " ms for " +
+                 std::to_string(running_.size()) + " running jobs");
+    }
+    idle_cv_.wait_for(lock, config_.drain_timeout, [&] { return running_.empty(); });
+    if (!running_.empty()) {
+        log_info("drain: canceling " + std::to_string(running_.size()) +
+                 " running jobs; they will run again after the restart");
+        for (const auto& e : running_) {
+            if (e->control) e->control->request_stop(stop_reason::drain);
+        }
+        idle_cv_.wait_for(lock, config_.cancel_grace, [&] { return running_.empty(); });
+    }
+    // Plugins that ignore cancellation: store their jobs as queued anyway.
+    std::vector<std::future<void>> writes;
+    for (const auto& e : std::set<job_entry_ptr>(running_)) {
+        if (e->finalizing || e->deleted) continue;
+        log_warning("drain: " + job_tag(e->record) + " ignored cancellation; requeued");
+        job_record next = e->record;
+        next.status = job_status::queued;
+        next.started_at = 0;
+        next.progress_percent.reset();
+        next.progress_message.clear();
+        next.updated_at = now_unix_ms();
+        next.version += 1;
+        e->finalizing = true;
+        auto done = std::make_shared<std::promise<void>>();
+        writes.push_back(done->get_future());
+        store_.update(next, [done](bool ok, const std::string& error) {
+            log_write_failure("drain requeue", ok, error);
+            done->set_value();
+        });
+    }
+    const bool all_stopped = running_.empty();
+    lock.unlock();
+    for (auto& w : writes) w.wait();
+    if (all_stopped) {
+        for (auto& rt : types_) {
+            for (auto& t : rt->workers) {
+                if (t.joinable()) t.join();
+            }
+        }
+    }
+    return all_stopped;
+}
+
+// ---------------------------------------------------------------------------------------
+// Submit
+
+void job_engine::submit(submit_request req, std::function<void(submit_outcome)> done) {
+    auto* rt = find_type(req.type);
+    if (rt == nullptr) {
+        done({submit_status::unknown_type, {}, {}, "no job type named '" + req.type + "'", {}});
+        return;
+    }
+    if (!accepting_) {
+        done({submit_status::unavailable, {}, {}, "ticketd is starting or shutting down", {}});
+        return;
+    }
+    const std::string input_json = req.input.dump();
+    if (input_json.size() > rt->config.max_input_bytes) {
+        done({submit_status::invalid_input,
+              {},
+              {{"/input", "the input is " + std::to_string(input_json.size()) + " bytes; the job type '" +
+                              req.type + "' accepts at most " + std::to_string(rt->config.max_input_bytes)}},
+              "input too large",
+              {}});
+        return;
+    }
+    auto errors = rt->handler->validate(input_json);
+    if (!errors.empty()) {
+        for (auto& e : errors) e.pointer = "/input" + e.pointer;
+        done({submit_status::invalid_input, {}, std::move(errors), "the input is not valid for this job type", {}});
+        return;
+    }
+
+    std::unique_lock lock(mutex_);
+    std::optional<idempotency_binding> binding;
+    auto answer = [&lock, &done](submit_outcome out) {
+        lock.unlock();  // callbacks never run under the engine's lock
+        done(std::move(out));
+    };
+    if (!req.idempotency_key.empty()) {
+        if (const auto* k = keys_.find(req.principal, req.idempotency_key)) {
+            if (k->committing) {
+                return answer({submit_status::key_in_progress, {}, {}, "a request with this key is being processed", {}});
+            }
+            if (k->fingerprint != req.fingerprint) {
+                return answer({submit_status::key_reused, {}, {}, "the key was used for a different request", k->job_id});
+            }
+            if (k->job_deleted) {
+                return answer({submit_status::key_job_deleted, {}, {}, "the key's job was deleted", k->job_id});
+            }
+            const std::string job_id = k->job_id;
+            auto it = jobs_.find(job_id);
+            if (it != jobs_.end() && !it->second->deleted) {
+                return answer({submit_status::replayed, it->second->record, {}, {}, job_id});
+            }
+            lock.unlock();
+            store_.find(job_id, [done, job_id](job_lookup found) {
+                if (found.job) done({submit_status::replayed, std::move(found.job), {}, {}, job_id});
+                else done({submit_status::key_job_deleted, {}, {}, "the key's job is gone", job_id});
+            });
+            return;
+        }
+    }
+    if (!rt->queue->try_reserve()) {
+        return answer({submit_status::unavailable, {}, {},
+                       "the queue of job type '" + req.type + "' is full (" +
+                           std::to_string(rt->queue->capacity()) + " jobs)",
+                       {}});
+    }
+    const unix_ms now = now_unix_ms();
+    job_record r;
+    r.id = new_random_id();
+    r.type = req.type;
+    r.principal = req.principal;
+    r.idempotency_key = req.idempotency_key;
+    r.fingerprint = req.fingerprint;
+    r.priority = req.priority;
+    r.timeout_ms = req.timeout_ms;
+    r.created_at = now;
+    r.updated_at = now;
+    r.input = std::move(req.input);
+    r.labels = std::move(req.labels);
+    if (!req.idempotency_key.empty()) {
+        keys_.reserve(req.principal, req.idempotency_key, req.fingerprint);
+        binding = idempotency_binding{req.principal, req.idempotency_key, r.id, req.fingerprint, false,
+                                      now + config_.idempotency_ttl.count()};
+    }
+    lock.unlock();
+    store_.insert(r, binding, [this, rt, r, binding, done = std::move(done)](bool ok, const std::string& error) {
+        accept_committed(*rt, r, binding, ok, error, done);
+    });
+}
+
+void job_engine::accept_committed(job_type_runtime& rt, job_record record,
+                                  std::optional<idempotency_binding> key, bool ok,
+                                  const std::string& error,
+                                  const std::function<void(submit_outcome)>& done) {
+    if (!ok) {
+        log_error("store: accept of " + job_tag(record) + " failed: " + error);
+        {
+            std::lock_guard lock(mutex_);
+            if (key) keys_.release(key->principal, key->key);
+        }
+        rt.queue->release_reservation();
+        done({submit_status::internal, {}, {}, "the job could not be stored", {}});
+        return;
+    }
+    auto e = std::make_shared<job_entry>();
+    e->record = record;
+    {
+        std::lock_guard lock(mutex_);
+        jobs_[record.id] = e;
+        if (key) keys_.bind(*key);
+        rt.queue->push_reserved(e, record.priority, 0);
+    }
+    done({submit_status::accepted, std::move(record), {}, {}, {}});
+}
+
+// ---------------------------------------------------------------------------------------
+// Reads and long-polls
+
+void job_engine::get(const std::string& id, const std::string& principal,
+                     std::function<void(lookup_outcome)> done) {
+    {
+        std::unique_lock lock(mutex_);
+        auto it = jobs_.find(id);
+        if (it != jobs_.end()) {
+            const auto& e = *it->second;
+            lookup_outcome out;
+            if (e.record.principal == principal) {
+                if (e.deleted) out.gone = true;
+                else out.job = e.record;
+            }
+            lock.unlock();  // callbacks never run under the engine's lock
+            done(std::move(out));
+            return;
+        }
+    }
+    store_.find(id, [principal, done = std::move(done)](job_lookup found) {
+        if (found.job && found.job->principal != principal) found.job.reset();
+        done({std::move(found.job), found.gone});
+    });
+}
+
+bool job_engine::watch(const std::string& id, const std::string& principal, const std::string& etag,
+                       milliseconds wait, std::function<void(lookup_outcome)> done) {
+    std::unique_lock lock(mutex_);
+    auto it = jobs_.find(id);
+    const bool satisfied =
+        it == jobs_.end() || it->second->deleted || it->second->record.principal != principal ||
+        (etag.empty() ? is_terminal(it->second->record.status) : it->second->record.etag() != etag);
+    if (satisfied || wait.count() <= 0) {
+        lock.unlock();
+        get(id, principal, std::move(done));
+        return true;
+    }
+    if (waiters_.load() >= config_.server.max_waiters) return false;
+    ++waiters_;
+    const uint64_t waiter_id = ++next_waiter_id_;
+    auto entry = it->second;
+    job_waiter w;
+    w.etag = etag;
+    w.wake = [this, done](const job_record* r, bool gone) {
+        --waiters_;
+        if (gone) done({std::nullopt, true});
+        else done({r ? std::optional<job_record>(*r) : std::nullopt, false});
+    };
+    w.deadline = timers_.after(wait, [this, entry, waiter_id] {
+        std::unique_lock lock(mutex_);
+        auto found = entry->waiters.find(waiter_id);
+        if (found == entry->waiters.end()) return;
+        auto wake = std::move(found->second.wake);
+        entry->waiters.erase(found);
+        const job_record copy = entry->record;
+        const bool gone = entry->deleted;
+        lock.unlock();
+        wake(&copy, gone);
+    });
+    entry->waiters.emplace(waiter_id, std::move(w));
+    return true;
+}
+
+std::vector<std::function<void()>> job_engine::collect_waiters_locked(job_entry& e) {
+    std::vector<std::function<void()>> out;
+    for (auto it = e.waiters.begin(); it != e.waiters.end();) {
+        auto& w = it->second;
+        const bool satisfied = e.deleted || (w.etag.empty() ? is_terminal(e.record.status)
+                                                            : e.record.etag() != w.etag);
+        if (!satisfied) {
+            ++it;
+            continue;
+        }
+        if (w.deadline) w.deadline->cancel();
+        out.push_back([wake = std::move(w.wake), copy = e.record, gone = e.deleted] { wake(&copy, gone); });
+        it = e.waiters.erase(it);
+    }
+    return out;
+}
+
+void job_engine::touch_locked(job_record& r) {
+    r.version += 1;
+    r.updated_at = std::max(now_unix_ms(), r.updated_at);
+}
+
+void job_engine::list(const job_query& query, std::function<void(std::vector<job_record>)> done) {
+    store_.list(query, [this, done = std::move(done)](std::vector<job_record> rows) {
+        {
+            std::lock_guard lock(mutex_);
+            std::vector<job_record> out;
+            out.reserve(rows.size());
+            for (auto& r : rows) {
+                auto it = jobs_.find(r.id);
+                if (it == jobs_.end()) {
+                    out.push_back(std::move(r));
+                } else if (!it->second->deleted) {
+                    out.push_back(it->second->record);
+                }
+            }
+            rows.swap(out);
+        }
+        done(std::move(rows));
+    });
+}
+
+// ---------------------------------------------------------------------------------------
+// Cancel and delete
+
+void job_engine::cancel(const std::string& id, const std::string& principal,
+                        std::function<void(cancel_outcome)> done) {
+    std::unique_lock lock(mutex_);
+    auto it = jobs_.find(id);
+    if (it == jobs_.end()) {
+        lock.unlock();
+        store_.find(id, [principal, done = std::move(done)](job_lookup found) {
+            if (found.job && found.job->principal == principal) {
+                const bool canceled = found.job->status == job_status::canceled;
+                done({canceled ? cancel_status::canceled : cancel_status::already_terminal, std::move(found.job)});
+            } else if (found.gone) {
+                done({cancel_status::gone, {}});
+            } else {
+                done({cancel_status::not_found, {}});
+            }
+        });
+        return;
+    }
+    auto e = it->second;
+    auto answer = [&lock, &done](cancel_outcome out) {
+        lock.unlock();  // callbacks never run under the engine's lock
+        done(std::move(out));
+    };
+    if (e->record.principal != principal) return answer({cancel_status::not_found, {}});
+    if (e->deleted) return answer({cancel_status::gone, {}});
+    switch (e->record.status) {
+        case job_status::canceled: return answer({cancel_status::canceled, e->record});
+        case job_status::succeeded:
+        case job_status::failed: return answer({cancel_status::already_terminal, e->record});
+        case job_status::running: {
+            if (!e->record.cancel_requested && !e->finalizing) {
+                e->record.cancel_requested = true;
+                touch_locked(e->record);
+                store_.update(e->record, [](bool ok, const std::string& error) {
+                    log_write_failure("cancel request", ok, error);
+                });
+                if (e->control) {
+                    auto control = e->control;
+                    control->request_stop(stop_reason::canceled);
+                    timers_.after(config_.cancel_grace, [this, e, control] { force_finish(e, control); });
+                }
+                auto wake = collect_waiters_locked(*e);
+                const job_record copy = e->record;
+                lock.unlock();
+                run_all(wake);
+                done({cancel_status::cancel_requested, copy});
+                return;
+            }
+            return answer({cancel_status::cancel_requested, e->record});
+        }
+        case job_status::queued: {
+            if (e->finalizing) {  // a cancel of this queued job is committing already
+                return answer({cancel_status::cancel_requested, e->record});
+            }
+            if (auto* rt = find_type(e->record.type)) rt->queue->remove(id);
+            job_record next = terminal_record(e->record, job_status::canceled,
+                                              job_error{"job-canceled", "Job canceled",
+                                                        "canceled before it started"});
+            next.cancel_requested = true;
+            e->finalizing = true;
+            store_.update(next, [this, e, next, done = std::move(done)](bool ok, const std::string& error) {
+                std::unique_lock lock(mutex_);
+                e->finalizing = false;
+                if (!ok) {
+                    log_error("store: cancel of " + job_tag(next) + " failed: " + error);
+                    if (auto* rt = find_type(next.type)) rt->queue->push(e, e->record.priority, 0);
+                    lock.unlock();
+                    done({cancel_status::internal, {}});
+                    return;
+                }
+                const uint64_t version = e->record.version;
+                e->record = next;
+                e->record.version = version + 1;
+                remember_terminal_locked(next.id);
+                auto wake = collect_waiters_locked(*e);
+                const job_record copy = e->record;
+                lock.unlock();
+                run_all(wake);
+                done({cancel_status::canceled, copy});
+            });
+            return;
+        }
+    }
+}
+
+void job_engine::remove(const std::string& id, const std::string& principal,
+                        std::function<void(remove_status)> done) {
+    std::unique_lock lock(mutex_);
+    auto it = jobs_.find(id);
+    if (it == jobs_.end()) {
+        lock.unlock();
+        store_.find(id, [this, id, principal, done = std::move(done)](job_lookup found) {
+            if (found.gone) {
+                done(remove_status::removed_terminal);  // DELETE again: 204
+                return;
+            }
+            if (!found.job || found.job->principal != principal) {
+                done(remove_status::not_found);
+                return;
+            }
+            const job_record r = *found.job;
+            {
+                std::lock_guard relock(mutex_);
+                if (!r.idempotency_key.empty()) keys_.mark_deleted(r.principal, r.idempotency_key);
+            }
+            store_.remove({r.id, r.type, now_unix_ms(), now_unix_ms() + config_.tombstone_ttl.count()},
+                          [this, id, done](bool ok, const std::string& error) {
+                              log_write_failure("delete", ok, error);
+                              if (ok) results_.remove(id);
+                              done(ok ? remove_status::removed_terminal : remove_status::internal);
+                          });
+        });
+        return;
+    }
+    auto e = it->second;
+    if (e->record.principal != principal) {
+        lock.unlock();
+        done(remove_status::not_found);
+        return;
+    }
+    const bool live = !is_terminal(e->record.status);
+    e->deleted = true;
+    jobs_.erase(it);
+    if (e->record.status == job_status::queued) {
+        if (auto* rt = find_type(e->record.type)) rt->queue->remove(id);
+    }
+    if (e->control) e->control->request_stop(stop_reason::canceled);
+    if (!e->record.idempotency_key.empty()) keys_.mark_deleted(e->record.principal, e->record.idempotency_key);
+    auto wake = collect_waiters_locked(*e);
+    const job_record r = e->record;
+    store_.remove({r.id, r.type, now_unix_ms(), now_unix_ms() + config_.tombstone_ttl.count()},
+                  [this, id, live, done = std::move(done)](bool ok, const std::string& error) {
+                      log_write_failure("delete", ok, error);
+                      if (ok) results_.remove(id);
+                      done(!ok ? remove_status::internal
+                               : live ? remove_status::removed_live : remove_status::removed_terminal);
+                  });
+    lock.unlock();
+    run_all(wake);
+}
+
+// ---------------------------------------------------------------------------------------
+// Running jobs
+
+void job_engine::worker_loop(job_type_runtime& rt) {
+    while (auto e = rt.queue->pop()) {
+        rt.busy++;
+        run_attempt(rt, e);
+        rt.busy--;
+    }
+}
+
+void job_engine::run_attempt(job_type_runtime& rt, const job_entry_ptr& e) {
+    job_context ctx;
+    std::string input_json;
+    int64_t timeout_ms = 0;
+    {
+        std::unique_lock lock(mutex_);
+        auto& r = e->record;
+        if (e->deleted || e->finalizing || r.status != job_status::queued) return;
+        if (draining_) return;  // stays queued in the store; runs after the restart
+        r.status = job_status::running;
+        r.started_at = now_unix_ms();
+        r.progress_percent.reset();
+        r.progress_message.clear();
+        touch_locked(r);
+        e->control = std::make_shared<run_control>();
+        running_.insert(e);
+        store_.update(r, [](bool ok, const std::string& error) { log_write_failure("start", ok, error); });
+        timeout_ms = rt.config.timeout.count();
+        if (r.timeout_ms > 0) timeout_ms = std::min(timeout_ms, r.timeout_ms);
+        ctx.job_id = r.id;
+        ctx.type = r.type;
+        ctx.attempt = r.attempt;
+        ctx.deadline = r.started_at + timeout_ms;
+        ctx.control = e->control;
+        input_json = r.input.dump();
+        auto wake = collect_waiters_locked(*e);
+        lock.unlock();
+        run_all(wake);
+    }
+    const auto control = ctx.control;
+    ctx.on_progress = [this, e, control](double percent, std::string message) {
+        on_progress(e, control, percent, std::move(message));
+    };
+    ctx.on_log = [tag = "job=" + ctx.job_id + " type=" + ctx.type](int level, std::string_view message) {
+        static constexpr log_level levels[] = {log_level::debug, log_level::info, log_level::warning,
+                                               log_level::error};
+        log_line(levels[std::clamp(level, 0, 3)], tag + " plugin: " + std::string(message));
+    };
+    const auto scratch = config_.state_dir / "scratch" / (ctx.job_id + "-" + std::to_string(ctx.attempt));
+    std::error_code ec;
+    std::filesystem::remove_all(scratch, ec);
+    std::filesystem::create_directories(scratch, ec);
+    ctx.scratch_dir = scratch.string();
+
+    auto deadline = timers_.after(milliseconds(timeout_ms), [this, e, control] {
+        control->request_stop(stop_reason::timeout);
+        timers_.after(config_.cancel_grace, [this, e, control] { force_finish(e, control); });
+    });
+    {
+        std::lock_guard lock(mutex_);
+        e->deadline = deadline;
+    }
+    const ticketd_run_status status = rt.handler->run(ctx, input_json);
+    deadline->cancel();
+    std::filesystem::remove_all(scratch, ec);
+    finish_attempt(rt, e, ctx, status);
+}
+
+void job_engine::on_progress(const job_entry_ptr& e, const std::shared_ptr<run_control>& control,
+                             double percent, std::string message) {
+    std::unique_lock lock(mutex_);
+    if (e->control != control || e->finalizing || e->deleted) return;
+    auto& r = e->record;
+    percent = std::max(percent, r.progress_percent.value_or(0.0));
+    if (r.progress_percent && static_cast<int>(percent) == static_cast<int>(*r.progress_percent) &&
+        message == r.progress_message) {
+        return;  // nothing a client would see changed
+    }
+    r.progress_percent = percent;
+    r.progress_message = std::move(message);
+    touch_locked(r);
+    auto wake = collect_waiters_locked(*e);
+    lock.unlock();
+    run_all(wake);
+}
+
+job_record job_engine::terminal_record(const job_record& from, job_status status,
+                                       std::optional<job_error> error) const {
+    job_record next = from;
+    const unix_ms now = now_unix_ms();
+    next.status = status;
+    next.error = std::move(error);
+    next.finished_at = now;
+    next.updated_at = std::max(now, from.updated_at);
+    next.expires_at = now + retention_ms(from.type);
+    if (status == job_status::succeeded) next.progress_percent = 100.0;
+    return next;
+}
+
+void job_engine::finish_attempt(job_type_runtime& rt, const job_entry_ptr& e, job_context& ctx,
+                                ticketd_run_status status) {
+    const stop_reason reason = ctx.control->stop();
+    // Write the result before taking the lock: the file must be durable before the
+    // job is stored as succeeded, and disk I/O never happens under the engine's mutex.
+    bool result_written = false;
+    std::string result_error;
+    if (status == TICKETD_RUN_SUCCEEDED && reason != stop_reason::timeout && reason != stop_reason::drain) {
+        if (!ctx.has_result) {
+            ctx.result_type = "application/json";
+            ctx.result = "{}";
+        }
+        try {
+            results_.write(ctx.job_id, ctx.result);
+            result_written = true;
+        } catch (const std::exception& err) {
+            result_error = err.what();
+        }
+    }
+
+    std::unique_lock lock(mutex_);
+    if (e->control != ctx.control || e->finalizing || e->deleted) {
+        // Already finished for it (grace expired, drain, delete): drop what it produced.
+        if (result_written) results_.remove(ctx.job_id);
+        if (e->control == ctx.control) {
+            running_.erase(e);
+            e->control.reset();
+            idle_cv_.notify_all();
+        }
+        log_warning("job=" + ctx.job_id + " type=" + ctx.type +
+                    " plugin returned after the job had been finished without it");
+        return;
+    }
+    const job_record& r = e->record;
+    if (reason == stop_reason::drain) {
+        job_record next = r;
+        next.status = job_status::queued;
+        next.started_at = 0;
+        next.progress_percent.reset();
+        next.progress_message.clear();
+        next.updated_at = now_unix_ms();
+        finalize_locked(e, std::move(next));
+        return;
+    }
+    if (reason == stop_reason::timeout) {
+        finalize_locked(e, terminal_record(r, job_status::failed,
+                                           job_error{"job-timeout", "Job timed out",
+                                                     "the job did not finish within its timeout"}));
+        return;
+    }
+    switch (status) {
+        case TICKETD_RUN_SUCCEEDED: {
+            if (!result_written) {
+                finalize_locked(e, terminal_record(r, job_status::failed,
+                                                   job_error{"job-failed", "Job failed",
+                                                             "the result could not be stored: " + result_error}));
+                return;
+            }
+            job_record next = terminal_record(r, job_status::succeeded, std::nullopt);
+            next.result_type = ctx.result_type;
+            next.result_size = ctx.result.size();
+            finalize_locked(e, std::move(next));
+            return;
+        }
+        case TICKETD_RUN_CANCELED:
+            if (reason == stop_reason::canceled) {
+                finalize_locked(e, terminal_record(r, job_status::canceled,
+                                                   job_error{"job-canceled", "Job canceled",
+                                                             "canceled while running"}));
+                return;
+            }
+            [[fallthrough]];  // a plugin that says "canceled" unasked has failed
+        case TICKETD_RUN_FAILED:
+        default: {
+            std::string code = ctx.fail_code.empty() ? "job-failed" : rt.config.type + "/" + ctx.fail_code;
+            std::string detail = ctx.fail_message.empty() ? "the job failed" : ctx.fail_message;
+            if (status == TICKETD_RUN_CANCELED) detail = "the plugin stopped without a cancel request";
+            finalize_locked(e, terminal_record(r, job_status::failed,
+                                               job_error{std::move(code), "Job failed", std::move(detail)}));
+            return;
+        }
+    }
+}
+
+void job_engine::force_finish(const job_entry_ptr& e, const std::shared_ptr<run_control>& control) {
+    std::unique_lock lock(mutex_);
+    if (e->control != control || e->finalizing || e->deleted) return;
+    const stop_reason reason = control->stop();
+    if (reason == stop_reason::drain) return;  // drain() handles its own stragglers
+    log_warning(job_tag(e->record) + " plugin ignored the stop request for " +
+                std::to_string(config_.cancel_grace.count()) + " ms; the job is finished without it");
+    if (reason == stop_reason::timeout) {
+        finalize_locked(e, terminal_record(e->record, job_status::failed,
+                                           job_error{"job-timeout", "Job timed out",
+                                                     "the job did not finish within its timeout"}));
+    } else {
+        finalize_locked(e, terminal_record(e->record, job_status::canceled,
+                                           job_error{"job-canceled", "Job canceled", "canceled while running"}));
+    }
+}
+
+void job_engine::finalize_locked(const job_entry_ptr& e, job_record next) {
+    e->finalizing = true;
+    next.version = e->record.version + 1;
+    store_.update(next, [this, e, next](bool ok, const std::string& error) {
+        log_write_failure("finish of " + job_tag(next), ok, error);
+        std::unique_lock lock(mutex_);
+        const bool still_running = running_.erase(e) > 0;
+        (void)still_running;
+        e->control.reset();
+        e->deadline.reset();
+        idle_cv_.notify_all();
+        if (e->deleted) return;  // the delete that follows this write removes the row
+        // Keep the newest progress-bumped version ordering: never go backwards.
+        const uint64_t version = std::max(next.version, e->record.version + 1);
+        e->record = next;
+        e->record.version = version;
+        e->finalizing = false;
+        const bool requeue = next.status == job_status::queued;
+        if (is_terminal(next.status)) remember_terminal_locked(next.id);
+        auto wake = collect_waiters_locked(*e);
+        lock.unlock();
+        run_all(wake);
+        (void)requeue;  // drained jobs are not re-queued in memory: the process is stopping
+    });
+}
+
+void job_engine::remember_terminal_locked(const std::string& id) {
+    terminal_order_.push_back(id);
+    while (terminal_order_.size() > config_.max_cached_jobs) {
+        auto it = jobs_.find(terminal_order_.front());
+        terminal_order_.pop_front();
+        if (it != jobs_.end() && is_terminal(it->second->record.status) && it->second->waiters.empty()) {
+            jobs_.erase(it);
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// Retention
+
+void job_engine::schedule_purge() {
+    purge_timer_ = timers_.after(config_.purge_interval, [this] { purge(); });
+}
+
+void job_engine::purge() {
+    store_.purge(now_unix_ms(), config_.tombstone_ttl.count(), [this](purge_report report) {
+        {
+            std::lock_guard lock(mutex_);
+            for (const auto& id : report.purged_job_ids) {
+                auto it = jobs_.find(id);
+                if (it != jobs_.end() && is_terminal(it->second->record.status)) jobs_.erase(it);
+            }
+            for (const auto& k : report.expired_keys) keys_.erase(k.principal, k.key);
+            if (draining_) return;
+        }
+        for (const auto& id : report.purged_job_ids) results_.remove(id);
+        if (!report.purged_job_ids.empty() || !report.expired_keys.empty()) {
+            log_info("retention: purged " + std::to_string(report.purged_job_ids.size()) + " jobs and " +
+                     std::to_string(report.expired_keys.size()) + " idempotency keys");
+        }
+        schedule_purge();
+    });
+}
+
+std::vector<job_type_info> job_engine::types() const {
+    std::vector<job_type_info> out;
+    for (const auto& rt : types_) {
+        const auto& d = rt->handler->library().descriptor();
+        out.push_back({rt->config.type, d.name, d.version, rt->config.workers, rt->busy.load(),
+                       rt->queue->size(), rt->queue->capacity(), rt->config.timeout.count(),
+                       rt->config.max_attempts, rt->config.retention.count(), rt->config.max_input_bytes});
+    }
+    return out;
+}
+
+}  // namespace ticketd

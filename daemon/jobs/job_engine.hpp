@@ -1,0 +1,178 @@
+// The job engine: accepts jobs (durably, idempotently), runs them on per-type worker
+// pools, tracks their state in memory, wakes long-polls, cancels, deletes, purges, and
+// recovers after a crash. The HTTP layer talks only to this class.
+//
+// Threads: calls come from io threads and never block on disk or plugin code; results
+// come back through callbacks, which may run on the store's thread or a worker thread
+// and must not block. One mutex guards all in-memory job state; store writes are
+// enqueued while holding it so that the store applies them in the order they happened.
+#pragma once
+
+#include "config/config.hpp"
+#include "jobs/idempotency_index.hpp"
+#include "jobs/job_entry.hpp"
+#include "jobs/job_queue.hpp"
+#include "plugins/job_handler.hpp"
+#include "store/job_store.hpp"
+#include "store/result_files.hpp"
+#include "system/scheduler.hpp"
+
+#include <atomic>
+#include <condition_variable>
+#include <deque>
+#include <memory>
+#include <mutex>
+#include <set>
+#include <thread>
+#include <unordered_map>
+
+namespace ticketd {
+
+struct job_type_runtime {
+    job_type_config config;
+    std::unique_ptr<job_handler> handler;
+    std::unique_ptr<job_queue> queue;
+    std::vector<std::thread> workers;
+    std::atomic<unsigned> busy{0};
+};
+
+struct submit_request {
+    std::string type;
+    nlohmann::json input = nlohmann::json::object();
+    int32_t priority = 0;
+    int64_t timeout_ms = 0;
+    nlohmann::json labels = nlohmann::json::object();
+    std::string principal;
+    std::string idempotency_key;  // empty: none
+    std::string fingerprint;
+};
+
+enum class submit_status {
+    accepted,
+    replayed,
+    invalid_input,
+    unknown_type,
+    key_reused,
+    key_in_progress,
+    key_job_deleted,
+    unavailable,
+    internal
+};
+
+struct submit_outcome {
+    submit_status status = submit_status::internal;
+    std::optional<job_record> job;
+    std::vector<validation_error> errors;  // invalid_input: pointers into the request body
+    std::string detail;
+    std::string job_id;  // key_reused / key_job_deleted: the bound job
+};
+
+struct lookup_outcome {
+    std::optional<job_record> job;
+    bool gone = false;
+};
+
+enum class cancel_status { not_found, gone, canceled, cancel_requested, already_terminal, internal };
+struct cancel_outcome {
+    cancel_status status = cancel_status::internal;
+    std::optional<job_record> job;
+};
+
+enum class remove_status { not_found, removed_terminal, removed_live, internal };
+
+struct job_type_info {
+    std::string type;
+    std::string plugin;
+    std::string plugin_version;
+    unsigned workers = 0;
+    unsigned busy = 0;
+    uint64_t queue_length = 0;
+    uint64_t queue_capacity = 0;
+    int64_t timeout_ms = 0;
+    unsigned max_attempts = 0;
+    int64_t retention_ms = 0;
+    uint64_t max_input_bytes = 0;
+};
+
+class job_engine {
+   public:
+    job_engine(const daemon_config& config, job_store& store, scheduler& timers,
+               std::vector<std::unique_ptr<job_type_runtime>> types);
+    ~job_engine();
+    job_engine(const job_engine&) = delete;
+    job_engine& operator=(const job_engine&) = delete;
+
+    // Startup (blocking): re-queue stored jobs, apply the crash rules to interrupted ones.
+    void recover();
+    // Starts the worker pools and the retention timer; from now on submits are accepted.
+    void start();
+    // SIGTERM: stop accepting, let running jobs finish for drain_timeout, then cancel and
+    // requeue them without using an attempt. Returns true when every worker has stopped.
+    bool drain();
+
+    bool accepting() const { return accepting_.load(); }
+
+    void submit(submit_request request, std::function<void(submit_outcome)> done);
+    void get(const std::string& id, const std::string& principal,
+             std::function<void(lookup_outcome)> done);
+    // Long-poll: answers when the job's ETag differs from `etag` (empty: when it is
+    // terminal), or at the deadline. False when the cap on waiters is reached.
+    bool watch(const std::string& id, const std::string& principal, const std::string& etag,
+               std::chrono::milliseconds wait, std::function<void(lookup_outcome)> done);
+    void cancel(const std::string& id, const std::string& principal,
+                std::function<void(cancel_outcome)> done);
+    void remove(const std::string& id, const std::string& principal,
+                std::function<void(remove_status)> done);
+    void list(const job_query& query, std::function<void(std::vector<job_record>)> done);
+
+    std::vector<job_type_info> types() const;
+    std::filesystem::path result_path(const std::string& job_id) const { return results_.path_of(job_id); }
+    uint64_t waiters() const { return waiters_.load(); }
+
+   private:
+    job_type_runtime* find_type(const std::string& type) const;
+    void worker_loop(job_type_runtime& rt);
+    void run_attempt(job_type_runtime& rt, const job_entry_ptr& e);
+    void finish_attempt(job_type_runtime& rt, const job_entry_ptr& e, job_context& ctx,
+                        ticketd_run_status status);
+    void force_finish(const job_entry_ptr& e, const std::shared_ptr<run_control>& control);
+    void on_progress(const job_entry_ptr& e, const std::shared_ptr<run_control>& control,
+                     double percent, std::string message);
+
+    // Under mutex_: commit `next` as the job's new (terminal or requeued) state, then
+    // make it visible and wake waiters.
+    void finalize_locked(const job_entry_ptr& e, job_record next);
+    // Under mutex_: bumps version/updatedAt and collects the waiters to wake.
+    void touch_locked(job_record& r);
+    std::vector<std::function<void()>> collect_waiters_locked(job_entry& e);
+    void remember_terminal_locked(const std::string& id);
+    job_record terminal_record(const job_record& from, job_status status,
+                               std::optional<job_error> error) const;
+    int64_t retention_ms(const std::string& type) const;
+    void schedule_purge();
+    void purge();
+    void accept_committed(job_type_runtime& rt, job_record record,
+                          std::optional<idempotency_binding> key, bool ok,
+                          const std::string& error, const std::function<void(submit_outcome)>& done);
+
+    const daemon_config& config_;
+    job_store& store_;
+    scheduler& timers_;
+    result_files results_;
+    std::vector<std::unique_ptr<job_type_runtime>> types_;
+
+    mutable std::mutex mutex_;
+    std::condition_variable idle_cv_;
+    std::unordered_map<std::string, job_entry_ptr> jobs_;
+    std::set<job_entry_ptr> running_;
+    idempotency_index keys_;
+    std::deque<std::string> terminal_order_;
+    uint64_t next_waiter_id_ = 0;
+    bool draining_ = false;
+
+    std::atomic<bool> accepting_{false};
+    std::atomic<uint64_t> waiters_{0};
+    std::shared_ptr<scheduled_call> purge_timer_;
+};
+
+}  // namespace ticketd

@@ -1,0 +1,33 @@
+// A job as the engine holds it in memory. Guarded by job_engine's mutex.
+#pragma once
+
+#include "jobs/job.hpp"
+#include "jobs/job_context.hpp"
+#include "system/scheduler.hpp"
+
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+
+namespace ticketd {
+
+// A long-poll waiting for the job to change (etag set) or to end (etag empty).
+struct job_waiter {
+    std::string etag;
+    std::function<void(const job_record*, bool gone)> wake;  // called outside the lock
+    std::shared_ptr<scheduled_call> deadline;
+};
+
+struct job_entry {
+    job_record record;
+    bool deleted = false;     // hidden at once by DELETE; the row goes when it commits
+    bool finalizing = false;  // a terminal state is being committed: no other writes
+    std::shared_ptr<run_control> control;       // while running
+    std::shared_ptr<scheduled_call> deadline;   // timeout, then grace; while running
+    std::map<uint64_t, job_waiter> waiters;     // long-polls to wake on change
+};
+
+using job_entry_ptr = std::shared_ptr<job_entry>;
+
+}  // namespace ticketd

@@ -1,0 +1,92 @@
+#include "jobs/job_queue.hpp"
+
+#include <chrono>
+
+namespace ticketd {
+
+bool job_queue::try_reserve() {
+    std::lock_guard lock(mutex_);
+    if (ready_.size() + delayed_.size() + reserved_ >= capacity_) return false;
+    ++reserved_;
+    return true;
+}
+
+void job_queue::release_reservation() {
+    std::lock_guard lock(mutex_);
+    if (reserved_ > 0) --reserved_;
+}
+
+void job_queue::push_reserved(job_entry_ptr entry, int32_t priority, unix_ms not_before) {
+    std::lock_guard lock(mutex_);
+    if (reserved_ > 0) --reserved_;
+    insert_locked(std::move(entry), priority, not_before);
+}
+
+void job_queue::push(job_entry_ptr entry, int32_t priority, unix_ms not_before) {
+    std::lock_guard lock(mutex_);
+    insert_locked(std::move(entry), priority, not_before);
+}
+
+void job_queue::insert_locked(job_entry_ptr entry, int32_t priority, unix_ms not_before) {
+    const std::string id = entry->record.id;
+    const uint64_t seq = ++seq_;
+    if (not_before > now_unix_ms()) {
+        const delayed_key key{not_before, seq};
+        delayed_.emplace(key, std::make_pair(priority, std::move(entry)));
+        where_[id] = location{true, {}, key};
+    } else {
+        const ready_key key{-static_cast<int64_t>(priority), seq};
+        ready_.emplace(key, std::move(entry));
+        where_[id] = location{false, key, {}};
+    }
+    cv_.notify_one();
+}
+
+bool job_queue::remove(const std::string& job_id) {
+    std::lock_guard lock(mutex_);
+    auto it = where_.find(job_id);
+    if (it == where_.end()) return false;
+    if (it->second.delayed) delayed_.erase(it->second.delay);
+    else ready_.erase(it->second.ready);
+    where_.erase(it);
+    return true;
+}
+
+job_entry_ptr job_queue::pop() {
+    std::unique_lock lock(mutex_);
+    for (;;) {
+        if (closed_) return nullptr;
+        // Move due retries into the ready set.
+        const unix_ms now = now_unix_ms();
+        while (!delayed_.empty() && delayed_.begin()->first.first <= now) {
+            auto node = delayed_.extract(delayed_.begin());
+            auto& [priority, entry] = node.mapped();
+            const ready_key key{-static_cast<int64_t>(priority), node.key().second};
+            where_[entry->record.id] = location{false, key, {}};
+            ready_.emplace(key, std::move(entry));
+        }
+        if (!ready_.empty()) {
+            auto node = ready_.extract(ready_.begin());
+            where_.erase(node.mapped()->record.id);
+            return std::move(node.mapped());
+        }
+        if (delayed_.empty()) {
+            cv_.wait(lock);
+        } else {
+            cv_.wait_for(lock, std::chrono::milliseconds(delayed_.begin()->first.first - now));
+        }
+    }
+}
+
+void job_queue::close() {
+    std::lock_guard lock(mutex_);
+    closed_ = true;
+    cv_.notify_all();
+}
+
+uint64_t job_queue::size() const {
+    std::lock_guard lock(mutex_);
+    return ready_.size() + delayed_.size();
+}
+
+}  // namespace ticketd

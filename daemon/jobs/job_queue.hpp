@@ -1,0 +1,58 @@
+// One job type's bounded queue: priority first (higher first), FIFO within a priority.
+// Retries wait in a delayed set until their backoff has passed. Worker threads block in
+// pop(); capacity counts queued and delayed jobs plus reservations of accepts that are
+// still being committed, so a full queue is refused before anything is stored.
+#pragma once
+
+#include "jobs/job_entry.hpp"
+
+#include <condition_variable>
+#include <map>
+#include <mutex>
+#include <string>
+#include <unordered_map>
+
+namespace ticketd {
+
+class job_queue {
+   public:
+    explicit job_queue(uint64_t capacity) : capacity_(capacity) {}
+
+    bool try_reserve();
+    void release_reservation();
+    // Adds a job for which a reservation was taken.
+    void push_reserved(job_entry_ptr entry, int32_t priority, unix_ms not_before);
+    // Adds a job regardless of capacity (recovery after a restart).
+    void push(job_entry_ptr entry, int32_t priority, unix_ms not_before);
+    // Takes a job out that will not run (canceled or deleted while queued).
+    bool remove(const std::string& job_id);
+    // Blocks until a job is ready; nullptr once closed.
+    job_entry_ptr pop();
+    // Wakes every worker; pop() returns nullptr from now on. Queued jobs stay stored.
+    void close();
+
+    uint64_t size() const;
+    uint64_t capacity() const { return capacity_; }
+
+   private:
+    using ready_key = std::pair<int64_t, uint64_t>;    // (-priority, seq)
+    using delayed_key = std::pair<unix_ms, uint64_t>;  // (not_before, seq)
+    struct location {
+        bool delayed;
+        ready_key ready;
+        delayed_key delay;
+    };
+    void insert_locked(job_entry_ptr entry, int32_t priority, unix_ms not_before);
+
+    const uint64_t capacity_;
+    mutable std::mutex mutex_;
+    std::condition_variable cv_;
+    uint64_t seq_ = 0;
+    uint64_t reserved_ = 0;
+    bool closed_ = false;
+    std::map<ready_key, job_entry_ptr> ready_;
+    std::map<delayed_key, std::pair<int32_t, job_entry_ptr>> delayed_;
+    std::unordered_map<std::string, location> where_;
+};
+
+}  // namespace ticketd

@@ -1,0 +1,53 @@
+// ticketd: the asynchronous request-reply job runner. Command-line entry point.
+#include "daemon_app.hpp"
+
+#include <cstring>
+#include <iostream>
+#include <string>
+
+namespace {
+
+constexpr const char* usage =
+    "usage: ticketd [--config FILE] [--listen HOST:PORT] [--state-dir DIR] [--port-file FILE]\n"
+    "       ticketd --check-config [--config FILE]\n"
+    "       ticketd --version\n"
+    "\n"
+    "  --config FILE     main configuration (default /etc/ticketd/ticketd.yaml)\n"
+    "  --listen H:P      override server.listen (port 0 picks a free port)\n"
+    "  --state-dir DIR   override state_dir (the SQLite store, results, scratch)\n"
+    "  --port-file FILE  write the bound port to FILE once listening\n"
+    "  --check-config    validate the configuration and plugins, then exit (0 = valid)\n";
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    ticketd::daemon_options options;
+    options.config_file = "/etc/ticketd/ticketd.yaml";
+    bool check = false;
+    for (int i = 1; i < argc; ++i) {
+        const std::string arg = argv[i];
+        auto value = [&](const char* name) -> std::string {
+            if (i + 1 >= argc) {
+                std::cerr << "ticketd: " << name << " needs a value\n" << usage;
+                std::exit(2);
+            }
+            return argv[++i];
+        };
+        if (arg == "--config") options.config_file = value("--config");
+        else if (arg == "--listen") options.listen = value("--listen");
+        else if (arg == "--state-dir") options.state_dir = value("--state-dir");
+        else if (arg == "--port-file") options.port_file = value("--port-file");
+        else if (arg == "--check-config") check = true;
+        else if (arg == "--version") {
+            std::cout << "ticketd " << TICKETD_VERSION << "\n";
+            return 0;
+        } else if (arg == "--help" || arg == "-h") {
+            std::cout << usage;
+            return 0;
+        } else {
+            std::cerr << "ticketd: unknown option '" << arg << "'\n" << usage;
+            return 2;
+        }
+    }
+    return check ? ticketd::check_config(options) : ticketd::run_daemon(options);
+}

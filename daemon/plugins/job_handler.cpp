@@ -1,0 +1,203 @@
+#include "plugins/job_handler.hpp"
+
+#include "system/log.hpp"
+
+#include <boost/dll/library_info.hpp>
+#include <boost/dll/shared_library.hpp>
+
+#include <algorithm>
+
+struct ticketd_validation {
+    std::vector<ticketd::validation_error> errors;
+};
+
+namespace ticketd {
+
+namespace {
+
+job_context& ctx(const ticketd_job* j) {
+    return *reinterpret_cast<job_context*>(const_cast<ticketd_job*>(j));
+}
+
+std::string text(const char* p, size_t n) { return p ? std::string(p, n) : std::string(); }
+
+void host_log(const ticketd_job* job, ticketd_log_level level, const char* message, size_t size) {
+    if (job != nullptr && ctx(job).on_log) {
+        ctx(job).on_log(static_cast<int>(level), std::string_view(message, size));
+        return;
+    }
+    static constexpr log_level levels[] = {log_level::debug, log_level::info, log_level::warning,
+                                           log_level::error};
+    log_line(levels[std::clamp(static_cast<int>(level), 0, 3)],
+             "plugin: " + text(message, size));
+}
+
+void host_progress(ticketd_job* job, double percent, const char* message, size_t size) {
+    auto& c = ctx(job);
+    if (c.on_progress && percent == percent) c.on_progress(std::clamp(percent, 0.0, 100.0), text(message, size));
+}
+
+int host_is_canceled(const ticketd_job* job) { return ctx(job).control->stopping() ? 1 : 0; }
+
+int64_t host_deadline(const ticketd_job* job) { return ctx(job).deadline; }
+
+ticketd_string host_job_id(const ticketd_job* job) {
+    return {ctx(job).job_id.data(), ctx(job).job_id.size()};
+}
+
+uint32_t host_attempt(const ticketd_job* job) { return ctx(job).attempt; }
+
+ticketd_string host_scratch_dir(const ticketd_job* job) {
+    return {ctx(job).scratch_dir.data(), ctx(job).scratch_dir.size()};
+}
+
+ticketd_string host_input_file(const ticketd_job* job, const char* name, size_t size) {
+    const auto& files = ctx(job).input_files;
+    auto it = files.find(text(name, size));
+    if (it == files.end()) return {"", 0};
+    return {it->second.data(), it->second.size()};
+}
+
+int host_set_result(ticketd_job* job, const char* content_type, size_t ct_size, const void* data,
+                    size_t size) {
+    auto& c = ctx(job);
+    c.result_type = text(content_type, ct_size);
+    if (c.result_type.empty()) c.result_type = "application/octet-stream";
+    c.result.assign(static_cast<const char*>(data), size);
+    c.has_result = true;
+    return 0;
+}
+
+void host_fail(ticketd_job* job, const char* code, size_t code_size, const char* message,
+               size_t message_size) {
+    auto& c = ctx(job);
+    c.fail_code = text(code, code_size);
+    c.fail_message = text(message, message_size);
+}
+
+void host_add_validation_error(ticketd_validation* v, const char* pointer, size_t pointer_size,
+                               const char* detail, size_t detail_size) {
+    v->errors.push_back({text(pointer, pointer_size), text(detail, detail_size)});
+}
+
+const ticketd_host_services host_services = {
+    sizeof(ticketd_host_services),
+    TICKETD_PLUGIN_ABI_MAJOR,
+    TICKETD_PLUGIN_ABI_MINOR,
+    &host_log,
+    &host_progress,
+    &host_is_canceled,
+    &host_deadline,
+    &host_job_id,
+    &host_attempt,
+    &host_scratch_dir,
+    &host_input_file,
+    &host_set_result,
+    &host_fail,
+    &host_add_validation_error,
+};
+
+[[noreturn]] void reject(const std::filesystem::path& file, const std::string& expected,
+                         const std::string& found, const std::string& fix) {
+    throw plugin_error(file.string() + ": expected " + expected + ", found " + found + "; fix: " + fix);
+}
+
+}  // namespace
+
+struct plugin_library::impl {
+    boost::dll::shared_library library;
+};
+
+plugin_library::~plugin_library() = default;
+
+std::shared_ptr<plugin_library> plugin_library::load(const std::filesystem::path& file) {
+    if (!std::filesystem::is_regular_file(file)) {
+        reject(file, "a plugin file", "no such file",
+               "build the plugin or correct 'plugin:' / 'plugin_dir'");
+    }
+    try {
+        boost::dll::library_info info(file);
+        const auto symbols = info.symbols();
+        if (std::find(symbols.begin(), symbols.end(), TICKETD_PLUGIN_ENTRY_SYMBOL) == symbols.end()) {
+            reject(file, "an exported symbol " TICKETD_PLUGIN_ENTRY_SYMBOL,
+                   "none (not a ticketd v1 plugin)",
+                   "export it with TICKETD_PLUGIN(...) from <ticketd/plugin.hpp>");
+        }
+    } catch (const plugin_error&) {
+        throw;
+    } catch (const std::exception& e) {
+        reject(file, "an ELF shared object", std::string("an unreadable file (") + e.what() + ")",
+               "point 'plugin:' at a .so built with ticketd_add_plugin()");
+    }
+
+    std::shared_ptr<plugin_library> lib(new plugin_library());
+    lib->file_ = file;
+    lib->impl_ = std::make_unique<impl>();
+    try {
+        lib->impl_->library.load(file, boost::dll::load_mode::rtld_now | boost::dll::load_mode::rtld_local);
+    } catch (const std::exception& e) {
+        reject(file, "a loadable library", std::string("dlopen error: ") + e.what(),
+               "link the plugin against the libraries it needs (missing or unresolved symbols)");
+    }
+    auto entry = lib->impl_->library.get<const ticketd_plugin_descriptor*(const ticketd_host_services*)>(
+        TICKETD_PLUGIN_ENTRY_SYMBOL);
+    const ticketd_plugin_descriptor* d = entry(&host_services);
+    if (d == nullptr) reject(file, "a descriptor", "a null pointer", "return the descriptor from the entry point");
+    if (d->magic != TICKETD_PLUGIN_MAGIC) {
+        reject(file, "descriptor magic 0x4454544B", "another value",
+               "build the plugin with <ticketd/plugin.h> and TICKETD_PLUGIN(...)");
+    }
+    if (d->abi_major != TICKETD_PLUGIN_ABI_MAJOR) {
+        reject(file, "ABI major " + std::to_string(TICKETD_PLUGIN_ABI_MAJOR),
+               "ABI major " + std::to_string(d->abi_major),
+               "rebuild the plugin against this ticketd's plugin SDK");
+    }
+    if (d->abi_minor > TICKETD_PLUGIN_ABI_MINOR) {
+        reject(file, "ABI minor <= " + std::to_string(TICKETD_PLUGIN_ABI_MINOR),
+               "ABI minor " + std::to_string(d->abi_minor),
+               "upgrade ticketd, or build the plugin against an older SDK");
+    }
+    if (d->struct_size < sizeof(ticketd_plugin_descriptor)) {
+        reject(file, "a descriptor of at least " + std::to_string(sizeof(ticketd_plugin_descriptor)) + " bytes",
+               std::to_string(d->struct_size) + " bytes", "rebuild the plugin against the current SDK");
+    }
+    if (d->name == nullptr || d->name[0] == '\0') {
+        reject(file, "a plugin name", "an empty name", "pass a name to TICKETD_PLUGIN(...)");
+    }
+    if (!d->create || !d->validate || !d->run || !d->destroy) {
+        reject(file, "create, validate, run and destroy functions", "a missing function",
+               "use TICKETD_PLUGIN(...), which fills them all");
+    }
+    lib->descriptor_ = d;
+    return lib;
+}
+
+job_handler::job_handler(std::shared_ptr<plugin_library> library, const nlohmann::json& settings)
+    : library_(std::move(library)) {
+    const std::string json = settings.dump();
+    char error[1024] = {0};
+    instance_ = library_->descriptor().create(json.data(), json.size(), error, sizeof error);
+    if (instance_ == nullptr) {
+        throw plugin_error(library_->file().string() + ": expected create() to accept the settings, found: " +
+                           (error[0] ? error : "it failed without a message") +
+                           "; fix: correct the job type's 'settings'");
+    }
+}
+
+job_handler::~job_handler() {
+    if (instance_ != nullptr) library_->descriptor().destroy(instance_);
+}
+
+std::vector<validation_error> job_handler::validate(const std::string& input_json) const {
+    ticketd_validation v;
+    const int rc = library_->descriptor().validate(instance_, input_json.data(), input_json.size(), &v);
+    if (rc != 0 && v.errors.empty()) v.errors.push_back({"", "the plugin rejected the input"});
+    return std::move(v.errors);
+}
+
+ticketd_run_status job_handler::run(job_context& context, const std::string& input_json) const {
+    return library_->descriptor().run(instance_, reinterpret_cast<ticketd_job*>(&context),
+                                      input_json.data(), input_json.size());
+}
+
+}  // namespace ticketd

@@ -1,0 +1,67 @@
+// Loading job-type plugins (.so) through the v1 C ABI, and the per-job-type handler
+// instance that the daemon calls. Libraries are never unloaded while the daemon runs:
+// every handler holds its library, and `destroy` runs before the library is released.
+#pragma once
+
+#include "jobs/job_context.hpp"
+
+#include <ticketd/plugin.h>
+
+#include <nlohmann/json.hpp>
+
+#include <filesystem>
+#include <memory>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+namespace ticketd {
+
+// One line: file, what was expected, what was found, the fix.
+class plugin_error : public std::runtime_error {
+   public:
+    using std::runtime_error::runtime_error;
+};
+
+class plugin_library {
+   public:
+    // Pre-checks that the file exports the entry symbol before running any of its code,
+    // then loads it with RTLD_NOW | RTLD_LOCAL and checks the descriptor.
+    static std::shared_ptr<plugin_library> load(const std::filesystem::path& file);
+    ~plugin_library();
+
+    const ticketd_plugin_descriptor& descriptor() const { return *descriptor_; }
+    const std::filesystem::path& file() const { return file_; }
+
+   private:
+    plugin_library() = default;
+    struct impl;
+    std::unique_ptr<impl> impl_;
+    std::filesystem::path file_;
+    const ticketd_plugin_descriptor* descriptor_ = nullptr;
+};
+
+struct validation_error {
+    std::string pointer;  // JSON Pointer into the job's input
+    std::string detail;
+};
+
+class job_handler {
+   public:
+    // Throws plugin_error when `create` fails.
+    job_handler(std::shared_ptr<plugin_library> library, const nlohmann::json& settings);
+    ~job_handler();
+    job_handler(const job_handler&) = delete;
+    job_handler& operator=(const job_handler&) = delete;
+
+    std::vector<validation_error> validate(const std::string& input_json) const;
+    ticketd_run_status run(job_context& context, const std::string& input_json) const;
+
+    const plugin_library& library() const { return *library_; }
+
+   private:
+    std::shared_ptr<plugin_library> library_;
+    ticketd_instance* instance_ = nullptr;
+};
+
+}  // namespace ticketd

@@ -1,0 +1,87 @@
+// The narrow seam between the job engine and durable storage. The embedded
+// implementation is SQLite (sqlite_store); a networked one can come later.
+//
+// Writes are queued and applied in order; `done` runs once the write is durable (or
+// failed), on the store's own thread: it must not block. Reads answer on the store's
+// reader thread, never on the caller's.
+#pragma once
+
+#include "jobs/job.hpp"
+
+#include <functional>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace ticketd {
+
+struct idempotency_binding {
+    std::string principal;
+    std::string key;
+    std::string job_id;
+    std::string fingerprint;
+    bool job_deleted = false;
+    unix_ms expires_at = 0;
+};
+
+struct tombstone {
+    std::string job_id;
+    std::string type;
+    unix_ms deleted_at = 0;
+    unix_ms expires_at = 0;
+};
+
+struct job_query {
+    std::string principal;
+    std::vector<job_status> statuses;  // empty: any
+    std::string type;                  // empty: any
+    std::string idempotency_key;       // empty: any
+    std::optional<unix_ms> created_after;
+    std::optional<unix_ms> created_before;
+    // Keyset pagination, newest first: strictly older than (created_at, id).
+    std::optional<std::pair<unix_ms, std::string>> before;
+    unsigned limit = 50;
+};
+
+// What the store found for an id.
+struct job_lookup {
+    std::optional<job_record> job;
+    bool gone = false;  // deleted or purged: a tombstone exists
+};
+
+// What a purge removed (so the engine can forget them and delete result files).
+struct purge_report {
+    std::vector<std::string> purged_job_ids;
+    std::vector<idempotency_binding> expired_keys;
+};
+
+class job_store {
+   public:
+    using write_done = std::function<void(bool ok, const std::string& error)>;
+
+    virtual ~job_store() = default;
+
+    // Insert a new job and, when it has a key, its binding, atomically.
+    virtual void insert(const job_record& job, std::optional<idempotency_binding> key,
+                        write_done done) = 0;
+    // Replace the stored state of an existing job.
+    virtual void update(const job_record& job, write_done done) = 0;
+    // Forget a job: remove its row, leave a tombstone, mark its key binding deleted.
+    virtual void remove(const tombstone& t, write_done done) = 0;
+    // Purge terminal jobs whose expires_at <= now (leaving tombstones of tombstone_ttl),
+    // tombstones and key bindings past their expiry.
+    virtual void purge(unix_ms now, int64_t tombstone_ttl_ms,
+                       std::function<void(purge_report)> done) = 0;
+
+    virtual void find(const std::string& id, std::function<void(job_lookup)> done) = 0;
+    virtual void list(const job_query& q, std::function<void(std::vector<job_record>)> done) = 0;
+
+    // Startup only (blocking): jobs not yet terminal, and live key bindings.
+    virtual std::vector<job_record> load_unfinished() = 0;
+    virtual std::vector<idempotency_binding> load_bindings(unix_ms now) = 0;
+
+    // Stop the threads after finishing queued writes.
+    virtual void close() = 0;
+};
+
+}  // namespace ticketd

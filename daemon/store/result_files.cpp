@@ -1,0 +1,62 @@
+#include "store/result_files.hpp"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <system_error>
+
+namespace ticketd {
+
+namespace {
+[[noreturn]] void throw_errno(const std::string& what) {
+    throw std::system_error(errno, std::generic_category(), what);
+}
+
+void sync_dir(const std::filesystem::path& dir) {
+    const int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0) throw_errno("open " + dir.string());
+    const int rc = ::fsync(fd);
+    ::close(fd);
+    if (rc != 0) throw_errno("fsync " + dir.string());
+}
+}  // namespace
+
+result_files::result_files(std::filesystem::path dir) : dir_(std::move(dir)) {
+    std::filesystem::create_directories(dir_);
+}
+
+void result_files::write(const std::string& job_id, std::string_view bytes) const {
+    const auto final_path = path_of(job_id);
+    const auto tmp_path = dir_ / (job_id + ".tmp");
+    const int fd = ::open(tmp_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0640);
+    if (fd < 0) throw_errno("create " + tmp_path.string());
+    size_t written = 0;
+    while (written < bytes.size()) {
+        const ssize_t n = ::write(fd, bytes.data() + written, bytes.size() - written);
+        if (n < 0) {
+            if (errno == EINTR) continue;
+            const int saved = errno;
+            ::close(fd);
+            errno = saved;
+            throw_errno("write " + tmp_path.string());
+        }
+        written += static_cast<size_t>(n);
+    }
+    if (::fdatasync(fd) != 0) {
+        const int saved = errno;
+        ::close(fd);
+        errno = saved;
+        throw_errno("fdatasync " + tmp_path.string());
+    }
+    ::close(fd);
+    if (::rename(tmp_path.c_str(), final_path.c_str()) != 0) throw_errno("rename " + final_path.string());
+    sync_dir(dir_);
+}
+
+void result_files::remove(const std::string& job_id) const noexcept {
+    std::error_code ec;
+    std::filesystem::remove(path_of(job_id), ec);
+}
+
+}  // namespace ticketd

@@ -1,0 +1,455 @@
+#include "store/sqlite_store.hpp"
+
+#include "store/sqlite_db.hpp"
+#include "system/log.hpp"
+
+#include <future>
+
+namespace ticketd {
+
+namespace {
+
+constexpr const char* schema = R"sql(
+CREATE TABLE IF NOT EXISTS jobs (
+    id TEXT PRIMARY KEY,
+    type TEXT NOT NULL,
+    principal TEXT NOT NULL,
+    idempotency_key TEXT,
+    fingerprint TEXT,
+    status TEXT NOT NULL,
+    cancel_requested INTEGER NOT NULL,
+    attempt INTEGER NOT NULL,
+    priority INTEGER NOT NULL,
+    timeout_ms INTEGER NOT NULL,
+    created_at INTEGER NOT NULL,
+    started_at INTEGER,
+    updated_at INTEGER NOT NULL,
+    finished_at INTEGER,
+    expires_at INTEGER,
+    not_before INTEGER,
+    progress_percent REAL,
+    progress_message TEXT,
+    input TEXT NOT NULL,
+    labels TEXT NOT NULL,
+    error TEXT,
+    result_type TEXT,
+    result_size INTEGER,
+    version INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS jobs_by_created ON jobs(principal, created_at DESC, id DESC);
+CREATE INDEX IF NOT EXISTS jobs_unfinished ON jobs(status) WHERE status IN ('queued', 'running');
+CREATE INDEX IF NOT EXISTS jobs_by_expiry ON jobs(expires_at) WHERE expires_at IS NOT NULL;
+CREATE TABLE IF NOT EXISTS idempotency_keys (
+    principal TEXT NOT NULL,
+    key TEXT NOT NULL,
+    job_id TEXT NOT NULL,
+    fingerprint TEXT NOT NULL,
+    job_deleted INTEGER NOT NULL DEFAULT 0,
+    expires_at INTEGER NOT NULL,
+    PRIMARY KEY (principal, key)
+);
+CREATE INDEX IF NOT EXISTS keys_by_job ON idempotency_keys(job_id);
+CREATE TABLE IF NOT EXISTS tombstones (
+    job_id TEXT PRIMARY KEY,
+    type TEXT NOT NULL,
+    deleted_at INTEGER NOT NULL,
+    expires_at INTEGER NOT NULL
+);
+PRAGMA user_version = 1;
+)sql";
+
+constexpr const char* job_columns =
+    "id, type, principal, idempotency_key, fingerprint, status, cancel_requested, attempt, "
+    "priority, timeout_ms, created_at, started_at, updated_at, finished_at, expires_at, "
+    "not_before, progress_percent, progress_message, input, labels, error, result_type, "
+    "result_size, version";
+
+job_record read_job(const sqlite_statement& s) {
+    job_record j;
+    j.id = s.text(0);
+    j.type = s.text(1);
+    j.principal = s.text(2);
+    j.idempotency_key = s.text(3);
+    j.fingerprint = s.text(4);
+    j.status = parse_job_status(s.text(5)).value_or(job_status::failed);
+    j.cancel_requested = s.int64(6) != 0;
+    j.attempt = static_cast<uint32_t>(s.int64(7));
+    j.priority = static_cast<int32_t>(s.int64(8));
+    j.timeout_ms = s.int64(9);
+    j.created_at = s.int64(10);
+    j.started_at = s.int64(11);
+    j.updated_at = s.int64(12);
+    j.finished_at = s.int64(13);
+    j.expires_at = s.int64(14);
+    j.not_before = s.int64(15);
+    if (!s.is_null(16)) j.progress_percent = s.real(16);
+    j.progress_message = s.text(17);
+    j.input = nlohmann::json::parse(s.text(18), nullptr, false);
+    j.labels = nlohmann::json::parse(s.text(19), nullptr, false);
+    if (!s.is_null(20)) {
+        auto e = nlohmann::json::parse(s.text(20), nullptr, false);
+        if (e.is_object()) {
+            j.error = job_error{e.value("code", ""), e.value("title", ""), e.value("detail", "")};
+        }
+    }
+    j.result_type = s.text(21);
+    j.result_size = static_cast<uint64_t>(s.int64(22));
+    j.version = static_cast<uint64_t>(s.int64(23));
+    return j;
+}
+
+void bind_job(sqlite_statement& s, const job_record& j) {
+    s.bind(1, j.id).bind(2, j.type).bind(3, j.principal);
+    if (j.idempotency_key.empty()) s.bind_null(4).bind_null(5);
+    else s.bind(4, j.idempotency_key).bind(5, j.fingerprint);
+    s.bind(6, to_string(j.status))
+        .bind(7, int64_t{j.cancel_requested})
+        .bind(8, int64_t{j.attempt})
+        .bind(9, int64_t{j.priority})
+        .bind(10, j.timeout_ms)
+        .bind(11, j.created_at)
+        .bind_optional(12, j.started_at)
+        .bind(13, j.updated_at)
+        .bind_optional(14, j.finished_at)
+        .bind_optional(15, j.expires_at)
+        .bind_optional(16, j.not_before);
+    if (j.progress_percent) s.bind(17, *j.progress_percent);
+    else s.bind_null(17);
+    s.bind(18, j.progress_message).bind(19, j.input.dump()).bind(20, j.labels.dump());
+    if (j.error) {
+        s.bind(21, nlohmann::json{{"code", j.error->code}, {"title", j.error->title},
+                                  {"detail", j.error->detail}}
+                       .dump());
+    } else {
+        s.bind_null(21);
+    }
+    s.bind(22, j.result_type).bind(23, static_cast<int64_t>(j.result_size))
+        .bind(24, static_cast<int64_t>(j.version));
+}
+
+const char* const insert_sql =
+    "INSERT INTO jobs (id, type, principal, idempotency_key, fingerprint, status, "
+    "cancel_requested, attempt, priority, timeout_ms, created_at, started_at, updated_at, "
+    "finished_at, expires_at, not_before, progress_percent, progress_message, input, labels, "
+    "error, result_type, result_size, version) "
+    "VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15,?16,?17,?18,?19,?20,?21,?22,?23,?24)";
+
+const char* const update_sql =
+    "UPDATE jobs SET type=?2, principal=?3, idempotency_key=?4, fingerprint=?5, status=?6, "
+    "cancel_requested=?7, attempt=?8, priority=?9, timeout_ms=?10, created_at=?11, "
+    "started_at=?12, updated_at=?13, finished_at=?14, expires_at=?15, not_before=?16, "
+    "progress_percent=?17, progress_message=?18, input=?19, labels=?20, error=?21, "
+    "result_type=?22, result_size=?23, version=?24 WHERE id=?1";
+
+}  // namespace
+
+sqlite_store::sqlite_store(const std::filesystem::path& db_file) {
+    writer_db_ = std::make_unique<sqlite_connection>(db_file, false);
+    writer_db_->exec("PRAGMA journal_mode=WAL");
+    writer_db_->exec("PRAGMA synchronous=FULL");
+    writer_db_->exec(schema);
+    reader_db_ = std::make_unique<sqlite_connection>(db_file, true);
+    writer_ = std::thread([this] { writer_loop(); });
+    reader_ = std::thread([this] { reader_loop(); });
+}
+
+sqlite_store::~sqlite_store() { close(); }
+
+void sqlite_store::close() {
+    {
+        std::scoped_lock lock(write_mutex_, read_mutex_);
+        if (stopping_) return;
+        stopping_ = true;
+    }
+    write_cv_.notify_all();
+    read_cv_.notify_all();
+    if (writer_.joinable()) writer_.join();
+    if (reader_.joinable()) reader_.join();
+}
+
+uint64_t sqlite_store::commits() const {
+    std::lock_guard lock(write_mutex_);
+    return commits_;
+}
+
+void sqlite_store::enqueue_write(write_op op) {
+    {
+        std::lock_guard lock(write_mutex_);
+        if (!stopping_) {
+            writes_.push_back(std::move(op));
+            write_cv_.notify_one();
+            return;
+        }
+    }
+    op.done(false, "the store is closed");
+}
+
+void sqlite_store::enqueue_read(read_op op) {
+    std::lock_guard lock(read_mutex_);
+    reads_.push_back(std::move(op));
+    read_cv_.notify_one();
+}
+
+void sqlite_store::writer_loop() {
+    auto& db = *writer_db_;
+    for (;;) {
+        std::deque<write_op> batch;
+        {
+            std::unique_lock lock(write_mutex_);
+            write_cv_.wait(lock, [&] { return stopping_ || !writes_.empty(); });
+            if (writes_.empty()) return;  // stopping and drained
+            batch.swap(writes_);
+        }
+        std::vector<std::pair<bool, std::string>> outcomes(batch.size(), {true, {}});
+        bool committed = false;
+        std::string commit_error;
+        try {
+            db.exec("BEGIN IMMEDIATE");
+            for (size_t i = 0; i < batch.size(); ++i) {
+                db.exec("SAVEPOINT op");
+                try {
+                    batch[i].apply(db);
+                    db.exec("RELEASE op");
+                } catch (const std::exception& e) {
+                    outcomes[i] = {false, e.what()};
+                    db.exec("ROLLBACK TO op");
+                    db.exec("RELEASE op");
+                }
+            }
+            db.exec("COMMIT");
+            committed = true;
+        } catch (const std::exception& e) {
+            commit_error = e.what();
+            log_error(std::string("store: group commit failed: ") + commit_error);
+            try {
+                db.exec("ROLLBACK");
+            } catch (const std::exception&) {
+            }
+        }
+        {
+            std::lock_guard lock(write_mutex_);
+            if (committed) ++commits_;
+        }
+        for (size_t i = 0; i < batch.size(); ++i) {
+            if (committed) batch[i].done(outcomes[i].first, outcomes[i].second);
+            else batch[i].done(false, commit_error);
+        }
+    }
+}
+
+void sqlite_store::reader_loop() {
+    auto& db = *reader_db_;
+    for (;;) {
+        read_op op;
+        {
+            std::unique_lock lock(read_mutex_);
+            read_cv_.wait(lock, [&] { return stopping_ || !reads_.empty(); });
+            if (reads_.empty()) return;
+            op = std::move(reads_.front());
+            reads_.pop_front();
+        }
+        op(db);
+    }
+}
+
+void sqlite_store::insert(const job_record& job, std::optional<idempotency_binding> key,
+                          write_done done) {
+    enqueue_write({[job, key = std::move(key)](sqlite_connection& db) {
+                       auto& ins = db.cached(insert_sql);
+                       bind_job(ins, job);
+                       ins.run();
+                       if (key) {
+                           auto& s = db.cached(
+                               "INSERT OR REPLACE INTO idempotency_keys (principal, key, job_id, "
+                               "fingerprint, job_deleted, expires_at) VALUES (?1,?2,?3,?4,0,?5)");
+                           s.bind(1, key->principal).bind(2, key->key).bind(3, key->job_id)
+                               .bind(4, key->fingerprint).bind(5, key->expires_at);
+                           s.run();
+                       }
+                   },
+                   std::move(done)});
+}
+
+void sqlite_store::update(const job_record& job, write_done done) {
+    enqueue_write({[job](sqlite_connection& db) {
+                       auto& s = db.cached(update_sql);
+                       bind_job(s, job);
+                       s.run();
+                       if (db.changes() != 1) throw sqlite_error("update: no job " + job.id);
+                   },
+                   std::move(done)});
+}
+
+void sqlite_store::remove(const tombstone& t, write_done done) {
+    enqueue_write({[t](sqlite_connection& db) {
+                       db.cached("DELETE FROM jobs WHERE id=?1").bind(1, t.job_id).run();
+                       auto& s = db.cached(
+                           "INSERT OR REPLACE INTO tombstones (job_id, type, deleted_at, expires_at) "
+                           "VALUES (?1,?2,?3,?4)");
+                       s.bind(1, t.job_id).bind(2, t.type).bind(3, t.deleted_at).bind(4, t.expires_at);
+                       s.run();
+                       db.cached("UPDATE idempotency_keys SET job_deleted=1 WHERE job_id=?1")
+                           .bind(1, t.job_id)
+                           .run();
+                   },
+                   std::move(done)});
+}
+
+void sqlite_store::purge(unix_ms now, int64_t tombstone_ttl_ms,
+                         std::function<void(purge_report)> done) {
+    auto report = std::make_shared<purge_report>();
+    enqueue_write({[report, now, tombstone_ttl_ms](sqlite_connection& db) {
+                       auto& expired = db.cached(
+                           "SELECT id, type FROM jobs WHERE expires_at IS NOT NULL AND "
+                           "expires_at <= ?1 LIMIT 5000");
+                       expired.bind(1, now);
+                       std::vector<std::pair<std::string, std::string>> jobs;
+                       while (expired.step()) jobs.emplace_back(expired.text(0), expired.text(1));
+                       for (const auto& [id, type] : jobs) {
+                           db.cached("DELETE FROM jobs WHERE id=?1").bind(1, id).run();
+                           db.cached("INSERT OR REPLACE INTO tombstones (job_id, type, deleted_at, "
+                                     "expires_at) VALUES (?1,?2,?3,?4)")
+                               .bind(1, id).bind(2, type).bind(3, now).bind(4, now + tombstone_ttl_ms)
+                               .run();
+                           report->purged_job_ids.push_back(id);
+                       }
+                       db.cached("DELETE FROM tombstones WHERE expires_at <= ?1").bind(1, now).run();
+                       auto& keys = db.cached(
+                           "SELECT principal, key, job_id FROM idempotency_keys k WHERE expires_at <= ?1 "
+                           "AND NOT EXISTS (SELECT 1 FROM jobs j WHERE j.id = k.job_id) "
+                           "AND NOT EXISTS (SELECT 1 FROM tombstones t WHERE t.job_id = k.job_id) "
+                           "LIMIT 5000");
+                       keys.bind(1, now);
+                       while (keys.step()) {
+                           idempotency_binding b;
+                           b.principal = keys.text(0);
+                           b.key = keys.text(1);
+                           b.job_id = keys.text(2);
+                           report->expired_keys.push_back(std::move(b));
+                       }
+                       for (const auto& b : report->expired_keys) {
+                           db.cached("DELETE FROM idempotency_keys WHERE principal=?1 AND key=?2")
+                               .bind(1, b.principal).bind(2, b.key).run();
+                       }
+                   },
+                   [report, done = std::move(done)](bool ok, const std::string& error) {
+                       if (!ok) {
+                           log_error("store: purge failed: " + error);
+                           done(purge_report{});
+                           return;
+                       }
+                       done(std::move(*report));
+                   }});
+}
+
+void sqlite_store::find(const std::string& id, std::function<void(job_lookup)> done) {
+    enqueue_read([id, done = std::move(done)](sqlite_connection& db) {
+        job_lookup out;
+        try {
+            auto& s = db.cached("SELECT id, type, principal, idempotency_key, fingerprint, status, "
+                                "cancel_requested, attempt, priority, timeout_ms, created_at, "
+                                "started_at, updated_at, finished_at, expires_at, not_before, "
+                                "progress_percent, progress_message, input, labels, error, "
+                                "result_type, result_size, version FROM jobs WHERE id=?1");
+            s.bind(1, id);
+            if (s.step()) {
+                out.job = read_job(s);
+            } else {
+                auto& t = db.cached("SELECT 1 FROM tombstones WHERE job_id=?1");
+                t.bind(1, id);
+                out.gone = t.step();
+            }
+        } catch (const std::exception& e) {
+            log_error(std::string("store: find failed: ") + e.what());
+        }
+        done(std::move(out));
+    });
+}
+
+void sqlite_store::list(const job_query& q, std::function<void(std::vector<job_record>)> done) {
+    enqueue_read([q, done = std::move(done)](sqlite_connection& db) {
+        std::vector<job_record> out;
+        try {
+            // Built per query (the filter set varies); parameters are always bound.
+            std::string sql = std::string("SELECT ") + job_columns + " FROM jobs WHERE principal=?1";
+            int next = 2;
+            if (!q.statuses.empty()) {
+                sql += " AND status IN (";
+                for (size_t i = 0; i < q.statuses.size(); ++i) {
+                    sql += (i ? ",?" : "?") + std::to_string(next++);
+                }
+                sql += ")";
+            }
+            const int type_at = q.type.empty() ? 0 : next++;
+            if (type_at) sql += " AND type=?" + std::to_string(type_at);
+            const int key_at = q.idempotency_key.empty() ? 0 : next++;
+            if (key_at) sql += " AND idempotency_key=?" + std::to_string(key_at);
+            const int after_at = q.created_after ? next++ : 0;
+            if (after_at) sql += " AND created_at > ?" + std::to_string(after_at);
+            const int before_at = q.created_before ? next++ : 0;
+            if (before_at) sql += " AND created_at < ?" + std::to_string(before_at);
+            const int cursor_at = q.before ? next : 0;
+            if (cursor_at) {
+                next += 2;
+                sql += " AND (created_at < ?" + std::to_string(cursor_at) + " OR (created_at = ?" +
+                       std::to_string(cursor_at) + " AND id < ?" + std::to_string(cursor_at + 1) + "))";
+            }
+            sql += " ORDER BY created_at DESC, id DESC LIMIT ?" + std::to_string(next);
+            sqlite_statement s(db.handle(), sql);
+            s.bind(1, q.principal);
+            for (size_t i = 0; i < q.statuses.size(); ++i) {
+                s.bind(static_cast<int>(2 + i), to_string(q.statuses[i]));
+            }
+            if (type_at) s.bind(type_at, q.type);
+            if (key_at) s.bind(key_at, q.idempotency_key);
+            if (after_at) s.bind(after_at, *q.created_after);
+            if (before_at) s.bind(before_at, *q.created_before);
+            if (cursor_at) s.bind(cursor_at, q.before->first).bind(cursor_at + 1, q.before->second);
+            s.bind(next, int64_t{q.limit});
+            while (s.step()) out.push_back(read_job(s));
+        } catch (const std::exception& e) {
+            log_error(std::string("store: list failed: ") + e.what());
+        }
+        done(std::move(out));
+    });
+}
+
+std::vector<job_record> sqlite_store::load_unfinished() {
+    std::promise<std::vector<job_record>> result;
+    enqueue_read([&result](sqlite_connection& db) {
+        try {
+            std::vector<job_record> out;
+            sqlite_statement s(db.handle(), std::string("SELECT ") + job_columns +
+                                                 " FROM jobs WHERE status IN ('queued','running') "
+                                                 "ORDER BY created_at, id");
+            while (s.step()) out.push_back(read_job(s));
+            result.set_value(std::move(out));
+        } catch (...) {
+            result.set_exception(std::current_exception());
+        }
+    });
+    return result.get_future().get();
+}
+
+std::vector<idempotency_binding> sqlite_store::load_bindings(unix_ms now) {
+    (void)now;  // expired bindings stay until purge decides (they may still guard a job)
+    std::promise<std::vector<idempotency_binding>> result;
+    enqueue_read([&result](sqlite_connection& db) {
+        try {
+            std::vector<idempotency_binding> out;
+            sqlite_statement s(db.handle(),
+                               "SELECT principal, key, job_id, fingerprint, job_deleted, expires_at "
+                               "FROM idempotency_keys");
+            while (s.step()) {
+                out.push_back(
+                    {s.text(0), s.text(1), s.text(2), s.text(3), s.int64(4) != 0, s.int64(5)});
+            }
+            result.set_value(std::move(out));
+        } catch (...) {
+            result.set_exception(std::current_exception());
+        }
+    });
+    return result.get_future().get();
+}
+
+}  // namespace ticketd

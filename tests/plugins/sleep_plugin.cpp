@@ -1,0 +1,26 @@
+// Fixture: sleeps `delayMs` honouring cancellation, reports progress, then echoes its input
+// and attempt as the result (text/plain when the input has "text").
+#include "fixtures.hpp"
+
+namespace {
+class sleep_handler final : public ticketd::handler {
+   public:
+    explicit sleep_handler(std::string_view) {}
+    void run(ticketd::job& job) override {
+        job.progress(10, "sleeping");
+        if (fixtures::sleep_for(job, fixtures::delay_of(job.input()), true)) {
+            throw ticketd::job_canceled();
+        }
+        const auto input = nlohmann::json::parse(job.input());
+        if (input.contains("text")) {
+            job.set_result("text/plain; charset=utf-8", input["text"].get<std::string>());
+            return;
+        }
+        const nlohmann::json result = {{"input", input}, {"attempt", job.attempt()},
+                                       {"jobId", std::string(job.id())}};
+        job.set_result("application/json", result.dump());
+    }
+};
+}  // namespace
+
+TICKETD_PLUGIN(sleep_handler, "sleep", "1.0.0", "Apache-2.0", "Sleeps then echoes", "", "")
