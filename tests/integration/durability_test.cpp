@@ -1,0 +1,123 @@
+// kill -9 at any moment loses nothing that was acknowledged (protocol principle 4).
+#include "support/daemon_test.hpp"
+
+#include <atomic>
+#include <mutex>
+#include <thread>
+
+using namespace ticketd::test;
+using namespace std::chrono_literals;
+
+namespace {
+daemon_config_text crashable() {
+    daemon_config_text c;
+    c.job_types["sleep.yaml"] =
+        "type: sleep\nplugin: @FIXTURES@/sleep.so\nworkers: 2\nqueue_capacity: 100000\nmax_attempts: 3\nretry_backoff: 0s\n";
+    c.job_types["once.yaml"] = "type: once\nplugin: @FIXTURES@/sleep.so\nworkers: 1\nmax_attempts: 1\n";
+    c.job_types["hello.yaml"] = "type: hello\nplugin: @PLUGINS@/hello.so\nworkers: 2\nqueue_capacity: 100000\n";
+    return c;
+}
+class durability : public daemon_test {
+   protected:
+    durability() : daemon_test(crashable()) {}
+};
+}  // namespace
+
+TEST_F(durability, kill_9_under_concurrent_load_loses_no_accepted_job) {
+    constexpr int clients = 6;
+    std::atomic<bool> stop{false};
+    std::mutex m;
+    std::map<std::string, std::string> accepted;  // idempotency key -> job id (got a 202)
+    std::set<std::string> unanswered;             // keys whose POST got no answer
+    std::vector<std::thread> threads;
+    for (int c = 0; c < clients; ++c) {
+        threads.emplace_back([&, c] {
+            for (int i = 0; !stop; ++i) {
+                const std::string key = "c" + std::to_string(c) + "-" + std::to_string(i);
+                try {
+                    auto r = d.submit(i % 2 ? "hello" : "sleep", {{"delayMs", 20}}, {{"Idempotency-Key", key}});
+                    std::lock_guard lock(m);
+                    if (r.status == 202) accepted[key] = r.json()["id"];
+                    else unanswered.insert(key);
+                } catch (const std::exception&) {
+                    std::lock_guard lock(m);
+                    unanswered.insert(key);
+                    return;  // the daemon is gone
+                }
+            }
+        });
+    }
+    // Let some jobs finish and some be accepted, then kill mid-load.
+    ASSERT_TRUE(eventually([&] {
+        std::lock_guard lock(m);
+        return accepted.size() >= 150;
+    }));
+    d.kill9();
+    stop = true;
+    for (auto& t : threads) t.join();
+
+    d.start();
+    size_t found = 0;
+    for (const auto& [key, id] : accepted) {
+        auto r = d.get("/v1/jobs/" + id + "?redirect=false");
+        ASSERT_EQ(r.status, 200u) << "accepted job " << id << " is lost";
+        ++found;
+    }
+    EXPECT_EQ(found, accepted.size());
+    // Every accepted job runs to success; results are intact.
+    for (const auto& [key, id] : accepted) {
+        const auto doc = d.wait_terminal(id, 60s);
+        ASSERT_EQ(doc["status"], "succeeded") << doc.dump();
+        EXPECT_EQ(d.get("/v1/jobs/" + id + "/result").status, 200u);
+    }
+    // A request that got no answer either created its job or not; retrying never
+    // makes a second one.
+    for (const auto& key : unanswered) {
+        auto r = d.submit(key.find("-") != std::string::npos && std::stoi(key.substr(key.find('-') + 1)) % 2 ? "hello" : "sleep",
+                          {{"delayMs", 20}}, {{"Idempotency-Key", key}});
+        EXPECT_EQ(r.status, 202u) << r.body;
+        EXPECT_EQ(d.get("/v1/jobs?idempotencyKey=" + key).json()["jobs"].size(), 1u) << key;
+    }
+    // Replays of acknowledged keys return the same job.
+    for (const auto& [key, id] : accepted) {
+        auto r = d.submit(std::stoi(key.substr(key.find('-') + 1)) % 2 ? "hello" : "sleep", {{"delayMs", 20}},
+                          {{"Idempotency-Key", key}});
+        ASSERT_EQ(r.status, 202u);
+        EXPECT_EQ(r.json()["id"], id);
+        break;  // one is enough after the full scan above
+    }
+    std::cout << "kill -9 test: " << accepted.size() << " accepted before the kill, all found; "
+              << unanswered.size() << " unanswered retried safely\n";
+}
+
+TEST_F(durability, an_interrupted_running_job_is_retried_with_its_attempt_counted) {
+    const auto id = submit_id("sleep", {{"delayMs", 30000}});
+    ASSERT_TRUE(eventually([&] { return d.get("/v1/jobs/" + id).json()["status"] == "running"; }));
+    d.kill9();
+    d.start();
+    auto doc = d.get("/v1/jobs/" + id + "?redirect=false").json();
+    EXPECT_EQ(doc["attempt"], 2);
+    EXPECT_TRUE(doc["status"] == "queued" || doc["status"] == "running") << doc.dump();
+    EXPECT_EQ(d.post("/v1/jobs/" + id + "/cancel", "").status / 100, 2u);
+}
+
+TEST_F(durability, out_of_attempts_an_interrupted_job_fails_job_interrupted) {
+    const auto id = submit_id("once", {{"delayMs", 30000}});
+    ASSERT_TRUE(eventually([&] { return d.get("/v1/jobs/" + id).json()["status"] == "running"; }));
+    d.kill9();
+    d.start();
+    const auto doc = d.get("/v1/jobs/" + id).json();
+    EXPECT_EQ(doc["status"], "failed");
+    EXPECT_EQ(doc["error"]["code"], "job-interrupted");
+}
+
+TEST_F(durability, finished_results_survive_a_kill) {
+    const auto id = submit_id("sleep", {{"delayMs", 1}, {"text", "kept"}});
+    d.wait_terminal(id);
+    d.kill9();
+    d.start();
+    auto r = d.get("/v1/jobs/" + id + "/result");
+    EXPECT_EQ(r.status, 200u);
+    EXPECT_EQ(r.body, "kept");
+    EXPECT_EQ(d.get("/v1/jobs/" + id).status, 303u);
+}

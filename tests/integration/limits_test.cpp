@@ -1,0 +1,125 @@
+// Server limits and cross-cutting headers: sizes, deadlines, caps, request ids, URLs.
+#include "support/daemon_test.hpp"
+
+#include <thread>
+
+using namespace ticketd::test;
+using namespace std::chrono_literals;
+
+namespace {
+daemon_config_text tight_limits() {
+    daemon_config_text c;
+    c.server =
+        "  public_base_url: https://jobs.example.com/\n"
+        "  max_body_bytes: 4KiB\n"
+        "  max_header_bytes: 2KiB\n"
+        "  request_timeout: 1s\n"
+        "  idle_timeout: 1s\n"
+        "  max_connections: 8\n"
+        "  max_waiters: 1\n";
+    return c;
+}
+class limits : public daemon_test {
+   protected:
+    limits() : daemon_test(tight_limits()) {}
+};
+}  // namespace
+
+TEST_F(limits, oversized_body_is_413_and_binds_no_key) {
+    const std::string big = R"({"type":"hello","input":{"name":")" + std::string(5000, 'x') + "\"}}";
+    expect_problem(d.post("/v1/jobs", big, {{"Idempotency-Key", "big"}}), 413, "content-too-large");
+    auto ok = d.submit("hello", {}, {{"Idempotency-Key", "big"}});
+    EXPECT_EQ(ok.status, 202u);
+    EXPECT_FALSE(ok.header("Idempotent-Replayed").has_value());
+}
+
+TEST_F(limits, oversized_headers_are_431) {
+    auto r = d.get("/v1/jobs", {{"X-Filler", std::string(4000, 'h')}});
+    EXPECT_EQ(r.status, 431u);
+    EXPECT_EQ(r.header("Content-Type"), "application/problem+json");
+}
+
+TEST_F(limits, a_client_that_trickles_its_request_is_cut_off) {
+    raw_connection c(d.port());
+    ASSERT_TRUE(c.send("GET /healthz HTTP/1.1\r\n"));
+    const auto start = std::chrono::steady_clock::now();
+    bool closed = false;
+    for (int i = 0; i < 40 && !closed; ++i) {  // one header byte every 100 ms
+        closed = !c.send("X") || c.closed_by_peer(100ms);
+    }
+    EXPECT_TRUE(closed || c.closed_by_peer(3s));
+    EXPECT_LT(std::chrono::steady_clock::now() - start, 4s);
+}
+
+TEST_F(limits, an_idle_connection_is_closed) {
+    raw_connection c(d.port());
+    EXPECT_TRUE(c.closed_by_peer(5s));
+}
+
+TEST_F(limits, connections_past_the_cap_get_503) {
+    std::vector<std::unique_ptr<raw_connection>> held;
+    for (int i = 0; i < 8; ++i) held.push_back(std::make_unique<raw_connection>(d.port()));
+    // The server counts a connection once it has accepted it.
+    ASSERT_TRUE(eventually([&] {
+        raw_connection extra(d.port());
+        const auto answer = extra.read_until_close(2s);
+        return answer.find("503") != std::string::npos && answer.find("Retry-After") != std::string::npos;
+    }));
+    held.clear();
+    EXPECT_TRUE(eventually([&] { return d.get("/healthz").status == 200; }));
+}
+
+TEST_F(limits, long_polls_past_the_cap_get_503) {
+    const auto id = submit_id("sleep", {{"delayMs", 20000}});
+    std::thread waiter([&] { d.get("/v1/jobs/" + id + "?wait=3"); });
+    bool refused = false;
+    ASSERT_TRUE(eventually([&] {
+        auto r = d.get("/v1/jobs/" + id + "?wait=3");
+        refused = r.status == 503 && r.header("Retry-After").has_value();
+        return refused;
+    }, 10s));
+    waiter.join();
+}
+
+TEST_F(limits, urls_come_from_public_base_url_never_from_host) {
+    auto r = http_request(d.port(), "POST", "/v1/jobs",
+                          {{"Content-Type", "application/json"}, {"Host", "evil.example"},
+                           {"X-Forwarded-Host", "evil.example"}},
+                          R"({"type":"hello"})");
+    ASSERT_EQ(r.status, 202u);
+    EXPECT_EQ(r.header("Location").value().rfind("https://jobs.example.com/v1/jobs/", 0), 0u);
+    EXPECT_EQ(r.json()["links"]["self"].get<std::string>().rfind("https://jobs.example.com/v1/jobs/", 0), 0u);
+    auto p = d.get("/nowhere");
+    expect_problem(p, 404, "not-found");
+    EXPECT_EQ(p.json()["type"], "https://jobs.example.com/problems/not-found");
+}
+
+TEST_F(limits, request_ids_are_echoed_or_generated) {
+    auto mine = d.get("/healthz", {{"X-Request-Id", "req-123"}});
+    EXPECT_EQ(mine.header("X-Request-Id"), "req-123");
+    auto generated = d.get("/healthz");
+    EXPECT_EQ(generated.header("X-Request-Id").value_or("").size(), 32u);
+    auto p = d.get("/v1/jobs/0123456789abcdef0123456789abcdef", {{"X-Request-Id", "req-456"}});
+    EXPECT_EQ(p.json()["requestId"], "req-456");
+}
+
+TEST_F(limits, health_readiness_and_head_everywhere_get_is) {
+    EXPECT_EQ(d.get("/healthz").status, 200u);
+    EXPECT_EQ(d.get("/readyz").status, 200u);
+    for (const std::string path : {"/healthz", "/readyz", "/v1/jobs", "/v1/job-types"}) {
+        auto h = http_request(d.port(), "HEAD", path);
+        EXPECT_EQ(h.status, 200u) << path;
+        EXPECT_TRUE(h.body.empty());
+        EXPECT_NE(h.header("Content-Length").value_or("0"), "0") << path;
+    }
+    const auto types = d.get("/v1/job-types").json()["jobTypes"];
+    bool found = false;
+    for (const auto& t : types) {
+        if (t["type"] == "hello") {
+            found = true;
+            EXPECT_EQ(t["plugin"]["name"], "hello");
+            EXPECT_GT(t["queueCapacity"].get<int>(), 0);
+        }
+    }
+    EXPECT_TRUE(found);
+}

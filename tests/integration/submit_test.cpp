@@ -1,0 +1,141 @@
+// protocol.md "Submit" and conformance 5.1.
+#include "support/daemon_test.hpp"
+
+using namespace ticketd::test;
+using namespace std::chrono_literals;
+
+namespace {
+class submit : public daemon_test {};
+}  // namespace
+
+TEST_F(submit, accepted_job_has_absolute_equal_locations_etag_and_retry_after) {
+    auto r = d.submit("sleep", {{"delayMs", 300}});
+    ASSERT_EQ(r.status, 202u) << r.body;
+    const auto doc = r.json();
+    const std::string id = doc["id"];
+    EXPECT_EQ(r.header("Location"), d.url("/v1/jobs/" + id));
+    EXPECT_EQ(r.header("Content-Location"), r.header("Location"));
+    EXPECT_EQ(r.header("Operation-Location"), d.url("/v1/jobs/" + id + "?redirect=false"));
+    EXPECT_TRUE(r.header("ETag").has_value());
+    EXPECT_EQ(r.header("Cache-Control"), "no-store");
+    EXPECT_EQ(doc["status"], "queued");
+    EXPECT_GE(std::stoi(r.header("Retry-After").value_or("0")), 1);
+    EXPECT_FALSE(r.header("Idempotent-Replayed").has_value());
+    EXPECT_EQ(doc["links"]["self"], d.url("/v1/jobs/" + id));
+    EXPECT_EQ(doc["links"]["result"], d.url("/v1/jobs/" + id + "/result"));
+    EXPECT_EQ(doc["links"]["cancel"], d.url("/v1/jobs/" + id + "/cancel"));
+    EXPECT_EQ(id.size(), 32u);
+    // Read-after-write: the monitor answers at once.
+    auto m = d.get("/v1/jobs/" + id);
+    EXPECT_TRUE(m.status == 200 || m.status == 303) << m.status;
+}
+
+TEST_F(submit, malformed_bodies_are_400_invalid_request) {
+    for (const std::string body : {"", "{not json", "[1,2]", "\"text\"", "42"}) {
+        auto r = d.post("/v1/jobs", body);
+        expect_problem(r, 400, "invalid-request");
+        EXPECT_TRUE(r.json()["errors"].is_array()) << body;
+    }
+}
+
+TEST_F(submit, invalid_input_points_into_the_request) {
+    auto r = d.submit("hello", {{"name", 7}, {"delayMs", -1}, {"extra", true}});
+    expect_problem(r, 400, "invalid-request");
+    std::set<std::string> pointers;
+    for (const auto& e : r.json()["errors"]) pointers.insert(e["pointer"].get<std::string>());
+    EXPECT_EQ(pointers, (std::set<std::string>{"/input/name", "/input/delayMs", "/input/extra"}));
+
+    auto envelope = d.post("/v1/jobs", R"({"type":"hello","priority":"high","labels":{"a":1},"bogus":1})");
+    expect_problem(envelope, 400, "invalid-request");
+    pointers.clear();
+    for (const auto& e : envelope.json()["errors"]) pointers.insert(e["pointer"].get<std::string>());
+    EXPECT_EQ(pointers, (std::set<std::string>{"/priority", "/labels/a", "/bogus"}));
+    expect_problem(d.post("/v1/jobs", R"({"input":{}})"), 400, "invalid-request");
+}
+
+TEST_F(submit, unknown_type_is_400_unknown_job_type) {
+    expect_problem(d.submit("no-such-type"), 400, "unknown-job-type");
+}
+
+TEST_F(submit, wrong_media_type_is_415_and_binds_no_key) {
+    auto r = d.post("/v1/jobs", R"({"type":"hello"})", {{"Content-Type", "text/plain"}, {"Idempotency-Key", "k415"}});
+    expect_problem(r, 415, "unsupported-media-type");
+    auto ok = d.submit("hello", {}, {{"Idempotency-Key", "k415"}});
+    EXPECT_EQ(ok.status, 202u);
+    EXPECT_FALSE(ok.header("Idempotent-Replayed").has_value());
+}
+
+TEST_F(submit, respond_async_alone_changes_nothing) {
+    auto r = d.submit("hello", {}, {{"Prefer", "respond-async"}});
+    EXPECT_EQ(r.status, 202u);
+    EXPECT_FALSE(r.header("Preference-Applied").has_value());
+}
+
+TEST_F(submit, prefer_wait_holds_the_202_until_a_fast_job_ends) {
+    const auto start = std::chrono::steady_clock::now();
+    auto r = d.submit("sleep", {{"delayMs", 300}}, {{"Prefer", "wait=5"}});
+    const auto took = std::chrono::steady_clock::now() - start;
+    ASSERT_EQ(r.status, 202u) << r.body;
+    EXPECT_EQ(r.json()["status"], "succeeded");
+    EXPECT_EQ(r.header("Preference-Applied"), "wait=5");
+    EXPECT_FALSE(r.header("Retry-After").has_value());
+    EXPECT_GE(took, 250ms);
+    EXPECT_LT(took, 4500ms);
+}
+
+TEST_F(submit, prefer_wait_on_a_slow_job_returns_non_terminal_at_the_deadline) {
+    const auto start = std::chrono::steady_clock::now();
+    auto r = d.submit("sleep", {{"delayMs", 10000}}, {{"Prefer", "wait=1"}});
+    const auto took = std::chrono::steady_clock::now() - start;
+    ASSERT_EQ(r.status, 202u);
+    EXPECT_NE(r.json()["status"], "succeeded");
+    EXPECT_TRUE(r.header("Retry-After").has_value());
+    EXPECT_GE(took, 900ms);
+    EXPECT_LT(took, 5s);
+}
+
+TEST_F(submit, method_not_allowed_carries_allow) {
+    for (const std::string m : {"PUT", "PATCH", "DELETE"}) {
+        auto r = http_request(d.port(), m, "/v1/jobs");
+        expect_problem(r, 405, "method-not-allowed");
+        EXPECT_EQ(r.header("Allow"), "GET, HEAD, POST");
+    }
+    auto r = http_request(d.port(), "PUT", "/v1/jobs/0123456789abcdef0123456789abcdef");
+    EXPECT_EQ(r.header("Allow"), "GET, HEAD, DELETE");
+    EXPECT_EQ(http_request(d.port(), "GET", "/v1/jobs/0123456789abcdef0123456789abcdef/cancel").header("Allow"), "POST");
+}
+
+namespace {
+daemon_config_text short_wait_and_small_queue() {
+    daemon_config_text c;
+    c.server = "  max_wait: 2s\n";
+    c.job_types["tiny.yaml"] = "type: tiny\nplugin: @FIXTURES@/stubborn.so\nworkers: 1\nqueue_capacity: 2\n";
+    return c;
+}
+class submit_limits : public daemon_test {
+   protected:
+    submit_limits() : daemon_test(short_wait_and_small_queue()) {}
+};
+}  // namespace
+
+TEST_F(submit_limits, prefer_wait_is_capped_by_max_wait) {
+    auto r = d.submit("sleep", {{"delayMs", 10000}}, {{"Prefer", "wait=9999"}});
+    EXPECT_EQ(r.status, 202u);
+    EXPECT_EQ(r.header("Preference-Applied"), "wait=2");
+}
+
+TEST_F(submit_limits, a_full_queue_is_503_with_retry_after_and_stores_nothing) {
+    // One running (the worker), two queued: the queue is full.
+    const std::string running = submit_id("tiny", {{"delayMs", 3000}});
+    ASSERT_TRUE(eventually([&] { return d.get("/v1/jobs/" + running).json()["status"] == "running"; }));
+    submit_id("tiny", {{"delayMs", 10}});
+    submit_id("tiny", {{"delayMs", 10}});
+    auto full = d.submit("tiny", {{"delayMs", 10}}, {{"Idempotency-Key", "full-1"}});
+    expect_problem(full, 503, "unavailable");
+    EXPECT_GE(std::stoi(full.header("Retry-After").value_or("0")), 1);
+    EXPECT_EQ(d.get("/v1/jobs?type=tiny").json()["jobs"].size(), 3u);
+    // Retried after the queue drains, the same key makes exactly one job.
+    ASSERT_TRUE(eventually([&] { return d.submit("tiny", {{"delayMs", 10}}, {{"Idempotency-Key", "full-1"}}).status == 202; },
+                           20s));
+    EXPECT_EQ(d.get("/v1/jobs?idempotencyKey=full-1").json()["jobs"].size(), 1u);
+}

@@ -1,0 +1,196 @@
+#include "support/daemon_process.hpp"
+
+#include <fcntl.h>
+#include <signal.h>
+#include <spawn.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <fstream>
+#include <sstream>
+#include <stdexcept>
+#include <thread>
+
+extern char** environ;
+
+namespace ticketd::test {
+
+namespace fs = std::filesystem;
+
+namespace {
+std::string replace_all(std::string s, const std::string& from, const std::string& to) {
+    for (size_t pos = 0; (pos = s.find(from, pos)) != std::string::npos; pos += to.size()) s.replace(pos, from.size(), to);
+    return s;
+}
+
+std::string read_file(const fs::path& p) {
+    std::ifstream in(p);
+    std::stringstream ss;
+    ss << in.rdbuf();
+    return ss.str();
+}
+
+pid_t spawn(const std::vector<std::string>& args, const fs::path& log) {
+    posix_spawn_file_actions_t actions;
+    posix_spawn_file_actions_init(&actions);
+    posix_spawn_file_actions_addopen(&actions, 1, log.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
+    posix_spawn_file_actions_adddup2(&actions, 1, 2);
+    std::vector<char*> argv;
+    for (const auto& a : args) argv.push_back(const_cast<char*>(a.c_str()));
+    argv.push_back(nullptr);
+    pid_t pid = -1;
+    const int rc = posix_spawn(&pid, argv[0], &actions, nullptr, argv.data(), environ);
+    posix_spawn_file_actions_destroy(&actions);
+    if (rc != 0) throw std::runtime_error("posix_spawn failed");
+    return pid;
+}
+
+int wait_exit(pid_t pid, std::chrono::milliseconds timeout) {
+    const auto deadline = std::chrono::steady_clock::now() + timeout;
+    for (;;) {
+        int status = 0;
+        const pid_t r = ::waitpid(pid, &status, WNOHANG);
+        if (r == pid) return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+        if (std::chrono::steady_clock::now() > deadline) return -1;
+        std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    }
+}
+}  // namespace
+
+std::map<std::string, std::string> daemon_config_text::default_job_types() {
+    return {
+        {"hello.yaml", "type: hello\nplugin: @PLUGINS@/hello.so\nworkers: 2\nqueue_capacity: 100\n"},
+        {"sleep.yaml", "type: sleep\nplugin: @FIXTURES@/sleep.so\nworkers: 2\nqueue_capacity: 100\nretry_backoff: 0s\n"},
+        {"fail.yaml", "type: fail\nplugin: @FIXTURES@/fail.so\nworkers: 1\n"},
+        {"throw.yaml", "type: throw\nplugin: @FIXTURES@/throw.so\nworkers: 1\n"},
+        {"stubborn.yaml", "type: stubborn\nplugin: @FIXTURES@/stubborn.so\nworkers: 1\n"},
+    };
+}
+
+bool eventually(const std::function<bool()>& condition, std::chrono::milliseconds timeout) {
+    const auto deadline = std::chrono::steady_clock::now() + timeout;
+    while (std::chrono::steady_clock::now() < deadline) {
+        if (condition()) return true;
+        std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    }
+    return condition();
+}
+
+daemon_process::daemon_process(daemon_config_text config) : config_(std::move(config)) {
+    std::string tmpl = (fs::temp_directory_path() / "ticketd-test-XXXXXX").string();
+    if (::mkdtemp(tmpl.data()) == nullptr) throw std::runtime_error("mkdtemp failed");
+    dir_ = tmpl;
+    write_config();
+}
+
+daemon_process::~daemon_process() {
+    if (pid_ > 0) kill9();
+    std::error_code ec;
+    fs::remove_all(dir_, ec);
+}
+
+void daemon_process::write_config() const {
+    fs::create_directories(dir_ / "jobs.d");
+    std::ofstream(dir_ / "ticketd.yaml") << "server:\n  listen: 127.0.0.1:0\n  io_threads: 2\n"
+                                         << config_.server << "state_dir: state\njobs_dir: jobs.d\nplugin_dir: "
+                                         << TICKETD_PLUGIN_DIR << "\n" << config_.top << "jobs:\n" << config_.jobs;
+    for (const auto& [name, text] : config_.job_types) {
+        std::ofstream(dir_ / "jobs.d" / name)
+            << replace_all(replace_all(text, "@PLUGINS@", TICKETD_PLUGIN_DIR), "@FIXTURES@", TICKETD_FIXTURE_DIR);
+    }
+}
+
+void daemon_process::start() {
+    const auto port_file = dir_ / "port";
+    fs::remove(port_file);
+    pid_ = spawn({TICKETD_BINARY, "--config", (dir_ / "ticketd.yaml").string(), "--port-file", port_file.string()},
+                 dir_ / "daemon.log");
+    const bool up = eventually([&] { return fs::exists(port_file) || !running(); }, std::chrono::seconds(30));
+    if (!up || !fs::exists(port_file)) {
+        throw std::runtime_error("ticketd did not start; log:\n" + log());
+    }
+    port_ = static_cast<uint16_t>(std::stoi(read_file(port_file)));
+}
+
+int daemon_process::start_expect_failure(std::string& log_text) {
+    const pid_t pid = spawn({TICKETD_BINARY, "--config", (dir_ / "ticketd.yaml").string()}, dir_ / "daemon.log");
+    const int rc = wait_exit(pid, std::chrono::seconds(30));
+    log_text = log();
+    return rc;
+}
+
+int daemon_process::check_config(std::string& out) const {
+    const auto log_file = dir_ / "check.log";
+    fs::remove(log_file);
+    const pid_t pid = spawn({TICKETD_BINARY, "--check-config", "--config", (dir_ / "ticketd.yaml").string()}, log_file);
+    const int rc = wait_exit(pid, std::chrono::seconds(30));
+    out = read_file(log_file);
+    return rc;
+}
+
+bool daemon_process::running() {
+    if (pid_ <= 0) return false;
+    int status = 0;
+    if (::waitpid(pid_, &status, WNOHANG) == pid_) {
+        pid_ = -1;
+        return false;
+    }
+    return true;
+}
+
+int daemon_process::stop(std::chrono::milliseconds timeout) {
+    if (pid_ <= 0) return -1;
+    ::kill(pid_, SIGTERM);
+    const int rc = wait_exit(pid_, timeout);
+    if (rc != -1) pid_ = -1;
+    return rc;
+}
+
+void daemon_process::kill9() {
+    if (pid_ <= 0) return;
+    ::kill(pid_, SIGKILL);
+    wait_exit(pid_, std::chrono::seconds(30));
+    pid_ = -1;
+}
+
+std::string daemon_process::log() const { return read_file(dir_ / "daemon.log"); }
+
+std::string daemon_process::url(const std::string& path) const {
+    return "http://127.0.0.1:" + std::to_string(port_) + path;
+}
+
+http_result daemon_process::get(const std::string& target, const header_list& headers) const {
+    return http_request(port_, "GET", target, headers);
+}
+
+http_result daemon_process::post(const std::string& target, const std::string& body, header_list headers) const {
+    bool has_type = false;
+    for (const auto& h : headers) has_type |= h.first == "Content-Type";
+    if (!has_type) headers.emplace_back("Content-Type", "application/json");
+    return http_request(port_, "POST", target, headers, body);
+}
+
+http_result daemon_process::del(const std::string& target, const header_list& headers, const std::string& body) const {
+    return http_request(port_, "DELETE", target, headers, body);
+}
+
+http_result daemon_process::submit(const std::string& type, const nlohmann::json& input, header_list headers) const {
+    return post("/v1/jobs", nlohmann::json{{"type", type}, {"input", input}}.dump(), std::move(headers));
+}
+
+nlohmann::json daemon_process::wait_terminal(const std::string& id, std::chrono::milliseconds timeout) const {
+    nlohmann::json doc;
+    const bool done = eventually(
+        [&] {
+            auto r = get("/v1/jobs/" + id + "?redirect=false");
+            if (r.status != 200) return false;
+            doc = r.json();
+            const auto s = doc.value("status", "");
+            return s == "succeeded" || s == "failed" || s == "canceled";
+        },
+        timeout);
+    if (!done) throw std::runtime_error("job " + id + " did not finish; last doc: " + doc.dump());
+    return doc;
+}
+
+}  // namespace ticketd::test

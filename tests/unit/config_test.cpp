@@ -1,0 +1,105 @@
+// Config parsing: units, and errors that name file, line, column and the fix.
+#include "config/config.hpp"
+
+#include <gtest/gtest.h>
+
+#include <fstream>
+
+namespace fs = std::filesystem;
+using namespace ticketd;
+
+namespace {
+struct temp_config {
+    fs::path dir;
+    temp_config(const std::string& main, const std::map<std::string, std::string>& jobs) {
+        std::string tmpl = (fs::temp_directory_path() / "ticketd-config-XXXXXX").string();
+        dir = ::mkdtemp(tmpl.data());
+        fs::create_directories(dir / "jobs.d");
+        std::ofstream(dir / "ticketd.yaml") << main;
+        for (const auto& [name, text] : jobs) std::ofstream(dir / "jobs.d" / name) << text;
+    }
+    ~temp_config() { fs::remove_all(dir); }
+    daemon_config load() const { return load_config(dir / "ticketd.yaml"); }
+};
+
+std::string error_of(const temp_config& c) {
+    try {
+        c.load();
+    } catch (const config_error& e) {
+        return e.what();
+    }
+    return "";
+}
+}  // namespace
+
+TEST(config, parses_durations_and_sizes) {
+    EXPECT_EQ(parse_duration("250ms").count(), 250);
+    EXPECT_EQ(parse_duration("30s").count(), 30'000);
+    EXPECT_EQ(parse_duration("5m").count(), 300'000);
+    EXPECT_EQ(parse_duration("2h").count(), 7'200'000);
+    EXPECT_EQ(parse_duration("7d").count(), 604'800'000);
+    EXPECT_THROW(parse_duration("30"), config_error);
+    EXPECT_THROW(parse_duration("30sec"), config_error);
+    EXPECT_THROW(parse_duration("s"), config_error);
+    EXPECT_EQ(parse_size("512"), 512u);
+    EXPECT_EQ(parse_size("64KiB"), 65536u);
+    EXPECT_EQ(parse_size("1MiB"), 1048576u);
+    EXPECT_EQ(parse_size("10kB"), 10000u);
+    EXPECT_THROW(parse_size("1Mb"), config_error);
+}
+
+TEST(config, loads_a_full_config_with_relative_paths) {
+    temp_config c("server:\n  listen: 127.0.0.1:9000\n  max_wait: 10s\nstate_dir: ../var\n",
+                  {{"a.yaml", "type: a\nplugin: a.so\nworkers: 3\ntimeout: 90s\nsettings:\n  x: 1\n  y: \"2\"\n"}});
+    const auto cfg = c.load();
+    EXPECT_EQ(cfg.server.listen_port, 9000);
+    EXPECT_EQ(cfg.server.max_wait.count(), 10'000);
+    EXPECT_EQ(cfg.state_dir, (c.dir / "../var").lexically_normal());
+    ASSERT_EQ(cfg.job_types.size(), 1u);
+    EXPECT_EQ(cfg.job_types[0].workers, 3u);
+    EXPECT_EQ(cfg.job_types[0].timeout.count(), 90'000);
+    EXPECT_EQ(cfg.job_types[0].settings["x"], 1);
+    EXPECT_EQ(cfg.job_types[0].settings["y"], "2");  // quoted stays a string
+}
+
+TEST(config, unknown_key_names_file_line_column_and_fix) {
+    temp_config c("server:\n  listen: 127.0.0.1:9000\n  lisen_backlog: 5\n", {{"a.yaml", "type: a\nplugin: a.so\n"}});
+    const auto e = error_of(c);
+    EXPECT_NE(e.find("ticketd.yaml:3:3: unknown key 'server.lisen_backlog'"), std::string::npos) << e;
+    EXPECT_NE(e.find("fix:"), std::string::npos) << e;
+}
+
+TEST(config, bad_duration_unit_in_a_job_type_is_located) {
+    temp_config c("", {{"a.yaml", "type: a\nplugin: a.so\ntimeout: 10 minutes\n"}});
+    const auto e = error_of(c);
+    EXPECT_NE(e.find("a.yaml:3:10:"), std::string::npos) << e;
+    EXPECT_NE(e.find("timeout"), std::string::npos) << e;
+    EXPECT_NE(e.find("ms, s, m, h or d"), std::string::npos) << e;
+}
+
+TEST(config, bad_type_and_missing_plugin_key) {
+    temp_config bad_type("", {{"a.yaml", "type: a\nplugin: a.so\nworkers: many\n"}});
+    EXPECT_NE(error_of(bad_type).find("a.yaml:3:10: 'workers' must be a whole number"), std::string::npos)
+        << error_of(bad_type);
+    temp_config missing("", {{"a.yaml", "type: a\nworkers: 2\n"}});
+    EXPECT_NE(error_of(missing).find("missing key 'plugin'"), std::string::npos) << error_of(missing);
+}
+
+TEST(config, retention_below_a_day_needs_the_testing_switch) {
+    temp_config strict("", {{"a.yaml", "type: a\nplugin: a.so\nretention: 1h\n"}});
+    EXPECT_NE(error_of(strict).find("retention"), std::string::npos);
+    temp_config relaxed("allow_short_retention: true\n", {{"a.yaml", "type: a\nplugin: a.so\nretention: 1h\n"}});
+    EXPECT_EQ(relaxed.load().job_types[0].retention.count(), 3'600'000);
+}
+
+TEST(config, duplicate_job_type_and_empty_jobs_dir) {
+    temp_config dup("", {{"a.yaml", "type: a\nplugin: a.so\n"}, {"b.yaml", "type: a\nplugin: b.so\n"}});
+    EXPECT_NE(error_of(dup).find("job type 'a' is also declared"), std::string::npos) << error_of(dup);
+    temp_config none("", {});
+    EXPECT_NE(error_of(none).find("no job types"), std::string::npos) << error_of(none);
+}
+
+TEST(config, invalid_yaml_is_located) {
+    temp_config c("server:\n  listen: [oops\n", {{"a.yaml", "type: a\nplugin: a.so\n"}});
+    EXPECT_NE(error_of(c).find("invalid YAML"), std::string::npos) << error_of(c);
+}
