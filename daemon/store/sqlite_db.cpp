@@ -83,6 +83,10 @@ void sqlite_connection::exec(const char* sql) {
     }
 }
 
+void sqlite_connection::reset_all() {
+    for (auto& [sql, stmt] : statements_) stmt->release();
+}
+
 sqlite_statement& sqlite_connection::cached(const char* sql) {
     auto& slot = statements_[sql];
     if (!slot) slot = std::make_unique<sqlite_statement>(db_, sql);

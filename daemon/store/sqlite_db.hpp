@@ -28,6 +28,7 @@ class sqlite_statement {
     sqlite_statement& operator=(const sqlite_statement&) = delete;
 
     sqlite_statement& reset();  // clears bindings too
+    void release() { sqlite3_reset(stmt_); }
     sqlite_statement& bind(int index, int64_t value);
     sqlite_statement& bind(int index, double value);
     sqlite_statement& bind(int index, std::string_view value);
@@ -62,6 +63,9 @@ class sqlite_connection {
     void exec(const char* sql);
     // A prepared statement cached by its SQL text (which must be a string literal).
     sqlite_statement& cached(const char* sql);
+    // Resets every cached statement. An un-reset statement that returned a row keeps its
+    // read transaction (and so an old snapshot) open for the whole connection.
+    void reset_all();
     sqlite3* handle() const { return db_; }
     int64_t changes() const { return sqlite3_changes64(db_); }
 

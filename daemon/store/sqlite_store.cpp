@@ -209,9 +209,11 @@ void sqlite_store::writer_loop() {
                 db.exec("SAVEPOINT op");
                 try {
                     batch[i].apply(db);
+                    db.reset_all();
                     db.exec("RELEASE op");
                 } catch (const std::exception& e) {
                     outcomes[i] = {false, e.what()};
+                    db.reset_all();
                     db.exec("ROLLBACK TO op");
                     db.exec("RELEASE op");
                 }
@@ -249,6 +251,7 @@ void sqlite_store::reader_loop() {
             reads_.pop_front();
         }
         op(db);
+        db.reset_all();
     }
 }
 

@@ -69,7 +69,7 @@ TEST_F(cancel_delete, deleting_a_terminal_job_is_204_then_410_and_204_again) {
     expect_problem(d.get("/v1/jobs/" + id), 410, "job-gone");
     expect_problem(d.get("/v1/jobs/" + id + "/result"), 410, "job-gone");
     EXPECT_EQ(d.del("/v1/jobs/" + id).status, 204u);
-    for (const auto& j : d.get("/v1/jobs").json()["jobs"]) EXPECT_NE(j["id"], id);
+    for (const auto& j : d.get("/v1/jobs").member("jobs")) EXPECT_NE(j["id"], id);
 }
 
 TEST_F(cancel_delete, deleting_a_running_job_is_202_hidden_at_once_and_the_handler_stops) {
@@ -77,7 +77,7 @@ TEST_F(cancel_delete, deleting_a_running_job_is_202_hidden_at_once_and_the_handl
     wait_running(id);
     EXPECT_EQ(d.del("/v1/jobs/" + id).status, 202u);
     expect_problem(d.get("/v1/jobs/" + id), 410, "job-gone");
-    for (const auto& j : d.get("/v1/jobs").json()["jobs"]) EXPECT_NE(j["id"], id);
+    for (const auto& j : d.get("/v1/jobs").member("jobs")) EXPECT_NE(j["id"], id);
     // The single worker is free again: the handler saw the cancellation.
     const auto next = submit_id("sleep", {{"delayMs", 1}});
     EXPECT_EQ(d.wait_terminal(next, 10s)["status"], "succeeded");

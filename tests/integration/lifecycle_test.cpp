@@ -63,8 +63,8 @@ TEST_F(drain, sigterm_requeues_running_jobs_without_using_an_attempt) {
     const auto doc = d.get("/v1/jobs/" + long_job + "?redirect=false").json();
     EXPECT_TRUE(doc["status"] == "queued" || doc["status"] == "running") << doc.dump();
     EXPECT_EQ(doc["attempt"], 1);
+    EXPECT_EQ(d.post("/v1/jobs/" + long_job + "/cancel", "").status / 100, 2u);
     EXPECT_EQ(d.wait_terminal(queued)["status"], "succeeded");
-    d.post("/v1/jobs/" + long_job + "/cancel", "");
 }
 
 TEST_F(drain, while_draining_readiness_is_off_and_submits_get_503) {

@@ -35,7 +35,7 @@ TEST_F(list, status_and_type_filters_combine) {
     d.wait_terminal(bad);
     auto ids = [&](const std::string& q) {
         std::set<std::string> out;
-        for (const auto& j : d.get("/v1/jobs?" + q).json()["jobs"]) out.insert(j["id"]);
+        for (const auto& j : d.get("/v1/jobs?" + q).member("jobs")) out.insert(j["id"]);
         return out;
     };
     EXPECT_EQ(ids("status=failed"), std::set<std::string>{bad});

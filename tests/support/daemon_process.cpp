@@ -175,7 +175,9 @@ http_result daemon_process::del(const std::string& target, const header_list& he
 }
 
 http_result daemon_process::submit(const std::string& type, const nlohmann::json& input, header_list headers) const {
-    return post("/v1/jobs", nlohmann::json{{"type", type}, {"input", input}}.dump(), std::move(headers));
+    // `{}` converts to JSON null: treat it as the empty input object.
+    const nlohmann::json body = {{"type", type}, {"input", input.is_null() ? nlohmann::json::object() : input}};
+    return post("/v1/jobs", body.dump(), std::move(headers));
 }
 
 nlohmann::json daemon_process::wait_terminal(const std::string& id, std::chrono::milliseconds timeout) const {

@@ -24,6 +24,8 @@ struct http_result {
     std::optional<std::string> header(std::string_view name) const;
     size_t header_count(std::string_view name) const;
     nlohmann::json json() const { return nlohmann::json::parse(body); }
+    // A member of the JSON body, by value (safe in a range-for, unlike json()[key]).
+    nlohmann::json member(const std::string& key) const { return json().at(key); }
 };
 
 http_result http_request(uint16_t port, const std::string& method, const std::string& target,
