@@ -40,20 +40,19 @@ nlohmann::json errors_json(const std::vector<validation_error>& errors) {
     return out;
 }
 
-// Page tokens: "<created_at>.<id>.<check>"; the check makes edited tokens fail cleanly.
-std::string make_page_token(unix_ms created_at, const std::string& id) {
-    const std::string payload = std::to_string(created_at) + "." + id;
+// Page tokens: "<seq>.<check>"; the check makes edited or made-up tokens fail cleanly.
+std::string make_page_token(int64_t seq) {
+    const std::string payload = std::to_string(seq);
     return payload + "." + sha256_hex("ticketd-page-token:" + payload).substr(0, 16);
 }
 
-std::optional<std::pair<unix_ms, std::string>> parse_page_token(std::string_view token) {
+std::optional<int64_t> parse_page_token(std::string_view token) {
     const auto parts = split(token, '.');
-    if (parts.size() != 3) return std::nullopt;
-    const std::string payload = std::string(parts[0]) + "." + std::string(parts[1]);
-    if (sha256_hex("ticketd-page-token:" + payload).substr(0, 16) != parts[2]) return std::nullopt;
-    long created = 0;
-    if (!parse_int(parts[0], created) || !is_random_id(parts[1])) return std::nullopt;
-    return std::make_pair(static_cast<unix_ms>(created), std::string(parts[1]));
+    if (parts.size() != 2) return std::nullopt;
+    if (sha256_hex("ticketd-page-token:" + std::string(parts[0])).substr(0, 16) != parts[1]) return std::nullopt;
+    long seq = 0;
+    if (!parse_int(parts[0], seq) || seq <= 0) return std::nullopt;
+    return seq;
 }
 
 }  // namespace
@@ -493,7 +492,7 @@ void jobs_api::list_jobs(std::shared_ptr<call> c) {
     if (auto v = req.query_param("pageToken")) {
         auto cursor = parse_page_token(*v);
         if (!cursor) return c->problem(400, "invalid-page-token", "the pageToken is not one this server issued");
-        q.before = std::move(cursor);
+        q.before_seq = *cursor;
     }
     const unsigned limit = q.limit;
     q.limit = limit + 1;  // one more tells whether there is a next page
@@ -502,7 +501,7 @@ void jobs_api::list_jobs(std::shared_ptr<call> c) {
         nlohmann::json next = nullptr;
         if (rows.size() > limit) {
             rows.resize(limit);
-            next = make_page_token(rows.back().created_at, rows.back().id);
+            next = make_page_token(rows.back().seq);
         }
         for (const auto& r : rows) jobs.push_back(job_document(r, base_url_));
         http_response res;

@@ -52,6 +52,7 @@ struct job_record {
     std::string result_type;  // media type, when succeeded
     uint64_t result_size = 0;
     uint64_t version = 1;
+    int64_t seq = 0;  // the store's accept order (list order); 0 until read from the store
 
     // Strong entity tag of the current document.
     std::string etag() const;

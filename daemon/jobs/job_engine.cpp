@@ -402,6 +402,7 @@ void job_engine::list(const job_query& query, std::function<void(std::vector<job
                     out.push_back(std::move(r));
                 } else if (!it->second->deleted) {
                     out.push_back(it->second->record);
+                    out.back().seq = r.seq;
                 }
             }
             rows.swap(out);
@@ -569,6 +570,9 @@ void job_engine::run_attempt(job_type_runtime& rt, const job_entry_ptr& e) {
     job_context ctx;
     std::string input_json;
     int64_t timeout_ms = 0;
+    // The plugin runs only once "running" (with its attempt) is durable, so whatever the
+    // plugin does is covered by the crash rules (a retry counts the attempt).
+    auto started = std::make_shared<std::promise<void>>();
     {
         std::unique_lock lock(mutex_);
         auto& r = e->record;
@@ -581,7 +585,10 @@ void job_engine::run_attempt(job_type_runtime& rt, const job_entry_ptr& e) {
         touch_locked(r);
         e->control = std::make_shared<run_control>();
         running_.insert(e);
-        store_.update(r, [](bool ok, const std::string& error) { log_write_failure("start", ok, error); });
+        store_.update(r, [started](bool ok, const std::string& error) {
+            log_write_failure("start", ok, error);
+            started->set_value();
+        });
         timeout_ms = rt.config.timeout.count();
         if (r.timeout_ms > 0) timeout_ms = std::min(timeout_ms, r.timeout_ms);
         ctx.job_id = r.id;
@@ -594,6 +601,7 @@ void job_engine::run_attempt(job_type_runtime& rt, const job_entry_ptr& e) {
         lock.unlock();
         run_all(wake);
     }
+    started->get_future().wait();
     const auto control = ctx.control;
     ctx.on_progress = [this, e, control](double percent, std::string message) {
         on_progress(e, control, percent, std::move(message));

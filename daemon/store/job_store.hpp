@@ -38,8 +38,8 @@ struct job_query {
     std::string idempotency_key;       // empty: any
     std::optional<unix_ms> created_after;
     std::optional<unix_ms> created_before;
-    // Keyset pagination, newest first: strictly older than (created_at, id).
-    std::optional<std::pair<unix_ms, std::string>> before;
+    // Keyset pagination, newest first: only jobs accepted before this sequence number.
+    std::optional<int64_t> before_seq;
     unsigned limit = 50;
 };
 

@@ -11,7 +11,8 @@ namespace {
 
 constexpr const char* schema = R"sql(
 CREATE TABLE IF NOT EXISTS jobs (
-    id TEXT PRIMARY KEY,
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,  -- accept order, never reused: list order
+    id TEXT NOT NULL UNIQUE,
     type TEXT NOT NULL,
     principal TEXT NOT NULL,
     idempotency_key TEXT,
@@ -36,7 +37,7 @@ CREATE TABLE IF NOT EXISTS jobs (
     result_size INTEGER,
     version INTEGER NOT NULL
 );
-CREATE INDEX IF NOT EXISTS jobs_by_created ON jobs(principal, created_at DESC, id DESC);
+CREATE INDEX IF NOT EXISTS jobs_by_principal ON jobs(principal, seq DESC);
 CREATE INDEX IF NOT EXISTS jobs_unfinished ON jobs(status) WHERE status IN ('queued', 'running');
 CREATE INDEX IF NOT EXISTS jobs_by_expiry ON jobs(expires_at) WHERE expires_at IS NOT NULL;
 CREATE TABLE IF NOT EXISTS idempotency_keys (
@@ -62,7 +63,7 @@ constexpr const char* job_columns =
     "id, type, principal, idempotency_key, fingerprint, status, cancel_requested, attempt, "
     "priority, timeout_ms, created_at, started_at, updated_at, finished_at, expires_at, "
     "not_before, progress_percent, progress_message, input, labels, error, result_type, "
-    "result_size, version";
+    "result_size, version, seq";
 
 job_record read_job(const sqlite_statement& s) {
     job_record j;
@@ -95,6 +96,7 @@ job_record read_job(const sqlite_statement& s) {
     j.result_type = s.text(21);
     j.result_size = static_cast<uint64_t>(s.int64(22));
     j.version = static_cast<uint64_t>(s.int64(23));
+    j.seq = s.int64(24);
     return j;
 }
 
@@ -353,7 +355,7 @@ void sqlite_store::find(const std::string& id, std::function<void(job_lookup)> d
                                 "cancel_requested, attempt, priority, timeout_ms, created_at, "
                                 "started_at, updated_at, finished_at, expires_at, not_before, "
                                 "progress_percent, progress_message, input, labels, error, "
-                                "result_type, result_size, version FROM jobs WHERE id=?1");
+                                "result_type, result_size, version, seq FROM jobs WHERE id=?1");
             s.bind(1, id);
             if (s.step()) {
                 out.job = read_job(s);
@@ -391,13 +393,9 @@ void sqlite_store::list(const job_query& q, std::function<void(std::vector<job_r
             if (after_at) sql += " AND created_at > ?" + std::to_string(after_at);
             const int before_at = q.created_before ? next++ : 0;
             if (before_at) sql += " AND created_at < ?" + std::to_string(before_at);
-            const int cursor_at = q.before ? next : 0;
-            if (cursor_at) {
-                next += 2;
-                sql += " AND (created_at < ?" + std::to_string(cursor_at) + " OR (created_at = ?" +
-                       std::to_string(cursor_at) + " AND id < ?" + std::to_string(cursor_at + 1) + "))";
-            }
-            sql += " ORDER BY created_at DESC, id DESC LIMIT ?" + std::to_string(next);
+            const int cursor_at = q.before_seq ? next++ : 0;
+            if (cursor_at) sql += " AND seq < ?" + std::to_string(cursor_at);
+            sql += " ORDER BY seq DESC LIMIT ?" + std::to_string(next);
             sqlite_statement s(db.handle(), sql);
             s.bind(1, q.principal);
             for (size_t i = 0; i < q.statuses.size(); ++i) {
@@ -407,7 +405,7 @@ void sqlite_store::list(const job_query& q, std::function<void(std::vector<job_r
             if (key_at) s.bind(key_at, q.idempotency_key);
             if (after_at) s.bind(after_at, *q.created_after);
             if (before_at) s.bind(before_at, *q.created_before);
-            if (cursor_at) s.bind(cursor_at, q.before->first).bind(cursor_at + 1, q.before->second);
+            if (cursor_at) s.bind(cursor_at, *q.before_seq);
             s.bind(next, int64_t{q.limit});
             while (s.step()) out.push_back(read_job(s));
         } catch (const std::exception& e) {
@@ -424,7 +422,7 @@ std::vector<job_record> sqlite_store::load_unfinished() {
             std::vector<job_record> out;
             sqlite_statement s(db.handle(), std::string("SELECT ") + job_columns +
                                                  " FROM jobs WHERE status IN ('queued','running') "
-                                                 "ORDER BY created_at, id");
+                                                 "ORDER BY seq");
             while (s.step()) out.push_back(read_job(s));
             result.set_value(std::move(out));
         } catch (...) {
