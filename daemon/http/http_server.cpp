@@ -29,6 +29,7 @@ struct http_server::state {
     tcp::acceptor acceptor;
     std::atomic<unsigned> connections{0};
     std::atomic<bool> accepting{true};
+    uint16_t port = 0;  // set once by listen(), before accepting starts
 };
 
 namespace {
@@ -273,6 +274,7 @@ void http_server::listen() {
                                  std::to_string(state_->config.listen_port) + ": " + ec.message() +
                                  "; fix: stop the other process on that port or change server.listen");
     }
+    state_->port = a.local_endpoint().port();
     do_accept(state_);
 }
 
@@ -284,7 +286,7 @@ void http_server::stop_accepting() {
     });
 }
 
-uint16_t http_server::port() const { return state_->acceptor.local_endpoint().port(); }
+uint16_t http_server::port() const { return state_->port; }
 
 unsigned http_server::connections() const { return state_->connections.load(); }
 

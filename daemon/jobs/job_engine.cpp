@@ -42,7 +42,11 @@ job_engine::job_engine(const daemon_config& config, job_store& store, scheduler&
 }
 
 job_engine::~job_engine() {
-    if (purge_timer_) purge_timer_->cancel();
+    {
+        std::lock_guard lock(mutex_);
+        draining_ = true;
+        if (purge_timer_) purge_timer_->cancel();
+    }
     for (auto& rt : types_) rt->queue->close();
     for (auto& rt : types_) {
         for (auto& t : rt->workers) {
@@ -139,10 +143,12 @@ bool job_engine::drain() {
         std::lock_guard lock(mutex_);
         draining_ = true;
     }
+    std::unique_lock lock(mutex_);
     if (purge_timer_) purge_timer_->cancel();
+    lock.unlock();
     for (auto& rt : types_) rt->queue->close();
 
-    std::unique_lock lock(mutex_);
+    lock.lock();
     if (!running_.empty()) {
         log_info("drain: waiting up to " + std::to_string(config_.drain_timeout.count()) + " ms for " +
                  std::to_string(running_.size()) + " running jobs");
@@ -176,9 +182,11 @@ bool job_engine::drain() {
             done->set_value();
         });
     }
-    const bool all_stopped = running_.empty();
     lock.unlock();
     for (auto& w : writes) w.wait();
+    // Workers still inside a plugin (which ignored the stop request) cannot be joined.
+    bool all_stopped = true;
+    for (const auto& rt : types_) all_stopped = all_stopped && rt->busy.load() == 0;
     if (all_stopped) {
         for (auto& rt : types_) {
             for (auto& t : rt->workers) {
@@ -684,15 +692,17 @@ void job_engine::finish_attempt(job_type_runtime& rt, const job_entry_ptr& e, jo
 
     std::unique_lock lock(mutex_);
     if (e->control != ctx.control || e->finalizing || e->deleted) {
-        // Already finished for it (grace expired, drain, delete): drop what it produced.
+        // Already finished for it (deleted, or the grace expired): drop what it produced.
         if (result_written) results_.remove(ctx.job_id);
         if (e->control == ctx.control) {
             running_.erase(e);
             e->control.reset();
             idle_cv_.notify_all();
         }
-        log_warning("job=" + ctx.job_id + " type=" + ctx.type +
-                    " plugin returned after the job had been finished without it");
+        if (!e->deleted) {
+            log_warning("job=" + ctx.job_id + " type=" + ctx.type +
+                        " plugin returned after the job had been finished without it");
+        }
         return;
     }
     const job_record& r = e->record;
@@ -769,8 +779,7 @@ void job_engine::finalize_locked(const job_entry_ptr& e, job_record next) {
     store_.update(next, [this, e, next](bool ok, const std::string& error) {
         log_write_failure("finish of " + job_tag(next), ok, error);
         std::unique_lock lock(mutex_);
-        const bool still_running = running_.erase(e) > 0;
-        (void)still_running;
+        running_.erase(e);
         e->control.reset();
         e->deadline.reset();
         idle_cv_.notify_all();
@@ -780,12 +789,12 @@ void job_engine::finalize_locked(const job_entry_ptr& e, job_record next) {
         e->record = next;
         e->record.version = version;
         e->finalizing = false;
-        const bool requeue = next.status == job_status::queued;
+        // A drained job goes back to "queued" in memory only: the process is stopping and
+        // the store has it queued for the next start.
         if (is_terminal(next.status)) remember_terminal_locked(next.id);
         auto wake = collect_waiters_locked(*e);
         lock.unlock();
         run_all(wake);
-        (void)requeue;  // drained jobs are not re-queued in memory: the process is stopping
     });
 }
 
@@ -804,6 +813,8 @@ void job_engine::remember_terminal_locked(const std::string& id) {
 // Retention
 
 void job_engine::schedule_purge() {
+    std::lock_guard lock(mutex_);
+    if (draining_) return;
     purge_timer_ = timers_.after(config_.purge_interval, [this] { purge(); });
 }
 
