@@ -242,6 +242,9 @@ void do_accept(const std::shared_ptr<http_server::state>& st) {
             if (ec == net::error::operation_aborted || !st->accepting.load()) return;
             log_warning("http: accept failed: " + ec.message());
         } else {
+            // Responses are written whole; never let Nagle hold them back for a delayed ACK.
+            beast::error_code ignored;
+            socket.set_option(tcp::no_delay(true), ignored);
             const bool over = st->connections.load() >= st->config.max_connections;
             std::make_shared<session>(std::move(socket), st, over)->run();
         }
