@@ -139,3 +139,38 @@ TEST_F(submit_limits, a_full_queue_is_503_with_retry_after_and_stores_nothing) {
                            20s));
     EXPECT_EQ(d.get("/v1/jobs?idempotencyKey=full-1").json()["jobs"].size(), 1u);
 }
+
+namespace {
+daemon_config_text one_worker() {
+    daemon_config_text c;
+    c.job_types["sleep.yaml"] = "type: sleep\nplugin: @FIXTURES@/sleep.so\nworkers: 1\nmax_input_bytes: 100\n";
+    return c;
+}
+class submit_ordering : public daemon_test {
+   protected:
+    submit_ordering() : daemon_test(one_worker()) {}
+};
+}  // namespace
+
+TEST_F(submit_ordering, higher_priority_runs_first_and_fifo_within_a_priority) {
+    const auto blocker = submit_id("sleep", {{"delayMs", 500}});
+    ASSERT_TRUE(eventually([&] { return d.get("/v1/jobs/" + blocker).json().contains("progress"); }));
+    auto post = [&](int priority) {
+        auto r = d.post("/v1/jobs", nlohmann::json{{"type", "sleep"}, {"priority", priority}, {"input", {{"delayMs", 20}}}}.dump());
+        EXPECT_EQ(r.status, 202u) << r.body;
+        return r.json()["id"].get<std::string>();
+    };
+    const auto low1 = post(0), low2 = post(0), high = post(5);
+    std::vector<std::pair<std::string, std::string>> started;  // (startedAt, id)
+    for (const auto& id : {low1, low2, high}) started.emplace_back(d.wait_terminal(id)["startedAt"], id);
+    std::sort(started.begin(), started.end());
+    EXPECT_EQ(started[0].second, high);
+    EXPECT_EQ(started[1].second, low1);
+    EXPECT_EQ(started[2].second, low2);
+}
+
+TEST_F(submit_ordering, input_over_max_input_bytes_is_400_at_input) {
+    auto r = d.submit("sleep", {{"text", std::string(200, 'x')}});
+    expect_problem(r, 400, "invalid-request");
+    EXPECT_EQ(r.json()["errors"][0]["pointer"], "/input");
+}
