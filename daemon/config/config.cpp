@@ -258,40 +258,42 @@ job_type_config load_job_type(const fs::path& file, bool allow_short_retention) 
 
 }  // namespace
 
-milliseconds parse_duration(std::string_view text) {
+namespace {
+// "<digits><unit>": the number and the unit text; throws when there is no number.
+std::pair<uint64_t, std::string_view> number_and_unit(std::string_view text, const char* example) {
     size_t i = 0;
     while (i < text.size() && text[i] >= '0' && text[i] <= '9') ++i;
-    if (i == 0) throw config_error("expected a duration such as 30s, found '" + std::string(text) + "'");
     uint64_t n = 0;
-    std::from_chars(text.data(), text.data() + i, n);
-    const std::string_view unit = text.substr(i);
+    if (i == 0 || std::from_chars(text.data(), text.data() + i, n).ec != std::errc() || n > (1ULL << 40)) {
+        throw config_error(std::string("expected a value such as ") + example + ", found '" + std::string(text) + "'");
+    }
+    return {n, text.substr(i)};
+}
+}  // namespace
+
+milliseconds parse_duration(std::string_view text) {
     static const std::map<std::string_view, uint64_t> units = {
         {"ms", 1}, {"s", 1000}, {"m", 60'000}, {"h", 3'600'000}, {"d", 86'400'000}};
+    const auto [n, unit] = number_and_unit(text, "30s");
     auto it = units.find(unit);
     if (it == units.end()) {
-        throw config_error("bad duration unit in '" + std::string(text) +
-                           "' (expected ms, s, m, h or d)");
+        throw config_error("bad duration unit in '" + std::string(text) + "' (expected ms, s, m, h or d)");
     }
-    if (n > max_duration.count()) throw config_error("duration '" + std::string(text) + "' is too long");
+    if (n * it->second > static_cast<uint64_t>(max_duration.count())) {
+        throw config_error("duration '" + std::string(text) + "' is too long");
+    }
     return milliseconds(static_cast<int64_t>(n * it->second));
 }
 
 uint64_t parse_size(std::string_view text) {
-    size_t i = 0;
-    while (i < text.size() && text[i] >= '0' && text[i] <= '9') ++i;
-    if (i == 0) throw config_error("expected a size such as 1MiB, found '" + std::string(text) + "'");
-    uint64_t n = 0;
-    std::from_chars(text.data(), text.data() + i, n);
-    const std::string_view unit = text.substr(i);
     static const std::map<std::string_view, uint64_t> units = {
-        {"", 1},           {"B", 1},          {"KiB", 1ULL << 10}, {"MiB", 1ULL << 20},
-        {"GiB", 1ULL << 30}, {"kB", 1000},    {"MB", 1'000'000},   {"GB", 1'000'000'000}};
+        {"", 1},             {"B", 1},         {"KiB", 1ULL << 10}, {"MiB", 1ULL << 20},
+        {"GiB", 1ULL << 30}, {"kB", 1000},     {"MB", 1'000'000},   {"GB", 1'000'000'000}};
+    const auto [n, unit] = number_and_unit(text, "1MiB");
     auto it = units.find(unit);
     if (it == units.end()) {
-        throw config_error("bad size unit in '" + std::string(text) +
-                           "' (expected B, KiB, MiB, GiB, kB, MB or GB)");
+        throw config_error("bad size unit in '" + std::string(text) + "' (expected B, KiB, MiB, GiB, kB, MB or GB)");
     }
-    if (n > (1ULL << 40)) throw config_error("size '" + std::string(text) + "' is too large");
     return n * it->second;
 }
 

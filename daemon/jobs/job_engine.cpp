@@ -72,7 +72,7 @@ int64_t job_engine::retention_ms(const std::string& type) const {
 
 void job_engine::recover() {
     const unix_ms now = now_unix_ms();
-    for (const auto& b : store_.load_bindings(now)) keys_.bind(b);
+    for (const auto& b : store_.load_bindings()) keys_.bind(b);
 
     auto jobs = store_.load_unfinished();
     std::vector<std::future<void>> writes;

@@ -78,7 +78,7 @@ class job_store {
 
     // Startup only (blocking): jobs not yet terminal, and live key bindings.
     virtual std::vector<job_record> load_unfinished() = 0;
-    virtual std::vector<idempotency_binding> load_bindings(unix_ms now) = 0;
+    virtual std::vector<idempotency_binding> load_bindings() = 0;
 
     // Stop the threads after finishing queued writes.
     virtual void close() = 0;

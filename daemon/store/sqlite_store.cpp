@@ -415,16 +415,13 @@ void sqlite_store::list(const job_query& q, std::function<void(std::vector<job_r
     });
 }
 
-std::vector<job_record> sqlite_store::load_unfinished() {
-    std::promise<std::vector<job_record>> result;
-    enqueue_read([&result](sqlite_connection& db) {
+// Startup reads: run on the reader thread, wait for the answer.
+template <class T>
+T sqlite_store::read_now(std::function<T(sqlite_connection&)> read) {
+    std::promise<T> result;
+    enqueue_read([&](sqlite_connection& db) {
         try {
-            std::vector<job_record> out;
-            sqlite_statement s(db.handle(), std::string("SELECT ") + job_columns +
-                                                 " FROM jobs WHERE status IN ('queued','running') "
-                                                 "ORDER BY seq");
-            while (s.step()) out.push_back(read_job(s));
-            result.set_value(std::move(out));
+            result.set_value(read(db));
         } catch (...) {
             result.set_exception(std::current_exception());
         }
@@ -432,25 +429,24 @@ std::vector<job_record> sqlite_store::load_unfinished() {
     return result.get_future().get();
 }
 
-std::vector<idempotency_binding> sqlite_store::load_bindings(unix_ms now) {
-    (void)now;  // expired bindings stay until purge decides (they may still guard a job)
-    std::promise<std::vector<idempotency_binding>> result;
-    enqueue_read([&result](sqlite_connection& db) {
-        try {
-            std::vector<idempotency_binding> out;
-            sqlite_statement s(db.handle(),
-                               "SELECT principal, key, job_id, fingerprint, job_deleted, expires_at "
-                               "FROM idempotency_keys");
-            while (s.step()) {
-                out.push_back(
-                    {s.text(0), s.text(1), s.text(2), s.text(3), s.int64(4) != 0, s.int64(5)});
-            }
-            result.set_value(std::move(out));
-        } catch (...) {
-            result.set_exception(std::current_exception());
-        }
+std::vector<job_record> sqlite_store::load_unfinished() {
+    return read_now<std::vector<job_record>>([](sqlite_connection& db) {
+        std::vector<job_record> out;
+        sqlite_statement s(db.handle(), std::string("SELECT ") + job_columns +
+                                             " FROM jobs WHERE status IN ('queued','running') ORDER BY seq");
+        while (s.step()) out.push_back(read_job(s));
+        return out;
     });
-    return result.get_future().get();
+}
+
+std::vector<idempotency_binding> sqlite_store::load_bindings() {
+    return read_now<std::vector<idempotency_binding>>([](sqlite_connection& db) {
+        std::vector<idempotency_binding> out;
+        sqlite_statement s(db.handle(),
+                           "SELECT principal, key, job_id, fingerprint, job_deleted, expires_at FROM idempotency_keys");
+        while (s.step()) out.push_back({s.text(0), s.text(1), s.text(2), s.text(3), s.int64(4) != 0, s.int64(5)});
+        return out;
+    });
 }
 
 }  // namespace ticketd

@@ -31,7 +31,7 @@ class sqlite_store final : public job_store {
     void find(const std::string& id, std::function<void(job_lookup)> done) override;
     void list(const job_query& q, std::function<void(std::vector<job_record>)> done) override;
     std::vector<job_record> load_unfinished() override;
-    std::vector<idempotency_binding> load_bindings(unix_ms now) override;
+    std::vector<idempotency_binding> load_bindings() override;
     void close() override;
 
     // Number of transactions committed so far (for benchmarks and tests).
@@ -46,6 +46,8 @@ class sqlite_store final : public job_store {
 
     void enqueue_write(write_op op);
     void enqueue_read(read_op op);
+    template <class T>
+    T read_now(std::function<T(sqlite_connection&)> read);
     void writer_loop();
     void reader_loop();
 

@@ -11,9 +11,8 @@ daemon_config_text one_sleep_worker() {
     c.job_types["stubborn.yaml"] = "type: stubborn\nplugin: @FIXTURES@/stubborn.so\nworkers: 2\ntimeout: 500ms\n";
     return c;
 }
-class cancel_delete : public daemon_test {
+class cancel_delete : public daemon_test_with<one_sleep_worker> {
    protected:
-    cancel_delete() : daemon_test(one_sleep_worker()) {}
     void wait_running(const std::string& id) {
         ASSERT_TRUE(eventually([&] { return d.get("/v1/jobs/" + id).json()["status"] == "running"; }));
     }

@@ -16,10 +16,7 @@ daemon_config_text busy() {
     c.job_types["sleep.yaml"] = "type: sleep\nplugin: @FIXTURES@/sleep.so\nworkers: 3\nqueue_capacity: 10000\n";
     return c;
 }
-class concurrency : public daemon_test {
-   protected:
-    concurrency() : daemon_test(busy()) {}
-};
+class concurrency : public daemon_test_with<busy> {};
 }  // namespace
 
 TEST_F(concurrency, many_clients_no_lost_or_duplicated_jobs) {

@@ -17,10 +17,7 @@ daemon_config_text crashable() {
     c.job_types["hello.yaml"] = "type: hello\nplugin: @PLUGINS@/hello.so\nworkers: 2\nqueue_capacity: 100000\n";
     return c;
 }
-class durability : public daemon_test {
-   protected:
-    durability() : daemon_test(crashable()) {}
-};
+class durability : public daemon_test_with<crashable> {};
 }  // namespace
 
 TEST_F(durability, kill_9_under_concurrent_load_loses_no_accepted_job) {

@@ -149,10 +149,7 @@ daemon_config_text key_required() {
     c.top = "idempotency:\n  required: true\n";
     return c;
 }
-class idempotency_required : public daemon_test {
-   protected:
-    idempotency_required() : daemon_test(key_required()) {}
-};
+class idempotency_required : public daemon_test_with<key_required> {};
 }  // namespace
 
 TEST_F(idempotency_required, a_missing_key_is_400_with_a_type_url) {
@@ -169,10 +166,7 @@ daemon_config_text short_key_ttl() {
     c.job_types["sleep.yaml"] = "type: sleep\nplugin: @FIXTURES@/sleep.so\nworkers: 2\nretention: 200ms\n";
     return c;
 }
-class idempotency_expiry : public daemon_test {
-   protected:
-    idempotency_expiry() : daemon_test(short_key_ttl()) {}
-};
+class idempotency_expiry : public daemon_test_with<short_key_ttl> {};
 }  // namespace
 
 TEST_F(idempotency_expiry, after_the_key_and_its_job_expire_the_key_makes_a_new_job) {

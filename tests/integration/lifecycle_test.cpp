@@ -14,10 +14,7 @@ daemon_config_text short_retention() {
     c.job_types["sleep.yaml"] = "type: sleep\nplugin: @FIXTURES@/sleep.so\nworkers: 2\nretention: 500ms\n";
     return c;
 }
-class retention : public daemon_test {
-   protected:
-    retention() : daemon_test(short_retention()) {}
-};
+class retention : public daemon_test_with<short_retention> {};
 }  // namespace
 
 TEST_F(retention, expired_jobs_answer_410_then_404) {
@@ -43,10 +40,7 @@ daemon_config_text drainable() {
     c.job_types["sleep.yaml"] = "type: sleep\nplugin: @FIXTURES@/sleep.so\nworkers: 1\nmax_attempts: 1\n";
     return c;
 }
-class drain : public daemon_test {
-   protected:
-    drain() : daemon_test(drainable()) {}
-};
+class drain : public daemon_test_with<drainable> {};
 }  // namespace
 
 TEST_F(drain, sigterm_requeues_running_jobs_without_using_an_attempt) {

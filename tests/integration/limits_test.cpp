@@ -19,10 +19,7 @@ daemon_config_text tight_limits() {
         "  max_waiters: 1\n";
     return c;
 }
-class limits : public daemon_test {
-   protected:
-    limits() : daemon_test(tight_limits()) {}
-};
+class limits : public daemon_test_with<tight_limits> {};
 }  // namespace
 
 TEST_F(limits, oversized_body_is_413_and_binds_no_key) {

@@ -112,10 +112,7 @@ daemon_config_text short_wait_and_small_queue() {
     c.job_types["tiny.yaml"] = "type: tiny\nplugin: @FIXTURES@/stubborn.so\nworkers: 1\nqueue_capacity: 2\n";
     return c;
 }
-class submit_limits : public daemon_test {
-   protected:
-    submit_limits() : daemon_test(short_wait_and_small_queue()) {}
-};
+class submit_limits : public daemon_test_with<short_wait_and_small_queue> {};
 }  // namespace
 
 TEST_F(submit_limits, prefer_wait_is_capped_by_max_wait) {
@@ -146,10 +143,7 @@ daemon_config_text one_worker() {
     c.job_types["sleep.yaml"] = "type: sleep\nplugin: @FIXTURES@/sleep.so\nworkers: 1\nmax_input_bytes: 100\n";
     return c;
 }
-class submit_ordering : public daemon_test {
-   protected:
-    submit_ordering() : daemon_test(one_worker()) {}
-};
+class submit_ordering : public daemon_test_with<one_worker> {};
 }  // namespace
 
 TEST_F(submit_ordering, higher_priority_runs_first_and_fifo_within_a_priority) {

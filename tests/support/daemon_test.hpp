@@ -26,6 +26,13 @@ class daemon_test : public ::testing::Test {
     daemon_process d;
 };
 
+// A fixture whose daemon runs the config that `Make` returns.
+template <daemon_config_text (*Make)()>
+class daemon_test_with : public daemon_test {
+   protected:
+    daemon_test_with() : daemon_test(Make()) {}
+};
+
 // Every problem answer has the RFC 9457 shape with our stable code (conformance 73, 77).
 inline void expect_problem(const http_result& r, unsigned status, const std::string& code) {
     EXPECT_EQ(r.status, status) << r.body;
