@@ -91,13 +91,12 @@ http_response jobs_api::protocol_error(unsigned status, std::string_view code, s
     return res;
 }
 
-http_response jobs_api::job_response(const call& c, unsigned status, const job_record& job) const {
+http_response jobs_api::job_response(unsigned status, const job_record& job) const {
     http_response res;
     res.status = status;
     res.set("Content-Type", "application/json");
     res.set("ETag", job.etag());
     res.body = job_document(job, base_url_).dump();
-    (void)c;
     return res;
 }
 
@@ -284,7 +283,7 @@ void jobs_api::submit(std::shared_ptr<call> c) {
         }
         const bool replayed = out.status == submit_status::replayed;
         auto answer = [this, c, replayed](const job_record& job, std::optional<long> applied) {
-            auto res = job_response(*c, 202, job);
+            auto res = job_response(202, job);
             const auto urls = urls_of(base_url_, job.id);
             res.set("Location", urls.self);
             res.set("Content-Location", urls.self);
@@ -340,10 +339,10 @@ void jobs_api::get_job(std::shared_ptr<call> c, const std::string& id) {
             res.status = 304;
             res.set("ETag", job.etag());
         } else if (job.status == job_status::succeeded && redirect) {
-            res = job_response(*c, 303, job);
+            res = job_response(303, job);
             res.set("Location", urls_of(base_url_, job.id).result);
         } else {
-            res = job_response(*c, 200, job);
+            res = job_response(200, job);
         }
         res.set("Cache-Control", "no-cache");
         if (!terminal) {
@@ -425,12 +424,12 @@ void jobs_api::cancel_job(std::shared_ptr<call> c, const std::string& id) {
                                   "the job already " + std::string(to_string(out.job->status)) + "; nothing to cancel",
                                   {{"jobStatus", to_string(out.job->status)}});
             case cancel_status::canceled: {
-                auto res = job_response(*c, 200, *out.job);
+                auto res = job_response(200, *out.job);
                 res.set("Cache-Control", "no-store");
                 return c->respond(std::move(res));
             }
             case cancel_status::cancel_requested: {
-                auto res = job_response(*c, 202, *out.job);
+                auto res = job_response(202, *out.job);
                 res.set("Location", urls_of(base_url_, out.job->id).self);
                 res.set("Retry-After", "1");
                 res.set("Cache-Control", "no-store");

@@ -36,7 +36,7 @@ class jobs_api final : public request_handler {
     void list_jobs(std::shared_ptr<call> c);
     void list_job_types(std::shared_ptr<call> c);
 
-    http_response job_response(const call& c, unsigned status, const job_record& job) const;
+    http_response job_response(unsigned status, const job_record& job) const;
 
     const daemon_config& config_;
     job_engine& engine_;
