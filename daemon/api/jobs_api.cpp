@@ -302,12 +302,18 @@ void jobs_api::submit(std::shared_ptr<call> c) {
             return answer(job, wait ? std::optional<long>(std::min(*wait, max_wait_s)) : std::nullopt);
         }
         const long applied = std::min(*wait, max_wait_s);
-        const bool queued = engine_.watch(job.id, job.principal, "", std::chrono::seconds(applied),
+        const auto waiter = engine_.watch(job.id, job.principal, "", std::chrono::seconds(applied),
                                           [answer, job, applied](lookup_outcome now) {
                                               answer(now.job ? *now.job : job, applied);
                                           });
-        if (!queued) answer(job, std::nullopt);
+        if (!waiter) return answer(job, std::nullopt);
+        release_if_client_leaves(*c, job.id, *waiter);
     });
+}
+
+void jobs_api::release_if_client_leaves(const call& c, const std::string& job_id, uint64_t waiter_id) {
+    if (waiter_id == 0) return;  // answered at once
+    c.req.client_gone->on_gone([this, job_id, waiter_id] { engine_.unwatch(job_id, waiter_id); });
 }
 
 // ---------------------------------------------------------------------------------------
@@ -369,9 +375,9 @@ void jobs_api::get_job(std::shared_ptr<call> c, const std::string& id) {
             if (!if_none_match(c->req, now.job->etag())) return answer(std::move(now));
             watch_etag = now.job->etag();
         }
-        if (!engine_.watch(id, anonymous, watch_etag, std::chrono::seconds(*applied), answer)) {
-            c->unavailable("too many clients are waiting; poll again later", 1);
-        }
+        const auto waiter = engine_.watch(id, anonymous, watch_etag, std::chrono::seconds(*applied), answer);
+        if (!waiter) return c->unavailable("too many clients are waiting; poll again later", 1);
+        release_if_client_leaves(*c, id, *waiter);
     });
 }
 

@@ -37,6 +37,7 @@ class jobs_api final : public request_handler {
     void list_job_types(std::shared_ptr<call> c);
 
     http_response job_response(unsigned status, const job_record& job) const;
+    void release_if_client_leaves(const call& c, const std::string& job_id, uint64_t waiter_id);
 
     const daemon_config& config_;
     job_engine& engine_;

@@ -44,6 +44,28 @@ std::optional<std::string_view> http_response::header(std::string_view name) con
     return std::nullopt;
 }
 
+void client_gone_signal::on_gone(std::function<void()> fn) {
+    {
+        std::lock_guard lock(mutex_);
+        if (!fired_) {
+            callbacks_.push_back(std::move(fn));
+            return;
+        }
+    }
+    fn();
+}
+
+void client_gone_signal::fire() {
+    std::vector<std::function<void()>> callbacks;
+    {
+        std::lock_guard lock(mutex_);
+        if (fired_) return;
+        fired_ = true;
+        callbacks.swap(callbacks_);
+    }
+    for (auto& fn : callbacks) fn();
+}
+
 bool percent_decode(std::string_view in, std::string& out, bool plus_is_space) {
     out.clear();
     out.reserve(in.size());

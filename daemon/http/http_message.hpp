@@ -4,6 +4,8 @@
 
 #include <cstdint>
 #include <functional>
+#include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -11,6 +13,20 @@
 #include <vector>
 
 namespace ticketd {
+
+// Fires once if the client goes away before its answer was written (e.g. mid long-poll),
+// so whatever waits on its behalf can be released at once.
+class client_gone_signal {
+   public:
+    // Runs `fn` when the client goes away (at once if it already has).
+    void on_gone(std::function<void()> fn);
+    void fire();
+
+   private:
+    std::mutex mutex_;
+    bool fired_ = false;
+    std::vector<std::function<void()>> callbacks_;
+};
 
 struct http_request {
     std::string method;  // as sent; HEAD is answered as GET without a body
@@ -20,6 +36,7 @@ struct http_request {
     std::vector<std::pair<std::string, std::string>> headers;  // names lower-case
     std::string body;
     std::string request_id;
+    std::shared_ptr<client_gone_signal> client_gone = std::make_shared<client_gone_signal>();
 
     std::optional<std::string_view> header(std::string_view lower_name) const;
     size_t header_count(std::string_view lower_name) const;

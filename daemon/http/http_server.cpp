@@ -11,7 +11,10 @@
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 
+#include <sys/socket.h>
+
 #include <algorithm>
+#include <cerrno>
 
 namespace ticketd {
 
@@ -148,6 +151,8 @@ class session : public std::enable_shared_from_this<session> {
         head_ = msg.method() == http::verb::head;
         version_ = msg.version();
         const std::string rid_copy = req.request_id;
+        client_gone_ = req.client_gone;
+        awaiting_answer_ = true;
 
         auto self = shared_from_this();
         auto answered = std::make_shared<std::atomic<bool>>(false);
@@ -156,6 +161,25 @@ class session : public std::enable_shared_from_this<session> {
             net::post(self->stream_.get_executor(), [self, res = std::move(res), rid_copy]() mutable {
                 self->write(std::move(res), rid_copy);
             });
+        });
+        watch_for_hangup();
+    }
+
+    // While the answer is pending (a long-poll, a commit), notice a client that closes
+    // its connection, so that what waits for it is released at once.
+    void watch_for_hangup() {
+        if (!awaiting_answer_) return;
+        stream_.socket().async_wait(net::socket_base::wait_read, [self = shared_from_this()](beast::error_code ec) {
+            if (ec || !self->awaiting_answer_) return;
+            char byte;
+            const ssize_t n = ::recv(self->stream_.socket().native_handle(), &byte, 1, MSG_PEEK | MSG_DONTWAIT);
+            if (n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)) {
+                self->awaiting_answer_ = false;
+                self->client_gone_->fire();
+                return self->close();
+            }
+            if (n < 0) self->watch_for_hangup();
+            // n > 0: a pipelined request; it is read after this answer.
         });
     }
 
@@ -175,6 +199,12 @@ class session : public std::enable_shared_from_this<session> {
     }
 
     void write(http_response r, const std::string& rid) {
+        if (awaiting_answer_) {
+            awaiting_answer_ = false;
+            beast::error_code ignored;
+            stream_.socket().cancel(ignored);  // ends watch_for_hangup's wait
+        }
+        if (!stream_.socket().is_open()) return;  // the client went away meanwhile
         stream_.expires_after(st_->config.request_timeout);
         const bool bodyless = head_ || r.status == 204 || r.status == 304;
         if (!r.file_path.empty()) {
@@ -231,6 +261,8 @@ class session : public std::enable_shared_from_this<session> {
     std::optional<http::request_parser<http::string_body>> parser_;
     std::shared_ptr<http_server::state> st_;
     bool over_capacity_;
+    std::shared_ptr<client_gone_signal> client_gone_;
+    bool awaiting_answer_ = false;
     bool keep_alive_ = true;
     bool head_ = false;
     unsigned version_ = 11;

@@ -338,8 +338,9 @@ void job_engine::get(const std::string& id, const std::string& principal,
     });
 }
 
-bool job_engine::watch(const std::string& id, const std::string& principal, const std::string& etag,
-                       milliseconds wait, std::function<void(lookup_outcome)> done) {
+std::optional<uint64_t> job_engine::watch(const std::string& id, const std::string& principal,
+                                          const std::string& etag, milliseconds wait,
+                                          std::function<void(lookup_outcome)> done) {
     std::unique_lock lock(mutex_);
     auto it = jobs_.find(id);
     const bool satisfied =
@@ -348,9 +349,9 @@ bool job_engine::watch(const std::string& id, const std::string& principal, cons
     if (satisfied || wait.count() <= 0) {
         lock.unlock();
         get(id, principal, std::move(done));
-        return true;
+        return 0;
     }
-    if (waiters_.load() >= config_.server.max_waiters) return false;
+    if (waiters_.load() >= config_.server.max_waiters) return std::nullopt;
     ++waiters_;
     const uint64_t waiter_id = ++next_waiter_id_;
     auto entry = it->second;
@@ -373,7 +374,19 @@ bool job_engine::watch(const std::string& id, const std::string& principal, cons
         wake(&copy, gone);
     });
     entry->waiters.emplace(waiter_id, std::move(w));
-    return true;
+    return waiter_id;
+}
+
+void job_engine::unwatch(const std::string& id, uint64_t waiter_id) {
+    std::lock_guard lock(mutex_);
+    auto it = jobs_.find(id);
+    if (it == jobs_.end()) return;
+    auto& waiters = it->second->waiters;
+    auto w = waiters.find(waiter_id);
+    if (w == waiters.end()) return;
+    if (w->second.deadline) w->second.deadline->cancel();
+    waiters.erase(w);
+    --waiters_;
 }
 
 std::vector<std::function<void()>> job_engine::collect_waiters_locked(job_entry& e) {

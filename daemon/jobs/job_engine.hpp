@@ -116,9 +116,12 @@ class job_engine {
     void get(const std::string& id, const std::string& principal,
              std::function<void(lookup_outcome)> done);
     // Long-poll: answers when the job's ETag differs from `etag` (empty: when it is
-    // terminal), or at the deadline. False when the cap on waiters is reached.
-    bool watch(const std::string& id, const std::string& principal, const std::string& etag,
-               std::chrono::milliseconds wait, std::function<void(lookup_outcome)> done);
+    // terminal), or at the deadline. Returns the waiter's id (0: answered at once), or
+    // nullopt when the cap on waiters is reached (`done` is then never called).
+    std::optional<uint64_t> watch(const std::string& id, const std::string& principal, const std::string& etag,
+                                  std::chrono::milliseconds wait, std::function<void(lookup_outcome)> done);
+    // Drops a waiter whose client went away; `done` is never called.
+    void unwatch(const std::string& id, uint64_t waiter_id);
     void cancel(const std::string& id, const std::string& principal,
                 std::function<void(cancel_outcome)> done);
     void remove(const std::string& id, const std::string& principal,

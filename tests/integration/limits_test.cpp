@@ -84,6 +84,22 @@ TEST_F(limits, long_polls_past_the_cap_get_503) {
     EXPECT_EQ(refused, 3);
 }
 
+TEST_F(limits, a_client_that_leaves_mid_wait_frees_its_waiter_slot_at_once) {
+    const auto id = submit_id("sleep", {{"delayMs", 30000}});
+    std::unique_ptr<raw_connection> leaving;
+    // Its long-poll holds the only slot (max_waiters: 1): another long-poll is refused.
+    // (Should the probe win the race for the slot, start over with a new connection.)
+    ASSERT_TRUE(eventually([&] {
+        leaving = std::make_unique<raw_connection>(d.port());
+        leaving->send("GET /v1/jobs/" + id + "?wait=30 HTTP/1.1\r\nHost: x\r\n\r\n");
+        return d.get("/v1/jobs/" + id + "?wait=1").status == 503;
+    }, 10s));
+    leaving.reset();  // it hangs up: the slot is free long before its 30 s are over
+    const auto start = std::chrono::steady_clock::now();
+    ASSERT_TRUE(eventually([&] { return d.get("/v1/jobs/" + id + "?wait=1").status == 200; }, 10s));
+    EXPECT_LT(std::chrono::steady_clock::now() - start, 10s);
+}
+
 TEST_F(limits, urls_come_from_public_base_url_never_from_host) {
     auto r = http_request(d.port(), "POST", "/v1/jobs",
                           {{"Content-Type", "application/json"}, {"Host", "evil.example"},
