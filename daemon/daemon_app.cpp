@@ -107,6 +107,34 @@ int check_config(const daemon_options& options) {
     }
 }
 
+int check_plugin(const fs::path& file, const std::optional<std::string>& settings) {
+    try {
+        const auto library = plugin_library::load(fs::absolute(file));
+        const auto& d = library->descriptor();
+        auto schema_text = [](const char* schema) {
+            const auto json = nlohmann::json::parse(schema ? schema : "", nullptr, false);
+            return json.is_discarded() ? std::string(schema && *schema ? schema : "(none: any value)") : json.dump(2);
+        };
+        std::cout << "plugin OK: " << library->file().string() << "\n"
+                  << "  name:        " << d.name << "\n"
+                  << "  version:     " << (d.version ? d.version : "") << "\n"
+                  << "  license:     " << (d.license ? d.license : "") << "\n"
+                  << "  description: " << (d.description ? d.description : "") << "\n"
+                  << "  abi:         " << d.abi_major << "." << d.abi_minor << " (this ticketd: "
+                  << TICKETD_PLUGIN_ABI_MAJOR << "." << TICKETD_PLUGIN_ABI_MINOR << "), descriptor "
+                  << d.struct_size << " bytes\n"
+                  << "  settings schema: " << schema_text(d.settings_schema) << "\n"
+                  << "  input schema:    " << schema_text(d.input_schema) << "\n";
+        const auto json_settings = settings ? parse_settings_yaml(*settings) : nlohmann::json::object();
+        job_handler handler(library, json_settings);
+        std::cout << "  create(" << json_settings.dump() << "): OK\n";
+        return 0;
+    } catch (const std::exception& e) {
+        std::cerr << "ticketd: " << e.what() << "\n";
+        return 1;
+    }
+}
+
 int run_daemon(const daemon_options& options) {
     daemon_config config;
     std::vector<std::unique_ptr<job_type_runtime>> types;

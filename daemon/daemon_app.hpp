@@ -20,6 +20,9 @@ struct daemon_options {
 // Loads and validates the config and every job type's plugin and settings; prints a
 // summary. Returns the process exit code.
 int check_config(const daemon_options& options);
+// Loads one plugin file and prints its descriptor, or the exact rejection; with
+// `settings` (YAML text, or the name of a YAML file) also creates an instance with them.
+int check_plugin(const std::filesystem::path& file, const std::optional<std::string>& settings);
 // Runs the daemon in the foreground until SIGTERM/SIGINT. Returns the exit code.
 int run_daemon(const daemon_options& options);
 

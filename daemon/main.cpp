@@ -3,6 +3,7 @@
 
 #include <cstring>
 #include <iostream>
+#include <optional>
 #include <string>
 
 namespace {
@@ -10,13 +11,16 @@ namespace {
 constexpr const char* usage =
     "usage: ticketd [--config FILE] [--listen HOST:PORT] [--state-dir DIR] [--port-file FILE]\n"
     "       ticketd --check-config [--config FILE]\n"
+    "       ticketd --check-plugin FILE [--settings YAML|FILE]\n"
     "       ticketd --version\n"
     "\n"
     "  --config FILE     main configuration (default /etc/ticketd/ticketd.yaml)\n"
     "  --listen H:P      override server.listen (port 0 picks a free port)\n"
     "  --state-dir DIR   override state_dir (the SQLite store, results, scratch)\n"
     "  --port-file FILE  write the bound port to FILE once listening\n"
-    "  --check-config    validate the configuration and plugins, then exit (0 = valid)\n";
+    "  --check-config    validate the configuration and plugins, then exit (0 = valid)\n"
+    "  --check-plugin F  load plugin F, print its descriptor or the exact rejection (exit 0/1);\n"
+    "                    with --settings, also check those settings (YAML text or a file)\n";
 
 }  // namespace
 
@@ -24,6 +28,8 @@ int main(int argc, char** argv) {
     ticketd::daemon_options options;
     options.config_file = "/etc/ticketd/ticketd.yaml";
     bool check = false;
+    std::string check_plugin;
+    std::optional<std::string> settings;
     for (int i = 1; i < argc; ++i) {
         const std::string arg = argv[i];
         auto value = [&](const char* name) -> std::string {
@@ -38,6 +44,8 @@ int main(int argc, char** argv) {
         else if (arg == "--state-dir") options.state_dir = value("--state-dir");
         else if (arg == "--port-file") options.port_file = value("--port-file");
         else if (arg == "--check-config") check = true;
+        else if (arg == "--check-plugin") check_plugin = value("--check-plugin");
+        else if (arg == "--settings") settings = value("--settings");
         else if (arg == "--version") {
             std::cout << "ticketd " << TICKETD_VERSION << "\n";
             return 0;
@@ -49,5 +57,6 @@ int main(int argc, char** argv) {
             return 2;
         }
     }
+    if (!check_plugin.empty()) return ticketd::check_plugin(check_plugin, settings);
     return check ? ticketd::check_config(options) : ticketd::run_daemon(options);
 }

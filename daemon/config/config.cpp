@@ -297,6 +297,25 @@ uint64_t parse_size(std::string_view text) {
     return n * it->second;
 }
 
+nlohmann::json parse_settings_yaml(const std::string& text_or_file) {
+    YAML::Node node;
+    std::error_code ec;
+    if (fs::is_regular_file(text_or_file, ec)) {
+        node = load_yaml(text_or_file);
+    } else {
+        try {
+            node = YAML::Load(text_or_file);
+        } catch (const YAML::Exception& e) {
+            throw config_error("--settings: invalid YAML at line " + std::to_string(e.mark.line + 1) + ", column " +
+                               std::to_string(e.mark.column + 1) + ": " + e.msg +
+                               "; fix: pass a YAML mapping, e.g. --settings 'greeting: Hi'");
+        }
+    }
+    if (!node || node.IsNull()) return nlohmann::json::object();
+    if (!node.IsMap()) throw config_error("--settings: expected a YAML mapping; fix: e.g. --settings 'greeting: Hi'");
+    return to_json(node);
+}
+
 daemon_config load_config(const fs::path& file_arg) {
     const fs::path file = fs::absolute(file_arg).lexically_normal();
     const fs::path dir = file.parent_path();

@@ -72,6 +72,9 @@ struct daemon_config {
 // to the file's own directory.
 daemon_config load_config(const std::filesystem::path& file);
 
+// Plugin settings given as YAML text (or the name of a YAML file), as JSON.
+nlohmann::json parse_settings_yaml(const std::string& text_or_file);
+
 // "30s", "250ms", "5m", "2h", "7d".
 milliseconds parse_duration(std::string_view text);
 // "512", "64KiB", "1MiB", "2GiB", "10kB", "1MB".

@@ -1,11 +1,14 @@
 #include "plugins/job_handler.hpp"
 
+#include "plugins/elf_stack.hpp"
+
 #include "system/log.hpp"
 
 #include <boost/dll/library_info.hpp>
 #include <boost/dll/shared_library.hpp>
 
 #include <algorithm>
+#include <cstdio>
 
 struct ticketd_validation {
     std::vector<ticketd::validation_error> errors;
@@ -130,21 +133,41 @@ std::shared_ptr<plugin_library> plugin_library::load(const std::filesystem::path
                "point 'plugin:' at a .so built with ticketd_add_plugin()");
     }
 
+    std::string elf_error;
+    const auto exec_stack = wants_executable_stack(file, elf_error);
+    if (!exec_stack) {
+        reject(file, "a 64-bit ELF shared object", elf_error, "point 'plugin:' at a .so built with ticketd_add_plugin()");
+    }
+    if (*exec_stack) {
+        reject(file, "a non-executable stack (PT_GNU_STACK without PF_X)", "an executable stack",
+               "link with -Wl,-z,noexecstack (ticketd_add_plugin does) and check assembly files for .note.GNU-stack");
+    }
+
     std::shared_ptr<plugin_library> lib(new plugin_library());
     lib->file_ = file;
     lib->impl_ = std::make_unique<impl>();
     try {
         lib->impl_->library.load(file, boost::dll::load_mode::rtld_now | boost::dll::load_mode::rtld_local);
     } catch (const std::exception& e) {
-        reject(file, "a loadable library", std::string("dlopen error: ") + e.what(),
-               "link the plugin against the libraries it needs (missing or unresolved symbols)");
+        // Boost wraps dlerror()'s text; keep just that, it says what is missing.
+        std::string text = e.what();
+        static constexpr std::string_view marker = "dlerror system message: ";
+        if (const auto at = text.find(marker); at != std::string::npos) {
+            text = text.substr(at + marker.size());
+            if (const auto close = text.rfind(')'); close != std::string::npos) text.resize(close);
+        }
+        reject(file, "a library dlopen() can load (RTLD_NOW)", "\"" + text + "\"",
+               "install the libraries it needs or link them with an rpath, and define every symbol it uses "
+               "(ticketd_add_plugin links with -z defs to catch those at build time)");
     }
     auto entry = lib->impl_->library.get<const ticketd_plugin_descriptor*(const ticketd_host_services*)>(
         TICKETD_PLUGIN_ENTRY_SYMBOL);
     const ticketd_plugin_descriptor* d = entry(&host_services);
     if (d == nullptr) reject(file, "a descriptor", "a null pointer", "return the descriptor from the entry point");
     if (d->magic != TICKETD_PLUGIN_MAGIC) {
-        reject(file, "descriptor magic 0x4454544B", "another value",
+        char found[16];
+        std::snprintf(found, sizeof found, "0x%08X", d->magic);
+        reject(file, "descriptor magic 0x4454544B", found,
                "build the plugin with <ticketd/plugin.h> and TICKETD_PLUGIN(...)");
     }
     if (d->abi_major != TICKETD_PLUGIN_ABI_MAJOR) {
@@ -164,9 +187,12 @@ std::shared_ptr<plugin_library> plugin_library::load(const std::filesystem::path
     if (d->name == nullptr || d->name[0] == '\0') {
         reject(file, "a plugin name", "an empty name", "pass a name to TICKETD_PLUGIN(...)");
     }
-    if (!d->create || !d->validate || !d->run || !d->destroy) {
-        reject(file, "create, validate, run and destroy functions", "a missing function",
-               "use TICKETD_PLUGIN(...), which fills them all");
+    for (const auto& [name, present] : {std::pair{"create", d->create != nullptr}, {"validate", d->validate != nullptr},
+                                        {"run", d->run != nullptr}, {"destroy", d->destroy != nullptr}}) {
+        if (!present) {
+            reject(file, std::string("a ") + name + "() function in the descriptor", std::string(name) + " = NULL",
+                   "use TICKETD_PLUGIN(...), which fills them all");
+        }
     }
     lib->descriptor_ = d;
     return lib;

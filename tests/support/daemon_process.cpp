@@ -120,11 +120,18 @@ int daemon_process::start_expect_failure(std::string& log_text) {
 }
 
 int daemon_process::check_config(std::string& out) const {
-    const auto log_file = dir_ / "check.log";
-    fs::remove(log_file);
-    const pid_t pid = spawn({TICKETD_BINARY, "--check-config", "--config", (dir_ / "ticketd.yaml").string()}, log_file);
-    const int rc = wait_exit(pid, std::chrono::seconds(30));
-    out = read_file(log_file);
+    return run_ticketd({"--check-config", "--config", (dir_ / "ticketd.yaml").string()}, out);
+}
+
+int run_ticketd(const std::vector<std::string>& args, std::string& out) {
+    std::string tmpl = (fs::temp_directory_path() / "ticketd-run-XXXXXX").string();
+    const int fd = ::mkstemp(tmpl.data());
+    ::close(fd);
+    std::vector<std::string> argv{TICKETD_BINARY};
+    argv.insert(argv.end(), args.begin(), args.end());
+    const int rc = wait_exit(spawn(argv, tmpl), std::chrono::seconds(30));
+    out = read_file(tmpl);
+    fs::remove(tmpl);
     return rc;
 }
 

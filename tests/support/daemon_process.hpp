@@ -72,3 +72,8 @@ bool eventually(const std::function<bool()>& condition,
                 std::chrono::milliseconds timeout = std::chrono::seconds(20));
 
 }  // namespace ticketd::test
+
+namespace ticketd::test {
+// Runs the ticketd binary with `args` (no daemon); returns its exit code, output in `out`.
+int run_ticketd(const std::vector<std::string>& args, std::string& out);
+}  // namespace ticketd::test

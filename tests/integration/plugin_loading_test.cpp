@@ -1,0 +1,98 @@
+// Plugin loading: every broken plugin is refused with one exact line naming the file,
+// what was expected, what was found and the fix (`ticketd --check-plugin`).
+#include "support/daemon_process.hpp"
+
+#include <gtest/gtest.h>
+
+using namespace ticketd::test;
+
+namespace {
+std::string broken(const std::string& name) { return std::string(TICKETD_BROKEN_DIR) + "/" + name + ".so"; }
+
+// Runs --check-plugin on a broken fixture: exit 1, one line on the output.
+std::string rejection(const std::string& name) {
+    std::string out;
+    EXPECT_EQ(run_ticketd({"--check-plugin", broken(name)}, out), 1) << out;
+    EXPECT_EQ(std::count(out.begin(), out.end(), '\n'), 1) << out;
+    return out;
+}
+}  // namespace
+
+TEST(plugin_loading, no_entry_symbol) {
+    EXPECT_EQ(rejection("no_entry"),
+              "ticketd: " + broken("no_entry") + ": expected an exported symbol ticketd_plugin_v1, found none (not a "
+              "ticketd v1 plugin); fix: export it with TICKETD_PLUGIN(...) from <ticketd/plugin.hpp>\n");
+}
+
+TEST(plugin_loading, wrong_magic) {
+    EXPECT_EQ(rejection("bad_magic"), "ticketd: " + broken("bad_magic") +
+                                          ": expected descriptor magic 0x4454544B, found 0x12345678; fix: build the "
+                                          "plugin with <ticketd/plugin.h> and TICKETD_PLUGIN(...)\n");
+}
+
+TEST(plugin_loading, other_abi_major) {
+    EXPECT_EQ(rejection("other_major"), "ticketd: " + broken("other_major") +
+                                            ": expected ABI major 1, found ABI major 2; fix: rebuild the plugin "
+                                            "against this ticketd's plugin SDK\n");
+}
+
+TEST(plugin_loading, newer_abi_minor) {
+    EXPECT_EQ(rejection("newer_minor"), "ticketd: " + broken("newer_minor") +
+                                            ": expected ABI minor <= 0, found ABI minor 1; fix: upgrade ticketd, or "
+                                            "build the plugin against an older SDK\n");
+}
+
+TEST(plugin_loading, null_run) {
+    EXPECT_EQ(rejection("null_run"), "ticketd: " + broken("null_run") +
+                                         ": expected a run() function in the descriptor, found run = NULL; fix: use "
+                                         "TICKETD_PLUGIN(...), which fills them all\n");
+}
+
+TEST(plugin_loading, empty_name) {
+    EXPECT_EQ(rejection("empty_name"), "ticketd: " + broken("empty_name") +
+                                           ": expected a plugin name, found an empty name; fix: pass a name to "
+                                           "TICKETD_PLUGIN(...)\n");
+}
+
+TEST(plugin_loading, truncated_descriptor) {
+    EXPECT_EQ(rejection("small_struct"), "ticketd: " + broken("small_struct") +
+                                             ": expected a descriptor of at least 96 bytes, found 16 bytes; fix: "
+                                             "rebuild the plugin against the current SDK\n");
+}
+
+TEST(plugin_loading, executable_stack) {
+    EXPECT_EQ(rejection("exec_stack"),
+              "ticketd: " + broken("exec_stack") +
+                  ": expected a non-executable stack (PT_GNU_STACK without PF_X), found an executable stack; fix: link "
+                  "with -Wl,-z,noexecstack (ticketd_add_plugin does) and check assembly files for .note.GNU-stack\n");
+}
+
+TEST(plugin_loading, missing_library_carries_the_dlerror_text) {
+    EXPECT_EQ(rejection("missing_library"),
+              "ticketd: " + broken("missing_library") +
+                  ": expected a library dlopen() can load (RTLD_NOW), found \"libticketd_fixture_dependency.so: cannot "
+                  "open shared object file: No such file or directory\"; fix: install the libraries it needs or link "
+                  "them with an rpath, and define every symbol it uses (ticketd_add_plugin links with -z defs to "
+                  "catch those at build time)\n");
+}
+
+TEST(plugin_loading, a_good_plugin_prints_its_descriptor) {
+    std::string out;
+    ASSERT_EQ(run_ticketd({"--check-plugin", std::string(TICKETD_PLUGIN_DIR) + "/hello.so", "--settings", "greeting: Hi"},
+                          out),
+              0)
+        << out;
+    EXPECT_NE(out.find("name:        hello"), std::string::npos) << out;
+    EXPECT_NE(out.find("abi:         1.0"), std::string::npos) << out;
+    EXPECT_NE(out.find("\"delayMs\""), std::string::npos) << out;  // the input schema
+    EXPECT_NE(out.find("create({\"greeting\":\"Hi\"}): OK"), std::string::npos) << out;
+}
+
+TEST(plugin_loading, create_failure_is_reported) {
+    std::string out;
+    EXPECT_EQ(run_ticketd({"--check-plugin", std::string(TICKETD_PLUGIN_DIR) + "/hello.so", "--settings",
+                           "greeting: [1, 2]"},
+                          out),
+              1);
+    EXPECT_NE(out.find("expected create() to accept the settings"), std::string::npos) << out;
+}
