@@ -522,7 +522,10 @@ void jobs_api::list_job_types(std::shared_ptr<call> c) {
     for (const auto& t : engine_.types()) {
         types.push_back({
             {"type", t.type},
-            {"plugin", {{"name", t.plugin}, {"version", t.plugin_version}}},
+            {"plugin", {{"name", t.plugin}, {"version", t.plugin_version}, {"license", t.plugin_license},
+                        {"description", t.plugin_description}}},
+            {"inputSchema", t.input_schema.is_null() ? nlohmann::json::object() : t.input_schema},
+            {"settingsSchema", t.settings_schema.is_null() ? nlohmann::json::object() : t.settings_schema},
             {"workers", t.workers},
             {"busyWorkers", t.busy},
             {"queueLength", t.queue_length},

@@ -220,7 +220,7 @@ void job_engine::submit(submit_request req, std::function<void(submit_outcome)> 
               {}});
         return;
     }
-    auto errors = rt->handler->validate(input_json);
+    auto errors = rt->handler->validate(req.input);
     if (!errors.empty()) {
         for (auto& e : errors) e.pointer = "/input" + e.pointer;
         done({submit_status::invalid_input, {}, std::move(errors), "the input is not valid for this job type", {}});
@@ -855,9 +855,13 @@ std::vector<job_type_info> job_engine::types() const {
     std::vector<job_type_info> out;
     for (const auto& rt : types_) {
         const auto& d = rt->handler->library().descriptor();
+        const auto& lib = rt->handler->library();
         out.push_back({rt->config.type, d.name, d.version, rt->config.workers, rt->busy.load(),
                        rt->queue->size(), rt->queue->capacity(), rt->config.timeout.count(),
-                       rt->config.max_attempts, rt->config.retention.count(), rt->config.max_input_bytes});
+                       rt->config.max_attempts, rt->config.retention.count(), rt->config.max_input_bytes,
+                       d.license ? d.license : "", d.description ? d.description : "",
+                       lib.settings_schema() ? lib.settings_schema()->document() : nlohmann::json(),
+                       lib.input_schema() ? lib.input_schema()->document() : nlohmann::json()});
     }
     return out;
 }

@@ -92,6 +92,10 @@ struct job_type_info {
     unsigned max_attempts = 0;
     int64_t retention_ms = 0;
     uint64_t max_input_bytes = 0;
+    std::string plugin_license;
+    std::string plugin_description;
+    nlohmann::json settings_schema;  // null: any
+    nlohmann::json input_schema;     // null: any
 };
 
 class job_engine {

@@ -9,6 +9,7 @@
 
 #include <algorithm>
 #include <cstdio>
+#include <tuple>
 
 struct ticketd_validation {
     std::vector<ticketd::validation_error> errors;
@@ -194,12 +195,40 @@ std::shared_ptr<plugin_library> plugin_library::load(const std::filesystem::path
                    "use TICKETD_PLUGIN(...), which fills them all");
         }
     }
+    // The schemas must be valid and use only what ticketd's validator supports.
+    for (auto [text, slot, what] : {std::tuple{d->settings_schema, &lib->settings_schema_, "settings"},
+                                    std::tuple{d->input_schema, &lib->input_schema_, "input"}}) {
+        if (text == nullptr || *text == '\0') continue;
+        const auto json = nlohmann::json::parse(text, nullptr, false);
+        if (json.is_discarded()) {
+            reject(file, std::string("a JSON ") + what + " schema", "text that is not JSON",
+                   "fix the schema string passed to TICKETD_PLUGIN(...)");
+        }
+        try {
+            *slot = std::make_unique<json_schema>(json);
+        } catch (const schema_error& e) {
+            reject(file, std::string("a draft-07 JSON Schema for ") + what, e.what(),
+                   "use the keywords listed in docs/writing-a-plugin.md");
+        }
+    }
     lib->descriptor_ = d;
     return lib;
 }
 
 job_handler::job_handler(std::shared_ptr<plugin_library> library, const nlohmann::json& settings)
     : library_(std::move(library)) {
+    if (const auto* schema = library_->settings_schema()) {
+        const auto violations = schema->validate(settings);
+        if (!violations.empty()) {
+            std::string found;
+            for (const auto& v : violations) {
+                found += (found.empty() ? "" : "; ") + std::string("settings") + v.pointer + " " + v.detail;
+            }
+            throw plugin_error(library_->file().string() + ": expected settings matching the plugin's schema, found " +
+                               found + "; fix: correct the job type's 'settings' (ticketd --check-plugin " +
+                               library_->file().filename().string() + " prints the schema)");
+        }
+    }
     const std::string json = settings.dump();
     char error[1024] = {0};
     instance_ = library_->descriptor().create(json.data(), json.size(), error, sizeof error);
@@ -214,8 +243,13 @@ job_handler::~job_handler() {
     if (instance_ != nullptr) library_->descriptor().destroy(instance_);
 }
 
-std::vector<validation_error> job_handler::validate(const std::string& input_json) const {
+std::vector<validation_error> job_handler::validate(const nlohmann::json& input) const {
     ticketd_validation v;
+    if (const auto* schema = library_->input_schema()) {
+        for (auto& violation : schema->validate(input)) v.errors.push_back({violation.pointer, violation.detail});
+        if (!v.errors.empty()) return std::move(v.errors);
+    }
+    const std::string input_json = input.dump();
     const int rc = library_->descriptor().validate(instance_, input_json.data(), input_json.size(), &v);
     if (rc != 0 && v.errors.empty()) v.errors.push_back({"", "the plugin rejected the input"});
     return std::move(v.errors);

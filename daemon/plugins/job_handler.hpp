@@ -4,6 +4,7 @@
 #pragma once
 
 #include "jobs/job_context.hpp"
+#include "plugins/json_schema.hpp"
 
 #include <ticketd/plugin.h>
 
@@ -32,6 +33,9 @@ class plugin_library {
 
     const ticketd_plugin_descriptor& descriptor() const { return *descriptor_; }
     const std::filesystem::path& file() const { return file_; }
+    // The plugin's schemas, compiled; nullptr when it declares none (any value).
+    const json_schema* settings_schema() const { return settings_schema_.get(); }
+    const json_schema* input_schema() const { return input_schema_.get(); }
 
    private:
     plugin_library() = default;
@@ -39,6 +43,8 @@ class plugin_library {
     std::unique_ptr<impl> impl_;
     std::filesystem::path file_;
     const ticketd_plugin_descriptor* descriptor_ = nullptr;
+    std::unique_ptr<json_schema> settings_schema_;
+    std::unique_ptr<json_schema> input_schema_;
 };
 
 struct validation_error {
@@ -48,13 +54,14 @@ struct validation_error {
 
 class job_handler {
    public:
-    // Throws plugin_error when `create` fails.
+    // Throws plugin_error when the settings fail the plugin's schema or `create` fails.
     job_handler(std::shared_ptr<plugin_library> library, const nlohmann::json& settings);
     ~job_handler();
     job_handler(const job_handler&) = delete;
     job_handler& operator=(const job_handler&) = delete;
 
-    std::vector<validation_error> validate(const std::string& input_json) const;
+    // The input schema's violations, then (if none) the plugin's own validate().
+    std::vector<validation_error> validate(const nlohmann::json& input) const;
     ticketd_run_status run(job_context& context, const std::string& input_json) const;
 
     const plugin_library& library() const { return *library_; }

@@ -32,26 +32,9 @@ class hello final : public ticketd::handler {
         greeting_ = settings.value("greeting", "Hello");
     }
 
-    void validate(std::string_view input_json, ticketd::validation& v) override {
-        const auto input = nlohmann::json::parse(input_json, nullptr, false);
-        if (!input.is_object()) {
-            v.add("", "input must be a JSON object");
-            return;
-        }
-        for (const auto& [key, value] : input.items()) {
-            if (key == "name") {
-                if (!value.is_string()) v.add("/name", "must be a string");
-                else if (value.get_ref<const std::string&>().size() > 100)
-                    v.add("/name", "must be at most 100 characters");
-            } else if (key == "delayMs") {
-                if (!value.is_number_integer()) v.add("/delayMs", "must be an integer");
-                else if (value.get<int64_t>() < 0 || value.get<int64_t>() > 3600000)
-                    v.add("/delayMs", "must be between 0 and 3600000");
-            } else {
-                v.add("/" + key, "unknown property; expected name or delayMs");
-            }
-        }
-    }
+    // No validate() override: the host checks every input against input_schema before
+    // accepting the job, which is all hello needs. Override it for rules a schema cannot
+    // express (cross-field checks, lookups in the settings).
 
     void run(ticketd::job& job) override {
         const auto input = nlohmann::json::parse(job.input());

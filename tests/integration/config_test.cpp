@@ -47,11 +47,26 @@ TEST(startup, a_file_that_is_not_a_plugin_is_rejected_before_running_its_code) {
     EXPECT_NE(log.find("ticketd_plugin_v1"), std::string::npos) << log;
 }
 
-TEST(startup, plugin_settings_rejected_by_create_stop_startup) {
+TEST(startup, settings_failing_the_plugin_schema_stop_startup) {
     daemon_config_text c;
     c.job_types["hello.yaml"] = "type: hello\nplugin: @PLUGINS@/hello.so\nsettings:\n  greeting: [1, 2]\n";
     daemon_process d(c);
     std::string log;
     EXPECT_EQ(d.start_expect_failure(log), 1);
-    EXPECT_NE(log.find("create()"), std::string::npos) << log;
+    EXPECT_NE(log.find("hello.yaml:2:9: job type 'hello': "), std::string::npos) << log;
+    EXPECT_NE(log.find("hello.so: expected settings matching the plugin's schema, found settings/greeting must be of "
+                       "type string, not array; fix: correct the job type's 'settings'"),
+              std::string::npos)
+        << log;
+}
+
+TEST(startup, settings_refused_by_create_stop_startup) {
+    daemon_config_text c;
+    c.job_types["throw.yaml"] = "type: throw\nplugin: @FIXTURES@/throw.so\nsettings:\n  refuse: true\n";
+    daemon_process d(c);
+    std::string log;
+    EXPECT_EQ(d.start_expect_failure(log), 1);
+    EXPECT_NE(log.find("throw.so: expected create() to accept the settings, found: refusing these settings"),
+              std::string::npos)
+        << log;
 }

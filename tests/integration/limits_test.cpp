@@ -137,6 +137,8 @@ TEST_F(limits, health_readiness_and_head_everywhere_get_is) {
         if (t["type"] == "hello") {
             found = true;
             EXPECT_EQ(t["plugin"]["name"], "hello");
+            EXPECT_EQ(t["inputSchema"]["properties"]["delayMs"]["type"], "integer");
+            EXPECT_EQ(t["settingsSchema"]["properties"]["greeting"]["type"], "string");
             EXPECT_GT(t["queueCapacity"].get<int>(), 0);
         }
     }

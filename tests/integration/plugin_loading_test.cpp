@@ -88,11 +88,19 @@ TEST(plugin_loading, a_good_plugin_prints_its_descriptor) {
     EXPECT_NE(out.find("create({\"greeting\":\"Hi\"}): OK"), std::string::npos) << out;
 }
 
-TEST(plugin_loading, create_failure_is_reported) {
+TEST(plugin_loading, settings_are_checked_against_the_schema_then_by_create) {
     std::string out;
     EXPECT_EQ(run_ticketd({"--check-plugin", std::string(TICKETD_PLUGIN_DIR) + "/hello.so", "--settings",
                            "greeting: [1, 2]"},
                           out),
               1);
-    EXPECT_NE(out.find("expected create() to accept the settings"), std::string::npos) << out;
+    EXPECT_NE(out.find("expected settings matching the plugin's schema, found settings/greeting must be of type "
+                       "string, not array"),
+              std::string::npos)
+        << out;
+    EXPECT_EQ(run_ticketd({"--check-plugin", std::string(TICKETD_FIXTURE_DIR) + "/throw.so", "--settings", "refuse: true"},
+                          out),
+              1);
+    EXPECT_NE(out.find("expected create() to accept the settings, found: refusing these settings"), std::string::npos)
+        << out;
 }

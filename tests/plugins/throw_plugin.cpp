@@ -6,7 +6,9 @@
 namespace {
 class throw_handler final : public ticketd::handler {
    public:
-    explicit throw_handler(std::string_view) {}
+    explicit throw_handler(std::string_view settings) {
+        if (nlohmann::json::parse(settings).value("refuse", false)) throw std::runtime_error("refusing these settings");
+    }
     void run(ticketd::job&) override { throw std::runtime_error("thrown by the throw fixture"); }
 };
 }  // namespace
