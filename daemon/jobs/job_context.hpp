@@ -41,6 +41,7 @@ struct job_context {
     bool has_result = false;
     std::string result_type;
     std::string result;
+    std::string result_file;  // set when the plugin writes its result to a file instead
     std::string fail_code;
     std::string fail_message;
 };

@@ -648,8 +648,8 @@ void job_engine::run_attempt(job_type_runtime& rt, const job_entry_ptr& e) {
     }
     const ticketd_run_status status = rt.handler->run(ctx, input_json);
     deadline->cancel();
+    finish_attempt(rt, e, ctx, status);  // may adopt a result file from the scratch dir
     std::filesystem::remove_all(scratch, ec);
-    finish_attempt(rt, e, ctx, status);
 }
 
 void job_engine::on_progress(const job_entry_ptr& e, const std::shared_ptr<run_control>& control,
@@ -689,6 +689,7 @@ void job_engine::finish_attempt(job_type_runtime& rt, const job_entry_ptr& e, jo
     // Write the result before taking the lock: the file must be durable before the
     // job is stored as succeeded, and disk I/O never happens under the engine's mutex.
     bool result_written = false;
+    uint64_t result_size = 0;
     std::string result_error;
     if (status == TICKETD_RUN_SUCCEEDED && reason != stop_reason::timeout && reason != stop_reason::drain) {
         if (!ctx.has_result) {
@@ -696,7 +697,12 @@ void job_engine::finish_attempt(job_type_runtime& rt, const job_entry_ptr& e, jo
             ctx.result = "{}";
         }
         try {
-            results_.write(ctx.job_id, ctx.result);
+            if (ctx.result_file.empty()) {
+                results_.write(ctx.job_id, ctx.result);
+                result_size = ctx.result.size();
+            } else {
+                result_size = results_.adopt(ctx.job_id, ctx.result_file);
+            }
             result_written = true;
         } catch (const std::exception& err) {
             result_error = err.what();
@@ -745,7 +751,7 @@ void job_engine::finish_attempt(job_type_runtime& rt, const job_entry_ptr& e, jo
             }
             job_record next = terminal_record(r, job_status::succeeded, std::nullopt);
             next.result_type = ctx.result_type;
-            next.result_size = ctx.result.size();
+            next.result_size = result_size;
             finalize_locked(e, std::move(next));
             return;
         }

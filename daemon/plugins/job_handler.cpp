@@ -68,8 +68,19 @@ int host_set_result(ticketd_job* job, const char* content_type, size_t ct_size, 
     c.result_type = text(content_type, ct_size);
     if (c.result_type.empty()) c.result_type = "application/octet-stream";
     c.result.assign(static_cast<const char*>(data), size);
+    c.result_file.clear();
     c.has_result = true;
     return 0;
+}
+
+ticketd_string host_result_file(ticketd_job* job, const char* content_type, size_t ct_size) {
+    auto& c = ctx(job);
+    c.result_type = text(content_type, ct_size);
+    if (c.result_type.empty()) c.result_type = "application/octet-stream";
+    c.result.clear();
+    c.result_file = c.scratch_dir + "/.result";
+    c.has_result = true;
+    return {c.result_file.data(), c.result_file.size()};
 }
 
 void host_fail(ticketd_job* job, const char* code, size_t code_size, const char* message,
@@ -99,6 +110,7 @@ const ticketd_host_services host_services = {
     &host_set_result,
     &host_fail,
     &host_add_validation_error,
+    &host_result_file,
 };
 
 [[noreturn]] void reject(const std::filesystem::path& file, const std::string& expected,

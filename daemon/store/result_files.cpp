@@ -54,6 +54,18 @@ void result_files::write(const std::string& job_id, std::string_view bytes) cons
     sync_dir(dir_);
 }
 
+uint64_t result_files::adopt(const std::string& job_id, const std::filesystem::path& file) const {
+    const int fd = ::open(file.c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd < 0) throw_errno("open the result file " + file.string());
+    const int rc = ::fdatasync(fd);
+    ::close(fd);
+    if (rc != 0) throw_errno("fdatasync " + file.string());
+    const uint64_t size = std::filesystem::file_size(file);
+    if (::rename(file.c_str(), path_of(job_id).c_str()) != 0) throw_errno("rename " + file.string());
+    sync_dir(dir_);
+    return size;
+}
+
 void result_files::remove(const std::string& job_id) const noexcept {
     std::error_code ec;
     std::filesystem::remove(path_of(job_id), ec);

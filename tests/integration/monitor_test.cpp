@@ -231,3 +231,12 @@ TEST_F(monitor, result_has_type_etag_expires_and_conditional_get) {
     EXPECT_EQ(h.header("Content-Length"), "11");
     EXPECT_TRUE(h.body.empty());
 }
+
+TEST_F(monitor, a_result_written_to_a_host_file_is_served) {
+    const auto id = submit_id("sleep", {{"delayMs", 1}, {"file", "a,b\n1,2\n"}});
+    d.wait_terminal(id);
+    auto r = d.get("/v1/jobs/" + id + "/result");
+    EXPECT_EQ(r.status, 200u);
+    EXPECT_EQ(r.header("Content-Type"), "text/csv");
+    EXPECT_EQ(r.body, "a,b\n1,2\n");
+}

@@ -2,6 +2,8 @@
 // and attempt as the result (text/plain when the input has "text").
 #include "fixtures.hpp"
 
+#include <fstream>
+
 namespace {
 class sleep_handler final : public ticketd::handler {
    public:
@@ -12,6 +14,10 @@ class sleep_handler final : public ticketd::handler {
             throw ticketd::job_canceled();
         }
         const auto input = nlohmann::json::parse(job.input());
+        if (input.contains("file")) {
+            std::ofstream(job.result_file("text/csv")) << input["file"].get<std::string>();
+            return;
+        }
         if (input.contains("text")) {
             job.set_result("text/plain; charset=utf-8", input["text"].get<std::string>());
             return;

@@ -97,6 +97,11 @@ typedef struct ticketd_host_services {
     /* Add an input validation error: a JSON Pointer into the input and a detail. */
     void (*add_validation_error)(ticketd_validation* validation, const char* pointer,
                                  size_t pointer_size, const char* detail, size_t detail_size);
+    /* For large results: a path the plugin writes its result file to, with its media
+     * type. When `run` succeeds the host makes that file the job's result (no copy).
+     * Replaces any result set with set_result, and vice versa. */
+    ticketd_string (*result_file)(ticketd_job* job, const char* content_type,
+                                  size_t content_type_size);
 } ticketd_host_services;
 
 /*

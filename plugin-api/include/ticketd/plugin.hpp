@@ -113,6 +113,12 @@ class job {
         }
         has_result_ = true;
     }
+    // For large results: the path to write the result file to. The file becomes the
+    // job's result when run() returns normally.
+    std::string result_file(std::string_view content_type) {
+        has_result_ = true;
+        return std::string(detail::view(host().result_file(j_, content_type.data(), content_type.size())));
+    }
     bool has_result() const noexcept { return has_result_; }
 
    private:
