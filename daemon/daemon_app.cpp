@@ -3,6 +3,7 @@
 #include "api/jobs_api.hpp"
 #include "http/http_server.hpp"
 #include "jobs/job_engine.hpp"
+#include "metrics/daemon_metrics.hpp"
 #include "plugins/job_handler.hpp"
 #include "store/sqlite_store.hpp"
 #include "system/log.hpp"
@@ -50,8 +51,9 @@ fs::path plugin_path(const daemon_config& config, const job_type_config& t) {
 }
 
 // Loads every job type's plugin and creates its handler; throws plugin_error with the
-// job type's file and line prepended.
-std::vector<std::unique_ptr<job_type_runtime>> load_job_types(const daemon_config& config) {
+// job type's file and line prepended. Registers each type's metrics when given.
+std::vector<std::unique_ptr<job_type_runtime>> load_job_types(const daemon_config& config,
+                                                              daemon_metrics* metrics = nullptr) {
     std::vector<std::unique_ptr<job_type_runtime>> out;
     for (const auto& t : config.job_types) {
         try {
@@ -59,12 +61,48 @@ std::vector<std::unique_ptr<job_type_runtime>> load_job_types(const daemon_confi
             rt->config = t;
             rt->handler = std::make_unique<job_handler>(plugin_library::load(plugin_path(config, t)), t.settings);
             rt->queue = std::make_unique<job_queue>(t.queue_capacity);
+            if (metrics) {
+                const auto& d = rt->handler->library().descriptor();
+                rt->metrics = &metrics->add_job_type(t.type, d.name, d.version);
+            }
             out.push_back(std::move(rt));
         } catch (const plugin_error& e) {
+            if (metrics) metrics->count_plugin_load_failure();
             throw plugin_error(t.plugin_where + ": job type '" + t.type + "': " + e.what());
         }
     }
     return out;
+}
+
+// Scrape-time gauges: queue state and workers, read from the engine (never the store).
+void add_queue_gauges(daemon_metrics& metrics, const job_engine& engine) {
+    metrics.add_source([&engine](std::vector<prometheus::MetricFamily>& out) {
+        auto family = [&out](const char* name, const char* help) -> prometheus::MetricFamily& {
+            out.push_back({name, help, prometheus::MetricType::Gauge, {}});
+            return out.back();
+        };
+        const auto types = engine.types();
+        const unix_ms now = now_unix_ms();
+        const std::pair<const char*, const char*> names[] = {
+            {"ticketd_queue_length", "Jobs waiting in the queue (including retries waiting for their backoff)."},
+            {"ticketd_queue_capacity", "The queue's capacity (queue_capacity)."},
+            {"ticketd_queue_oldest_job_age_seconds", "Age of the oldest queued job (0 when the queue is empty)."},
+            {"ticketd_workers", "Worker threads of the job type's pool."},
+            {"ticketd_workers_busy", "Workers running a job right now."}};
+        for (size_t i = 0; i < std::size(names); ++i) {
+            auto& f = family(names[i].first, names[i].second);
+            for (const auto& t : types) {
+                prometheus::ClientMetric m;
+                m.label = {{"type", t.type}};
+                m.gauge.value = i == 0   ? static_cast<double>(t.queue_length)
+                                : i == 1 ? static_cast<double>(t.queue_capacity)
+                                : i == 2 ? (t.oldest_queued_created_at ? (now - t.oldest_queued_created_at) / 1000.0 : 0.0)
+                                : i == 3 ? t.workers
+                                         : t.busy;
+                f.metric.push_back(std::move(m));
+            }
+        }
+    });
 }
 
 // One daemon per state directory.
@@ -138,12 +176,14 @@ int check_plugin(const fs::path& file, const std::optional<std::string>& setting
 int run_daemon(const daemon_options& options) {
     daemon_config config;
     std::vector<std::unique_ptr<job_type_runtime>> types;
+    daemon_metrics metrics(TICKETD_VERSION);
     int lock_fd = -1;
     try {
         config = load_effective_config(options);
         fs::create_directories(config.state_dir);
         lock_fd = lock_state_dir(config.state_dir);
-        types = load_job_types(config);
+        types = load_job_types(config, &metrics);
+        metrics.set_config_reload(true, static_cast<double>(now_unix_ms()) / 1000.0);
     } catch (const std::exception& e) {
         log_error(std::string("startup failed: ") + e.what());
         return 1;
@@ -160,7 +200,8 @@ int run_daemon(const daemon_options& options) {
         return 1;
     }
     job_engine engine(config, *store, timers, std::move(types));
-    jobs_api api(config, engine);
+    add_queue_gauges(metrics, engine);
+    jobs_api api(config, engine, metrics);
     http_server server(io, config.server, api);
     try {
         engine.recover();

@@ -82,7 +82,8 @@ struct jobs_api::call {
     void gone_job() const { problem(410, "job-gone", "the job was deleted or has expired"); }
 };
 
-jobs_api::jobs_api(const daemon_config& config, job_engine& engine) : config_(config), engine_(engine) {}
+jobs_api::jobs_api(const daemon_config& config, job_engine& engine, daemon_metrics& metrics)
+    : config_(config), engine_(engine), metrics_(metrics) {}
 
 http_response jobs_api::protocol_error(unsigned status, std::string_view code, std::string_view detail,
                                        const std::string& request_id) {
@@ -100,12 +101,41 @@ http_response jobs_api::job_response(unsigned status, const job_record& job) con
     return res;
 }
 
+namespace {
+// The route template of a path, for metric labels (never the raw path).
+http_route route_of(const std::string& path) {
+    static constexpr std::string_view jobs = "/v1/jobs/";
+    if (path == "/v1/jobs") return http_route::jobs;
+    if (path == "/v1/job-types") return http_route::job_types;
+    if (path == "/healthz") return http_route::healthz;
+    if (path == "/readyz") return http_route::readyz;
+    if (path == "/metrics") return http_route::metrics;
+    if (path.rfind(jobs, 0) != 0) return http_route::other;
+    const auto rest = std::string_view(path).substr(jobs.size());
+    const auto slash = rest.find('/');
+    if (slash == std::string_view::npos) return http_route::job;
+    if (rest.substr(slash) == "/result") return http_route::job_result;
+    if (rest.substr(slash) == "/cancel") return http_route::job_cancel;
+    return http_route::other;
+}
+}  // namespace
+
 void jobs_api::handle(http_request request, respond_fn respond) {
     auto c = std::make_shared<call>();
     c->ctx = {base_url_, request.path, request.request_id};
     c->head = request.method == "HEAD";
+    // Every answer is counted and timed by route template, method and status.
+    c->respond = [this, respond = std::move(respond), route = route_of(request.path), method = request.method,
+                  start = std::chrono::steady_clock::now()](http_response res) {
+        metrics_.observe_http(route, method, res.status,
+                              std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
+        respond(std::move(res));
+    };
     c->req = std::move(request);
-    c->respond = std::move(respond);
+    route(std::move(c));
+}
+
+void jobs_api::route(std::shared_ptr<call> c) {
     const std::string& path = c->req.path;
     const std::string& method = c->req.method;
     const bool get = method == "GET" || method == "HEAD";
@@ -123,6 +153,13 @@ void jobs_api::handle(http_request request, respond_fn respond) {
         http_response res;
         res.set("Content-Type", "application/json").set("Cache-Control", "no-store");
         res.body = R"({"status":"ready"})";
+        return c->respond(std::move(res));
+    }
+    if (path == "/metrics") {
+        if (!get) return c->method_not_allowed("GET, HEAD");
+        http_response res;
+        res.set("Content-Type", daemon_metrics::content_type).set("Cache-Control", "no-store");
+        res.body = metrics_.scrape();
         return c->respond(std::move(res));
     }
     if (path == "/v1/jobs") {

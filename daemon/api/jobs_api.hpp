@@ -6,6 +6,7 @@
 #include "config/config.hpp"
 #include "http/http_message.hpp"
 #include "jobs/job_engine.hpp"
+#include "metrics/daemon_metrics.hpp"
 
 #include <atomic>
 #include <string>
@@ -14,7 +15,7 @@ namespace ticketd {
 
 class jobs_api final : public request_handler {
    public:
-    jobs_api(const daemon_config& config, job_engine& engine);
+    jobs_api(const daemon_config& config, job_engine& engine, daemon_metrics& metrics);
 
     // The absolute URL prefix for every URL the API emits (no trailing slash).
     void set_base_url(std::string base_url) { base_url_ = std::move(base_url); }
@@ -39,8 +40,11 @@ class jobs_api final : public request_handler {
     http_response job_response(unsigned status, const job_record& job) const;
     void release_if_client_leaves(const call& c, const std::string& job_id, uint64_t waiter_id);
 
+    void route(std::shared_ptr<call> c);
+
     const daemon_config& config_;
     job_engine& engine_;
+    daemon_metrics& metrics_;
     std::string base_url_;
     std::atomic<bool> ready_{false};
 };

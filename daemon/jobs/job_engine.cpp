@@ -89,6 +89,7 @@ void job_engine::recover() {
                                                   std::to_string(r.attempt) + " of " +
                                                   std::to_string(max_attempts) + " attempts used"});
                 ++interrupted;
+                count_outcome(r);
             } else {
                 r.status = job_status::queued;
                 r.attempt += 1;
@@ -97,6 +98,7 @@ void job_engine::recover() {
                 r.progress_message.clear();
                 r.not_before = now + backoff_ms(rt->config.retry_backoff.count(), r.attempt);
                 ++retried;
+                rt->metrics->retried->Increment();
             }
             r.updated_at = std::max(now, r.updated_at + 1);
             r.version += 1;
@@ -207,11 +209,13 @@ void job_engine::submit(submit_request req, std::function<void(submit_outcome)> 
         return;
     }
     if (!accepting_) {
+        rt->metrics->reject(reject_reason::unavailable);
         done({submit_status::unavailable, {}, {}, "ticketd is starting or shutting down", {}});
         return;
     }
     const std::string input_json = req.input.dump();
     if (input_json.size() > rt->config.max_input_bytes) {
+        rt->metrics->reject(reject_reason::invalid_input);
         done({submit_status::invalid_input,
               {},
               {{"/input", "the input is " + std::to_string(input_json.size()) + " bytes; the job type '" +
@@ -222,6 +226,7 @@ void job_engine::submit(submit_request req, std::function<void(submit_outcome)> 
     }
     auto errors = rt->handler->validate(req.input);
     if (!errors.empty()) {
+        rt->metrics->reject(reject_reason::invalid_input);
         for (auto& e : errors) e.pointer = "/input" + e.pointer;
         done({submit_status::invalid_input, {}, std::move(errors), "the input is not valid for this job type", {}});
         return;
@@ -258,6 +263,7 @@ void job_engine::submit(submit_request req, std::function<void(submit_outcome)> 
         }
     }
     if (!rt->queue->try_reserve()) {
+        rt->metrics->reject(reject_reason::queue_full);
         return answer({submit_status::unavailable, {}, {},
                        "the queue of job type '" + req.type + "' is full (" +
                            std::to_string(rt->queue->capacity()) + " jobs)",
@@ -298,6 +304,7 @@ void job_engine::accept_committed(job_type_runtime& rt, job_record record,
             if (key) keys_.release(key->principal, key->key);
         }
         rt.queue->release_reservation();
+        rt.metrics->reject(reject_reason::store_error);
         done({submit_status::internal, {}, {}, "the job could not be stored", {}});
         return;
     }
@@ -309,6 +316,7 @@ void job_engine::accept_committed(job_type_runtime& rt, job_record record,
         if (key) keys_.bind(*key);
         rt.queue->push_reserved(e, record.priority, 0);
     }
+    rt.metrics->submitted->Increment();
     done({submit_status::accepted, std::move(record), {}, {}, {}});
 }
 
@@ -509,6 +517,7 @@ void job_engine::cancel(const std::string& id, const std::string& principal,
                 e->record = next;
                 e->record.version = version + 1;
                 remember_terminal_locked(next.id);
+                count_outcome(next);
                 auto wake = collect_waiters_locked(*e);
                 const job_record copy = e->record;
                 lock.unlock();
@@ -606,6 +615,9 @@ void job_engine::run_attempt(job_type_runtime& rt, const job_entry_ptr& e) {
         touch_locked(r);
         e->control = std::make_shared<run_control>();
         running_.insert(e);
+        rt.metrics->started->Increment();
+        rt.metrics->queue_wait->Observe(
+            static_cast<double>(r.started_at - std::max(r.created_at, r.not_before)) / 1000.0);
         store_.update(r, [started](bool ok, const std::string& error) {
             log_write_failure("start", ok, error);
             started->set_value();
@@ -646,8 +658,12 @@ void job_engine::run_attempt(job_type_runtime& rt, const job_entry_ptr& e) {
         std::lock_guard lock(mutex_);
         e->deadline = deadline;
     }
+    const auto run_start = std::chrono::steady_clock::now();
     const ticketd_run_status status = rt.handler->run(ctx, input_json);
     deadline->cancel();
+    const double ran = std::chrono::duration<double>(std::chrono::steady_clock::now() - run_start).count();
+    rt.metrics->duration->Observe(ran);
+    rt.metrics->busy_seconds->Increment(ran);
     finish_attempt(rt, e, ctx, status);  // may adopt a result file from the scratch dir
     std::filesystem::remove_all(scratch, ec);
 }
@@ -810,11 +826,30 @@ void job_engine::finalize_locked(const job_entry_ptr& e, job_record next) {
         e->finalizing = false;
         // A drained job goes back to "queued" in memory only: the process is stopping and
         // the store has it queued for the next start.
-        if (is_terminal(next.status)) remember_terminal_locked(next.id);
+        if (is_terminal(next.status)) {
+            remember_terminal_locked(next.id);
+            count_outcome(next);
+        }
         auto wake = collect_waiters_locked(*e);
         lock.unlock();
         run_all(wake);
     });
+}
+
+void job_engine::count_outcome(const job_record& r) const {
+    const auto* rt = find_type(r.type);
+    if (rt == nullptr) return;
+    const std::string code = r.error ? r.error->code : "";
+    switch (r.status) {
+        case job_status::succeeded: return rt->metrics->complete(job_outcome::succeeded);
+        case job_status::canceled: return rt->metrics->complete(job_outcome::canceled);
+        case job_status::failed:
+            return rt->metrics->complete(code == "job-timeout"       ? job_outcome::timeout
+                                         : code == "job-interrupted" ? job_outcome::interrupted
+                                                                     : job_outcome::failed);
+        case job_status::queued:
+        case job_status::running: return;
+    }
 }
 
 void job_engine::remember_terminal_locked(const std::string& id) {
@@ -863,7 +898,8 @@ std::vector<job_type_info> job_engine::types() const {
         const auto& d = rt->handler->library().descriptor();
         const auto& lib = rt->handler->library();
         out.push_back({rt->config.type, d.name, d.version, rt->config.workers, rt->busy.load(),
-                       rt->queue->size(), rt->queue->capacity(), rt->config.timeout.count(),
+                       rt->queue->size(), rt->queue->capacity(), rt->queue->oldest_created_at(),
+                       rt->config.timeout.count(),
                        rt->config.max_attempts, rt->config.retention.count(), rt->config.max_input_bytes,
                        d.license ? d.license : "", d.description ? d.description : "",
                        lib.settings_schema() ? lib.settings_schema()->document() : nlohmann::json(),

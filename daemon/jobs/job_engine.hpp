@@ -12,6 +12,7 @@
 #include "jobs/idempotency_index.hpp"
 #include "jobs/job_entry.hpp"
 #include "jobs/job_queue.hpp"
+#include "metrics/daemon_metrics.hpp"
 #include "plugins/job_handler.hpp"
 #include "store/job_store.hpp"
 #include "store/result_files.hpp"
@@ -34,6 +35,7 @@ struct job_type_runtime {
     std::unique_ptr<job_queue> queue;
     std::vector<std::thread> workers;
     std::atomic<unsigned> busy{0};
+    job_type_metrics* metrics = nullptr;  // set when the type registers with daemon_metrics
 };
 
 struct submit_request {
@@ -88,6 +90,7 @@ struct job_type_info {
     unsigned busy = 0;
     uint64_t queue_length = 0;
     uint64_t queue_capacity = 0;
+    unix_ms oldest_queued_created_at = 0;  // 0: nothing queued
     int64_t timeout_ms = 0;
     unsigned max_attempts = 0;
     int64_t retention_ms = 0;
@@ -149,6 +152,7 @@ class job_engine {
     // Under mutex_: commit `next` as the job's new (terminal or requeued) state, then
     // make it visible and wake waiters.
     void finalize_locked(const job_entry_ptr& e, job_record next);
+    void count_outcome(const job_record& r) const;
     // Under mutex_: bumps version/updatedAt and collects the waiters to wake.
     void touch_locked(job_record& r);
     std::vector<std::function<void()>> collect_waiters_locked(job_entry& e);

@@ -29,6 +29,7 @@ void job_queue::push(job_entry_ptr entry, int32_t priority, unix_ms not_before) 
 
 void job_queue::insert_locked(job_entry_ptr entry, int32_t priority, unix_ms not_before) {
     const std::string id = entry->record.id;
+    created_.insert(entry->record.created_at);
     const uint64_t seq = ++seq_;
     if (not_before > now_unix_ms()) {
         const delayed_key key{not_before, seq};
@@ -46,8 +47,14 @@ bool job_queue::remove(const std::string& job_id) {
     std::lock_guard lock(mutex_);
     auto it = where_.find(job_id);
     if (it == where_.end()) return false;
-    if (it->second.delayed) delayed_.erase(it->second.delay);
-    else ready_.erase(it->second.ready);
+    job_entry_ptr entry;
+    if (it->second.delayed) {
+        auto node = delayed_.extract(it->second.delay);
+        entry = std::move(node.mapped().second);
+    } else {
+        entry = std::move(ready_.extract(it->second.ready).mapped());
+    }
+    forget_created(entry->record.created_at);
     where_.erase(it);
     return true;
 }
@@ -68,6 +75,7 @@ job_entry_ptr job_queue::pop() {
         if (!ready_.empty()) {
             auto node = ready_.extract(ready_.begin());
             where_.erase(node.mapped()->record.id);
+            forget_created(node.mapped()->record.created_at);
             return std::move(node.mapped());
         }
         if (delayed_.empty()) {
@@ -82,6 +90,15 @@ void job_queue::close() {
     std::lock_guard lock(mutex_);
     closed_ = true;
     cv_.notify_all();
+}
+
+void job_queue::forget_created(unix_ms created_at) {
+    if (auto it = created_.find(created_at); it != created_.end()) created_.erase(it);
+}
+
+unix_ms job_queue::oldest_created_at() const {
+    std::lock_guard lock(mutex_);
+    return created_.empty() ? 0 : *created_.begin();
 }
 
 uint64_t job_queue::size() const {

@@ -9,6 +9,7 @@
 #include <condition_variable>
 #include <map>
 #include <mutex>
+#include <set>
 #include <string>
 #include <unordered_map>
 
@@ -32,6 +33,8 @@ class job_queue {
     void close();
 
     uint64_t size() const;
+    // created_at of the oldest queued job (0 when empty), for the oldest-age metric.
+    unix_ms oldest_created_at() const;
     uint64_t capacity() const { return capacity_; }
 
    private:
@@ -43,6 +46,7 @@ class job_queue {
         delayed_key delay;
     };
     void insert_locked(job_entry_ptr entry, int32_t priority, unix_ms not_before);
+    void forget_created(unix_ms created_at);
 
     const uint64_t capacity_;
     mutable std::mutex mutex_;
@@ -53,6 +57,7 @@ class job_queue {
     std::map<ready_key, job_entry_ptr> ready_;
     std::map<delayed_key, std::pair<int32_t, job_entry_ptr>> delayed_;
     std::unordered_map<std::string, location> where_;
+    std::multiset<unix_ms> created_;  // created_at of every queued job
 };
 
 }  // namespace ticketd

@@ -1,0 +1,152 @@
+#include "metrics/daemon_metrics.hpp"
+
+#include <ticketd/plugin.h>
+
+#include <prometheus/text_serializer.h>
+
+#include <sstream>
+
+namespace ticketd {
+
+namespace {
+
+// 5 ms .. 1 h, roughly x2.5 per bucket.
+const prometheus::Histogram::BucketBoundaries job_buckets = {0.005, 0.01, 0.025, 0.05, 0.1,  0.25, 0.5,  1,
+                                                             2.5,   5,    10,    30,   60,   120,  300,  600,
+                                                             1200,  1800, 3600};
+const prometheus::Histogram::BucketBoundaries http_buckets = {0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05,
+                                                              0.1,    0.25,  0.5,    1,     2.5,  5,     10,   30};
+
+constexpr const char* route_names[] = {"/v1/jobs",          "/v1/jobs/{id}", "/v1/jobs/{id}/result",
+                                       "/v1/jobs/{id}/cancel", "/v1/job-types", "/healthz",
+                                       "/readyz",           "/metrics",      "other"};
+constexpr const char* method_names[] = {"GET", "HEAD", "POST", "DELETE", "PUT", "other"};
+constexpr unsigned codes[] = {200, 201, 202, 204, 303, 304, 400, 404, 405, 409, 410, 413, 415, 422, 431, 500, 503};
+constexpr const char* reject_names[] = {"queue_full", "invalid_input", "unavailable", "store_error"};
+constexpr const char* outcome_names[] = {"succeeded", "failed", "canceled", "timeout", "interrupted"};
+
+template <class Builder>
+auto& family(Builder builder, const char* name, const char* help, prometheus::Registry& registry) {
+    return builder.Name(name).Help(help).Register(registry);
+}
+
+}  // namespace
+
+daemon_metrics::daemon_metrics(std::string version)
+    : registry_(std::make_shared<prometheus::Registry>()),
+      submitted_(family(prometheus::BuildCounter(), "ticketd_jobs_submitted_total",
+                        "Jobs accepted (202, durable), by job type.", *registry_)),
+      rejected_(family(prometheus::BuildCounter(), "ticketd_jobs_rejected_total",
+                       "Submits refused, by job type and reason.", *registry_)),
+      started_(family(prometheus::BuildCounter(), "ticketd_jobs_started_total", "Attempts started, by job type.",
+                      *registry_)),
+      completed_(family(prometheus::BuildCounter(), "ticketd_jobs_completed_total",
+                        "Jobs that reached a terminal state, by job type and outcome.", *registry_)),
+      retried_(family(prometheus::BuildCounter(), "ticketd_jobs_retried_total",
+                      "Interrupted attempts queued again, by job type.", *registry_)),
+      queue_wait_(family(prometheus::BuildHistogram(), "ticketd_job_queue_wait_seconds",
+                         "Time from being queued to starting, by job type.", *registry_)),
+      duration_(family(prometheus::BuildHistogram(), "ticketd_job_duration_seconds",
+                       "Run time of attempts, by job type.", *registry_)),
+      busy_seconds_(family(prometheus::BuildCounter(), "ticketd_worker_busy_seconds_total",
+                           "Seconds workers spent running jobs, by job type.", *registry_)),
+      http_requests_(family(prometheus::BuildCounter(), "ticketd_http_requests_total",
+                            "HTTP requests, by route template, method and status code.", *registry_)),
+      http_duration_(family(prometheus::BuildHistogram(), "ticketd_http_request_duration_seconds",
+                            "Time to answer HTTP requests, by route template and method.", *registry_)),
+      plugin_info_(family(prometheus::BuildGauge(), "ticketd_plugin_info",
+                          "Loaded job types and their plugins (value 1).", *registry_)),
+      plugin_load_failures_(family(prometheus::BuildCounter(), "ticketd_plugin_load_failures_total",
+                                   "Plugins that failed to load or were refused.", *registry_)
+                                .Add({})),
+      reload_ok_(family(prometheus::BuildGauge(), "ticketd_config_last_reload_successful",
+                        "1 if the last configuration load succeeded.", *registry_)
+                     .Add({})),
+      reload_time_(family(prometheus::BuildGauge(), "ticketd_config_last_reload_success_timestamp_seconds",
+                          "When the configuration was last loaded successfully.", *registry_)
+                       .Add({})) {
+    family(prometheus::BuildGauge(), "ticketd_build_info", "ticketd's version and plugin ABI (value 1).", *registry_)
+        .Add({{"version", version},
+              {"abi", std::to_string(TICKETD_PLUGIN_ABI_MAJOR) + "." + std::to_string(TICKETD_PLUGIN_ABI_MINOR)}})
+        .Set(1);
+}
+
+job_type_metrics& daemon_metrics::add_job_type(const std::string& type, const std::string& plugin,
+                                               const std::string& plugin_version) {
+    auto m = std::make_unique<job_type_metrics>();
+    const prometheus::Labels labels{{"type", type}};
+    m->submitted = &submitted_.Add(labels);
+    for (size_t i = 0; i < m->rejected.size(); ++i) m->rejected[i] = &rejected_.Add({{"type", type}, {"reason", reject_names[i]}});
+    m->started = &started_.Add(labels);
+    for (size_t i = 0; i < m->completed.size(); ++i) {
+        m->completed[i] = &completed_.Add({{"type", type}, {"outcome", outcome_names[i]}});
+    }
+    m->retried = &retried_.Add(labels);
+    m->queue_wait = &queue_wait_.Add(labels, job_buckets);
+    m->duration = &duration_.Add(labels, job_buckets);
+    m->busy_seconds = &busy_seconds_.Add(labels);
+    plugin_info_.Add({{"type", type}, {"plugin", plugin}, {"version", plugin_version}}).Set(1);
+    std::lock_guard lock(types_mutex_);
+    types_.push_back(std::move(m));
+    return *types_.back();
+}
+
+size_t daemon_metrics::method_index(std::string_view method) {
+    for (size_t i = 0; i + 1 < method_count; ++i) {
+        if (method == method_names[i]) return i;
+    }
+    return method_count - 1;
+}
+
+size_t daemon_metrics::code_index(unsigned status) {
+    for (size_t i = 0; i < std::size(codes); ++i) {
+        if (codes[i] == status) return i;
+    }
+    return code_count - 1;
+}
+
+void daemon_metrics::observe_http(http_route route, std::string_view method, unsigned status, double seconds) {
+    const size_t r = static_cast<size_t>(route), m = method_index(method), c = code_index(status);
+    auto& counter_slot = http_counters_[(r * method_count + m) * code_count + c];
+    auto* counter = counter_slot.load(std::memory_order_acquire);
+    if (counter == nullptr) {  // first time for this combination: Family::Add is idempotent
+        counter = &http_requests_.Add({{"handler", route_names[r]},
+                                       {"method", method_names[m]},
+                                       {"code", c + 1 == code_count ? "other" : std::to_string(codes[c])}});
+        counter_slot.store(counter, std::memory_order_release);
+    }
+    counter->Increment();
+    auto& histogram_slot = http_histograms_[r * method_count + m];
+    auto* histogram = histogram_slot.load(std::memory_order_acquire);
+    if (histogram == nullptr) {
+        histogram = &http_duration_.Add({{"handler", route_names[r]}, {"method", method_names[m]}}, http_buckets);
+        histogram_slot.store(histogram, std::memory_order_release);
+    }
+    histogram->Observe(seconds);
+}
+
+void daemon_metrics::count_plugin_load_failure() { plugin_load_failures_.Increment(); }
+
+void daemon_metrics::set_config_reload(bool ok, double unix_seconds) {
+    reload_ok_.Set(ok ? 1 : 0);
+    if (ok) reload_time_.Set(unix_seconds);
+}
+
+void daemon_metrics::add_source(scrape_source source) {
+    std::lock_guard lock(sources_mutex_);
+    sources_.push_back(std::move(source));
+}
+
+std::string daemon_metrics::scrape() const {
+    auto families = registry_->Collect();
+    {
+        std::lock_guard lock(sources_mutex_);
+        for (const auto& source : sources_) source(families);
+    }
+    collect_process_metrics(families);
+    std::ostringstream out;
+    prometheus::TextSerializer().Serialize(out, families);
+    return out.str();
+}
+
+}  // namespace ticketd

@@ -1,0 +1,103 @@
+// ticketd's Prometheus metrics (prometheus-cpp core). Labelled children are looked up
+// once (per job type at registration, per HTTP route/method/code on first use) so the
+// hot path only increments or observes. Values that are cheap to read but costly to
+// keep current (queue lengths, the oldest queued job, process figures) are computed at
+// scrape time by registered sources. A scrape never touches the store.
+#pragma once
+
+#include <prometheus/counter.h>
+#include <prometheus/family.h>
+#include <prometheus/gauge.h>
+#include <prometheus/histogram.h>
+#include <prometheus/metric_family.h>
+#include <prometheus/registry.h>
+
+#include <array>
+#include <atomic>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace ticketd {
+
+enum class reject_reason { queue_full, invalid_input, unavailable, store_error };
+enum class job_outcome { succeeded, failed, canceled, timeout, interrupted };
+
+// One job type's children, looked up when the type registers.
+struct job_type_metrics {
+    prometheus::Counter* submitted = nullptr;
+    std::array<prometheus::Counter*, 4> rejected{};   // by reject_reason
+    prometheus::Counter* started = nullptr;
+    std::array<prometheus::Counter*, 5> completed{};  // by job_outcome
+    prometheus::Counter* retried = nullptr;
+    prometheus::Histogram* queue_wait = nullptr;
+    prometheus::Histogram* duration = nullptr;
+    prometheus::Counter* busy_seconds = nullptr;
+
+    void reject(reject_reason r) const { rejected[static_cast<size_t>(r)]->Increment(); }
+    void complete(job_outcome o) const { completed[static_cast<size_t>(o)]->Increment(); }
+};
+
+// The closed set of HTTP route templates (never raw paths in labels).
+enum class http_route { jobs, job, job_result, job_cancel, job_types, healthz, readyz, metrics, other, count_ };
+
+class daemon_metrics {
+   public:
+    // Appends families computed at scrape time.
+    using scrape_source = std::function<void(std::vector<prometheus::MetricFamily>&)>;
+
+    explicit daemon_metrics(std::string version);
+    daemon_metrics(const daemon_metrics&) = delete;
+    daemon_metrics& operator=(const daemon_metrics&) = delete;
+
+    job_type_metrics& add_job_type(const std::string& type, const std::string& plugin, const std::string& plugin_version);
+    void observe_http(http_route route, std::string_view method, unsigned status, double seconds);
+    void count_plugin_load_failure();
+    void set_config_reload(bool ok, double unix_seconds);
+    void add_source(scrape_source source);
+
+    // The text exposition format (version 0.0.4).
+    std::string scrape() const;
+    static constexpr const char* content_type = "text/plain; version=0.0.4; charset=utf-8";
+
+   private:
+    static constexpr size_t method_count = 6;  // GET HEAD POST DELETE PUT/PATCH/other
+    static constexpr size_t code_count = 18;
+    static size_t method_index(std::string_view method);
+    static size_t code_index(unsigned status);
+
+    std::shared_ptr<prometheus::Registry> registry_;
+    prometheus::Family<prometheus::Counter>& submitted_;
+    prometheus::Family<prometheus::Counter>& rejected_;
+    prometheus::Family<prometheus::Counter>& started_;
+    prometheus::Family<prometheus::Counter>& completed_;
+    prometheus::Family<prometheus::Counter>& retried_;
+    prometheus::Family<prometheus::Histogram>& queue_wait_;
+    prometheus::Family<prometheus::Histogram>& duration_;
+    prometheus::Family<prometheus::Counter>& busy_seconds_;
+    prometheus::Family<prometheus::Counter>& http_requests_;
+    prometheus::Family<prometheus::Histogram>& http_duration_;
+    prometheus::Family<prometheus::Gauge>& plugin_info_;
+    prometheus::Counter& plugin_load_failures_;
+    prometheus::Gauge& reload_ok_;
+    prometheus::Gauge& reload_time_;
+
+    // Lazily filled, then read lock-free.
+    std::array<std::atomic<prometheus::Counter*>, static_cast<size_t>(http_route::count_) * method_count * code_count>
+        http_counters_{};
+    std::array<std::atomic<prometheus::Histogram*>, static_cast<size_t>(http_route::count_) * method_count>
+        http_histograms_{};
+
+    std::mutex types_mutex_;
+    std::vector<std::unique_ptr<job_type_metrics>> types_;
+    mutable std::mutex sources_mutex_;
+    std::vector<scrape_source> sources_;
+};
+
+// process_* metrics read from /proc/self (prometheus-cpp has none).
+void collect_process_metrics(std::vector<prometheus::MetricFamily>& out);
+
+}  // namespace ticketd
