@@ -70,3 +70,13 @@ TEST(startup, settings_refused_by_create_stop_startup) {
               std::string::npos)
         << log;
 }
+
+TEST(startup, a_job_type_declared_twice_stops_startup) {
+    daemon_config_text c;
+    c.job_types["hello2.yaml"] = "type: hello\nplugin: @PLUGINS@/hello.so\n";
+    daemon_process d(c);
+    std::string log;
+    EXPECT_EQ(d.start_expect_failure(log), 1);
+    EXPECT_NE(log.find("hello2.yaml:1:1: job type 'hello' is also declared in "), std::string::npos) << log;
+    EXPECT_NE(log.find("hello.yaml; fix: give each job type one file"), std::string::npos) << log;
+}
