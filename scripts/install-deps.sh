@@ -11,6 +11,12 @@ packages=(
     curl python3 clang libc++-dev libc++abi-dev binutils
 )
 
+# --with-promtool: also Debian's prometheus package, for promtool (CI's monitoring check).
+# It installs a Prometheus server as well, so it is not part of the default set.
+if [ "${1:-}" = "--with-promtool" ]; then
+    packages+=(prometheus)
+fi
+
 missing=()
 for p in "${packages[@]}"; do
     if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
