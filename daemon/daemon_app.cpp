@@ -50,6 +50,21 @@ fs::path plugin_path(const daemon_config& config, const job_type_config& t) {
     return p.is_absolute() ? p : config.plugin_dir / p;
 }
 
+// Registers a plugin's own metrics under its name, labelled with the job type.
+class job_type_metric_registrar final : public plugin_metric_registrar {
+   public:
+    job_type_metric_registrar(daemon_metrics& metrics, std::string plugin, std::string type)
+        : metrics_(metrics), plugin_(std::move(plugin)), type_(std::move(type)) {}
+    std::function<void(double)> add(ticketd_metric_kind kind, const std::string& name, const std::string& help,
+                                    const std::vector<double>& buckets, std::string& error) override {
+        return metrics_.add_plugin_metric(plugin_, type_, kind, name, help, buckets, error);
+    }
+
+   private:
+    daemon_metrics& metrics_;
+    std::string plugin_, type_;
+};
+
 // Loads every job type's plugin and creates its handler; throws plugin_error with the
 // job type's file and line prepended. Registers each type's metrics when given.
 std::vector<std::unique_ptr<job_type_runtime>> load_job_types(const daemon_config& config,
@@ -59,10 +74,13 @@ std::vector<std::unique_ptr<job_type_runtime>> load_job_types(const daemon_confi
         try {
             auto rt = std::make_unique<job_type_runtime>();
             rt->config = t;
-            rt->handler = std::make_unique<job_handler>(plugin_library::load(plugin_path(config, t)), t.settings);
+            auto library = plugin_library::load(plugin_path(config, t));
+            std::optional<job_type_metric_registrar> registrar;
+            if (metrics) registrar.emplace(*metrics, library->descriptor().name, t.type);
+            rt->handler = std::make_unique<job_handler>(library, t.settings, registrar ? &*registrar : nullptr);
             rt->queue = std::make_unique<job_queue>(t.queue_capacity);
             if (metrics) {
-                const auto& d = rt->handler->library().descriptor();
+                const auto& d = library->descriptor();
                 rt->metrics = &metrics->add_job_type(t.type, d.name, d.version);
             }
             out.push_back(std::move(rt));

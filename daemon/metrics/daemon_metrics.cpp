@@ -4,6 +4,7 @@
 
 #include <prometheus/text_serializer.h>
 
+#include <algorithm>
 #include <sstream>
 
 namespace ticketd {
@@ -126,6 +127,56 @@ void daemon_metrics::observe_http(http_route route, std::string_view method, uns
 }
 
 void daemon_metrics::count_plugin_load_failure() { plugin_load_failures_.Increment(); }
+
+std::function<void(double)> daemon_metrics::add_plugin_metric(const std::string& plugin, const std::string& type,
+                                                              int kind, const std::string& name,
+                                                              const std::string& help,
+                                                              const std::vector<double>& buckets,
+                                                              std::string& error) {
+    const bool valid_name = !name.empty() && !(name[0] >= '0' && name[0] <= '9') &&
+                            std::all_of(name.begin(), name.end(), [](char c) {
+                                return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_';
+                            });
+    if (!valid_name) {
+        error = "names are [a-z_][a-z0-9_]*";
+        return {};
+    }
+    std::string prefix = "ticketd_plugin_" + plugin + "_";
+    std::replace(prefix.begin(), prefix.end(), '-', '_');
+    const std::string full = prefix + name;
+    const prometheus::Labels labels{{"type", type}};
+    try {
+        switch (kind) {
+            case TICKETD_METRIC_COUNTER: {
+                if (name.size() < 6 || name.compare(name.size() - 6, 6, "_total") != 0) {
+                    error = "counter names end in _total";
+                    return {};
+                }
+                auto& c = prometheus::BuildCounter().Name(full).Help(help).Register(*registry_).Add(labels);
+                return [&c](double v) {
+                    if (v >= 0) c.Increment(v);
+                };
+            }
+            case TICKETD_METRIC_GAUGE: {
+                auto& g = prometheus::BuildGauge().Name(full).Help(help).Register(*registry_).Add(labels);
+                return [&g](double v) { g.Set(v); };
+            }
+            case TICKETD_METRIC_HISTOGRAM: {
+                if (buckets.empty() || !std::is_sorted(buckets.begin(), buckets.end()) ||
+                    std::adjacent_find(buckets.begin(), buckets.end()) != buckets.end()) {
+                    error = "histograms need strictly increasing bucket bounds";
+                    return {};
+                }
+                auto& h = prometheus::BuildHistogram().Name(full).Help(help).Register(*registry_).Add(labels, buckets);
+                return [&h](double v) { h.Observe(v); };
+            }
+            default: error = "unknown metric kind " + std::to_string(kind); return {};
+        }
+    } catch (const std::exception& e) {
+        error = e.what();  // e.g. the same name registered with another kind
+        return {};
+    }
+}
 
 void daemon_metrics::set_config_reload(bool ok, double unix_seconds) {
     reload_ok_.Set(ok ? 1 : 0);

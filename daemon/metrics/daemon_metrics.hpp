@@ -56,6 +56,11 @@ class daemon_metrics {
     job_type_metrics& add_job_type(const std::string& type, const std::string& plugin, const std::string& plugin_version);
     void observe_http(http_route route, std::string_view method, unsigned status, double seconds);
     void count_plugin_load_failure();
+    // A plugin's own metric: ticketd_plugin_<plugin>_<name>{type=...}. Returns its
+    // recorder, or an empty function (and `error`) when the name or buckets are invalid.
+    std::function<void(double)> add_plugin_metric(const std::string& plugin, const std::string& type, int kind,
+                                                  const std::string& name, const std::string& help,
+                                                  const std::vector<double>& buckets, std::string& error);
     void set_config_reload(bool ok, double unix_seconds);
     void add_source(scrape_source source);
 

@@ -95,6 +95,39 @@ void host_add_validation_error(ticketd_validation* v, const char* pointer, size_
     v->errors.push_back({text(pointer, pointer_size), text(detail, detail_size)});
 }
 
+// The handler whose create() is running on this thread: metric_register needs it.
+struct registration {
+    plugin_metric_registrar* registrar = nullptr;
+    std::vector<std::unique_ptr<ticketd_metric>>* metrics = nullptr;
+    std::string plugin;
+};
+thread_local registration* current_registration = nullptr;
+
+ticketd_metric* host_metric_register(ticketd_metric_kind kind, const char* name, size_t name_size,
+                                     const char* help, size_t help_size, const double* buckets,
+                                     size_t bucket_count) {
+    static ticketd_metric refused;  // records nothing
+    auto* r = current_registration;
+    if (r == nullptr) {
+        log_error("plugin: metric_register('" + text(name, name_size) + "') called outside create(); ignored");
+        return &refused;
+    }
+    if (r->registrar == nullptr) return &refused;  // e.g. --check-plugin
+    std::string error;
+    auto record = r->registrar->add(kind, text(name, name_size), text(help, help_size),
+                                    std::vector<double>(buckets, buckets + bucket_count), error);
+    if (!record) {
+        log_error("plugin " + r->plugin + ": metric '" + text(name, name_size) + "' refused: " + error);
+        return &refused;
+    }
+    r->metrics->push_back(std::make_unique<ticketd_metric>(ticketd_metric{std::move(record)}));
+    return r->metrics->back().get();
+}
+
+void host_metric_record(ticketd_metric* metric, double value) {
+    if (metric != nullptr && metric->record && value == value) metric->record(value);
+}
+
 const ticketd_host_services host_services = {
     sizeof(ticketd_host_services),
     TICKETD_PLUGIN_ABI_MAJOR,
@@ -111,6 +144,8 @@ const ticketd_host_services host_services = {
     &host_fail,
     &host_add_validation_error,
     &host_result_file,
+    &host_metric_register,
+    &host_metric_record,
 };
 
 [[noreturn]] void reject(const std::filesystem::path& file, const std::string& expected,
@@ -227,7 +262,8 @@ std::shared_ptr<plugin_library> plugin_library::load(const std::filesystem::path
     return lib;
 }
 
-job_handler::job_handler(std::shared_ptr<plugin_library> library, const nlohmann::json& settings)
+job_handler::job_handler(std::shared_ptr<plugin_library> library, const nlohmann::json& settings,
+                         plugin_metric_registrar* metrics)
     : library_(std::move(library)) {
     if (const auto* schema = library_->settings_schema()) {
         const auto violations = schema->validate(settings);
@@ -243,7 +279,10 @@ job_handler::job_handler(std::shared_ptr<plugin_library> library, const nlohmann
     }
     const std::string json = settings.dump();
     char error[1024] = {0};
+    registration reg{metrics, &metrics_, library_->descriptor().name};
+    current_registration = &reg;
     instance_ = library_->descriptor().create(json.data(), json.size(), error, sizeof error);
+    current_registration = nullptr;
     if (instance_ == nullptr) {
         throw plugin_error(library_->file().string() + ": expected create() to accept the settings, found: " +
                            (error[0] ? error : "it failed without a message") +

@@ -8,9 +8,14 @@
 
 #include <ticketd/plugin.h>
 
+struct ticketd_metric {
+    std::function<void(double)> record;  // empty: records nothing
+};
+
 #include <nlohmann/json.hpp>
 
 #include <filesystem>
+#include <functional>
 #include <memory>
 #include <stdexcept>
 #include <string>
@@ -52,10 +57,23 @@ struct validation_error {
     std::string detail;
 };
 
+// Where a plugin's own metrics go (ticketd_host_services::metric_register), bound to
+// the job type whose handler is being created.
+class plugin_metric_registrar {
+   public:
+    virtual ~plugin_metric_registrar() = default;
+    // A recorder for the new metric; an empty function refuses it (with `error` set).
+    virtual std::function<void(double)> add(ticketd_metric_kind kind, const std::string& name,
+                                            const std::string& help, const std::vector<double>& buckets,
+                                            std::string& error) = 0;
+};
+
 class job_handler {
    public:
     // Throws plugin_error when the settings fail the plugin's schema or `create` fails.
-    job_handler(std::shared_ptr<plugin_library> library, const nlohmann::json& settings);
+    // Metrics the plugin registers in `create` go to `metrics` (none when null).
+    job_handler(std::shared_ptr<plugin_library> library, const nlohmann::json& settings,
+                plugin_metric_registrar* metrics = nullptr);
     ~job_handler();
     job_handler(const job_handler&) = delete;
     job_handler& operator=(const job_handler&) = delete;
@@ -69,6 +87,7 @@ class job_handler {
    private:
     std::shared_ptr<plugin_library> library_;
     ticketd_instance* instance_ = nullptr;
+    std::vector<std::unique_ptr<ticketd_metric>> metrics_;  // what the plugin registered
 };
 
 }  // namespace ticketd

@@ -7,8 +7,12 @@
 namespace {
 class sleep_handler final : public ticketd::handler {
    public:
-    explicit sleep_handler(std::string_view) {}
+    explicit sleep_handler(std::string_view)
+        : runs_(ticketd::counter("runs_total", "Attempts the sleep fixture ran.")),
+          input_bytes_(ticketd::histogram("input_bytes", "Size of the inputs it saw.", {10, 100, 1000})) {}
     void run(ticketd::job& job) override {
+        runs_.record(1);
+        input_bytes_.record(static_cast<double>(job.input().size()));
         job.progress(10, "sleeping");
         if (fixtures::sleep_for(job, fixtures::delay_of(job.input()), true)) {
             throw ticketd::job_canceled();
@@ -26,6 +30,10 @@ class sleep_handler final : public ticketd::handler {
                                        {"jobId", std::string(job.id())}};
         job.set_result("application/json", result.dump());
     }
+
+   private:
+    ticketd::metric runs_;
+    ticketd::metric input_bytes_;
 };
 }  // namespace
 

@@ -38,6 +38,7 @@ extern "C" {
 typedef struct ticketd_instance ticketd_instance;     /* a plugin's per-job-type state */
 typedef struct ticketd_job ticketd_job;               /* the host's context of one attempt */
 typedef struct ticketd_validation ticketd_validation; /* collects input validation errors */
+typedef struct ticketd_metric ticketd_metric;         /* a metric the plugin registered */
 
 /* A borrowed UTF-8 string; not necessarily NUL-terminated. */
 typedef struct ticketd_string {
@@ -51,6 +52,12 @@ typedef enum ticketd_log_level {
     TICKETD_LOG_WARNING = 2,
     TICKETD_LOG_ERROR = 3
 } ticketd_log_level;
+
+typedef enum ticketd_metric_kind {
+    TICKETD_METRIC_COUNTER = 0,  /* record(v): add v >= 0; the name must end in _total */
+    TICKETD_METRIC_GAUGE = 1,    /* record(v): set to v */
+    TICKETD_METRIC_HISTOGRAM = 2 /* record(v): observe v */
+} ticketd_metric_kind;
 
 /* What `run` returns. */
 typedef enum ticketd_run_status {
@@ -102,6 +109,15 @@ typedef struct ticketd_host_services {
      * Replaces any result set with set_result, and vice versa. */
     ticketd_string (*result_file)(ticketd_job* job, const char* content_type,
                                   size_t content_type_size);
+    /* Register a Prometheus metric, exported as ticketd_plugin_<plugin name>_<name> with a
+     * `type` label (the job type). Only valid inside `create`. `name` is [a-z_][a-z0-9_]*;
+     * histograms take `bucket_count` increasing upper bounds. Never returns NULL: a
+     * refused registration (logged) returns a metric that records nothing. */
+    ticketd_metric* (*metric_register)(ticketd_metric_kind kind, const char* name, size_t name_size,
+                                       const char* help, size_t help_size, const double* buckets,
+                                       size_t bucket_count);
+    /* Record a value (see ticketd_metric_kind). Thread-safe, cheap: call from `run`. */
+    void (*metric_record)(ticketd_metric* metric, double value);
 } ticketd_host_services;
 
 /*

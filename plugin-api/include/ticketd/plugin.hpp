@@ -22,6 +22,7 @@
 #include <stdexcept>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace ticketd {
 
@@ -57,6 +58,40 @@ inline void log(log_level level, std::string_view message) noexcept {
     if (auto* h = detail::host()) {
         h->log(nullptr, static_cast<ticketd_log_level>(level), message.data(), message.size());
     }
+}
+
+// A Prometheus metric of the plugin's own, exported as ticketd_plugin_<name>_<metric>
+// with a `type` label. Register in the handler's constructor; record from run().
+class metric {
+   public:
+    metric() = default;
+    void record(double value) const noexcept {
+        if (m_) detail::host()->metric_record(m_, value);
+    }
+
+   private:
+    friend metric register_metric(ticketd_metric_kind, std::string_view, std::string_view,
+                                  const std::vector<double>&);
+    explicit metric(ticketd_metric* m) : m_(m) {}
+    ticketd_metric* m_ = nullptr;
+};
+
+inline metric register_metric(ticketd_metric_kind kind, std::string_view name, std::string_view help,
+                              const std::vector<double>& buckets = {}) {
+    return metric(detail::host()->metric_register(kind, name.data(), name.size(), help.data(), help.size(),
+                                                  buckets.data(), buckets.size()));
+}
+// counter("bytes_processed_total", "..."): record(n) adds n.
+inline metric counter(std::string_view name, std::string_view help) {
+    return register_metric(TICKETD_METRIC_COUNTER, name, help);
+}
+// gauge("cache_entries", "..."): record(v) sets v.
+inline metric gauge(std::string_view name, std::string_view help) {
+    return register_metric(TICKETD_METRIC_GAUGE, name, help);
+}
+// histogram("frame_seconds", "...", {0.01, 0.1, 1}): record(v) observes v.
+inline metric histogram(std::string_view name, std::string_view help, const std::vector<double>& buckets) {
+    return register_metric(TICKETD_METRIC_HISTOGRAM, name, help, buckets);
 }
 
 // Collects input validation errors, each at a JSON Pointer into the job's input.
