@@ -1,6 +1,7 @@
 #include "daemon_app.hpp"
 
 #include "api/jobs_api.hpp"
+#include "api/metrics_endpoint.hpp"
 #include "http/http_server.hpp"
 #include "jobs/job_engine.hpp"
 #include "metrics/daemon_metrics.hpp"
@@ -29,16 +30,9 @@ namespace fs = std::filesystem;
 daemon_config load_effective_config(const daemon_options& options) {
     daemon_config config = load_config(options.config_file);
     if (options.state_dir) config.state_dir = fs::absolute(*options.state_dir);
-    if (options.listen) {
-        const auto& l = *options.listen;
-        const auto colon = l.rfind(':');
-        unsigned port = 0;
-        if (colon == std::string::npos ||
-            std::from_chars(l.data() + colon + 1, l.data() + l.size(), port).ec != std::errc() || port > 65535) {
-            throw config_error("--listen: expected HOST:PORT, found '" + l + "'; fix: e.g. --listen 127.0.0.1:0");
-        }
-        config.server.listen_host = l.substr(0, colon);
-        config.server.listen_port = static_cast<uint16_t>(port);
+    if (options.listen && !parse_host_port(*options.listen, config.server.listen_host, config.server.listen_port)) {
+        throw config_error("--listen: expected HOST:PORT, found '" + *options.listen +
+                           "'; fix: e.g. --listen 127.0.0.1:0");
     }
     return config;
 }
@@ -134,11 +128,13 @@ int lock_state_dir(const fs::path& dir) {
     return fd;
 }
 
-void write_port_file(const fs::path& file, uint16_t port) {
+// The bound port, and on a second line the metrics port when /metrics has its own.
+void write_port_file(const fs::path& file, uint16_t port, uint16_t metrics_port) {
     const fs::path tmp = file.string() + ".tmp";
     {
         std::ofstream out(tmp);
         out << port << "\n";
+        if (metrics_port != 0) out << metrics_port << "\n";
     }
     fs::rename(tmp, file);
 }
@@ -194,19 +190,21 @@ int check_plugin(const fs::path& file, const std::optional<std::string>& setting
 int run_daemon(const daemon_options& options) {
     daemon_config config;
     std::vector<std::unique_ptr<job_type_runtime>> types;
-    daemon_metrics metrics(TICKETD_VERSION);
+    std::optional<daemon_metrics> metrics_storage;
     int lock_fd = -1;
     try {
         config = load_effective_config(options);
+        metrics_storage.emplace(TICKETD_VERSION, config.metrics.enabled);
         fs::create_directories(config.state_dir);
         lock_fd = lock_state_dir(config.state_dir);
-        types = load_job_types(config, &metrics);
-        metrics.set_config_reload(true, static_cast<double>(now_unix_ms()) / 1000.0);
+        types = load_job_types(config, &*metrics_storage);
+        metrics_storage->set_config_reload(true, static_cast<double>(now_unix_ms()) / 1000.0);
     } catch (const std::exception& e) {
         log_error(std::string("startup failed: ") + e.what());
         return 1;
     }
 
+    daemon_metrics& metrics = *metrics_storage;
     std::signal(SIGPIPE, SIG_IGN);
     boost::asio::io_context io(static_cast<int>(config.server.io_threads));
     scheduler timers(io);
@@ -221,9 +219,18 @@ int run_daemon(const daemon_options& options) {
     add_queue_gauges(metrics, engine);
     jobs_api api(config, engine, metrics);
     http_server server(io, config.server, api);
+    // /metrics on a separate address when metrics.listen is set (e.g. private network).
+    const bool separate_metrics = config.metrics.enabled && !config.metrics.listen_host.empty();
+    metrics_endpoint metrics_api(metrics);
+    server_config metrics_server_config = config.server;
+    metrics_server_config.listen_host = config.metrics.listen_host;
+    metrics_server_config.listen_port = config.metrics.listen_port;
+    std::optional<http_server> metrics_server;
+    if (separate_metrics) metrics_server.emplace(io, metrics_server_config, metrics_api);
     try {
         engine.recover();
         server.listen();
+        if (metrics_server) metrics_server->listen();
     } catch (const std::exception& e) {
         log_error(std::string("startup failed: ") + e.what());
         return 1;
@@ -236,9 +243,13 @@ int run_daemon(const daemon_options& options) {
                    std::to_string(port);
     }
     api.set_base_url(base_url);
+    metrics_api.set_base_url(base_url);
     engine.start();
     api.set_ready(true);
-    if (options.port_file) write_port_file(*options.port_file, port);
+    if (options.port_file) write_port_file(*options.port_file, port, metrics_server ? metrics_server->port() : 0);
+    if (metrics_server) {
+        log_info("metrics on " + config.metrics.listen_host + ":" + std::to_string(metrics_server->port()));
+    }
     log_info("ticketd listening on " + config.server.listen_host + ":" + std::to_string(port) + " (" + base_url +
              "), state in " + config.state_dir.string() + ", " + std::to_string(config.job_types.size()) +
              " job types");
@@ -261,6 +272,7 @@ int run_daemon(const daemon_options& options) {
             drainer = std::thread([&] {
                 clean_stop = engine.drain();
                 server.stop_accepting();
+                if (metrics_server) metrics_server->stop_accepting();
                 io.stop();
             });
         };

@@ -155,7 +155,7 @@ void jobs_api::route(std::shared_ptr<call> c) {
         res.body = R"({"status":"ready"})";
         return c->respond(std::move(res));
     }
-    if (path == "/metrics") {
+    if (path == "/metrics" && config_.metrics.enabled && config_.metrics.listen_host.empty()) {
         if (!get) return c->method_not_allowed("GET, HEAD");
         http_response res;
         res.set("Content-Type", daemon_metrics::content_type).set("Cache-Control", "no-store");

@@ -297,6 +297,20 @@ uint64_t parse_size(std::string_view text) {
     return n * it->second;
 }
 
+bool parse_host_port(std::string_view text, std::string& host, uint16_t& port) {
+    const auto colon = text.rfind(':');
+    uint32_t value = 0;
+    if (colon == std::string_view::npos || colon == 0 ||
+        std::from_chars(text.data() + colon + 1, text.data() + text.size(), value).ec != std::errc() ||
+        value > 65535) {
+        return false;
+    }
+    host = std::string(text.substr(0, colon));
+    if (host.size() > 2 && host.front() == '[' && host.back() == ']') host = host.substr(1, host.size() - 2);
+    port = static_cast<uint16_t>(value);
+    return true;
+}
+
 nlohmann::json parse_settings_yaml(const std::string& text_or_file) {
     YAML::Node node;
     std::error_code ec;
@@ -327,20 +341,10 @@ daemon_config load_config(const fs::path& file_arg) {
     auto server = top.child("server");
     auto& s = c.server;
     const std::string listen = server.string("listen", "127.0.0.1:8080");
-    const auto colon = listen.rfind(':');
-    uint32_t port = 0;
-    if (colon == std::string::npos ||
-        std::from_chars(listen.data() + colon + 1, listen.data() + listen.size(), port).ec !=
-            std::errc() ||
-        port > 65535) {
+    if (!parse_host_port(listen, s.listen_host, s.listen_port)) {
         server.fail(*server.get("listen"), "'server.listen' must be HOST:PORT, found '" + listen + "'",
                     "write e.g. 127.0.0.1:8080 (port 0 picks a free port)");
     }
-    s.listen_host = listen.substr(0, colon);
-    if (s.listen_host.size() > 2 && s.listen_host.front() == '[') {
-        s.listen_host = s.listen_host.substr(1, s.listen_host.size() - 2);
-    }
-    s.listen_port = static_cast<uint16_t>(port);
     s.public_base_url = server.string("public_base_url", "");
     if (!s.public_base_url.empty()) {
         if (s.public_base_url.rfind("http://", 0) != 0 && s.public_base_url.rfind("https://", 0) != 0) {
@@ -359,6 +363,16 @@ daemon_config load_config(const fs::path& file_arg) {
     s.max_waiters = static_cast<unsigned>(server.integer("max_waiters", s.max_waiters, 0, 1'000'000));
     s.max_wait = server.duration("max_wait", s.max_wait, milliseconds(0), milliseconds(3600'000));
     server.finish();
+
+    auto metrics = top.child("metrics");
+    c.metrics.enabled = metrics.boolean("enabled", true);
+    const std::string metrics_listen = metrics.string("listen", "");
+    if (!metrics_listen.empty() &&
+        !parse_host_port(metrics_listen, c.metrics.listen_host, c.metrics.listen_port)) {
+        metrics.fail(*metrics.get("listen"), "'metrics.listen' must be HOST:PORT, found '" + metrics_listen + "'",
+                     "write e.g. 127.0.0.1:9464, or leave it empty to serve /metrics on server.listen");
+    }
+    metrics.finish();
 
     c.state_dir = resolve(dir, top.string("state_dir", "/var/lib/ticketd"));
     c.plugin_dir = resolve(dir, top.string("plugin_dir", "/usr/lib/ticketd/plugins"));

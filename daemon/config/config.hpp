@@ -35,6 +35,12 @@ struct server_config {
     milliseconds max_wait{30'000};
 };
 
+struct metrics_config {
+    bool enabled = true;       // false: nothing is recorded and /metrics is not served
+    std::string listen_host;   // empty: /metrics on the main listener
+    uint16_t listen_port = 0;
+};
+
 struct job_type_config {
     std::string file;  // where it was declared, for messages
     std::string type;
@@ -53,6 +59,7 @@ struct job_type_config {
 struct daemon_config {
     std::filesystem::path file;
     server_config server;
+    metrics_config metrics;
     std::filesystem::path state_dir;
     std::filesystem::path plugin_dir;
     std::filesystem::path jobs_dir;
@@ -71,6 +78,9 @@ struct daemon_config {
 // Reads `file` and every *.yaml in its jobs_dir. Relative paths in the file are relative
 // to the file's own directory.
 daemon_config load_config(const std::filesystem::path& file);
+
+// "HOST:PORT" ("[::1]:8080" for IPv6); false when malformed.
+bool parse_host_port(std::string_view text, std::string& host, uint16_t& port);
 
 // Plugin settings given as YAML text (or the name of a YAML file), as JSON.
 nlohmann::json parse_settings_yaml(const std::string& text_or_file);

@@ -98,7 +98,7 @@ void job_engine::recover() {
                 r.progress_message.clear();
                 r.not_before = now + backoff_ms(rt->config.retry_backoff.count(), r.attempt);
                 ++retried;
-                rt->metrics->retried->Increment();
+                rt->metrics->retried();
             }
             r.updated_at = std::max(now, r.updated_at + 1);
             r.version += 1;
@@ -209,13 +209,13 @@ void job_engine::submit(submit_request req, std::function<void(submit_outcome)> 
         return;
     }
     if (!accepting_) {
-        rt->metrics->reject(reject_reason::unavailable);
+        rt->metrics->rejected(reject_reason::unavailable);
         done({submit_status::unavailable, {}, {}, "ticketd is starting or shutting down", {}});
         return;
     }
     const std::string input_json = req.input.dump();
     if (input_json.size() > rt->config.max_input_bytes) {
-        rt->metrics->reject(reject_reason::invalid_input);
+        rt->metrics->rejected(reject_reason::invalid_input);
         done({submit_status::invalid_input,
               {},
               {{"/input", "the input is " + std::to_string(input_json.size()) + " bytes; the job type '" +
@@ -226,7 +226,7 @@ void job_engine::submit(submit_request req, std::function<void(submit_outcome)> 
     }
     auto errors = rt->handler->validate(req.input);
     if (!errors.empty()) {
-        rt->metrics->reject(reject_reason::invalid_input);
+        rt->metrics->rejected(reject_reason::invalid_input);
         for (auto& e : errors) e.pointer = "/input" + e.pointer;
         done({submit_status::invalid_input, {}, std::move(errors), "the input is not valid for this job type", {}});
         return;
@@ -263,7 +263,7 @@ void job_engine::submit(submit_request req, std::function<void(submit_outcome)> 
         }
     }
     if (!rt->queue->try_reserve()) {
-        rt->metrics->reject(reject_reason::queue_full);
+        rt->metrics->rejected(reject_reason::queue_full);
         return answer({submit_status::unavailable, {}, {},
                        "the queue of job type '" + req.type + "' is full (" +
                            std::to_string(rt->queue->capacity()) + " jobs)",
@@ -304,7 +304,7 @@ void job_engine::accept_committed(job_type_runtime& rt, job_record record,
             if (key) keys_.release(key->principal, key->key);
         }
         rt.queue->release_reservation();
-        rt.metrics->reject(reject_reason::store_error);
+        rt.metrics->rejected(reject_reason::store_error);
         done({submit_status::internal, {}, {}, "the job could not be stored", {}});
         return;
     }
@@ -316,7 +316,7 @@ void job_engine::accept_committed(job_type_runtime& rt, job_record record,
         if (key) keys_.bind(*key);
         rt.queue->push_reserved(e, record.priority, 0);
     }
-    rt.metrics->submitted->Increment();
+    rt.metrics->submitted();
     done({submit_status::accepted, std::move(record), {}, {}, {}});
 }
 
@@ -615,9 +615,7 @@ void job_engine::run_attempt(job_type_runtime& rt, const job_entry_ptr& e) {
         touch_locked(r);
         e->control = std::make_shared<run_control>();
         running_.insert(e);
-        rt.metrics->started->Increment();
-        rt.metrics->queue_wait->Observe(
-            static_cast<double>(r.started_at - std::max(r.created_at, r.not_before)) / 1000.0);
+        rt.metrics->started(static_cast<double>(r.started_at - std::max(r.created_at, r.not_before)) / 1000.0);
         store_.update(r, [started](bool ok, const std::string& error) {
             log_write_failure("start", ok, error);
             started->set_value();
@@ -662,8 +660,7 @@ void job_engine::run_attempt(job_type_runtime& rt, const job_entry_ptr& e) {
     const ticketd_run_status status = rt.handler->run(ctx, input_json);
     deadline->cancel();
     const double ran = std::chrono::duration<double>(std::chrono::steady_clock::now() - run_start).count();
-    rt.metrics->duration->Observe(ran);
-    rt.metrics->busy_seconds->Increment(ran);
+    rt.metrics->ran(ran);
     finish_attempt(rt, e, ctx, status);  // may adopt a result file from the scratch dir
     std::filesystem::remove_all(scratch, ec);
 }
@@ -841,10 +838,10 @@ void job_engine::count_outcome(const job_record& r) const {
     if (rt == nullptr) return;
     const std::string code = r.error ? r.error->code : "";
     switch (r.status) {
-        case job_status::succeeded: return rt->metrics->complete(job_outcome::succeeded);
-        case job_status::canceled: return rt->metrics->complete(job_outcome::canceled);
+        case job_status::succeeded: return rt->metrics->completed(job_outcome::succeeded);
+        case job_status::canceled: return rt->metrics->completed(job_outcome::canceled);
         case job_status::failed:
-            return rt->metrics->complete(code == "job-timeout"       ? job_outcome::timeout
+            return rt->metrics->completed(code == "job-timeout"       ? job_outcome::timeout
                                          : code == "job-interrupted" ? job_outcome::interrupted
                                                                      : job_outcome::failed);
         case job_status::queued:

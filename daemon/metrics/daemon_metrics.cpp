@@ -33,8 +33,9 @@ auto& family(Builder builder, const char* name, const char* help, prometheus::Re
 
 }  // namespace
 
-daemon_metrics::daemon_metrics(std::string version)
-    : registry_(std::make_shared<prometheus::Registry>()),
+daemon_metrics::daemon_metrics(std::string version, bool enabled)
+    : enabled_(enabled),
+      registry_(std::make_shared<prometheus::Registry>()),
       submitted_(family(prometheus::BuildCounter(), "ticketd_jobs_submitted_total",
                         "Jobs accepted (202, durable), by job type.", *registry_)),
       rejected_(family(prometheus::BuildCounter(), "ticketd_jobs_rejected_total",
@@ -75,17 +76,20 @@ daemon_metrics::daemon_metrics(std::string version)
 job_type_metrics& daemon_metrics::add_job_type(const std::string& type, const std::string& plugin,
                                                const std::string& plugin_version) {
     auto m = std::make_unique<job_type_metrics>();
+    m->enabled = enabled_;
     const prometheus::Labels labels{{"type", type}};
-    m->submitted = &submitted_.Add(labels);
-    for (size_t i = 0; i < m->rejected.size(); ++i) m->rejected[i] = &rejected_.Add({{"type", type}, {"reason", reject_names[i]}});
-    m->started = &started_.Add(labels);
-    for (size_t i = 0; i < m->completed.size(); ++i) {
-        m->completed[i] = &completed_.Add({{"type", type}, {"outcome", outcome_names[i]}});
+    m->submitted_ = &submitted_.Add(labels);
+    for (size_t i = 0; i < m->rejected_.size(); ++i) {
+        m->rejected_[i] = &rejected_.Add({{"type", type}, {"reason", reject_names[i]}});
     }
-    m->retried = &retried_.Add(labels);
-    m->queue_wait = &queue_wait_.Add(labels, job_buckets);
-    m->duration = &duration_.Add(labels, job_buckets);
-    m->busy_seconds = &busy_seconds_.Add(labels);
+    m->started_ = &started_.Add(labels);
+    for (size_t i = 0; i < m->completed_.size(); ++i) {
+        m->completed_[i] = &completed_.Add({{"type", type}, {"outcome", outcome_names[i]}});
+    }
+    m->retried_ = &retried_.Add(labels);
+    m->queue_wait_ = &queue_wait_.Add(labels, job_buckets);
+    m->duration_ = &duration_.Add(labels, job_buckets);
+    m->busy_seconds_ = &busy_seconds_.Add(labels);
     plugin_info_.Add({{"type", type}, {"plugin", plugin}, {"version", plugin_version}}).Set(1);
     std::lock_guard lock(types_mutex_);
     types_.push_back(std::move(m));
@@ -107,6 +111,7 @@ size_t daemon_metrics::code_index(unsigned status) {
 }
 
 void daemon_metrics::observe_http(http_route route, std::string_view method, unsigned status, double seconds) {
+    if (!enabled_) return;
     const size_t r = static_cast<size_t>(route), m = method_index(method), c = code_index(status);
     auto& counter_slot = http_counters_[(r * method_count + m) * code_count + c];
     auto* counter = counter_slot.load(std::memory_order_acquire);

@@ -26,19 +26,41 @@ namespace ticketd {
 enum class reject_reason { queue_full, invalid_input, unavailable, store_error };
 enum class job_outcome { succeeded, failed, canceled, timeout, interrupted };
 
-// One job type's children, looked up when the type registers.
+// One job type's children, looked up when the type registers. With instrumentation
+// off (metrics.enabled: false) every call is a no-op.
 struct job_type_metrics {
-    prometheus::Counter* submitted = nullptr;
-    std::array<prometheus::Counter*, 4> rejected{};   // by reject_reason
-    prometheus::Counter* started = nullptr;
-    std::array<prometheus::Counter*, 5> completed{};  // by job_outcome
-    prometheus::Counter* retried = nullptr;
-    prometheus::Histogram* queue_wait = nullptr;
-    prometheus::Histogram* duration = nullptr;
-    prometheus::Counter* busy_seconds = nullptr;
+    bool enabled = true;
+    prometheus::Counter* submitted_ = nullptr;
+    std::array<prometheus::Counter*, 4> rejected_{};   // by reject_reason
+    prometheus::Counter* started_ = nullptr;
+    std::array<prometheus::Counter*, 5> completed_{};  // by job_outcome
+    prometheus::Counter* retried_ = nullptr;
+    prometheus::Histogram* queue_wait_ = nullptr;
+    prometheus::Histogram* duration_ = nullptr;
+    prometheus::Counter* busy_seconds_ = nullptr;
 
-    void reject(reject_reason r) const { rejected[static_cast<size_t>(r)]->Increment(); }
-    void complete(job_outcome o) const { completed[static_cast<size_t>(o)]->Increment(); }
+    void submitted() const {
+        if (enabled) submitted_->Increment();
+    }
+    void rejected(reject_reason r) const {
+        if (enabled) rejected_[static_cast<size_t>(r)]->Increment();
+    }
+    void started(double queue_wait_seconds) const {
+        if (!enabled) return;
+        started_->Increment();
+        queue_wait_->Observe(queue_wait_seconds);
+    }
+    void ran(double seconds) const {
+        if (!enabled) return;
+        duration_->Observe(seconds);
+        busy_seconds_->Increment(seconds);
+    }
+    void completed(job_outcome o) const {
+        if (enabled) completed_[static_cast<size_t>(o)]->Increment();
+    }
+    void retried() const {
+        if (enabled) retried_->Increment();
+    }
 };
 
 // The closed set of HTTP route templates (never raw paths in labels).
@@ -49,7 +71,8 @@ class daemon_metrics {
     // Appends families computed at scrape time.
     using scrape_source = std::function<void(std::vector<prometheus::MetricFamily>&)>;
 
-    explicit daemon_metrics(std::string version);
+    // `enabled` false: nothing is recorded (for measuring what instrumentation costs).
+    daemon_metrics(std::string version, bool enabled = true);
     daemon_metrics(const daemon_metrics&) = delete;
     daemon_metrics& operator=(const daemon_metrics&) = delete;
 
@@ -74,6 +97,7 @@ class daemon_metrics {
     static size_t method_index(std::string_view method);
     static size_t code_index(unsigned status);
 
+    bool enabled_;
     std::shared_ptr<prometheus::Registry> registry_;
     prometheus::Family<prometheus::Counter>& submitted_;
     prometheus::Family<prometheus::Counter>& rejected_;

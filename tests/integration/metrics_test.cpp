@@ -96,3 +96,33 @@ TEST_F(metrics, queue_length_and_oldest_age_while_the_worker_is_busy) {
     EXPECT_EQ(metric(first, "ticketd_queue_length", {{"type", "sleep"}}), 0);
     d.post("/v1/jobs/" + blocker + "/cancel", "");
 }
+
+namespace {
+daemon_config_text separate_listener() {
+    daemon_config_text c;
+    c.top = "metrics:\n  listen: 127.0.0.1:0\n";
+    return c;
+}
+daemon_config_text uninstrumented() {
+    daemon_config_text c;
+    c.top = "metrics:\n  enabled: false\n";
+    return c;
+}
+class metrics_listener : public daemon_test_with<separate_listener> {};
+class metrics_disabled : public daemon_test_with<uninstrumented> {};
+}  // namespace
+
+TEST_F(metrics_listener, metrics_are_served_only_on_their_own_address) {
+    ASSERT_NE(d.metrics_port(), 0);
+    ASSERT_NE(d.metrics_port(), d.port());
+    expect_problem(d.get("/metrics"), 404, "not-found");
+    auto r = http_request(d.metrics_port(), "GET", "/metrics");
+    EXPECT_EQ(r.status, 200u);
+    EXPECT_NE(r.body.find("ticketd_build_info"), std::string::npos);
+    EXPECT_EQ(http_request(d.metrics_port(), "GET", "/v1/jobs").status, 404u);
+}
+
+TEST_F(metrics_disabled, nothing_is_served_or_recorded) {
+    submit_id("hello");
+    expect_problem(d.get("/metrics"), 404, "not-found");
+}

@@ -109,7 +109,11 @@ void daemon_process::start() {
     if (!up || !fs::exists(port_file)) {
         throw std::runtime_error("ticketd did not start; log:\n" + log());
     }
-    port_ = static_cast<uint16_t>(std::stoi(read_file(port_file)));
+    std::istringstream ports(read_file(port_file));
+    unsigned main_port = 0, metrics_port = 0;
+    ports >> main_port >> metrics_port;
+    port_ = static_cast<uint16_t>(main_port);
+    metrics_port_ = static_cast<uint16_t>(metrics_port);
 }
 
 int daemon_process::start_expect_failure(std::string& log_text) {

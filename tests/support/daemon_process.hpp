@@ -45,6 +45,8 @@ class daemon_process {
     int start_expect_failure(std::string& log);
 
     uint16_t port() const { return port_; }
+    // The separate metrics listener's port (metrics.listen), 0 when there is none.
+    uint16_t metrics_port() const { return metrics_port_; }
     const std::filesystem::path& dir() const { return dir_; }
     std::string log() const;
     std::string url(const std::string& path) const;
@@ -65,6 +67,7 @@ class daemon_process {
     std::filesystem::path dir_;
     pid_t pid_ = -1;
     uint16_t port_ = 0;
+    uint16_t metrics_port_ = 0;
 };
 
 // Polls `condition` every 5 ms until it holds or `timeout` passes.
