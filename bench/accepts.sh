@@ -3,34 +3,12 @@
 # answer) against a baseline of the same server answering GET /healthz, in one session.
 # Prints one JSON object. Needs wrk (apt-get install wrk) and a Release build.
 #   bench/accepts.sh [seconds] [connections]
-set -euo pipefail
-cd "$(dirname "$0")/.."
+source "$(dirname "$0")/lib.sh"
 seconds=${1:-10}
 connections=${2:-64}
-bin=build/release/daemon/ticketd
-command -v wrk >/dev/null || { echo "bench: wrk is missing (apt-get install wrk)" >&2; exit 1; }
-[ -x "$bin" ] || { echo "bench: build first (make build)" >&2; exit 1; }
-
-dir=$(mktemp -d)
-trap 'kill "$pid" 2>/dev/null; wait "$pid" 2>/dev/null; rm -rf "$dir"' EXIT
-mkdir -p "$dir/jobs.d"
-cat > "$dir/ticketd.yaml" <<YAML
-server:
-  listen: 127.0.0.1:0
-  io_threads: 2
-state_dir: state
-plugin_dir: $PWD/build/release/plugins
-jobs_dir: jobs.d
-YAML
-printf 'type: hello\nplugin: hello.so\nworkers: 2\nqueue_capacity: 10000000\n' > "$dir/jobs.d/hello.yaml"
-"$bin" --config "$dir/ticketd.yaml" --port-file "$dir/port" 2> "$dir/log" &
-pid=$!
-for _ in $(seq 200); do [ -s "$dir/port" ] && break; sleep 0.05; done
-url="http://127.0.0.1:$(cat "$dir/port")"
-
-run() { wrk -t2 -c"$connections" -d"${seconds}s" -s bench/report.lua "$1" | tail -n 1; }
-baseline=$(run "$url/healthz")
-accepts=$(WRK_METHOD=POST WRK_BODY='{"type":"hello","input":{"name":"bench"}}' run "$url/v1/jobs")
+start_daemon main
+baseline=$(wrk_json "$url/healthz" "$seconds" "$connections")
+accepts=$(wrk_json "$url/v1/jobs" "$seconds" "$connections" '{"type":"hello","input":{"name":"bench"}}')
 python3 - "$baseline" "$accepts" "$seconds" "$connections" <<'PY'
 import json, sys
 base, acc = json.loads(sys.argv[1]), json.loads(sys.argv[2])

@@ -1,0 +1,32 @@
+# Shared helpers of the benchmark scripts (sourced, not run).
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+bin=build/release/daemon/ticketd
+command -v wrk >/dev/null || { echo "bench: wrk is missing (apt-get install wrk)" >&2; exit 1; }
+[ -x "$bin" ] || { echo "bench: build first (make build)" >&2; exit 1; }
+bench_dir=$(mktemp -d)
+bench_pids=()
+trap 'for p in "${bench_pids[@]}"; do kill "$p" 2>/dev/null; wait "$p" 2>/dev/null; done; rm -rf "$bench_dir"' EXIT
+
+# start_daemon NAME [extra top-level YAML]: starts a daemon with the hello type on a free
+# port; sets $url.
+start_daemon() {
+    local dir="$bench_dir/$1"
+    mkdir -p "$dir/jobs.d"
+    printf 'server:\n  listen: 127.0.0.1:0\n  io_threads: 2\nstate_dir: state\nplugin_dir: %s\njobs_dir: jobs.d\n%s' \
+        "$PWD/build/release/plugins" "${2:-}" >"$dir/ticketd.yaml"
+    printf 'type: hello\nplugin: hello.so\nworkers: 2\nqueue_capacity: 10000000\n' >"$dir/jobs.d/hello.yaml"
+    "$bin" --config "$dir/ticketd.yaml" --port-file "$dir/port" 2>"$dir/log" &
+    bench_pids+=($!)
+    for _ in $(seq 200); do [ -s "$dir/port" ] && break; sleep 0.05; done
+    url="http://127.0.0.1:$(head -n 1 "$dir/port")"
+}
+
+# wrk_json URL SECONDS CONNECTIONS [POST body]: one JSON line (bench/report.lua).
+wrk_json() {
+    if [ -n "${4:-}" ]; then
+        WRK_METHOD=POST WRK_BODY="$4" wrk -t2 -c"$3" -d"$2s" -s bench/report.lua "$1" | tail -n 1
+    else
+        wrk -t2 -c"$3" -d"$2s" -s bench/report.lua "$1" | tail -n 1
+    fi
+}
