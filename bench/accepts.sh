@@ -8,7 +8,9 @@ seconds=${1:-10}
 connections=${2:-64}
 start_daemon main
 baseline=$(wrk_json "$url/healthz" "$seconds" "$connections")
-accepts=$(wrk_json "$url/v1/jobs" "$seconds" "$connections" '{"type":"hello","input":{"name":"bench"}}')
+# The jobs sleep an hour: this measures the accept path (validate, commit, answer), not
+# the workers running jobs beside it.
+accepts=$(wrk_json "$url/v1/jobs" "$seconds" "$connections" '{"type":"hello","input":{"name":"bench","delayMs":3600000}}')
 python3 - "$baseline" "$accepts" "$seconds" "$connections" <<'PY'
 import json, sys
 base, acc = json.loads(sys.argv[1]), json.loads(sys.argv[2])
