@@ -113,6 +113,23 @@ TEST_F(limits, urls_come_from_public_base_url_never_from_host) {
     EXPECT_EQ(p.json()["type"], "https://jobs.example.com/problems/not-found");
 }
 
+TEST_F(limits, expect_100_continue_gets_its_go_ahead_at_once) {
+    raw_connection c(d.port());
+    const std::string body = R"({"type":"hello","input":{"name":"Ada"}})";
+    ASSERT_TRUE(c.send("POST /v1/jobs HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nConnection: close\r\n"
+                       "Expect: 100-continue\r\nContent-Length: " + std::to_string(body.size()) + "\r\n\r\n"));
+    // Nothing but the interim answer may come before the body is sent.
+    std::string interim;
+    ASSERT_TRUE(eventually([&] {
+        interim += c.read_until_close(std::chrono::milliseconds(50));
+        return interim.find("\r\n\r\n") != std::string::npos;
+    }, 5s));
+    EXPECT_EQ(interim.rfind("HTTP/1.1 100 Continue\r\n\r\n", 0), 0u) << interim;
+    ASSERT_TRUE(c.send(body));
+    const auto final_answer = c.read_until_close(5s);
+    EXPECT_NE(final_answer.find("HTTP/1.1 202 Accepted"), std::string::npos) << final_answer;
+}
+
 TEST_F(limits, request_ids_are_echoed_or_generated) {
     auto mine = d.get("/healthz", {{"X-Request-Id", "req-123"}});
     EXPECT_EQ(mine.header("X-Request-Id"), "req-123");
