@@ -9,6 +9,7 @@
 #include "store/sqlite_store.hpp"
 #include "system/log.hpp"
 #include "system/scheduler.hpp"
+#include "system/service_notifier.hpp"
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/signal_set.hpp>
@@ -115,6 +116,28 @@ void add_queue_gauges(daemon_metrics& metrics, const job_engine& engine) {
             }
         }
     });
+}
+
+// "3 job types; 12 queued, 4 running" for systemd's STATUS=.
+std::string status_line(const job_engine& engine) {
+    uint64_t queued = 0, running = 0;
+    const auto types = engine.types();
+    for (const auto& t : types) {
+        queued += t.queue_length;
+        running += t.busy;
+    }
+    return std::to_string(types.size()) + " job types; " + std::to_string(queued) + " queued, " +
+           std::to_string(running) + " running";
+}
+
+// Calls `fn` every `period` on the io_context until the process stops.
+void every(scheduler& timers, std::chrono::milliseconds period, std::function<void()> fn) {
+    auto tick = std::make_shared<std::function<void()>>();
+    *tick = [&timers, period, fn = std::move(fn), weak = std::weak_ptr<std::function<void()>>(tick)] {
+        fn();
+        if (auto next = weak.lock()) timers.after(period, [next] { (*next)(); });
+    };
+    timers.after(period, [tick] { (*tick)(); });
 }
 
 // One daemon per state directory.
@@ -250,6 +273,18 @@ int run_daemon(const daemon_options& options) {
     if (metrics_server) {
         log_info("metrics on " + config.metrics.listen_host + ":" + std::to_string(metrics_server->port()));
     }
+    // systemd (Type=notify): ready only now that the store is open, plugins are loaded and
+    // the listener is bound; the watchdog is fed from the event loop, so a hung loop gets
+    // the service restarted.
+    service_notifier notifier;
+    if (notifier.active()) {
+        notifier.notify("READY=1\nSTATUS=" + status_line(engine));
+        every(timers, std::chrono::seconds(5), [&] { notifier.notify("STATUS=" + status_line(engine)); });
+        if (const auto interval = notifier.watchdog_interval()) {
+            every(timers, std::chrono::duration_cast<std::chrono::milliseconds>(*interval),
+                  [&] { notifier.notify("WATCHDOG=1"); });
+        }
+    }
     log_info("ticketd listening on " + config.server.listen_host + ":" + std::to_string(port) + " (" + base_url +
              "), state in " + config.state_dir.string() + ", " + std::to_string(config.job_types.size()) +
              " job types");
@@ -268,6 +303,11 @@ int run_daemon(const daemon_options& options) {
             if (drainer.joinable()) return;
             log_info(std::string("received ") + (sig == SIGTERM ? "SIGTERM" : "SIGINT") + ": draining");
             api.set_ready(false);
+            // Draining may take drain_timeout + cancel_grace: ask systemd for that long.
+            const auto extend = std::chrono::duration_cast<std::chrono::microseconds>(
+                config.drain_timeout + config.cancel_grace + std::chrono::seconds(10));
+            notifier.notify("STOPPING=1\nSTATUS=draining: " + status_line(engine) +
+                            "\nEXTEND_TIMEOUT_USEC=" + std::to_string(extend.count()));
             // Draining blocks (it waits for jobs): never on an io thread.
             drainer = std::thread([&] {
                 clean_stop = engine.drain();

@@ -30,7 +30,8 @@ std::string read_file(const fs::path& p) {
     return ss.str();
 }
 
-pid_t spawn(const std::vector<std::string>& args, const fs::path& log) {
+pid_t spawn(const std::vector<std::string>& args, const fs::path& log,
+            const std::map<std::string, std::string>& env = {}) {
     posix_spawn_file_actions_t actions;
     posix_spawn_file_actions_init(&actions);
     posix_spawn_file_actions_addopen(&actions, 1, log.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
@@ -38,8 +39,17 @@ pid_t spawn(const std::vector<std::string>& args, const fs::path& log) {
     std::vector<char*> argv;
     for (const auto& a : args) argv.push_back(const_cast<char*>(a.c_str()));
     argv.push_back(nullptr);
+    std::vector<std::string> env_strings;
+    for (char** e = environ; *e != nullptr; ++e) {
+        const std::string entry = *e;
+        if (!env.contains(entry.substr(0, entry.find('=')))) env_strings.push_back(entry);
+    }
+    for (const auto& [k, v] : env) env_strings.push_back(k + "=" + v);
+    std::vector<char*> envp;
+    for (auto& e : env_strings) envp.push_back(e.data());
+    envp.push_back(nullptr);
     pid_t pid = -1;
-    const int rc = posix_spawn(&pid, argv[0], &actions, nullptr, argv.data(), environ);
+    const int rc = posix_spawn(&pid, argv[0], &actions, nullptr, argv.data(), envp.data());
     posix_spawn_file_actions_destroy(&actions);
     if (rc != 0) throw std::runtime_error("posix_spawn failed");
     return pid;
@@ -104,7 +114,7 @@ void daemon_process::start() {
     const auto port_file = dir_ / "port";
     fs::remove(port_file);
     pid_ = spawn({TICKETD_BINARY, "--config", (dir_ / "ticketd.yaml").string(), "--port-file", port_file.string()},
-                 dir_ / "daemon.log");
+                 dir_ / "daemon.log", env_);
     const bool up = eventually([&] { return fs::exists(port_file) || !running(); }, std::chrono::seconds(30));
     if (!up || !fs::exists(port_file)) {
         throw std::runtime_error("ticketd did not start; log:\n" + log());

@@ -44,6 +44,8 @@ class daemon_process {
     // Starts the daemon expecting it to fail; returns its exit code and log.
     int start_expect_failure(std::string& log);
 
+    // Sets an environment variable for the daemon (before start()).
+    void set_env(const std::string& name, const std::string& value) { env_[name] = value; }
     uint16_t port() const { return port_; }
     // The separate metrics listener's port (metrics.listen), 0 when there is none.
     uint16_t metrics_port() const { return metrics_port_; }
@@ -68,6 +70,7 @@ class daemon_process {
     pid_t pid_ = -1;
     uint16_t port_ = 0;
     uint16_t metrics_port_ = 0;
+    std::map<std::string, std::string> env_;
 };
 
 // Polls `condition` every 5 ms until it holds or `timeout` passes.

@@ -1,0 +1,32 @@
+// The systemd notification protocol (sd_notify(3)) without libsystemd: datagrams of
+// "KEY=VALUE" lines to $NOTIFY_SOCKET (a path, or "@name" in the abstract namespace).
+// Inactive when the variable is unset (not run by systemd, or not Type=notify).
+#pragma once
+
+#include <chrono>
+#include <optional>
+#include <string>
+#include <string_view>
+
+namespace ticketd {
+
+class service_notifier {
+   public:
+    service_notifier();  // reads NOTIFY_SOCKET, WATCHDOG_USEC and WATCHDOG_PID
+    ~service_notifier();
+    service_notifier(const service_notifier&) = delete;
+    service_notifier& operator=(const service_notifier&) = delete;
+
+    bool active() const { return fd_ >= 0; }
+    // Sends one notification (several lines allowed); false if it could not be sent.
+    bool notify(std::string_view state) const;
+    // How often to send WATCHDOG=1 (half of WATCHDOG_USEC), when systemd asked for it.
+    std::optional<std::chrono::microseconds> watchdog_interval() const { return watchdog_; }
+
+   private:
+    int fd_ = -1;
+    std::string address_;  // sun_path bytes ('\0' first for the abstract namespace)
+    std::optional<std::chrono::microseconds> watchdog_;
+};
+
+}  // namespace ticketd

@@ -1,0 +1,75 @@
+// The systemd notification protocol, against a fake $NOTIFY_SOCKET: READY=1 once
+// listening, STATUS= lines, WATCHDOG=1 at half of WATCHDOG_USEC, STOPPING=1 with
+// EXTEND_TIMEOUT_USEC on SIGTERM.
+#include "support/daemon_test.hpp"
+
+#include <poll.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cstring>
+#include <thread>
+
+using namespace ticketd::test;
+using namespace std::chrono_literals;
+
+namespace {
+class notify_socket {
+   public:
+    explicit notify_socket(const std::filesystem::path& path) : path_(path) {
+        fd_ = ::socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+        sockaddr_un addr{};
+        addr.sun_family = AF_UNIX;
+        std::strncpy(addr.sun_path, path.c_str(), sizeof addr.sun_path - 1);
+        if (::bind(fd_, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) throw std::runtime_error("bind");
+    }
+    ~notify_socket() { ::close(fd_); }
+    // Every datagram that arrives within `timeout`, appended to `seen`; true once `until` holds.
+    bool collect(std::vector<std::string>& seen, const std::function<bool()>& until, std::chrono::milliseconds timeout) {
+        const auto deadline = std::chrono::steady_clock::now() + timeout;
+        while (!until()) {
+            const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+            if (left.count() <= 0) return false;
+            pollfd p{fd_, POLLIN, 0};
+            if (::poll(&p, 1, static_cast<int>(left.count())) <= 0) continue;
+            char buf[4096];
+            const ssize_t n = ::recv(fd_, buf, sizeof buf, 0);
+            if (n > 0) seen.emplace_back(buf, static_cast<size_t>(n));
+        }
+        return true;
+    }
+
+   private:
+    std::filesystem::path path_;
+    int fd_ = -1;
+};
+
+size_t count_with(const std::vector<std::string>& seen, const std::string& needle) {
+    return static_cast<size_t>(std::count_if(seen.begin(), seen.end(),
+                                             [&](const std::string& m) { return m.find(needle) != std::string::npos; }));
+}
+}  // namespace
+
+TEST(systemd_notify, ready_status_watchdog_and_stopping) {
+    daemon_process d;
+    notify_socket sock(d.dir() / "notify.sock");
+    d.set_env("NOTIFY_SOCKET", (d.dir() / "notify.sock").string());
+    d.set_env("WATCHDOG_USEC", "200000");  // 200 ms: pings every 100 ms
+    d.start();
+    std::vector<std::string> seen;
+    ASSERT_TRUE(sock.collect(seen, [&] { return count_with(seen, "WATCHDOG=1") >= 3; }, 10s)) << seen.size();
+    ASSERT_GE(count_with(seen, "READY=1"), 1u);
+    EXPECT_EQ(seen.front().rfind("READY=1\nSTATUS=5 job types; 0 queued, 0 running", 0), 0u) << seen.front();
+    // READY came after the listener was bound: the daemon answers.
+    EXPECT_EQ(d.get("/readyz").status, 200u);
+
+    std::thread stopper([&] { d.stop(); });
+    const bool stopping = sock.collect(seen, [&] { return count_with(seen, "STOPPING=1") >= 1; }, 20s);
+    stopper.join();
+    ASSERT_TRUE(stopping);
+    const auto& last = *std::find_if(seen.begin(), seen.end(),
+                                     [](const std::string& m) { return m.find("STOPPING=1") != std::string::npos; });
+    EXPECT_NE(last.find("EXTEND_TIMEOUT_USEC="), std::string::npos) << last;
+}
