@@ -252,8 +252,19 @@ int run_daemon(const daemon_options& options) {
     if (separate_metrics) metrics_server.emplace(io, metrics_server_config, metrics_api);
     try {
         engine.recover();
-        server.listen();
-        if (metrics_server) metrics_server->listen();
+        // Socket activation: systemd holds the listener (fd 3, then fd 4 for metrics.listen)
+        // across restarts, so connections queue instead of being refused.
+        const auto activated = take_activation_sockets();
+        if (!activated.empty()) {
+            server.adopt(activated[0]);
+            log_info("socket activation: serving on the listener systemd passed (fd 3)");
+        } else {
+            server.listen();
+        }
+        if (metrics_server) {
+            if (activated.size() > 1) metrics_server->adopt(activated[1]);
+            else metrics_server->listen();
+        }
     } catch (const std::exception& e) {
         log_error(std::string("startup failed: ") + e.what());
         return 1;

@@ -12,6 +12,7 @@
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 
+#include <netinet/in.h>
 #include <sys/socket.h>
 
 #include <algorithm>
@@ -340,6 +341,21 @@ void http_server::stop_accepting() {
         beast::error_code ec;
         st->acceptor.close(ec);
     });
+}
+
+void http_server::adopt(int listening_fd) {
+    sockaddr_storage local{};
+    socklen_t length = sizeof local;
+    if (::getsockname(listening_fd, reinterpret_cast<sockaddr*>(&local), &length) != 0 ||
+        (local.ss_family != AF_INET && local.ss_family != AF_INET6)) {
+        throw std::runtime_error("socket activation: fd " + std::to_string(listening_fd) +
+                                 " is not a TCP socket; fix: ListenStream= in the .socket unit");
+    }
+    beast::error_code ec;
+    state_->acceptor.assign(local.ss_family == AF_INET ? tcp::v4() : tcp::v6(), listening_fd, ec);
+    if (ec) throw std::runtime_error("socket activation: cannot use fd " + std::to_string(listening_fd) + ": " + ec.message());
+    state_->port = state_->acceptor.local_endpoint().port();
+    do_accept(state_);
 }
 
 uint16_t http_server::port() const { return state_->port; }

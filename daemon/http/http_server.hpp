@@ -25,6 +25,8 @@ class http_server {
 
     // Binds and listens; throws std::runtime_error with a clear message on failure.
     void listen();
+    // Accepts on a socket that is already listening (systemd socket activation).
+    void adopt(int listening_fd);
     // Stops accepting new connections (existing ones finish their current request).
     void stop_accepting();
     uint16_t port() const;

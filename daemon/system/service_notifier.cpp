@@ -2,6 +2,7 @@
 
 #include "system/log.hpp"
 
+#include <fcntl.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <unistd.h>
@@ -10,6 +11,24 @@
 #include <cstring>
 
 namespace ticketd {
+
+std::vector<int> take_activation_sockets() {
+    std::vector<int> fds;
+    const char* pid = std::getenv("LISTEN_PID");
+    const char* count = std::getenv("LISTEN_FDS");
+    if (pid != nullptr && count != nullptr && std::strtol(pid, nullptr, 10) == ::getpid()) {
+        const long n = std::strtol(count, nullptr, 10);
+        for (long i = 0; i < n && i < 64; ++i) {
+            const int fd = 3 + static_cast<int>(i);
+            ::fcntl(fd, F_SETFD, FD_CLOEXEC);
+            fds.push_back(fd);
+        }
+    }
+    ::unsetenv("LISTEN_PID");
+    ::unsetenv("LISTEN_FDS");
+    ::unsetenv("LISTEN_FDNAMES");
+    return fds;
+}
 
 service_notifier::service_notifier() {
     const char* socket_path = std::getenv("NOTIFY_SOCKET");

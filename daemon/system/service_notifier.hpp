@@ -7,8 +7,13 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace ticketd {
+
+// Sockets passed by systemd socket activation (sd_listen_fds(3): LISTEN_PID, LISTEN_FDS,
+// starting at fd 3). The variables are removed so child processes do not see them.
+std::vector<int> take_activation_sockets();
 
 class service_notifier {
    public:

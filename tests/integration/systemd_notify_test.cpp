@@ -4,6 +4,8 @@
 #include "support/daemon_test.hpp"
 
 #include <poll.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <unistd.h>
@@ -72,4 +74,25 @@ TEST(systemd_notify, ready_status_watchdog_and_stopping) {
     const auto& last = *std::find_if(seen.begin(), seen.end(),
                                      [](const std::string& m) { return m.find("STOPPING=1") != std::string::npos; });
     EXPECT_NE(last.find("EXTEND_TIMEOUT_USEC="), std::string::npos) << last;
+}
+
+TEST(systemd_socket_activation, the_daemon_serves_on_the_socket_it_is_given) {
+    // A listening socket as systemd would hold it, on a port the test chose.
+    const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    ASSERT_EQ(::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0);
+    ASSERT_EQ(::listen(fd, 16), 0);
+    socklen_t length = sizeof addr;
+    ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &length);
+    const uint16_t port = ntohs(addr.sin_port);
+
+    daemon_process d;
+    d.set_activation_socket(fd);
+    d.start();
+    ::close(fd);  // the daemon holds its own copy
+    EXPECT_EQ(d.port(), port);
+    EXPECT_EQ(http_request(port, "GET", "/healthz").status, 200u);
+    EXPECT_NE(d.log().find("socket activation"), std::string::npos) << d.log();
 }

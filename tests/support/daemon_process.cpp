@@ -31,9 +31,10 @@ std::string read_file(const fs::path& p) {
 }
 
 pid_t spawn(const std::vector<std::string>& args, const fs::path& log,
-            const std::map<std::string, std::string>& env = {}) {
+            const std::map<std::string, std::string>& env = {}, int fd3 = -1) {
     posix_spawn_file_actions_t actions;
     posix_spawn_file_actions_init(&actions);
+    if (fd3 >= 0) posix_spawn_file_actions_adddup2(&actions, fd3, 3);
     posix_spawn_file_actions_addopen(&actions, 1, log.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
     posix_spawn_file_actions_adddup2(&actions, 1, 2);
     std::vector<char*> argv;
@@ -113,8 +114,13 @@ void daemon_process::write_config() const {
 void daemon_process::start() {
     const auto port_file = dir_ / "port";
     fs::remove(port_file);
-    pid_ = spawn({TICKETD_BINARY, "--config", (dir_ / "ticketd.yaml").string(), "--port-file", port_file.string()},
-                 dir_ / "daemon.log", env_);
+    std::vector<std::string> args{TICKETD_BINARY, "--config", (dir_ / "ticketd.yaml").string(), "--port-file",
+                                  port_file.string()};
+    if (activation_fd_ >= 0) {
+        // LISTEN_PID must be the daemon's own pid: set it in a shell that then execs.
+        args.insert(args.begin(), {"/bin/sh", "-c", "LISTEN_PID=$$ LISTEN_FDS=1 exec \"$0\" \"$@\""});
+    }
+    pid_ = spawn(args, dir_ / "daemon.log", env_, activation_fd_);
     const bool up = eventually([&] { return fs::exists(port_file) || !running(); }, std::chrono::seconds(30));
     if (!up || !fs::exists(port_file)) {
         throw std::runtime_error("ticketd did not start; log:\n" + log());

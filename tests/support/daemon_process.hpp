@@ -44,6 +44,9 @@ class daemon_process {
     // Starts the daemon expecting it to fail; returns its exit code and log.
     int start_expect_failure(std::string& log);
 
+    // Hands the daemon this listening socket as systemd socket activation does (fd 3,
+    // LISTEN_FDS=1, LISTEN_PID = the daemon's pid), before start().
+    void set_activation_socket(int fd) { activation_fd_ = fd; }
     // Sets an environment variable for the daemon (before start()).
     void set_env(const std::string& name, const std::string& value) { env_[name] = value; }
     uint16_t port() const { return port_; }
@@ -71,6 +74,7 @@ class daemon_process {
     uint16_t port_ = 0;
     uint16_t metrics_port_ = 0;
     std::map<std::string, std::string> env_;
+    int activation_fd_ = -1;
 };
 
 // Polls `condition` every 5 ms until it holds or `timeout` passes.
