@@ -652,10 +652,6 @@ void job_engine::run_attempt(job_type_runtime& rt, const job_entry_ptr& e) {
         control->request_stop(stop_reason::timeout);
         timers_.after(config_.cancel_grace, [this, e, control] { force_finish(e, control); });
     });
-    {
-        std::lock_guard lock(mutex_);
-        e->deadline = deadline;
-    }
     const auto run_start = std::chrono::steady_clock::now();
     const ticketd_run_status status = rt.handler->run(ctx, input_json);
     deadline->cancel();
@@ -813,7 +809,6 @@ void job_engine::finalize_locked(const job_entry_ptr& e, job_record next) {
         std::unique_lock lock(mutex_);
         running_.erase(e);
         e->control.reset();
-        e->deadline.reset();
         idle_cv_.notify_all();
         if (e->deleted) return;  // the delete that follows this write removes the row
         // Keep the newest progress-bumped version ordering: never go backwards.

@@ -24,7 +24,6 @@ struct job_entry {
     bool deleted = false;     // hidden at once by DELETE; the row goes when it commits
     bool finalizing = false;  // a terminal state is being committed: no other writes
     std::shared_ptr<run_control> control;       // while running
-    std::shared_ptr<scheduled_call> deadline;   // timeout, then grace; while running
     std::map<uint64_t, job_waiter> waiters;     // long-polls to wake on change
 };
 
