@@ -28,6 +28,24 @@ class client_gone_signal {
     std::vector<std::function<void()>> callbacks_;
 };
 
+// Receives a request body as it arrives, so that a large one (an upload) is never held
+// whole in memory. Called on the connection's io thread, chunk by chunk, in order.
+class body_sink {
+   public:
+    virtual ~body_sink() = default;
+    // False when the bytes cannot be stored: the request is answered with a 500.
+    virtual bool write(const char* data, size_t size) = 0;
+};
+
+struct http_response;
+
+// How the handler wants a request's body read (asked once its header has arrived).
+struct body_plan {
+    std::shared_ptr<body_sink> sink;      // null: read the body into http_request::body
+    uint64_t limit = 0;                   // with a sink: the most bytes accepted (413 beyond)
+    std::shared_ptr<http_response> reject;  // set: answer this at once and skip the body
+};
+
 struct http_request {
     std::string method;  // as sent; HEAD is answered as GET without a body
     std::string target;  // path and query as sent
@@ -35,6 +53,7 @@ struct http_request {
     std::vector<std::pair<std::string, std::string>> query;    // decoded, in order
     std::vector<std::pair<std::string, std::string>> headers;  // names lower-case
     std::string body;
+    std::shared_ptr<body_sink> streamed_body;  // set when the body went to a sink instead
     std::string request_id;
     std::shared_ptr<client_gone_signal> client_gone = std::make_shared<client_gone_signal>();
 
@@ -60,6 +79,9 @@ class request_handler {
    public:
     virtual ~request_handler() = default;
     virtual void handle(http_request request, respond_fn respond) = 0;
+    // Asked when a request's header has arrived (request.body is still empty): keep the
+    // body in memory (the default) or stream it to a sink.
+    virtual body_plan plan_body(const http_request& /*head*/) { return {}; }
     // Answers the server produces itself (413, 431, 400 on parse errors, 503 at the
     // connection cap), rendered in the API's problem format.
     virtual http_response protocol_error(unsigned status, std::string_view code, std::string_view detail,

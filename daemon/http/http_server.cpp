@@ -53,6 +53,35 @@ std::string lower(std::string_view s) {
     return out;
 }
 
+// A Beast body that hands each chunk of the request body to a body_sink as it arrives.
+struct sink_body {
+    using value_type = std::shared_ptr<body_sink>;
+
+    class reader {
+       public:
+        template <bool isRequest, class Fields>
+        reader(http::header<isRequest, Fields>&, value_type& sink) : sink_(sink) {}
+        void init(const boost::optional<std::uint64_t>&, beast::error_code& ec) { ec = {}; }
+        template <class ConstBufferSequence>
+        std::size_t put(const ConstBufferSequence& buffers, beast::error_code& ec) {
+            std::size_t n = 0;
+            for (const auto b : beast::buffers_range_ref(buffers)) {
+                if (!sink_ || !sink_->write(static_cast<const char*>(b.data()), b.size())) {
+                    ec = beast::errc::make_error_code(beast::errc::io_error);
+                    return n;
+                }
+                n += b.size();
+            }
+            ec = {};
+            return n;
+        }
+        void finish(beast::error_code& ec) { ec = {}; }
+
+       private:
+        value_type& sink_;
+    };
+};
+
 class session : public std::enable_shared_from_this<session> {
    public:
     session(tcp::socket&& socket, std::shared_ptr<http_server::state> st, bool over_capacity)
@@ -73,9 +102,11 @@ class session : public std::enable_shared_from_this<session> {
 
    private:
     void do_read() {
-        parser_.emplace();
-        parser_->header_limit(static_cast<std::uint32_t>(st_->config.max_header_bytes));
-        parser_->body_limit(st_->config.max_body_bytes);
+        header_parser_.emplace();
+        header_parser_->header_limit(static_cast<std::uint32_t>(st_->config.max_header_bytes));
+        header_parser_->body_limit(boost::none);  // checked in on_header, per route
+        body_parser_.reset();
+        sink_parser_.reset();
         if (buffer_.size() > 0) {
             read_request();
             return;
@@ -95,16 +126,44 @@ class session : public std::enable_shared_from_this<session> {
     void read_request() {
         // The whole request must arrive within request_timeout: a trickling client is cut off.
         stream_.expires_after(st_->config.request_timeout);
-        http::async_read_header(stream_, buffer_, *parser_,
+        http::async_read_header(stream_, buffer_, *header_parser_,
                                 beast::bind_front_handler(&session::on_header, shared_from_this()));
     }
 
     void on_header(beast::error_code ec, std::size_t) {
         if (ec) return on_read(ec, 0);
+        const std::string request_id = new_random_id();
+        auto& head = header_parser_->get();
+        if (!parse_head(head, request_id)) return;
+        keep_alive_ = head.keep_alive() && st_->accepting.load();
+        head_ = head.method() == http::verb::head;
+        version_ = head.version();
+
+        body_plan plan = st_->handler.plan_body(request_);
+        if (plan.reject) {
+            keep_alive_ = false;  // the body (if any) is never read
+            head_ = false;
+            return write(std::move(*plan.reject), request_.request_id);
+        }
+        const uint64_t limit = plan.sink ? plan.limit : st_->config.max_body_bytes;
+        if (const auto length = header_parser_->content_length(); length && *length > limit) {
+            return on_read(http::error::body_limit, 0, limit);
+        }
+        streaming_ = plan.sink != nullptr;
+        streamed_limit_ = limit;
+        if (streaming_) {
+            sink_parser_.emplace(std::move(*header_parser_));
+            sink_parser_->body_limit(limit);
+            sink_parser_->get().body() = std::move(plan.sink);
+        } else {
+            body_parser_.emplace(std::move(*header_parser_));
+            body_parser_->body_limit(limit);
+        }
+        header_parser_.reset();
         // A client that asks first (curl does for bodies over 1 KiB) gets its go-ahead now
-        // instead of waiting a second; limits were checked against Content-Length already.
-        const auto expect = parser_->get()[http::field::expect];
-        if (!parser_->is_done() && beast::iequals(expect, "100-continue")) {
+        // instead of waiting a second; the limits were checked against Content-Length.
+        const bool done = streaming_ ? sink_parser_->is_done() : body_parser_->is_done();
+        if (!done && beast::iequals(head_expect_, "100-continue")) {
             static constexpr std::string_view go_ahead = "HTTP/1.1 100 Continue\r\n\r\n";
             return net::async_write(stream_, net::buffer(go_ahead.data(), go_ahead.size()),
                                     [self = shared_from_this()](beast::error_code wec, std::size_t) {
@@ -116,36 +175,41 @@ class session : public std::enable_shared_from_this<session> {
     }
 
     void read_body() {
-        http::async_read(stream_, buffer_, *parser_, beast::bind_front_handler(&session::on_read, shared_from_this()));
+        if (!streaming_) {
+            return http::async_read(stream_, buffer_, *body_parser_,
+                                    beast::bind_front_handler(&session::on_body_read, shared_from_this()));
+        }
+        // A streamed body (an upload) may take long: it must keep moving, each chunk
+        // within request_timeout, rather than arrive whole within it.
+        if (sink_parser_->is_done()) return on_body_read({}, 0);
+        stream_.expires_after(st_->config.request_timeout);
+        http::async_read_some(stream_, buffer_, *sink_parser_,
+                              [self = shared_from_this()](beast::error_code ec, std::size_t) {
+                                  if (ec) return self->on_body_read(ec, 0);
+                                  self->read_body();
+                              });
     }
 
-    void on_read(beast::error_code ec, std::size_t) {
-        if (ec == http::error::end_of_stream || ec == beast::error::timeout || ec == net::error::eof ||
-            ec == net::error::connection_reset || ec == net::error::operation_aborted) {
-            return close();
+    void on_body_read(beast::error_code ec, std::size_t) {
+        if (ec) return on_read(ec, 0, streaming_ ? streamed_limit_ : st_->config.max_body_bytes);
+        if (streaming_) {
+            request_.streamed_body = std::move(sink_parser_->get().body());
+        } else {
+            request_.body = std::move(body_parser_->get().body());
         }
-        const std::string request_id = new_random_id();
-        if (ec == http::error::body_limit) {
-            return reply_error(413, "content-too-large",
-                               "the request body is larger than " + std::to_string(st_->config.max_body_bytes) +
-                                   " bytes",
-                               request_id);
-        }
-        if (ec == http::error::header_limit) {
-            return reply_error(431, "invalid-request",
-                               "the request headers are larger than " +
-                                   std::to_string(st_->config.max_header_bytes) + " bytes",
-                               request_id);
-        }
-        if (ec) return reply_error(400, "invalid-request", "malformed HTTP request: " + ec.message(), request_id);
+        dispatch_request();
+    }
 
-        auto& msg = parser_->get();
-        http_request req;
+    // Fills request_ from the header; answers 400 itself (and returns false) when malformed.
+    bool parse_head(const http::request_parser<http::empty_body>::value_type& msg, const std::string& request_id) {
+        request_ = http_request{};
+        auto& req = request_;
         req.method = std::string(msg.method_string());
         req.target = std::string(msg.target());
         const auto q = req.target.find('?');
         if (!percent_decode(std::string_view(req.target).substr(0, q), req.path, false)) {
-            return reply_error(400, "invalid-request", "malformed percent-encoding in the path", request_id);
+            reply_error(400, "invalid-request", "malformed percent-encoding in the path", request_id);
+            return false;
         }
         if (q != std::string::npos) {
             std::string_view rest = std::string_view(req.target).substr(q + 1);
@@ -158,7 +222,8 @@ class session : public std::enable_shared_from_this<session> {
                 std::string k, v;
                 if (!percent_decode(part.substr(0, eq), k, true) ||
                     !percent_decode(eq == std::string_view::npos ? std::string_view() : part.substr(eq + 1), v, true)) {
-                    return reply_error(400, "invalid-request", "malformed percent-encoding in the query", request_id);
+                    reply_error(400, "invalid-request", "malformed percent-encoding in the query", request_id);
+                    return false;
                 }
                 req.query.emplace_back(std::move(k), std::move(v));
             }
@@ -168,10 +233,37 @@ class session : public std::enable_shared_from_this<session> {
         }
         auto rid = req.header("x-request-id");
         req.request_id = rid && valid_request_id(*rid) ? std::string(*rid) : request_id;
-        req.body = std::move(msg.body());
-        keep_alive_ = msg.keep_alive() && st_->accepting.load();
-        head_ = msg.method() == http::verb::head;
-        version_ = msg.version();
+        head_expect_ = std::string(msg[http::field::expect]);
+        return true;
+    }
+
+    void on_read(beast::error_code ec, std::size_t, uint64_t limit = 0) {
+        if (ec == http::error::end_of_stream || ec == beast::error::timeout || ec == net::error::eof ||
+            ec == net::error::connection_reset || ec == net::error::operation_aborted ||
+            ec == http::error::partial_message) {
+            return close();
+        }
+        const std::string request_id = request_.request_id.empty() ? new_random_id() : request_.request_id;
+        if (ec == http::error::body_limit) {
+            if (limit == 0) limit = st_->config.max_body_bytes;
+            return reply_error(413, "content-too-large",
+                               "the request body is larger than " + std::to_string(limit) + " bytes", request_id);
+        }
+        if (ec == http::error::header_limit) {
+            return reply_error(431, "invalid-request",
+                               "the request headers are larger than " +
+                                   std::to_string(st_->config.max_header_bytes) + " bytes",
+                               request_id);
+        }
+        if (ec == beast::errc::io_error) {
+            return reply_error(500, "internal", "the request body could not be stored", request_id);
+        }
+        if (ec) return reply_error(400, "invalid-request", "malformed HTTP request: " + ec.message(), request_id);
+    }
+
+    void dispatch_request() {
+        http_request req = std::move(request_);
+        request_ = http_request{};
         const std::string rid_copy = req.request_id;
         client_gone_ = req.client_gone;
         awaiting_answer_ = true;
@@ -280,7 +372,13 @@ class session : public std::enable_shared_from_this<session> {
 
     beast::tcp_stream stream_;
     beast::flat_buffer buffer_;
-    std::optional<http::request_parser<http::string_body>> parser_;
+    std::optional<http::request_parser<http::empty_body>> header_parser_;
+    std::optional<http::request_parser<http::string_body>> body_parser_;
+    std::optional<http::request_parser<sink_body>> sink_parser_;
+    http_request request_;  // being read
+    std::string head_expect_;
+    bool streaming_ = false;
+    uint64_t streamed_limit_ = 0;
     std::shared_ptr<http_server::state> st_;
     bool over_capacity_;
     std::shared_ptr<client_gone_signal> client_gone_;
