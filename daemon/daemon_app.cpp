@@ -238,9 +238,17 @@ int run_daemon(const daemon_options& options) {
         log_error(std::string("startup failed: cannot open the store: ") + e.what());
         return 1;
     }
-    job_engine engine(config, *store, timers, std::move(types));
+    std::optional<upload_store> uploads;
+    try {
+        uploads.emplace(config.state_dir / "uploads", *store, config.uploads.ttl);
+        uploads->load();
+    } catch (const std::exception& e) {
+        log_error(std::string("startup failed: cannot open the uploads: ") + e.what());
+        return 1;
+    }
+    job_engine engine(config, *store, *uploads, timers, std::move(types));
     add_queue_gauges(metrics, engine);
-    jobs_api api(config, engine, metrics);
+    jobs_api api(config, engine, *uploads, metrics);
     http_server server(io, config.server, api);
     // /metrics on a separate address when metrics.listen is set (e.g. private network).
     const bool separate_metrics = config.metrics.enabled && !config.metrics.listen_host.empty();

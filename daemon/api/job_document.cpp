@@ -31,6 +31,7 @@ nlohmann::json job_document(const job_record& j, const std::string& base_url) {
         {"idempotencyKey", j.idempotency_key.empty() ? nlohmann::json(nullptr) : nlohmann::json(j.idempotency_key)},
         {"links", {{"self", urls.self}, {"result", urls.result}, {"cancel", urls.cancel}}},
     };
+    if (!j.files.empty()) doc["files"] = j.files;
     if (j.progress_percent) {
         doc["progress"] = {{"percent", *j.progress_percent}, {"message", j.progress_message}};
     }
@@ -42,6 +43,16 @@ nlohmann::json job_document(const job_record& j, const std::string& base_url) {
     }
     if (j.status == job_status::succeeded) doc["resourceLocation"] = urls.result;
     return doc;
+}
+
+nlohmann::json upload_document(const upload_record& u, const std::string& base_url) {
+    return {{"id", u.id},
+            {"size", u.size},
+            {"sha256", u.sha256},
+            {"contentType", u.content_type},
+            {"createdAt", format_rfc3339(u.created_at)},
+            {"expiresAt", format_rfc3339(u.expires_at)},
+            {"links", {{"self", base_url + "/v1/uploads/" + u.id}}}};
 }
 
 int retry_after_seconds(const job_record& j) {

@@ -2,6 +2,7 @@
 #pragma once
 
 #include "jobs/job.hpp"
+#include "store/job_store.hpp"
 
 #include <nlohmann/json.hpp>
 
@@ -17,6 +18,8 @@ struct job_urls {
 
 job_urls urls_of(const std::string& base_url, const std::string& job_id);
 nlohmann::json job_document(const job_record& job, const std::string& base_url);
+// The upload document: {id, size, sha256, contentType, createdAt, expiresAt, links}.
+nlohmann::json upload_document(const upload_record& upload, const std::string& base_url);
 // Seconds a client should wait before polling again: grows with the job's age, 1..60.
 int retry_after_seconds(const job_record& job);
 

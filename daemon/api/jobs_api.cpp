@@ -40,6 +40,47 @@ nlohmann::json errors_json(const std::vector<validation_error>& errors) {
     return out;
 }
 
+bool valid_file_name(std::string_view name) {
+    if (name.empty() || name.size() > 64) return false;
+    return std::all_of(name.begin(), name.end(), [](char ch) {
+        return std::isalnum(static_cast<unsigned char>(ch)) || ch == '.' || ch == '_' || ch == '-';
+    });
+}
+
+// A media type as in RFC 9110: type "/" subtype, then optional parameters.
+bool valid_media_type(std::string_view v) {
+    const auto token = [](char ch) {
+        return std::isalnum(static_cast<unsigned char>(ch)) || std::string_view("!#$&-^_.+").find(ch) != std::string_view::npos;
+    };
+    const auto end = v.find(';');
+    const auto essence = v.substr(0, end);
+    const auto slash = essence.find('/');
+    if (slash == std::string_view::npos || slash == 0 || slash + 1 == essence.size() || v.size() > 255) return false;
+    const auto type = essence.substr(0, slash), sub = essence.substr(slash + 1);
+    return std::all_of(type.begin(), type.end(), token) && std::all_of(sub.begin(), sub.end(), token) &&
+           std::all_of(v.begin(), v.end(), [](char ch) { return ch >= 0x20 && ch < 0x7f; });
+}
+
+// Content-Disposition for a result the plugin named: an ASCII fallback and the exact
+// UTF-8 name (RFC 6266 / RFC 8187).
+std::string content_disposition(std::string_view name) {
+    std::string ascii, encoded;
+    static constexpr char hex[] = "0123456789ABCDEF";
+    for (const char ch : name) {
+        const auto u = static_cast<unsigned char>(ch);
+        const bool safe = std::isalnum(u) || ch == '.' || ch == '_' || ch == '-';
+        ascii += safe ? ch : '_';
+        if (safe) {
+            encoded += ch;
+        } else {
+            encoded += '%';
+            encoded += hex[u >> 4];
+            encoded += hex[u & 0xF];
+        }
+    }
+    return "attachment; filename=\"" + ascii + "\"; filename*=UTF-8''" + encoded;
+}
+
 // Page tokens: "<seq>.<check>"; the check makes edited or made-up tokens fail cleanly.
 std::string make_page_token(int64_t seq) {
     const std::string payload = std::to_string(seq);
@@ -80,10 +121,13 @@ struct jobs_api::call {
     }
     void not_found_job() const { problem(404, "job-not-found", "there is no job with this id"); }
     void gone_job() const { problem(410, "job-gone", "the job was deleted or has expired"); }
+    void not_found_upload() const {
+        problem(404, "upload-not-found", "there is no upload with this id (it may have expired)");
+    }
 };
 
-jobs_api::jobs_api(const daemon_config& config, job_engine& engine, daemon_metrics& metrics)
-    : config_(config), engine_(engine), metrics_(metrics) {}
+jobs_api::jobs_api(const daemon_config& config, job_engine& engine, upload_store& uploads, daemon_metrics& metrics)
+    : config_(config), engine_(engine), uploads_(uploads), metrics_(metrics) {}
 
 http_response jobs_api::protocol_error(unsigned status, std::string_view code, std::string_view detail,
                                        const std::string& request_id) {
@@ -110,6 +154,8 @@ http_route route_of(const std::string& path) {
     if (path == "/healthz") return http_route::healthz;
     if (path == "/readyz") return http_route::readyz;
     if (path == "/metrics") return http_route::metrics;
+    if (path == "/v1/uploads") return http_route::uploads;
+    if (path.rfind("/v1/uploads/", 0) == 0) return http_route::upload;
     if (path.rfind(jobs, 0) != 0) return http_route::other;
     const auto rest = std::string_view(path).substr(jobs.size());
     const auto slash = rest.find('/');
@@ -170,6 +216,17 @@ void jobs_api::route(std::shared_ptr<call> c) {
     if (path == "/v1/job-types") {
         if (get) return list_job_types(c);
         return c->method_not_allowed("GET, HEAD");
+    }
+    if (path == "/v1/uploads") {
+        if (method == "POST") return create_upload(c);
+        return c->method_not_allowed("POST");
+    }
+    static constexpr std::string_view uploads_prefix = "/v1/uploads/";
+    if (path.rfind(uploads_prefix, 0) == 0) {
+        const std::string id = path.substr(uploads_prefix.size());
+        if (get) return is_random_id(id) ? get_upload(c, id) : c->not_found_upload();
+        if (method == "DELETE") return is_random_id(id) ? delete_upload(c, id) : c->not_found_upload();
+        return c->method_not_allowed("GET, HEAD, DELETE");
     }
     static constexpr std::string_view prefix = "/v1/jobs/";
     if (path.rfind(prefix, 0) == 0) {
@@ -240,10 +297,16 @@ void jobs_api::submit(std::shared_ptr<call> c) {
             if (!value.is_object()) {
                 errors.push_back({"/files", "must be an object mapping names to upload ids"});
             } else {
+                if (value.size() > 32) errors.push_back({"/files", "at most 32 files per job"});
                 for (const auto& [file_name, upload] : value.items()) {
-                    errors.push_back({"/files/" + file_name, "unknown upload (uploads are not enabled on this server)"});
-                    (void)upload;
+                    if (!valid_file_name(file_name)) {
+                        errors.push_back({"/files/" + file_name,
+                                          "file names are 1-64 characters of A-Z, a-z, 0-9, '.', '_' and '-'"});
+                    } else if (!upload.is_string() || !is_random_id(upload.get_ref<const std::string&>())) {
+                        errors.push_back({"/files/" + file_name, "must be the id of an upload (POST /v1/uploads)"});
+                    }
                 }
+                s.files = value;
             }
         } else if (name == "priority") {
             if (!value.is_number_integer() || value.get<int64_t>() < -1000 || value.get<int64_t>() > 1000) {
@@ -448,6 +511,7 @@ void jobs_api::get_result(std::shared_ptr<call> c, const std::string& id) {
             return c->respond(std::move(res));
         }
         res.set("Content-Type", job.result_type.empty() ? "application/octet-stream" : job.result_type);
+        if (!job.result_name.empty()) res.set("Content-Disposition", content_disposition(job.result_name));
         res.file_path = engine_.result_path(job.id).string();
         c->respond(std::move(res));
     });
@@ -578,6 +642,80 @@ void jobs_api::list_job_types(std::shared_ptr<call> c) {
     res.set("Cache-Control", "no-cache");
     res.body = nlohmann::json{{"jobTypes", std::move(types)}}.dump();
     c->respond(std::move(res));
+}
+
+// ---------------------------------------------------------------------------------------
+// Uploads: POST /v1/uploads (the body was streamed to disk by plan_body's sink),
+// GET/HEAD/DELETE /v1/uploads/{id}
+
+body_plan jobs_api::plan_body(const http_request& head) {
+    if (head.path != "/v1/uploads" || head.method != "POST") return {};
+    body_plan plan;
+    const problem_context ctx{base_url_, head.path, head.request_id};
+    const auto content_type = head.header("content-type");
+    if (content_type && !valid_media_type(*content_type)) {
+        plan.reject = std::make_shared<http_response>(make_problem(
+            ctx, 400, "invalid-request",
+            "Content-Type '" + std::string(*content_type) + "' is not a media type such as audio/wav"));
+        return plan;
+    }
+    if (!engine_.accepting()) {
+        auto res = make_problem(ctx, 503, "unavailable", "ticketd is starting or shutting down");
+        res.set("Retry-After", "1");
+        plan.reject = std::make_shared<http_response>(std::move(res));
+        return plan;
+    }
+    try {
+        plan.sink = uploads_.begin();
+        plan.limit = config_.uploads.max_bytes;
+    } catch (const std::exception& e) {
+        log_error(std::string("uploads: ") + e.what());
+        plan.reject = std::make_shared<http_response>(make_problem(ctx, 500, "internal", "the upload cannot be stored"));
+    }
+    return plan;
+}
+
+void jobs_api::create_upload(std::shared_ptr<call> c) {
+    if (!c->req.streamed_body) return c->problem(500, "internal", "the upload was not received");
+    auto content_type = c->req.header("content-type");
+    uploads_.commit(std::move(c->req.streamed_body), anonymous,
+                    content_type ? std::string(*content_type) : "application/octet-stream",
+                    [this, c](std::optional<upload_record> u, std::string error) {
+                        if (!u) return c->problem(500, "internal", error);
+                        http_response res;
+                        res.status = 201;
+                        const std::string self = base_url_ + "/v1/uploads/" + u->id;
+                        res.set("Location", self).set("Content-Type", "application/json").set("Cache-Control", "no-store");
+                        res.body = upload_document(*u, base_url_).dump();
+                        c->respond(std::move(res));
+                    });
+}
+
+void jobs_api::get_upload(std::shared_ptr<call> c, const std::string& id) {
+    const auto u = uploads_.find(id, anonymous);
+    if (!u) return c->not_found_upload();
+    http_response res;
+    res.set("Content-Type", "application/json").set("Cache-Control", "no-cache");
+    res.set("ETag", "\"" + u->sha256.substr(0, 32) + "\"");
+    res.body = upload_document(*u, base_url_).dump();
+    c->respond(std::move(res));
+}
+
+void jobs_api::delete_upload(std::shared_ptr<call> c, const std::string& id) {
+    uploads_.remove(id, anonymous, [c](upload_store::remove_status status) {
+        switch (status) {
+            case upload_store::remove_status::removed: {
+                http_response res;
+                res.status = 204;
+                return c->respond(std::move(res));
+            }
+            case upload_store::remove_status::not_found: return c->not_found_upload();
+            case upload_store::remove_status::in_use:
+                return c->problem(409, "upload-in-use",
+                                  "a job that has not finished uses this upload; delete it after the job ends");
+            case upload_store::remove_status::internal: return c->problem(500, "internal", "the upload could not be removed");
+        }
+    });
 }
 
 }  // namespace ticketd

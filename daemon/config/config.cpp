@@ -385,6 +385,12 @@ daemon_config load_config(const fs::path& file_arg) {
     c.idempotency_ttl = idem.duration("ttl", c.idempotency_ttl, min_keep, max_duration);
     idem.finish();
 
+    auto uploads = top.child("uploads");
+    c.uploads.max_bytes = uploads.size("max_bytes", c.uploads.max_bytes, 1, 1ULL << 40);
+    c.uploads.ttl = uploads.duration("ttl", c.uploads.ttl, c.allow_short_retention ? one_ms : milliseconds(60'000),
+                                     max_duration);
+    uploads.finish();
+
     auto jobs = top.child("jobs");
     c.drain_timeout = jobs.duration("drain_timeout", c.drain_timeout, milliseconds(0), day);
     c.cancel_grace = jobs.duration("cancel_grace", c.cancel_grace, milliseconds(0), day);

@@ -41,6 +41,11 @@ struct metrics_config {
     uint16_t listen_port = 0;
 };
 
+struct uploads_config {
+    uint64_t max_bytes = 1ULL << 30;         // per upload
+    milliseconds ttl{24LL * 3600'000};       // kept this long unless a job pins it
+};
+
 struct job_type_config {
     std::string file;  // where it was declared, for messages
     std::string type;
@@ -60,6 +65,7 @@ struct daemon_config {
     std::filesystem::path file;
     server_config server;
     metrics_config metrics;
+    uploads_config uploads;
     std::filesystem::path state_dir;
     std::filesystem::path plugin_dir;
     std::filesystem::path jobs_dir;

@@ -48,6 +48,8 @@ struct job_record {
     std::string progress_message;
     nlohmann::json input = nlohmann::json::object();
     nlohmann::json labels = nlohmann::json::object();
+    nlohmann::json files = nlohmann::json::object();  // name -> upload id
+    std::string result_name;  // the result's file name (Content-Disposition), when the plugin named it
     std::optional<job_error> error;
     std::string result_type;  // media type, when succeeded
     uint64_t result_size = 0;

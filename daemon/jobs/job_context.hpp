@@ -42,6 +42,7 @@ struct job_context {
     std::string result_type;
     std::string result;
     std::string result_file;  // set when the plugin writes its result to a file instead
+    std::string result_name;  // a file name for Content-Disposition (optional)
     std::string fail_code;
     std::string fail_message;
 };

@@ -31,10 +31,11 @@ int64_t backoff_ms(int64_t base, uint32_t attempt) {
 
 }  // namespace
 
-job_engine::job_engine(const daemon_config& config, job_store& store, scheduler& timers,
+job_engine::job_engine(const daemon_config& config, job_store& store, upload_store& uploads, scheduler& timers,
                        std::vector<std::unique_ptr<job_type_runtime>> types)
     : config_(config),
       store_(store),
+      uploads_(uploads),
       timers_(timers),
       results_(config.state_dir / "results"),
       types_(std::move(types)) {
@@ -112,6 +113,11 @@ void job_engine::recover() {
         auto e = std::make_shared<job_entry>();
         e->record = r;
         jobs_[r.id] = e;
+        if (r.status == job_status::queued && !r.files.empty()) {
+            for (const auto& [name, problem] : uploads_.pin(r.id, r.principal, r.files, 0)) {
+                log_warning("recovery: " + job_tag(r) + " file '" + name + "': " + problem);
+            }
+        }
         if (r.status == job_status::queued) {
             if (rt) {
                 rt->queue->push(e, r.priority, r.not_before);
@@ -272,6 +278,17 @@ void job_engine::submit(submit_request req, std::function<void(submit_outcome)> 
     const unix_ms now = now_unix_ms();
     job_record r;
     r.id = new_random_id();
+    if (!req.files.empty()) {
+        auto problems = uploads_.pin(r.id, req.principal, req.files, now);
+        if (!problems.empty()) {
+            rt->queue->release_reservation();
+            rt->metrics->rejected(reject_reason::invalid_input);
+            std::vector<validation_error> errors;
+            for (auto& [name, detail] : problems) errors.push_back({"/files/" + name, std::move(detail)});
+            return answer({submit_status::invalid_input, {}, std::move(errors), "unknown or expired upload", {}});
+        }
+        r.files = std::move(req.files);
+    }
     r.type = req.type;
     r.principal = req.principal;
     r.idempotency_key = req.idempotency_key;
@@ -303,6 +320,7 @@ void job_engine::accept_committed(job_type_runtime& rt, job_record record,
             std::lock_guard lock(mutex_);
             if (key) keys_.release(key->principal, key->key);
         }
+        uploads_.release(record.id, record.files);
         rt.queue->release_reservation();
         rt.metrics->rejected(reject_reason::store_error);
         done({submit_status::internal, {}, {}, "the job could not be stored", {}});
@@ -516,6 +534,7 @@ void job_engine::cancel(const std::string& id, const std::string& principal,
                 const uint64_t version = e->record.version;
                 e->record = next;
                 e->record.version = version + 1;
+                uploads_.release(next.id, next.files);
                 remember_terminal_locked(next.id);
                 count_outcome(next);
                 auto wake = collect_waiters_locked(*e);
@@ -567,6 +586,7 @@ void job_engine::remove(const std::string& id, const std::string& principal,
     const bool live = !is_terminal(e->record.status);
     e->deleted = true;
     jobs_.erase(it);
+    uploads_.release(e->record.id, e->record.files);
     if (e->record.status == job_status::queued) {
         if (auto* rt = find_type(e->record.type)) rt->queue->remove(id);
     }
@@ -626,6 +646,7 @@ void job_engine::run_attempt(job_type_runtime& rt, const job_entry_ptr& e) {
         ctx.type = r.type;
         ctx.attempt = r.attempt;
         ctx.deadline = r.started_at + timeout_ms;
+        ctx.input_files = uploads_.paths(r.files);
         ctx.control = e->control;
         input_json = r.input.dump();
         auto wake = collect_waiters_locked(*e);
@@ -760,6 +781,7 @@ void job_engine::finish_attempt(job_type_runtime& rt, const job_entry_ptr& e, jo
             }
             job_record next = terminal_record(r, job_status::succeeded, std::nullopt);
             next.result_type = ctx.result_type;
+            next.result_name = ctx.result_name;
             next.result_size = result_size;
             finalize_locked(e, std::move(next));
             return;
@@ -810,6 +832,7 @@ void job_engine::finalize_locked(const job_entry_ptr& e, job_record next) {
         running_.erase(e);
         e->control.reset();
         idle_cv_.notify_all();
+        if (is_terminal(next.status)) uploads_.release(next.id, next.files);
         if (e->deleted) return;  // the delete that follows this write removes the row
         // Keep the newest progress-bumped version ordering: never go backwards.
         const uint64_t version = std::max(next.version, e->record.version + 1);
@@ -865,6 +888,7 @@ void job_engine::schedule_purge() {
 }
 
 void job_engine::purge() {
+    uploads_.purge(now_unix_ms());
     store_.purge(now_unix_ms(), config_.tombstone_ttl.count(), [this](purge_report report) {
         {
             std::lock_guard lock(mutex_);

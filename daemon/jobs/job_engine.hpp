@@ -17,6 +17,7 @@
 #include "store/job_store.hpp"
 #include "store/result_files.hpp"
 #include "system/scheduler.hpp"
+#include "uploads/upload_store.hpp"
 
 #include <atomic>
 #include <condition_variable>
@@ -44,6 +45,7 @@ struct submit_request {
     int32_t priority = 0;
     int64_t timeout_ms = 0;
     nlohmann::json labels = nlohmann::json::object();
+    nlohmann::json files = nlohmann::json::object();  // name -> upload id
     std::string principal;
     std::string idempotency_key;  // empty: none
     std::string fingerprint;
@@ -103,7 +105,7 @@ struct job_type_info {
 
 class job_engine {
    public:
-    job_engine(const daemon_config& config, job_store& store, scheduler& timers,
+    job_engine(const daemon_config& config, job_store& store, upload_store& uploads, scheduler& timers,
                std::vector<std::unique_ptr<job_type_runtime>> types);
     ~job_engine();
     job_engine(const job_engine&) = delete;
@@ -168,6 +170,7 @@ class job_engine {
 
     const daemon_config& config_;
     job_store& store_;
+    upload_store& uploads_;
     scheduler& timers_;
     result_files results_;
     std::vector<std::unique_ptr<job_type_runtime>> types_;

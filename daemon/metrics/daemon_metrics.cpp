@@ -20,7 +20,7 @@ const prometheus::Histogram::BucketBoundaries http_buckets = {0.0005, 0.001, 0.0
 
 constexpr const char* route_names[] = {"/v1/jobs",          "/v1/jobs/{id}", "/v1/jobs/{id}/result",
                                        "/v1/jobs/{id}/cancel", "/v1/job-types", "/healthz",
-                                       "/readyz",           "/metrics",      "other"};
+                                       "/readyz",           "/metrics",      "/v1/uploads", "/v1/uploads/{id}", "other"};
 constexpr const char* method_names[] = {"GET", "HEAD", "POST", "DELETE", "PUT", "other"};
 constexpr unsigned codes[] = {200, 201, 202, 204, 303, 304, 400, 404, 405, 409, 410, 413, 415, 422, 431, 500, 503};
 constexpr const char* reject_names[] = {"queue_full", "invalid_input", "unavailable", "store_error"};

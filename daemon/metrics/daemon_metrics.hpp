@@ -64,7 +64,7 @@ struct job_type_metrics {
 };
 
 // The closed set of HTTP route templates (never raw paths in labels).
-enum class http_route { jobs, job, job_result, job_cancel, job_types, healthz, readyz, metrics, other, count_ };
+enum class http_route { jobs, job, job_result, job_cancel, job_types, healthz, readyz, metrics, uploads, upload, other, count_ };
 
 class daemon_metrics {
    public:

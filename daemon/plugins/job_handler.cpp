@@ -83,6 +83,16 @@ ticketd_string host_result_file(ticketd_job* job, const char* content_type, size
     return {c.result_file.data(), c.result_file.size()};
 }
 
+int host_set_result_name(ticketd_job* job, const char* name, size_t size) {
+    auto& c = ctx(job);
+    std::string n = text(name, size);
+    if (n.empty() || n.size() > 255 || n.find('/') != std::string::npos || n.find('\0') != std::string::npos) {
+        return 1;
+    }
+    c.result_name = std::move(n);
+    return 0;
+}
+
 void host_fail(ticketd_job* job, const char* code, size_t code_size, const char* message,
                size_t message_size) {
     auto& c = ctx(job);
@@ -146,6 +156,7 @@ const ticketd_host_services host_services = {
     &host_result_file,
     &host_metric_register,
     &host_metric_record,
+    &host_set_result_name,
 };
 
 [[noreturn]] void reject(const std::filesystem::path& file, const std::string& expected,

@@ -31,6 +31,17 @@ struct tombstone {
     unix_ms expires_at = 0;
 };
 
+// An upload: a client's binary input, stored under <state_dir>/uploads/<id>.
+struct upload_record {
+    std::string id;
+    std::string principal;
+    std::string content_type;
+    uint64_t size = 0;
+    std::string sha256;  // lowercase hex
+    unix_ms created_at = 0;
+    unix_ms expires_at = 0;  // when it is purged unless a job pins it
+};
+
 struct job_query {
     std::string principal;
     std::vector<job_status> statuses;  // empty: any
@@ -79,6 +90,11 @@ class job_store {
     // Startup only (blocking): jobs not yet terminal, and live key bindings.
     virtual std::vector<job_record> load_unfinished() = 0;
     virtual std::vector<idempotency_binding> load_bindings() = 0;
+
+    // Uploads' metadata (their bytes are files, written before the row).
+    virtual void insert_upload(const upload_record& u, write_done done) = 0;
+    virtual void remove_uploads(std::vector<std::string> ids, write_done done) = 0;
+    virtual std::vector<upload_record> load_uploads() = 0;  // startup only (blocking)
 
     // Stop the threads after finishing queued writes.
     virtual void close() = 0;

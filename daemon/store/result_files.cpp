@@ -13,14 +13,15 @@ namespace {
     throw std::system_error(errno, std::generic_category(), what);
 }
 
-void sync_dir(const std::filesystem::path& dir) {
+}  // namespace
+
+void sync_directory(const std::filesystem::path& dir) {
     const int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (fd < 0) throw_errno("open " + dir.string());
     const int rc = ::fsync(fd);
     ::close(fd);
     if (rc != 0) throw_errno("fsync " + dir.string());
 }
-}  // namespace
 
 result_files::result_files(std::filesystem::path dir) : dir_(std::move(dir)) {
     std::filesystem::create_directories(dir_);
@@ -51,7 +52,7 @@ void result_files::write(const std::string& job_id, std::string_view bytes) cons
     }
     ::close(fd);
     if (::rename(tmp_path.c_str(), final_path.c_str()) != 0) throw_errno("rename " + final_path.string());
-    sync_dir(dir_);
+    sync_directory(dir_);
 }
 
 uint64_t result_files::adopt(const std::string& job_id, const std::filesystem::path& file) const {
@@ -62,7 +63,7 @@ uint64_t result_files::adopt(const std::string& job_id, const std::filesystem::p
     if (rc != 0) throw_errno("fdatasync " + file.string());
     const uint64_t size = std::filesystem::file_size(file);
     if (::rename(file.c_str(), path_of(job_id).c_str()) != 0) throw_errno("rename " + file.string());
-    sync_dir(dir_);
+    sync_directory(dir_);
     return size;
 }
 

@@ -10,6 +10,9 @@
 
 namespace ticketd {
 
+// fsync a directory, so that a rename or unlink in it is durable. Throws std::system_error.
+void sync_directory(const std::filesystem::path& dir);
+
 class result_files {
    public:
     explicit result_files(std::filesystem::path dir);

@@ -35,7 +35,9 @@ CREATE TABLE IF NOT EXISTS jobs (
     error TEXT,
     result_type TEXT,
     result_size INTEGER,
-    version INTEGER NOT NULL
+    version INTEGER NOT NULL,
+    files TEXT NOT NULL DEFAULT '{}',  -- name -> upload id (schema 2)
+    result_name TEXT                   -- the result's file name (schema 2)
 );
 CREATE INDEX IF NOT EXISTS jobs_by_principal ON jobs(principal, seq DESC);
 CREATE INDEX IF NOT EXISTS jobs_unfinished ON jobs(status) WHERE status IN ('queued', 'running');
@@ -56,14 +58,29 @@ CREATE TABLE IF NOT EXISTS tombstones (
     deleted_at INTEGER NOT NULL,
     expires_at INTEGER NOT NULL
 );
-PRAGMA user_version = 1;
+CREATE TABLE IF NOT EXISTS uploads (
+    id TEXT PRIMARY KEY,
+    principal TEXT NOT NULL,
+    content_type TEXT NOT NULL,
+    size INTEGER NOT NULL,
+    sha256 TEXT NOT NULL,
+    created_at INTEGER NOT NULL,
+    expires_at INTEGER NOT NULL
+);
 )sql";
+
+// Schema 1 (the first release) had no uploads: add what schema 2 needs.
+constexpr const char* migrate_1_to_2 = R"sql(
+ALTER TABLE jobs ADD COLUMN files TEXT NOT NULL DEFAULT '{}';
+ALTER TABLE jobs ADD COLUMN result_name TEXT;
+)sql";
+constexpr int schema_version = 2;
 
 constexpr const char* job_columns =
     "id, type, principal, idempotency_key, fingerprint, status, cancel_requested, attempt, "
     "priority, timeout_ms, created_at, started_at, updated_at, finished_at, expires_at, "
     "not_before, progress_percent, progress_message, input, labels, error, result_type, "
-    "result_size, version, seq";
+    "result_size, version, seq, files, result_name";
 
 job_record read_job(const sqlite_statement& s) {
     job_record j;
@@ -97,6 +114,9 @@ job_record read_job(const sqlite_statement& s) {
     j.result_size = static_cast<uint64_t>(s.int64(22));
     j.version = static_cast<uint64_t>(s.int64(23));
     j.seq = s.int64(24);
+    j.files = nlohmann::json::parse(s.text(25), nullptr, false);
+    if (!j.files.is_object()) j.files = nlohmann::json::object();
+    j.result_name = s.text(26);
     return j;
 }
 
@@ -127,29 +147,52 @@ void bind_job(sqlite_statement& s, const job_record& j) {
     }
     s.bind(22, j.result_type).bind(23, static_cast<int64_t>(j.result_size))
         .bind(24, static_cast<int64_t>(j.version));
+    s.bind(25, j.files.dump());
+    if (j.result_name.empty()) s.bind_null(26);
+    else s.bind(26, j.result_name);
 }
 
 const char* const insert_sql =
     "INSERT INTO jobs (id, type, principal, idempotency_key, fingerprint, status, "
     "cancel_requested, attempt, priority, timeout_ms, created_at, started_at, updated_at, "
     "finished_at, expires_at, not_before, progress_percent, progress_message, input, labels, "
-    "error, result_type, result_size, version) "
-    "VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15,?16,?17,?18,?19,?20,?21,?22,?23,?24)";
+    "error, result_type, result_size, version, files, result_name) "
+    "VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15,?16,?17,?18,?19,?20,?21,?22,?23,?24,?25,?26)";
 
 const char* const update_sql =
     "UPDATE jobs SET type=?2, principal=?3, idempotency_key=?4, fingerprint=?5, status=?6, "
     "cancel_requested=?7, attempt=?8, priority=?9, timeout_ms=?10, created_at=?11, "
     "started_at=?12, updated_at=?13, finished_at=?14, expires_at=?15, not_before=?16, "
     "progress_percent=?17, progress_message=?18, input=?19, labels=?20, error=?21, "
-    "result_type=?22, result_size=?23, version=?24 WHERE id=?1";
+    "result_type=?22, result_size=?23, version=?24, files=?25, result_name=?26 WHERE id=?1";
 
+}  // namespace
+
+namespace {
+void migrate(sqlite_connection& db) {
+    int version = 0;
+    {
+        sqlite_statement s(db.handle(), "PRAGMA user_version");
+        if (s.step()) version = static_cast<int>(s.int64(0));
+    }
+    if (version > schema_version) {
+        throw sqlite_error("the database has schema version " + std::to_string(version) +
+                           ", newer than this ticketd (" + std::to_string(schema_version) +
+                           "); fix: run the newer ticketd or restore a backup");
+    }
+    db.exec("BEGIN IMMEDIATE");
+    if (version == 1) db.exec(migrate_1_to_2);
+    db.exec(schema);
+    db.exec(("PRAGMA user_version = " + std::to_string(schema_version)).c_str());
+    db.exec("COMMIT");
+}
 }  // namespace
 
 sqlite_store::sqlite_store(const std::filesystem::path& db_file) {
     writer_db_ = std::make_unique<sqlite_connection>(db_file, false);
     writer_db_->exec("PRAGMA journal_mode=WAL");
     writer_db_->exec("PRAGMA synchronous=FULL");
-    writer_db_->exec(schema);
+    migrate(*writer_db_);
     reader_db_ = std::make_unique<sqlite_connection>(db_file, true);
     writer_ = std::thread([this] { writer_loop(); });
     reader_ = std::thread([this] { reader_loop(); });
@@ -355,7 +398,8 @@ void sqlite_store::find(const std::string& id, std::function<void(job_lookup)> d
                                 "cancel_requested, attempt, priority, timeout_ms, created_at, "
                                 "started_at, updated_at, finished_at, expires_at, not_before, "
                                 "progress_percent, progress_message, input, labels, error, "
-                                "result_type, result_size, version, seq FROM jobs WHERE id=?1");
+                                "result_type, result_size, version, seq, files, result_name "
+                                "FROM jobs WHERE id=?1");
             s.bind(1, id);
             if (s.step()) {
                 out.job = read_job(s);
@@ -415,6 +459,25 @@ void sqlite_store::list(const job_query& q, std::function<void(std::vector<job_r
     });
 }
 
+void sqlite_store::insert_upload(const upload_record& u, write_done done) {
+    enqueue_write({[u](sqlite_connection& db) {
+                       db.cached("INSERT INTO uploads (id, principal, content_type, size, sha256, created_at, "
+                                 "expires_at) VALUES (?1,?2,?3,?4,?5,?6,?7)")
+                           .bind(1, u.id).bind(2, u.principal).bind(3, u.content_type)
+                           .bind(4, static_cast<int64_t>(u.size)).bind(5, u.sha256).bind(6, u.created_at)
+                           .bind(7, u.expires_at)
+                           .run();
+                   },
+                   std::move(done)});
+}
+
+void sqlite_store::remove_uploads(std::vector<std::string> ids, write_done done) {
+    enqueue_write({[ids = std::move(ids)](sqlite_connection& db) {
+                       for (const auto& id : ids) db.cached("DELETE FROM uploads WHERE id=?1").bind(1, id).run();
+                   },
+                   std::move(done)});
+}
+
 // Startup reads: run on the reader thread, wait for the answer.
 template <class T>
 T sqlite_store::read_now(std::function<T(sqlite_connection&)> read) {
@@ -445,6 +508,19 @@ std::vector<idempotency_binding> sqlite_store::load_bindings() {
         sqlite_statement s(db.handle(),
                            "SELECT principal, key, job_id, fingerprint, job_deleted, expires_at FROM idempotency_keys");
         while (s.step()) out.push_back({s.text(0), s.text(1), s.text(2), s.text(3), s.int64(4) != 0, s.int64(5)});
+        return out;
+    });
+}
+
+std::vector<upload_record> sqlite_store::load_uploads() {
+    return read_now<std::vector<upload_record>>([](sqlite_connection& db) {
+        std::vector<upload_record> out;
+        sqlite_statement s(db.handle(),
+                           "SELECT id, principal, content_type, size, sha256, created_at, expires_at FROM uploads");
+        while (s.step()) {
+            out.push_back({s.text(0), s.text(1), s.text(2), static_cast<uint64_t>(s.int64(3)), s.text(4),
+                           s.int64(5), s.int64(6)});
+        }
         return out;
     });
 }

@@ -32,6 +32,9 @@ class sqlite_store final : public job_store {
     void list(const job_query& q, std::function<void(std::vector<job_record>)> done) override;
     std::vector<job_record> load_unfinished() override;
     std::vector<idempotency_binding> load_bindings() override;
+    void insert_upload(const upload_record& u, write_done done) override;
+    void remove_uploads(std::vector<std::string> ids, write_done done) override;
+    std::vector<upload_record> load_uploads() override;
     void close() override;
 
     // Number of transactions committed so far (for benchmarks and tests).

@@ -6,12 +6,8 @@
 
 namespace ticketd {
 
-std::string sha256_hex(std::string_view data) {
-    unsigned char digest[EVP_MAX_MD_SIZE];
-    unsigned int size = 0;
-    if (EVP_Digest(data.data(), data.size(), digest, &size, EVP_sha256(), nullptr) != 1) {
-        throw std::runtime_error("EVP_Digest(sha256) failed");
-    }
+namespace {
+std::string to_hex(const unsigned char* digest, unsigned size) {
     static constexpr char hex[] = "0123456789abcdef";
     std::string out(size * 2, '0');
     for (unsigned i = 0; i < size; ++i) {
@@ -19,6 +15,40 @@ std::string sha256_hex(std::string_view data) {
         out[2 * i + 1] = hex[digest[i] & 0xF];
     }
     return out;
+}
+}  // namespace
+
+std::string sha256_hex(std::string_view data) {
+    unsigned char digest[EVP_MAX_MD_SIZE];
+    unsigned int size = 0;
+    if (EVP_Digest(data.data(), data.size(), digest, &size, EVP_sha256(), nullptr) != 1) {
+        throw std::runtime_error("EVP_Digest(sha256) failed");
+    }
+    return to_hex(digest, size);
+}
+
+struct sha256_stream::impl {
+    EVP_MD_CTX* ctx = EVP_MD_CTX_new();
+    ~impl() { EVP_MD_CTX_free(ctx); }
+};
+
+sha256_stream::sha256_stream() : impl_(std::make_unique<impl>()) {
+    if (impl_->ctx == nullptr || EVP_DigestInit_ex(impl_->ctx, EVP_sha256(), nullptr) != 1) {
+        throw std::runtime_error("EVP_DigestInit_ex(sha256) failed");
+    }
+}
+
+sha256_stream::~sha256_stream() = default;
+
+void sha256_stream::update(const void* data, size_t size) {
+    if (EVP_DigestUpdate(impl_->ctx, data, size) != 1) throw std::runtime_error("EVP_DigestUpdate failed");
+}
+
+std::string sha256_stream::finish_hex() {
+    unsigned char digest[EVP_MAX_MD_SIZE];
+    unsigned int size = 0;
+    if (EVP_DigestFinal_ex(impl_->ctx, digest, &size) != 1) throw std::runtime_error("EVP_DigestFinal_ex failed");
+    return to_hex(digest, size);
 }
 
 }  // namespace ticketd

@@ -38,7 +38,7 @@ TEST(plugin_loading, other_abi_major) {
 
 TEST(plugin_loading, newer_abi_minor) {
     EXPECT_EQ(rejection("newer_minor"), "ticketd: " + broken("newer_minor") +
-                                            ": expected ABI minor <= 0, found ABI minor 1; fix: upgrade ticketd, or "
+                                            ": expected ABI minor <= 1, found ABI minor 2; fix: upgrade ticketd, or "
                                             "build the plugin against an older SDK\n");
 }
 
@@ -83,7 +83,7 @@ TEST(plugin_loading, a_good_plugin_prints_its_descriptor) {
               0)
         << out;
     EXPECT_NE(out.find("name:        hello"), std::string::npos) << out;
-    EXPECT_NE(out.find("abi:         1.0"), std::string::npos) << out;
+    EXPECT_NE(out.find("abi:         1.1"), std::string::npos) << out;
     EXPECT_NE(out.find("\"delayMs\""), std::string::npos) << out;  // the input schema
     EXPECT_NE(out.find("create({\"greeting\":\"Hi\"}): OK"), std::string::npos) << out;
 }

@@ -1,5 +1,6 @@
 // Fixture: sleeps `delayMs` honouring cancellation, reports progress, then echoes its input
-// and attempt as the result (text/plain when the input has "text").
+// and attempt as the result (text/plain when the input has "text"; the bytes of input file
+// `copyFile` names, under the result name `resultName`, when it has those).
 #include "fixtures.hpp"
 
 #include <fstream>
@@ -18,6 +19,14 @@ class sleep_handler final : public ticketd::handler {
             throw ticketd::job_canceled();
         }
         const auto input = nlohmann::json::parse(job.input());
+        if (input.contains("resultName")) job.set_result_name(input["resultName"].get<std::string>());
+        if (input.contains("copyFile")) {
+            const std::string path(job.input_file(input["copyFile"].get<std::string>()));
+            std::ifstream in(path, std::ios::binary);
+            if (path.empty() || !in) throw ticketd::job_failed("no-file", "no input file '" + input["copyFile"].get<std::string>() + "'");
+            std::ofstream(job.result_file("application/octet-stream"), std::ios::binary) << in.rdbuf();
+            return;
+        }
         if (input.contains("file")) {
             std::ofstream(job.result_file("text/csv")) << input["file"].get<std::string>();
             return;

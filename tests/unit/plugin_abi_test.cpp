@@ -22,7 +22,8 @@ static_assert(offsetof(ticketd_host_services, add_validation_error) == 88);
 static_assert(offsetof(ticketd_host_services, result_file) == 96);
 static_assert(offsetof(ticketd_host_services, metric_register) == 104);
 static_assert(offsetof(ticketd_host_services, metric_record) == 112);
-static_assert(sizeof(ticketd_host_services) == 120);
+static_assert(offsetof(ticketd_host_services, set_result_name) == 120);  // ABI 1.1
+static_assert(sizeof(ticketd_host_services) == 128);
 
 TEST(plugin_abi, entry_symbol_carries_the_major_version) {
     EXPECT_STREQ(TICKETD_PLUGIN_ENTRY_SYMBOL, "ticketd_plugin_v1");

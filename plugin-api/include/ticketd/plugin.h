@@ -25,7 +25,7 @@ extern "C" {
 
 #define TICKETD_PLUGIN_MAGIC 0x4454544Bu /* "KTTD" read as little-endian bytes */
 #define TICKETD_PLUGIN_ABI_MAJOR 1
-#define TICKETD_PLUGIN_ABI_MINOR 0
+#define TICKETD_PLUGIN_ABI_MINOR 1
 #define TICKETD_PLUGIN_ENTRY_SYMBOL "ticketd_plugin_v1"
 
 #if defined(__GNUC__)
@@ -118,6 +118,12 @@ typedef struct ticketd_host_services {
                                        size_t bucket_count);
     /* Record a value (see ticketd_metric_kind). Thread-safe, cheap: call from `run`. */
     void (*metric_record)(ticketd_metric* metric, double value);
+
+    /* ---- ABI 1.1 (check struct_size before use: a 1.0 host lacks these) ---- */
+
+    /* Name the result for download, e.g. "sales-2026-11.csv": clients get it in
+     * Content-Disposition. UTF-8, no '/'. Returns 0 on success. */
+    int (*set_result_name)(ticketd_job* job, const char* name, size_t name_size);
 } ticketd_host_services;
 
 /*

@@ -17,6 +17,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cstddef>
 #include <cstring>
 #include <exception>
 #include <stdexcept>
@@ -155,6 +156,16 @@ class job {
         return std::string(detail::view(host().result_file(j_, content_type.data(), content_type.size())));
     }
     bool has_result() const noexcept { return has_result_; }
+    // The result's file name for download (Content-Disposition), e.g. "sales.csv".
+    // Returns false on a host older than ABI 1.1, which cannot carry it.
+    bool set_result_name(std::string_view name) {
+        const auto& h = host();
+        if (h.struct_size < offsetof(ticketd_host_services, set_result_name) + sizeof(h.set_result_name) ||
+            h.set_result_name == nullptr) {
+            return false;
+        }
+        return h.set_result_name(j_, name.data(), name.size()) == 0;
+    }
 
    private:
     static const ticketd_host_services& host() noexcept { return *detail::host(); }
