@@ -8,7 +8,7 @@ packages=(
     libboost1.81-dev libboost-filesystem1.81-dev libboost-program-options1.81-dev
     libyaml-cpp-dev nlohmann-json3-dev prometheus-cpp-dev libsqlite3-dev sqlite3
     libgtest-dev libgmock-dev libssl-dev json-schema-test-suite
-    curl python3 clang libc++-dev libc++abi-dev binutils
+    curl python3 clang libc++-dev libc++abi-dev binutils ffmpeg
 )
 
 # --with-promtool: also Debian's prometheus package, for promtool (CI's monitoring check).

@@ -218,6 +218,20 @@ constexpr milliseconds day{24LL * 3600'000};
 constexpr milliseconds one_ms{1};
 constexpr milliseconds max_duration{365LL * 24 * 3600'000};
 
+// Replaces each placeholder in every string of `j`.
+void expand_placeholders(nlohmann::json& j, const std::vector<std::pair<std::string, std::string>>& values) {
+    if (j.is_string()) {
+        auto& text = j.get_ref<std::string&>();
+        for (const auto& [name, value] : values) {
+            for (size_t pos = text.find(name); pos != std::string::npos; pos = text.find(name, pos + value.size())) {
+                text.replace(pos, name.size(), value);
+            }
+        }
+    } else if (j.is_structured()) {
+        for (auto& child : j) expand_placeholders(child, values);
+    }
+}
+
 job_type_config load_job_type(const fs::path& file, bool allow_short_retention) {
     const YAML::Node root = load_yaml(file);
     section top(root, file.string(), "");
@@ -419,6 +433,11 @@ daemon_config load_config(const fs::path& file_arg) {
             }
         }
         c.job_types.push_back(std::move(jt));
+    }
+    // Settings may name paths under the daemon's own directories, so one config works
+    // wherever the state directory is (e.g. an import's database).
+    for (auto& jt : c.job_types) {
+        expand_placeholders(jt.settings, {{"${state_dir}", c.state_dir.string()}, {"${config_dir}", dir.string()}});
     }
     if (c.job_types.empty()) {
         throw config_error(c.jobs_dir.string() + ": no job types (*.yaml) found; fix: add a file " +

@@ -23,10 +23,6 @@ std::string binary_bytes(size_t n) {
     return out;
 }
 
-http_result upload(const daemon_process& d, const std::string& bytes, const std::string& type = "application/octet-stream") {
-    return d.post("/v1/uploads", bytes, {{"Content-Type", type}});
-}
-
 size_t files_in(const fs::path& dir) {
     size_t n = 0;
     for ([[maybe_unused]] const auto& f : fs::directory_iterator(dir)) ++n;
@@ -52,7 +48,7 @@ class short_lived_uploads : public daemon_test_with<short_ttl_config> {};
 }  // namespace
 
 TEST_F(uploads, stores_the_body_and_answers_201_with_its_digest) {
-    auto r = upload(d, "abc", "text/plain; charset=utf-8");
+    auto r = d.upload("abc", "text/plain; charset=utf-8");
     ASSERT_EQ(r.status, 201u) << r.body;
     const auto doc = r.json();
     EXPECT_EQ(doc.value("size", 0u), 3u);
@@ -73,7 +69,7 @@ TEST_F(uploads, stores_the_body_and_answers_201_with_its_digest) {
 
 TEST_F(uploads, a_body_larger_than_max_body_bytes_streams_to_disk_and_reaches_the_plugin_intact) {
     const std::string bytes = binary_bytes(3 << 20);  // far over server.max_body_bytes (4 KiB)
-    auto r = upload(d, bytes);
+    auto r = d.upload(bytes);
     ASSERT_EQ(r.status, 201u) << r.body;
     EXPECT_EQ(r.member("size").get<size_t>(), bytes.size());
     const std::string upload_id = r.member("id").get<std::string>();
@@ -124,11 +120,11 @@ TEST_F(uploads, a_client_that_hangs_up_mid_upload_leaves_no_file) {
         ASSERT_TRUE(eventually([&] { return files_in(d.dir() / "state" / "uploads") == 1; }, 5s));
     }
     EXPECT_TRUE(eventually([&] { return files_in(d.dir() / "state" / "uploads") == 0; }, 5s));
-    EXPECT_EQ(upload(d, "still works").status, 201u);
+    EXPECT_EQ(d.upload("still works").status, 201u);
 }
 
 TEST_F(uploads, bad_requests_get_problems) {
-    expect_problem(upload(d, "x", "not a media type"), 400, "invalid-request");
+    expect_problem(d.upload("x", "not a media type"), 400, "invalid-request");
     expect_problem(d.get("/v1/uploads/" + std::string(32, 'a')), 404, "upload-not-found");
     expect_problem(d.get("/v1/uploads/nope"), 404, "upload-not-found");
     expect_problem(d.get("/v1/uploads"), 405, "method-not-allowed");
@@ -150,7 +146,7 @@ TEST_F(uploads, a_job_naming_an_unknown_upload_is_400_with_a_pointer_and_stores_
 }
 
 TEST_F(uploads, an_upload_is_pinned_while_a_job_that_uses_it_is_unfinished) {
-    const std::string upload_id = upload(d, "data").member("id").get<std::string>();
+    const std::string upload_id = d.upload("data").member("id").get<std::string>();
     auto job = d.post("/v1/jobs", nlohmann::json{{"type", "sleep"}, {"input", {{"delayMs", 60000}}},
                                                  {"files", {{"source", upload_id}}}}
                                       .dump());
@@ -166,7 +162,7 @@ TEST_F(uploads, an_upload_is_pinned_while_a_job_that_uses_it_is_unfinished) {
 }
 
 TEST_F(uploads, uploads_and_pins_survive_a_restart) {
-    const std::string upload_id = upload(d, "persisted").member("id").get<std::string>();
+    const std::string upload_id = d.upload("persisted").member("id").get<std::string>();
     auto job = d.post("/v1/jobs", nlohmann::json{{"type", "sleep"}, {"input", {{"delayMs", 60000}}},
                                                  {"files", {{"source", upload_id}}}}
                                       .dump());
@@ -183,7 +179,7 @@ TEST_F(uploads, uploads_and_pins_survive_a_restart) {
 }
 
 TEST_F(short_lived_uploads, unpinned_uploads_expire_and_are_purged) {
-    const std::string upload_id = upload(d, "short-lived").member("id").get<std::string>();
+    const std::string upload_id = d.upload("short-lived").member("id").get<std::string>();
     ASSERT_TRUE(eventually([&] { return d.get("/v1/uploads/" + upload_id).status == 404; }, 10s));
     EXPECT_FALSE(fs::exists(d.dir() / "state" / "uploads" / upload_id));
     auto r = d.post("/v1/jobs", nlohmann::json{{"type", "sleep"}, {"files", {{"source", upload_id}}}}.dump());

@@ -197,6 +197,15 @@ http_result daemon_process::post(const std::string& target, const std::string& b
     return http_request(port_, "POST", target, headers, body);
 }
 
+http_result daemon_process::upload(const std::string& bytes, const std::string& content_type) const {
+    return post("/v1/uploads", bytes, {{"Content-Type", content_type}});
+}
+
+http_result daemon_process::submit_with_files(const std::string& type, const nlohmann::json& input,
+                                              const nlohmann::json& files) const {
+    return post("/v1/jobs", nlohmann::json{{"type", type}, {"input", input}, {"files", files}}.dump());
+}
+
 http_result daemon_process::del(const std::string& target, const header_list& headers, const std::string& body) const {
     return http_request(port_, "DELETE", target, headers, body);
 }

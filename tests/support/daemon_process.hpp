@@ -62,6 +62,11 @@ class daemon_process {
     // POST /v1/jobs with {"type": type, "input": input}.
     http_result submit(const std::string& type, const nlohmann::json& input = nlohmann::json::object(),
                        header_list headers = {}) const;
+    // POST /v1/uploads with these bytes.
+    http_result upload(const std::string& bytes, const std::string& content_type = "application/octet-stream") const;
+    // POST /v1/jobs with {"type", "input", "files"} (files: name -> upload id).
+    http_result submit_with_files(const std::string& type, const nlohmann::json& input,
+                                  const nlohmann::json& files) const;
     // Polls GET /v1/jobs/{id}?redirect=false until the status is terminal.
     nlohmann::json wait_terminal(const std::string& id, std::chrono::milliseconds timeout = std::chrono::seconds(30)) const;
 
