@@ -103,3 +103,24 @@ TEST(config, invalid_yaml_is_located) {
     temp_config c("server:\n  listen: [oops\n", {{"a.yaml", "type: a\nplugin: a.so\n"}});
     EXPECT_NE(error_of(c).find("invalid YAML"), std::string::npos) << error_of(c);
 }
+
+TEST(config, settings_expand_state_dir_and_config_dir) {
+    temp_config c("state_dir: /srv/td\n",
+                  {{"a.yaml", "type: a\nplugin: a.so\nsettings:\n  db: \"${state_dir}/w.db\"\n"
+                              "  nested: [\"${config_dir}/x\", 3, \"${state_dir}${state_dir}\"]\n  other: \"$state_dir\"\n"}});
+    const auto s = c.load().job_types[0].settings;
+    EXPECT_EQ(s["db"], "/srv/td/w.db");
+    EXPECT_EQ(s["nested"][0], (c.dir / "x").string());
+    EXPECT_EQ(s["nested"][1], 3);
+    EXPECT_EQ(s["nested"][2], "/srv/td/srv/td");
+    EXPECT_EQ(s["other"], "$state_dir");  // only the ${...} form expands
+}
+
+TEST(config, uploads_section) {
+    temp_config c("uploads:\n  max_bytes: 2GiB\n  ttl: 6h\n", {{"a.yaml", "type: a\nplugin: a.so\n"}});
+    const auto cfg = c.load();
+    EXPECT_EQ(cfg.uploads.max_bytes, 2ULL << 30);
+    EXPECT_EQ(cfg.uploads.ttl.count(), 6 * 3600'000);
+    temp_config short_ttl("uploads:\n  ttl: 1s\n", {{"a.yaml", "type: a\nplugin: a.so\n"}});
+    EXPECT_NE(error_of(short_ttl).find("ticketd.yaml:2:"), std::string::npos) << error_of(short_ttl);
+}
