@@ -18,10 +18,13 @@
 #include <sys/file.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <charconv>
 #include <csignal>
+#include <ctime>
 #include <fstream>
 #include <iostream>
+#include <sstream>
 #include <thread>
 
 namespace ticketd {
@@ -60,31 +63,53 @@ class job_type_metric_registrar final : public plugin_metric_registrar {
     std::string plugin_, type_;
 };
 
-// Loads every job type's plugin and creates its handler; throws plugin_error with the
-// job type's file and line prepended. Registers each type's metrics when given.
-std::vector<std::unique_ptr<job_type_runtime>> load_job_types(const daemon_config& config,
-                                                              daemon_metrics* metrics = nullptr) {
-    std::vector<std::unique_ptr<job_type_runtime>> out;
-    for (const auto& t : config.job_types) {
-        try {
-            auto rt = std::make_unique<job_type_runtime>();
-            rt->config = t;
-            auto library = plugin_library::load(plugin_path(config, t));
-            std::optional<job_type_metric_registrar> registrar;
-            if (metrics) registrar.emplace(*metrics, library->descriptor().name, t.type);
-            rt->handler = std::make_unique<job_handler>(library, t.settings, registrar ? &*registrar : nullptr);
-            rt->queue = std::make_unique<job_queue>(t.queue_capacity);
-            if (metrics) {
-                const auto& d = library->descriptor();
-                rt->metrics = &metrics->add_job_type(t.type, d.name, d.version);
-            }
-            out.push_back(std::move(rt));
-        } catch (const plugin_error& e) {
-            if (metrics) metrics->count_plugin_load_failure();
-            throw plugin_error(t.plugin_where + ": job type '" + t.type + "': " + e.what());
+// Loads a job type's plugin and creates its handler; throws plugin_error with the job
+// type's file and line prepended. Registers the type's metrics when given.
+job_type_ptr make_job_type(const daemon_config& config, const job_type_config& t, daemon_metrics* metrics) {
+    try {
+        auto rt = std::make_shared<job_type_runtime>(t);
+        auto library = plugin_library::load(plugin_path(config, t));
+        std::optional<job_type_metric_registrar> registrar;
+        if (metrics) registrar.emplace(*metrics, library->descriptor().name, t.type);
+        rt->handler = std::make_unique<job_handler>(library, t.settings, registrar ? &*registrar : nullptr);
+        rt->queue = std::make_unique<job_queue>(t.queue_capacity);
+        if (metrics) {
+            const auto& d = library->descriptor();
+            rt->metrics = &metrics->add_job_type(t.type, d.name, d.version);
         }
+        return rt;
+    } catch (const plugin_error& e) {
+        if (metrics) metrics->count_plugin_load_failure();
+        throw plugin_error(t.plugin_where + ": job type '" + t.type + "': " + e.what());
     }
+}
+
+std::vector<job_type_ptr> load_job_types(const daemon_config& config, daemon_metrics* metrics = nullptr) {
+    std::vector<job_type_ptr> out;
+    for (const auto& t : config.job_types) out.push_back(make_job_type(config, t, metrics));
     return out;
+}
+
+// What a reload cannot change (it needs a restart): the listener, the state, the engine's
+// own settings. Rendered as text so that two configs compare in one line.
+std::string restart_only_settings(const daemon_config& c) {
+    std::ostringstream out;
+    const auto& s = c.server;
+    out << s.listen_host << ':' << s.listen_port << ' ' << s.public_base_url << ' ' << s.io_threads << ' '
+        << s.max_body_bytes << ' ' << s.max_header_bytes << ' ' << s.idle_timeout.count() << ' '
+        << s.request_timeout.count() << ' ' << s.max_connections << ' ' << s.max_waiters << ' ' << s.max_wait.count()
+        << " | " << c.metrics.enabled << ' ' << c.metrics.listen_host << ':' << c.metrics.listen_port << " | "
+        << c.state_dir << ' ' << c.require_idempotency_key << ' ' << c.idempotency_ttl.count() << ' '
+        << c.tombstone_ttl.count() << ' ' << c.drain_timeout.count() << ' ' << c.cancel_grace.count() << ' '
+        << c.purge_interval.count() << ' ' << c.max_cached_jobs << ' ' << c.uploads.max_bytes << ' '
+        << c.uploads.ttl.count();
+    return out.str();
+}
+
+std::string monotonic_usec() {
+    timespec ts{};
+    ::clock_gettime(CLOCK_MONOTONIC, &ts);
+    return std::to_string(static_cast<int64_t>(ts.tv_sec) * 1'000'000 + ts.tv_nsec / 1000);
 }
 
 // Scrape-time gauges: queue state and workers, read from the engine (never the store).
@@ -171,9 +196,10 @@ int check_config(const daemon_options& options) {
         std::cout << "config OK: " << config.file.string() << "\n";
         for (const auto& rt : types) {
             const auto& d = rt->handler->library().descriptor();
-            std::cout << "  job type " << rt->config.type << ": plugin " << d.name << " " << d.version << " ("
-                      << rt->handler->library().file().string() << "), " << rt->config.workers << " workers, queue "
-                      << rt->config.queue_capacity << "\n";
+            const auto c = rt->config();
+            std::cout << "  job type " << rt->type << ": plugin " << d.name << " " << d.version << " ("
+                      << rt->handler->library().file().string() << "), " << c->workers << " workers, queue "
+                      << c->queue_capacity << "\n";
         }
         return 0;
     } catch (const std::exception& e) {
@@ -212,7 +238,7 @@ int check_plugin(const fs::path& file, const std::optional<std::string>& setting
 
 int run_daemon(const daemon_options& options) {
     daemon_config config;
-    std::vector<std::unique_ptr<job_type_runtime>> types;
+    std::vector<job_type_ptr> types;
     std::optional<daemon_metrics> metrics_storage;
     int lock_fd = -1;
     try {
@@ -310,12 +336,45 @@ int run_daemon(const daemon_options& options) {
 
     bool clean_stop = true;
     std::thread drainer;
+    // SIGHUP: re-read the config and jobs.d/ and apply the job types (on its own thread:
+    // loading plugins must not hold an io thread). A bad config changes nothing.
+    std::thread reloader;
+    std::atomic<bool> reloading{false};
+    auto reload = [&] {
+        notifier.notify("RELOADING=1\nMONOTONIC_USEC=" + monotonic_usec() + "\nSTATUS=reloading the configuration");
+        const double now_s = static_cast<double>(now_unix_ms()) / 1000.0;
+        try {
+            const daemon_config next = load_effective_config(options);
+            const std::string summary = engine.reload(next.job_types, [&](const job_type_config& t) {
+                return make_job_type(next, t, &metrics);
+            });
+            if (restart_only_settings(next) != restart_only_settings(config)) {
+                log_warning("reload: server, metrics, state_dir, idempotency, jobs or uploads settings changed; "
+                            "they take effect after a restart");
+            }
+            metrics.set_config_reload(true, now_s);
+            log_info("reload: applied " + config.file.string() + ": " + summary);
+        } catch (const std::exception& e) {
+            metrics.set_config_reload(false, now_s);
+            log_error(std::string("reload refused, the running configuration is unchanged: ") + e.what());
+        }
+        notifier.notify("READY=1\nSTATUS=" + status_line(engine));
+        reloading = false;
+    };
     boost::asio::signal_set signals(io, SIGTERM, SIGINT, SIGHUP);
     std::function<void(const boost::system::error_code&, int)> on_signal =
         [&](const boost::system::error_code& ec, int sig) {
             if (ec) return;
             if (sig == SIGHUP) {
-                log_warning("SIGHUP: configuration reload is not supported yet; restart to apply changes");
+                if (drainer.joinable()) {
+                    log_warning("SIGHUP while draining: ignored");
+                } else if (reloading.exchange(true)) {
+                    log_warning("SIGHUP: a reload is already running; ignored");
+                } else {
+                    log_info("received SIGHUP: reloading " + config.file.string());
+                    if (reloader.joinable()) reloader.join();  // the previous one, finished
+                    reloader = std::thread(reload);
+                }
                 signals.async_wait(on_signal);
                 return;
             }
@@ -342,6 +401,7 @@ int run_daemon(const daemon_options& options) {
     io.run();
     for (auto& t : io_threads) t.join();
     if (drainer.joinable()) drainer.join();
+    if (reloader.joinable()) reloader.join();
     store->close();
     log_info(clean_stop ? "stopped" : "stopped; some plugins ignored cancellation and were abandoned");
     ::close(lock_fd);

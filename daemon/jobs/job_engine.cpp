@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <future>
+#include <map>
 
 namespace ticketd {
 
@@ -32,7 +33,7 @@ int64_t backoff_ms(int64_t base, uint32_t attempt) {
 }  // namespace
 
 job_engine::job_engine(const daemon_config& config, job_store& store, upload_store& uploads, scheduler& timers,
-                       std::vector<std::unique_ptr<job_type_runtime>> types)
+                       std::vector<job_type_ptr> types)
     : config_(config),
       store_(store),
       uploads_(uploads),
@@ -48,23 +49,35 @@ job_engine::~job_engine() {
         draining_ = true;
         if (purge_timer_) purge_timer_->cancel();
     }
-    for (auto& rt : types_) rt->queue->close();
-    for (auto& rt : types_) {
+    const auto types = types_snapshot();
+    for (auto& rt : types) rt->queue->close();
+    for (auto& rt : types) {
         for (auto& t : rt->workers) {
             if (t.joinable()) t.join();
         }
     }
 }
 
-job_type_runtime* job_engine::find_type(const std::string& type) const {
+job_type_ptr job_engine::find_type(const std::string& type) const {
+    std::shared_lock lock(types_mutex_);
     for (const auto& rt : types_) {
-        if (rt->config.type == type) return rt.get();
+        if (rt->type == type) return rt;
     }
     return nullptr;
 }
 
+std::vector<job_type_ptr> job_engine::types_snapshot() const {
+    std::shared_lock lock(types_mutex_);
+    return types_;
+}
+
+void job_engine::start_workers(const job_type_ptr& rt, unsigned count) {
+    // Workers hold a plain pointer: whoever removes a type joins them before letting go.
+    for (unsigned i = 0; i < count; ++i) rt->workers.emplace_back([this, r = rt.get()] { worker_loop(*r); });
+}
+
 int64_t job_engine::retention_ms(const std::string& type) const {
-    if (auto* rt = find_type(type)) return rt->config.retention.count();
+    if (auto rt = find_type(type)) return rt->config()->retention.count();
     return job_type_config{}.retention.count();
 }
 
@@ -79,10 +92,10 @@ void job_engine::recover() {
     std::vector<std::future<void>> writes;
     size_t requeued = 0, retried = 0, interrupted = 0;
     for (auto& r : jobs) {
-        auto* rt = find_type(r.type);
+        auto rt = find_type(r.type);
         if (r.status == job_status::running) {
             // The process died while this attempt ran: the attempt counts.
-            const unsigned max_attempts = rt ? rt->config.max_attempts : 1;
+            const unsigned max_attempts = rt ? rt->config()->max_attempts : 1;
             if (r.attempt >= max_attempts) {
                 r = terminal_record(r, job_status::failed,
                                     job_error{"job-interrupted", "Job interrupted",
@@ -97,7 +110,7 @@ void job_engine::recover() {
                 r.started_at = 0;
                 r.progress_percent.reset();
                 r.progress_message.clear();
-                r.not_before = now + backoff_ms(rt->config.retry_backoff.count(), r.attempt);
+                r.not_before = now + backoff_ms(rt->config()->retry_backoff.count(), r.attempt);
                 ++retried;
                 rt->metrics->retried();
             }
@@ -136,11 +149,7 @@ void job_engine::recover() {
 }
 
 void job_engine::start() {
-    for (auto& rt : types_) {
-        for (unsigned i = 0; i < rt->config.workers; ++i) {
-            rt->workers.emplace_back([this, r = rt.get()] { worker_loop(*r); });
-        }
-    }
+    for (auto& rt : types_snapshot()) start_workers(rt, rt->config()->workers);
     accepting_ = true;
     schedule_purge();
 }
@@ -154,7 +163,8 @@ bool job_engine::drain() {
     std::unique_lock lock(mutex_);
     if (purge_timer_) purge_timer_->cancel();
     lock.unlock();
-    for (auto& rt : types_) rt->queue->close();
+    const auto types = types_snapshot();
+    for (auto& rt : types) rt->queue->close();
 
     lock.lock();
     if (!running_.empty()) {
@@ -194,9 +204,9 @@ bool job_engine::drain() {
     for (auto& w : writes) w.wait();
     // Workers still inside a plugin (which ignored the stop request) cannot be joined.
     bool all_stopped = true;
-    for (const auto& rt : types_) all_stopped = all_stopped && rt->busy.load() == 0;
+    for (const auto& rt : types) all_stopped = all_stopped && rt->busy.load() == 0;
     if (all_stopped) {
-        for (auto& rt : types_) {
+        for (auto& rt : types) {
             for (auto& t : rt->workers) {
                 if (t.joinable()) t.join();
             }
@@ -209,7 +219,7 @@ bool job_engine::drain() {
 // Submit
 
 void job_engine::submit(submit_request req, std::function<void(submit_outcome)> done) {
-    auto* rt = find_type(req.type);
+    const auto rt = find_type(req.type);
     if (rt == nullptr) {
         done({submit_status::unknown_type, {}, {}, "no job type named '" + req.type + "'", {}});
         return;
@@ -220,12 +230,13 @@ void job_engine::submit(submit_request req, std::function<void(submit_outcome)> 
         return;
     }
     const std::string input_json = req.input.dump();
-    if (input_json.size() > rt->config.max_input_bytes) {
+    const auto type_config = rt->config();
+    if (input_json.size() > type_config->max_input_bytes) {
         rt->metrics->rejected(reject_reason::invalid_input);
         done({submit_status::invalid_input,
               {},
               {{"/input", "the input is " + std::to_string(input_json.size()) + " bytes; the job type '" +
-                              req.type + "' accepts at most " + std::to_string(rt->config.max_input_bytes)}},
+                              req.type + "' accepts at most " + std::to_string(type_config->max_input_bytes)}},
               "input too large",
               {}});
         return;
@@ -267,6 +278,9 @@ void job_engine::submit(submit_request req, std::function<void(submit_outcome)> 
             });
             return;
         }
+    }
+    if (rt->removed) {  // a reload took the type out after find_type
+        return answer({submit_status::unknown_type, {}, {}, "no job type named '" + req.type + "'", {}});
     }
     if (!rt->queue->try_reserve()) {
         rt->metrics->rejected(reject_reason::queue_full);
@@ -515,7 +529,7 @@ void job_engine::cancel(const std::string& id, const std::string& principal,
             if (e->finalizing) {  // a cancel of this queued job is committing already
                 return answer({cancel_status::cancel_requested, e->record});
             }
-            if (auto* rt = find_type(e->record.type)) rt->queue->remove(id);
+            if (auto rt = find_type(e->record.type)) rt->queue->remove(id);
             job_record next = terminal_record(e->record, job_status::canceled,
                                               job_error{"job-canceled", "Job canceled",
                                                         "canceled before it started"});
@@ -526,7 +540,7 @@ void job_engine::cancel(const std::string& id, const std::string& principal,
                 e->finalizing = false;
                 if (!ok) {
                     log_error("store: cancel of " + job_tag(next) + " failed: " + error);
-                    if (auto* rt = find_type(next.type)) rt->queue->push(e, e->record.priority, 0);
+                    if (auto rt = find_type(next.type)) rt->queue->push(e, e->record.priority, 0);
                     lock.unlock();
                     done({cancel_status::internal, {}});
                     return;
@@ -588,7 +602,7 @@ void job_engine::remove(const std::string& id, const std::string& principal,
     jobs_.erase(it);
     uploads_.release(e->record.id, e->record.files);
     if (e->record.status == job_status::queued) {
-        if (auto* rt = find_type(e->record.type)) rt->queue->remove(id);
+        if (auto rt = find_type(e->record.type)) rt->queue->remove(id);
     }
     if (e->control) e->control->request_stop(stop_reason::canceled);
     if (!e->record.idempotency_key.empty()) keys_.mark_deleted(e->record.principal, e->record.idempotency_key);
@@ -640,7 +654,7 @@ void job_engine::run_attempt(job_type_runtime& rt, const job_entry_ptr& e) {
             log_write_failure("start", ok, error);
             started->set_value();
         });
-        timeout_ms = rt.config.timeout.count();
+        timeout_ms = rt.config()->timeout.count();
         if (r.timeout_ms > 0) timeout_ms = std::min(timeout_ms, r.timeout_ms);
         ctx.job_id = r.id;
         ctx.type = r.type;
@@ -796,7 +810,7 @@ void job_engine::finish_attempt(job_type_runtime& rt, const job_entry_ptr& e, jo
             [[fallthrough]];  // a plugin that says "canceled" unasked has failed
         case TICKETD_RUN_FAILED:
         default: {
-            std::string code = ctx.fail_code.empty() ? "job-failed" : rt.config.type + "/" + ctx.fail_code;
+            std::string code = ctx.fail_code.empty() ? "job-failed" : rt.type + "/" + ctx.fail_code;
             std::string detail = ctx.fail_message.empty() ? "the job failed" : ctx.fail_message;
             if (status == TICKETD_RUN_CANCELED) detail = "the plugin stopped without a cancel request";
             finalize_locked(e, terminal_record(r, job_status::failed,
@@ -852,7 +866,7 @@ void job_engine::finalize_locked(const job_entry_ptr& e, job_record next) {
 }
 
 void job_engine::count_outcome(const job_record& r) const {
-    const auto* rt = find_type(r.type);
+    const auto rt = find_type(r.type);
     if (rt == nullptr) return;
     const std::string code = r.error ? r.error->code : "";
     switch (r.status) {
@@ -910,18 +924,108 @@ void job_engine::purge() {
 
 std::vector<job_type_info> job_engine::types() const {
     std::vector<job_type_info> out;
-    for (const auto& rt : types_) {
+    for (const auto& rt : types_snapshot()) {
+        const auto c = rt->config();
         const auto& d = rt->handler->library().descriptor();
         const auto& lib = rt->handler->library();
-        out.push_back({rt->config.type, d.name, d.version, rt->config.workers, rt->busy.load(),
+        out.push_back({rt->type, d.name, d.version, c->workers, rt->busy.load(),
                        rt->queue->size(), rt->queue->capacity(), rt->queue->oldest_created_at(),
-                       rt->config.timeout.count(),
-                       rt->config.max_attempts, rt->config.retention.count(), rt->config.max_input_bytes,
+                       c->timeout.count(), c->max_attempts, c->retention.count(), c->max_input_bytes,
                        d.license ? d.license : "", d.description ? d.description : "",
                        lib.settings_schema() ? lib.settings_schema()->document() : nlohmann::json(),
                        lib.input_schema() ? lib.input_schema()->document() : nlohmann::json()});
     }
     return out;
+}
+
+// ---------------------------------------------------------------------------------------
+// Reload
+
+std::string job_engine::reload(const std::vector<job_type_config>& next, const job_type_factory& create) {
+    std::lock_guard serial(reload_mutex_);
+    std::map<std::string, job_type_ptr> current;
+    for (auto& rt : types_snapshot()) current[rt->type] = rt;
+
+    // Plan, creating new runtimes first: a plugin that fails to load changes nothing.
+    std::vector<job_type_ptr> next_types, created, retired;
+    std::vector<std::pair<job_type_ptr, std::shared_ptr<const job_type_config>>> updated;
+    std::set<std::string> wanted;
+    for (const auto& t : next) {
+        wanted.insert(t.type);
+        const auto it = current.find(t.type);
+        if (it != current.end()) {
+            const auto old = it->second->config();
+            if (old->plugin == t.plugin && old->settings == t.settings) {
+                updated.emplace_back(it->second, std::make_shared<const job_type_config>(t));
+                next_types.push_back(it->second);
+                continue;
+            }
+            retired.push_back(it->second);  // a new plugin or settings: a new runtime
+        }
+        created.push_back(create(t));
+        next_types.push_back(created.back());
+    }
+    for (const auto& [type, rt] : current) {
+        if (wanted.count(type) == 0) retired.push_back(rt);
+    }
+
+    {
+        // Under the engine's lock no accept can reserve a place in a queue meanwhile.
+        std::lock_guard lock(mutex_);
+        for (const auto& rt : retired) {
+            size_t unfinished = 0;
+            for (const auto& [id, e] : jobs_) {
+                if (e->record.type == rt->type && !e->deleted && !is_terminal(e->record.status)) ++unfinished;
+            }
+            unfinished += rt->queue->reserved();  // accepts still committing
+            // A deleted job whose plugin has not returned yet still holds a worker.
+            unfinished = std::max<size_t>(unfinished, rt->busy.load());
+            if (unfinished > 0) {
+                throw std::runtime_error("job type '" + rt->type + "' has " + std::to_string(unfinished) +
+                                         " unfinished jobs; it can be removed, or get another plugin or settings, "
+                                         "only when it has none (wait, or cancel them)");
+            }
+        }
+        for (const auto& rt : retired) rt->removed = true;
+        {
+            std::unique_lock types_lock(types_mutex_);
+            types_ = next_types;
+        }
+        // Jobs recovered at startup for a type that was not configured then run now.
+        for (const auto& rt : created) {
+            for (const auto& [id, e] : jobs_) {
+                if (e->record.type == rt->type && e->record.status == job_status::queued && !e->deleted &&
+                    !e->finalizing) {
+                    rt->queue->push(e, e->record.priority, e->record.not_before);
+                }
+            }
+        }
+    }
+
+    std::string summary;
+    auto note = [&summary](const std::string& what) { summary += (summary.empty() ? "" : "; ") + what; };
+    for (auto& [rt, c] : updated) {
+        const auto old = rt->config();
+        rt->set_config(c);
+        rt->queue->set_capacity(c->queue_capacity);
+        if (c->workers > old->workers) start_workers(rt, c->workers - old->workers);
+        if (c->workers < old->workers) rt->queue->retire(old->workers - c->workers);
+        if (c->workers != old->workers) {
+            note(rt->type + ": " + std::to_string(old->workers) + " -> " + std::to_string(c->workers) + " workers");
+        }
+    }
+    for (const auto& rt : retired) {
+        rt->queue->close();
+        for (auto& t : rt->workers) {
+            if (t.joinable()) t.join();
+        }
+        if (wanted.count(rt->type) == 0) note("removed " + rt->type);
+    }
+    for (const auto& rt : created) {
+        start_workers(rt, rt->config()->workers);
+        note((current.count(rt->type) ? "replaced " : "added ") + rt->type);
+    }
+    return summary.empty() ? "job types unchanged (limits reapplied)" : summary;
 }
 
 }  // namespace ticketd

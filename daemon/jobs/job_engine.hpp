@@ -22,22 +22,47 @@
 #include <atomic>
 #include <condition_variable>
 #include <deque>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <set>
+#include <shared_mutex>
 #include <thread>
 #include <unordered_map>
 
 namespace ticketd {
 
 struct job_type_runtime {
-    job_type_config config;
+    explicit job_type_runtime(job_type_config c)
+        : type(c.type), config_(std::make_shared<const job_type_config>(std::move(c))) {}
+
+    // Limits and the pool size may change on reload; the plugin and settings never do (a
+    // type whose plugin or settings change is replaced by a new runtime).
+    std::shared_ptr<const job_type_config> config() const {
+        std::lock_guard lock(config_mutex_);
+        return config_;
+    }
+    void set_config(std::shared_ptr<const job_type_config> c) {
+        std::lock_guard lock(config_mutex_);
+        config_ = std::move(c);
+    }
+
+    const std::string type;
     std::unique_ptr<job_handler> handler;
     std::unique_ptr<job_queue> queue;
-    std::vector<std::thread> workers;
+    std::vector<std::thread> workers;  // includes threads that retired after a pool shrank
     std::atomic<unsigned> busy{0};
     job_type_metrics* metrics = nullptr;  // set when the type registers with daemon_metrics
+    bool removed = false;                 // guarded by the engine's mutex: a reload took it out
+
+   private:
+    mutable std::mutex config_mutex_;
+    std::shared_ptr<const job_type_config> config_;
 };
+
+using job_type_ptr = std::shared_ptr<job_type_runtime>;
+// Creates (loads the plugin of) a job type; throws with a message naming the file.
+using job_type_factory = std::function<job_type_ptr(const job_type_config&)>;
 
 struct submit_request {
     std::string type;
@@ -106,7 +131,7 @@ struct job_type_info {
 class job_engine {
    public:
     job_engine(const daemon_config& config, job_store& store, upload_store& uploads, scheduler& timers,
-               std::vector<std::unique_ptr<job_type_runtime>> types);
+               std::vector<job_type_ptr> types);
     ~job_engine();
     job_engine(const job_engine&) = delete;
     job_engine& operator=(const job_engine&) = delete;
@@ -138,11 +163,20 @@ class job_engine {
     void list(const job_query& query, std::function<void(std::vector<job_record>)> done);
 
     std::vector<job_type_info> types() const;
+
+    // SIGHUP: makes `next` the set of job types. Limits, retention and pool sizes change in
+    // place; new types are created with `create` and started; a type that is gone, or whose
+    // plugin or settings changed, is stopped (and replaced), which is allowed only while it
+    // has no unfinished jobs. All or nothing: throws std::runtime_error saying why, and
+    // then nothing has changed. Returns a one-line summary of what changed.
+    std::string reload(const std::vector<job_type_config>& next, const job_type_factory& create);
     std::filesystem::path result_path(const std::string& job_id) const { return results_.path_of(job_id); }
     uint64_t waiters() const { return waiters_.load(); }
 
    private:
-    job_type_runtime* find_type(const std::string& type) const;
+    job_type_ptr find_type(const std::string& type) const;
+    std::vector<job_type_ptr> types_snapshot() const;
+    void start_workers(const job_type_ptr& rt, unsigned count);
     void worker_loop(job_type_runtime& rt);
     void run_attempt(job_type_runtime& rt, const job_entry_ptr& e);
     void finish_attempt(job_type_runtime& rt, const job_entry_ptr& e, job_context& ctx,
@@ -173,7 +207,9 @@ class job_engine {
     upload_store& uploads_;
     scheduler& timers_;
     result_files results_;
-    std::vector<std::unique_ptr<job_type_runtime>> types_;
+    mutable std::shared_mutex types_mutex_;  // guards the vector; runtimes guard themselves
+    std::vector<job_type_ptr> types_;
+    std::mutex reload_mutex_;              // one reload at a time
 
     mutable std::mutex mutex_;
     std::condition_variable idle_cv_;

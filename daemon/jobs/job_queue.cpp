@@ -63,6 +63,10 @@ job_entry_ptr job_queue::pop() {
     std::unique_lock lock(mutex_);
     for (;;) {
         if (closed_) return nullptr;
+        if (retiring_ > 0) {
+            --retiring_;
+            return nullptr;
+        }
         // Move due retries into the ready set.
         const unix_ms now = now_unix_ms();
         while (!delayed_.empty() && delayed_.begin()->first.first <= now) {
@@ -90,6 +94,27 @@ void job_queue::close() {
     std::lock_guard lock(mutex_);
     closed_ = true;
     cv_.notify_all();
+}
+
+void job_queue::retire(unsigned workers) {
+    std::lock_guard lock(mutex_);
+    retiring_ += workers;
+    cv_.notify_all();
+}
+
+void job_queue::set_capacity(uint64_t capacity) {
+    std::lock_guard lock(mutex_);
+    capacity_ = capacity;
+}
+
+uint64_t job_queue::capacity() const {
+    std::lock_guard lock(mutex_);
+    return capacity_;
+}
+
+uint64_t job_queue::reserved() const {
+    std::lock_guard lock(mutex_);
+    return reserved_;
 }
 
 void job_queue::forget_created(unix_ms created_at) {

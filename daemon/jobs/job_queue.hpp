@@ -31,11 +31,16 @@ class job_queue {
     job_entry_ptr pop();
     // Wakes every worker; pop() returns nullptr from now on. Queued jobs stay stored.
     void close();
+    // The next `workers` calls of pop() return nullptr at once (the pool shrinks on reload).
+    void retire(unsigned workers);
+    void set_capacity(uint64_t capacity);
 
     uint64_t size() const;
     // created_at of the oldest queued job (0 when empty), for the oldest-age metric.
     unix_ms oldest_created_at() const;
-    uint64_t capacity() const { return capacity_; }
+    uint64_t capacity() const;
+    // Accepts being committed (reserved, not yet pushed).
+    uint64_t reserved() const;
 
    private:
     using ready_key = std::pair<int64_t, uint64_t>;    // (-priority, seq)
@@ -48,7 +53,8 @@ class job_queue {
     void insert_locked(job_entry_ptr entry, int32_t priority, unix_ms not_before);
     void forget_created(unix_ms created_at);
 
-    const uint64_t capacity_;
+    uint64_t capacity_;
+    unsigned retiring_ = 0;
     mutable std::mutex mutex_;
     std::condition_variable cv_;
     uint64_t seq_ = 0;

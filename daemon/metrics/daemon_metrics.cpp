@@ -90,8 +90,11 @@ job_type_metrics& daemon_metrics::add_job_type(const std::string& type, const st
     m->queue_wait_ = &queue_wait_.Add(labels, job_buckets);
     m->duration_ = &duration_.Add(labels, job_buckets);
     m->busy_seconds_ = &busy_seconds_.Add(labels);
-    plugin_info_.Add({{"type", type}, {"plugin", plugin}, {"version", plugin_version}}).Set(1);
     std::lock_guard lock(types_mutex_);
+    // A type reloaded with another plugin: one info series per type, the current one.
+    if (auto it = plugin_info_by_type_.find(type); it != plugin_info_by_type_.end()) plugin_info_.Remove(it->second);
+    plugin_info_by_type_[type] = &plugin_info_.Add({{"type", type}, {"plugin", plugin}, {"version", plugin_version}});
+    plugin_info_by_type_[type]->Set(1);
     types_.push_back(std::move(m));
     return *types_.back();
 }

@@ -15,6 +15,7 @@
 #include <array>
 #include <atomic>
 #include <functional>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -122,6 +123,7 @@ class daemon_metrics {
 
     std::mutex types_mutex_;
     std::vector<std::unique_ptr<job_type_metrics>> types_;
+    std::map<std::string, prometheus::Gauge*> plugin_info_by_type_;
     mutable std::mutex sources_mutex_;
     std::vector<scrape_source> sources_;
 };

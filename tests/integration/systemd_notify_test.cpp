@@ -1,6 +1,6 @@
 // The systemd notification protocol, against a fake $NOTIFY_SOCKET: READY=1 once
-// listening, STATUS= lines, WATCHDOG=1 at half of WATCHDOG_USEC, STOPPING=1 with
-// EXTEND_TIMEOUT_USEC on SIGTERM.
+// listening, STATUS= lines, WATCHDOG=1 at half of WATCHDOG_USEC, RELOADING=1 and READY=1
+// on SIGHUP, STOPPING=1 with EXTEND_TIMEOUT_USEC on SIGTERM.
 #include "support/daemon_test.hpp"
 
 #include <poll.h>
@@ -11,6 +11,8 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <csignal>
+#include <ctime>
 #include <cstring>
 #include <thread>
 
@@ -66,6 +68,20 @@ TEST(systemd_notify, ready_status_watchdog_and_stopping) {
     EXPECT_EQ(seen.front().rfind("READY=1\nSTATUS=5 job types; 0 queued, 0 running", 0), 0u) << seen.front();
     // READY came after the listener was bound: the daemon answers.
     EXPECT_EQ(d.get("/readyz").status, 200u);
+
+    // SIGHUP: RELOADING=1 with the monotonic time, then READY=1 again.
+    const size_t ready_before = count_with(seen, "READY=1");
+    d.signal(SIGHUP);
+    ASSERT_TRUE(sock.collect(seen, [&] { return count_with(seen, "READY=1") > ready_before; }, 10s));
+    const auto reloading = std::find_if(seen.begin(), seen.end(), [](const std::string& m) {
+        return m.rfind("RELOADING=1\nMONOTONIC_USEC=", 0) == 0;
+    });
+    ASSERT_NE(reloading, seen.end());
+    timespec now{};
+    ::clock_gettime(CLOCK_MONOTONIC, &now);
+    const long long sent = std::stoll(reloading->substr(std::strlen("RELOADING=1\nMONOTONIC_USEC=")));
+    EXPECT_GT(sent, 0);
+    EXPECT_LE(sent, static_cast<long long>(now.tv_sec) * 1'000'000 + now.tv_nsec / 1000);
 
     std::thread stopper([&] { d.stop(); });
     const bool stopping = sock.collect(seen, [&] { return count_with(seen, "STOPPING=1") >= 1; }, 20s);

@@ -173,6 +173,10 @@ int daemon_process::stop(std::chrono::milliseconds timeout) {
     return rc;
 }
 
+void daemon_process::signal(int sig) const {
+    if (pid_ > 0) ::kill(pid_, sig);
+}
+
 void daemon_process::kill9() {
     if (pid_ <= 0) return;
     ::kill(pid_, SIGKILL);

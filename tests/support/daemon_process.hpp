@@ -38,6 +38,8 @@ class daemon_process {
     // SIGTERM; waits for exit and returns the exit status (-1 on timeout).
     int stop(std::chrono::milliseconds timeout = std::chrono::seconds(60));
     void kill9();
+    // Sends a signal (e.g. SIGHUP) to the running daemon.
+    void signal(int sig) const;
     bool running();
     // Runs `ticketd --check-config` on this config; returns exit code, output in `out`.
     int check_config(std::string& out) const;
