@@ -3,7 +3,9 @@ PRESET ?= release
 BUILD_DIR := build/$(PRESET)
 JOBS ?= 2
 
-.PHONY: all deps configure build run test test-asan check-config clean
+PREFIX ?= /usr
+
+.PHONY: all deps configure build run test test-asan check-config install package systemd-test clean
 
 all: build
 
@@ -29,6 +31,19 @@ test: build
 # The whole suite under AddressSanitizer + UndefinedBehaviorSanitizer (CI runs it too).
 test-asan:
 	@$(MAKE) --no-print-directory PRESET=asan test
+
+# The FHS layout under $(PREFIX) (default /usr; DESTDIR= for staging): bin/ticketd,
+# lib/ticketd/plugins, the systemd unit, /etc/ticketd (kept if present), the SDK.
+install: build
+	cmake --install $(BUILD_DIR) --prefix $(PREFIX)
+
+# Debian packages: build/release/package/ticketd_<version>_<arch>.deb and ticketd-dev.
+package: build
+	cd $(BUILD_DIR) && cpack
+
+# Boots the unit under a real systemd in a container (systemd-nspawn, debootstrap).
+systemd-test: package
+	./tests/systemd/nspawn_test.sh $(BUILD_DIR)
 
 clean:
 	rm -rf build

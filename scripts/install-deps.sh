@@ -4,7 +4,7 @@
 set -euo pipefail
 
 packages=(
-    build-essential cmake ninja-build ccache pkg-config git
+    build-essential dpkg-dev cmake ninja-build ccache pkg-config git
     libboost1.81-dev libboost-filesystem1.81-dev libboost-program-options1.81-dev
     libyaml-cpp-dev nlohmann-json3-dev prometheus-cpp-dev libsqlite3-dev sqlite3
     libgtest-dev libgmock-dev libssl-dev json-schema-test-suite
@@ -13,9 +13,15 @@ packages=(
 
 # --with-promtool: also Debian's prometheus package, for promtool (CI's monitoring check).
 # It installs a Prometheus server as well, so it is not part of the default set.
-if [ "${1:-}" = "--with-promtool" ]; then
-    packages+=(prometheus)
-fi
+# --with-systemd-test: systemd-nspawn and debootstrap, for `make systemd-test` (boots the
+# packaged unit under a real systemd in a container).
+for option in "$@"; do
+    case "$option" in
+        --with-promtool) packages+=(prometheus) ;;
+        --with-systemd-test) packages+=(systemd-container debootstrap) ;;
+        *) echo "install-deps: unknown option $option" >&2; exit 2 ;;
+    esac
+done
 
 missing=()
 for p in "${packages[@]}"; do

@@ -7,7 +7,7 @@
 # (two plugins never shadow each other's symbols), no executable stack (systemd's
 # MemoryDenyWriteExecute and ticketd both refuse one), every symbol resolved at link time
 # (-z defs: a missing symbol is a build error, not a load-time surprise), and an install
-# rule to <libdir>/ticketd/plugins (or INSTALL_DESTINATION; NO_INSTALL for test plugins).
+# rule to <prefix>/lib/ticketd/plugins (or INSTALL_DESTINATION; NO_INSTALL for test plugins).
 include_guard(GLOBAL)
 include(GNUInstallDirs)
 
@@ -35,7 +35,9 @@ function(ticketd_add_plugin target)
         return()
     endif()
     if(NOT arg_INSTALL_DESTINATION)
-        set(arg_INSTALL_DESTINATION "${CMAKE_INSTALL_LIBDIR}/ticketd/plugins")
+        # Where ticketd looks by default (plugin_dir: /usr/lib/ticketd/plugins), and
+        # not the multiarch libdir: plugins are not libraries anything links against.
+        set(arg_INSTALL_DESTINATION "lib/ticketd/plugins")
     endif()
     install(TARGETS ${target} LIBRARY DESTINATION "${arg_INSTALL_DESTINATION}" COMPONENT plugins)
 endfunction()

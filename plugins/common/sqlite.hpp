@@ -6,6 +6,7 @@
 #include <sqlite3.h>
 
 #include <cstdint>
+#include <functional>
 #include <stdexcept>
 #include <string>
 #include <string_view>
@@ -112,6 +113,27 @@ class statement {
     sqlite3* db_;
     sqlite3_stmt* stmt_ = nullptr;
     std::string_view tail_;
+};
+
+// A busy handler that waits for another connection's lock (retrying every 10 ms) until
+// `timeout_ms`, but gives up at once when `stop()` says so (a job canceled meanwhile).
+class busy_wait {
+   public:
+    busy_wait(database& db, int timeout_ms, std::function<bool()> stop) : timeout_ms_(timeout_ms), stop_(std::move(stop)) {
+        sqlite3_busy_handler(db.get(), &busy_wait::retry, this);
+    }
+    busy_wait(const busy_wait&) = delete;
+    busy_wait& operator=(const busy_wait&) = delete;
+
+   private:
+    static int retry(void* self, int attempt) {
+        auto* w = static_cast<busy_wait*>(self);
+        if (w->stop_() || attempt * 10 >= w->timeout_ms_) return 0;
+        sqlite3_sleep(10);
+        return 1;
+    }
+    int timeout_ms_;
+    std::function<bool()> stop_;
 };
 
 // "name" quoted as an SQL identifier.

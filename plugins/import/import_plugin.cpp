@@ -6,6 +6,7 @@
 // also records the job id in the `_ticketd_imports` ledger: readers never see half an
 // import, a cancel or timeout leaves the target untouched, and a retried attempt of a job
 // whose rows are already in finds its ledger entry and imports nothing twice.
+#include "../common/date.hpp"
 #include "../common/sqlite.hpp"
 #include "csv_reader.hpp"
 
@@ -113,18 +114,6 @@ std::string quoted_value(std::string_view v) {
     return "'" + std::string(v.substr(0, 40)) + (v.size() > 40 ? "...'" : "'");
 }
 
-bool valid_date(std::string_view s) {
-    if (s.size() != 10 || s[4] != '-' || s[7] != '-') return false;
-    int y = 0, m = 0, d = 0;
-    if (std::from_chars(s.data(), s.data() + 4, y).ptr != s.data() + 4) return false;
-    if (std::from_chars(s.data() + 5, s.data() + 7, m).ptr != s.data() + 7) return false;
-    if (std::from_chars(s.data() + 8, s.data() + 10, d).ptr != s.data() + 10) return false;
-    static constexpr int days[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
-    if (m < 1 || m > 12 || d < 1) return false;
-    const bool leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
-    return d <= days[m - 1] + (m == 2 && leap ? 1 : 0);
-}
-
 // Binds a text field converted to the column's type; returns why it does not fit, or "".
 std::string bind_text(sql::statement& s, int index, const column& c, std::string_view raw) {
     if (c.type == col_type::text) {
@@ -173,7 +162,7 @@ std::string bind_text(sql::statement& s, int index, const column& c, std::string
             return {};
         }
         case col_type::date:
-            if (!valid_date(v)) return "column '" + c.name + "': " + quoted_value(v) + " is not a date (YYYY-MM-DD)";
+            if (!plugins::valid_date(v)) return "column '" + c.name + "': " + quoted_value(v) + " is not a date (YYYY-MM-DD)";
             s.bind(index, v);
             return {};
         case col_type::text: break;
@@ -232,18 +221,6 @@ std::string now_rfc3339() {
     std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
     return buf;
 }
-
-// SQLite's busy handler: retry every 10 ms until the timeout, unless the job is canceled.
-struct busy_wait {
-    ticketd::job* job;
-    int timeout_ms;
-    static int retry(void* self, int attempt) {
-        auto* w = static_cast<busy_wait*>(self);
-        if (w->job->canceled() || attempt * 10 >= w->timeout_ms) return 0;
-        sqlite3_sleep(10);
-        return 1;
-    }
-};
 
 class importer final : public ticketd::handler {
    public:
@@ -317,8 +294,7 @@ class importer final : public ticketd::handler {
 
         sql::database db(database_, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE);
         // Waiting for another writer (a report, another import) stays cancelable.
-        busy_wait wait{&job, busy_timeout_ms_};
-        sqlite3_busy_handler(db.get(), &busy_wait::retry, &wait);
+        sql::busy_wait wait(db, busy_timeout_ms_, [&job] { return job.canceled(); });
         db.exec("PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL");
         // Cancel and timeout interrupt whatever statement runs (and roll it back).
         sqlite3_progress_handler(db.get(), 10000, [](void* j) { return static_cast<ticketd::job*>(j)->canceled() ? 1 : 0; }, &job);

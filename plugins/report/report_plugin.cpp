@@ -3,6 +3,7 @@
 // or self-contained HTML file. The connection is read-only and `query_only`; ad-hoc SQL is
 // checked by SQLite itself (one statement, sqlite3_stmt_readonly), at submit time.
 // Long queries report progress and are interrupted on cancel or timeout.
+#include "../common/date.hpp"
 #include "../common/sqlite.hpp"
 #include "report_writer.hpp"
 
@@ -104,26 +105,13 @@ struct report_def {
     std::map<std::string, column_format> columns;
 };
 
-bool valid_date(const std::string& s) {
-    if (s.size() != 10 || s[4] != '-' || s[7] != '-') return false;
-    int y = 0, m = 0, d = 0;
-    if (std::from_chars(s.data(), s.data() + 4, y).ptr != s.data() + 4 ||
-        std::from_chars(s.data() + 5, s.data() + 7, m).ptr != s.data() + 7 ||
-        std::from_chars(s.data() + 8, s.data() + 10, d).ptr != s.data() + 10) {
-        return false;
-    }
-    static constexpr int days[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
-    const bool leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
-    return m >= 1 && m <= 12 && d >= 1 && d <= days[m - 1] + (m == 2 && leap ? 1 : 0);
-}
-
 // Why `v` is not a valid value of parameter type `type` ("" when it is).
 std::string check_value(const std::string& type, const json& v) {
     if (type == "integer") return v.is_number_integer() ? "" : "must be an integer";
     if (type == "number") return v.is_number() ? "" : "must be a number";
     if (type == "boolean") return v.is_boolean() ? "" : "must be true or false";
     if (!v.is_string()) return "must be a string";
-    if (type == "date" && !valid_date(v.get<std::string>())) return "must be a date (YYYY-MM-DD)";
+    if (type == "date" && !plugins::valid_date(v.get<std::string>())) return "must be a date (YYYY-MM-DD)";
     if (v.get_ref<const std::string&>().size() > 1000) return "must be at most 1000 characters";
     return "";
 }
@@ -136,18 +124,6 @@ std::string utc_stamp(const char* format) {
     std::strftime(buf, sizeof buf, format, &tm);
     return buf;
 }
-
-// SQLite's busy handler: retry every 10 ms until the timeout, unless the job is canceled.
-struct busy_wait {
-    const ticketd::job* job;
-    int timeout_ms;
-    static int retry(void* self, int attempt) {
-        auto* w = static_cast<busy_wait*>(self);
-        if (w->job->canceled() || attempt * 10 >= w->timeout_ms) return 0;
-        sqlite3_sleep(10);
-        return 1;
-    }
-};
 
 // Denies what a read-only report never needs, whatever the statement: attaching other
 // files and changing settings.
@@ -295,8 +271,7 @@ class reporter final : public ticketd::handler {
         sql::database db(database_, SQLITE_OPEN_READONLY);
         db.exec("PRAGMA query_only = 1");
         sqlite3_set_authorizer(db.get(), &authorize, nullptr);
-        busy_wait wait{&job, busy_timeout_ms_};
-        sqlite3_busy_handler(db.get(), &busy_wait::retry, &wait);
+        sql::busy_wait wait(db, busy_timeout_ms_, [&job] { return job.canceled(); });
         struct query_progress {
             ticketd::job* job;
             std::chrono::steady_clock::time_point started = std::chrono::steady_clock::now();

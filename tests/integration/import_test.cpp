@@ -31,6 +31,14 @@ class import_jobs : public daemon_test_with<import_config> {
         EXPECT_EQ(r.status, 202u) << r.body;
         return r.json().value("id", "");
     }
+    // True once the job has staged every row and waits for the target database (whose
+    // write lock the test holds) to run its final transaction.
+    bool at_final_transaction(const std::string& id) {
+        return eventually([&] {
+            auto j = d.get("/v1/jobs/" + id + "?redirect=false").json();
+            return j.contains("progress") && j["progress"].value("percent", 0.0) >= 95.0;
+        }, 20s);
+    }
     nlohmann::json result_of(const std::string& id) {
         auto r = d.get("/v1/jobs/" + id + "/result");
         EXPECT_EQ(r.status, 200u) << r.body;
@@ -157,10 +165,7 @@ TEST_F(import_jobs, an_attempt_whose_rows_are_already_in_imports_nothing) {
     sqlite_reader db(this->db());
     db.exec("BEGIN IMMEDIATE");
     const auto id = import("k\n1\n2\n", {{"table", "t"}, {"format", "csv"}});
-    ASSERT_TRUE(eventually([&] {
-        auto j = d.get("/v1/jobs/" + id + "?redirect=false").json();
-        return j.contains("progress") && j["progress"].value("percent", 0.0) >= 95.0;
-    }, 20s));
+    ASSERT_TRUE(at_final_transaction(id));
     db.exec("INSERT INTO _ticketd_imports VALUES ('" + id + "', 't', 2, '{\"earlier\":true}', 'now')");
     db.exec("COMMIT");
     ASSERT_EQ(d.wait_terminal(id).value("status", ""), "succeeded");
@@ -173,10 +178,7 @@ TEST_F(import_jobs, a_cancel_while_waiting_for_the_database_rolls_back) {
     sqlite_reader db(this->db());
     db.exec("BEGIN IMMEDIATE");
     const auto id = import("k\n1\n2\n", {{"table", "t"}, {"format", "csv"}});
-    ASSERT_TRUE(eventually([&] {
-        auto j = d.get("/v1/jobs/" + id + "?redirect=false").json();
-        return j.contains("progress") && j["progress"].value("percent", 0.0) >= 95.0;
-    }, 20s));
+    ASSERT_TRUE(at_final_transaction(id));
     EXPECT_EQ(d.post("/v1/jobs/" + id + "/cancel", "").status, 202u);
     EXPECT_EQ(d.wait_terminal(id).value("status", ""), "canceled");
     db.exec("COMMIT");
@@ -194,10 +196,7 @@ TEST_F(import_jobs, a_crash_mid_import_retries_and_the_rows_land_exactly_once) {
     sqlite_reader db(this->db());
     db.exec("BEGIN IMMEDIATE");
     const auto id = import(csv, {{"table", "big"}, {"format", "csv"}, {"types", {{"id", "integer"}, {"amount", "real"}}}});
-    ASSERT_TRUE(eventually([&] {
-        auto j = d.get("/v1/jobs/" + id + "?redirect=false").json();
-        return j.contains("progress") && j["progress"].value("percent", 0.0) >= 95.0;
-    }, 20s));
+    ASSERT_TRUE(at_final_transaction(id));
     d.kill9();
     db.exec("COMMIT");
     d.start();
