@@ -5,7 +5,7 @@ JOBS ?= 2
 
 PREFIX ?= /usr
 
-.PHONY: all deps configure build run test test-asan check-config install package systemd-test clean
+.PHONY: all deps configure build run test test-asan check-config install package systemd-test bench clean
 
 all: build
 
@@ -44,6 +44,12 @@ package: build
 # Boots the unit under a real systemd in a container (systemd-nspawn, debootstrap).
 systemd-test: package
 	./tests/systemd/nspawn_test.sh $(BUILD_DIR)
+
+# ticketd against nginx answering statically, side by side (bench/bench.py; JSON lines
+# and a table). BENCH_ARGS=--quick for a smoke run.
+bench: build
+	@./scripts/install-deps.sh --with-bench
+	python3 bench/bench.py $(BENCH_ARGS)
 
 clean:
 	rm -rf build

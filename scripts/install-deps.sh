@@ -15,10 +15,12 @@ packages=(
 # It installs a Prometheus server as well, so it is not part of the default set.
 # --with-systemd-test: systemd-nspawn and debootstrap, for `make systemd-test` (boots the
 # packaged unit under a real systemd in a container).
+# --with-bench: wrk (load generator) and nginx-light (the baseline), for `make bench`.
 for option in "$@"; do
     case "$option" in
         --with-promtool) packages+=(prometheus) ;;
         --with-systemd-test) packages+=(systemd-container debootstrap) ;;
+        --with-bench) packages+=(wrk nginx-light) ;;
         *) echo "install-deps: unknown option $option" >&2; exit 2 ;;
     esac
 done
