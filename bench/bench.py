@@ -24,6 +24,7 @@ and max; wrk's own CPU use is reported to show the generator is not the limit.
 """
 import argparse, json, os, resource, shutil, signal, statistics, subprocess, sys, tempfile, time, urllib.request
 
+NOOP_WORKERS = 8  # the noop pool: jobs wait on fsyncs (start, finish), not on CPU
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 BUILD = os.path.join(ROOT, "build/release")
 BIN = f"{BUILD}/daemon/ticketd"
@@ -68,7 +69,7 @@ class Ticketd:
             f.write(f"server:\n  listen: 127.0.0.1:0\n  io_threads: 2\n  max_connections: 10000\n"
                     f"state_dir: state\nplugin_dir: {PLUGINS}\njobs_dir: jobs.d\n"
                     f"jobs:\n  max_cached_jobs: 100000\n")
-        types = {"noop": "workers: 2\nqueue_capacity: 1000000\n",
+        types = {"noop": f"workers: {NOOP_WORKERS}\nqueue_capacity: 1000000\n",
                  "sleep": "workers: 16\nqueue_capacity: 1000\n",
                  "park": "plugin: sleep.so\nworkers: 1\nqueue_capacity: 2000000\n"}
         for name_, extra in types.items():
@@ -299,20 +300,30 @@ def main():
             sys.exit(f"bench: {f} is missing (make build)")
     only = set((args.only or "accept,poll,e2e,pool,memory").split(","))
     work = tempfile.mkdtemp(prefix="ticketd-bench-")
-    t, n = Ticketd(work), Nginx(work)
-    try:
+    n = Nginx(work)
+    started = []
+
+    def fresh(name):  # each measurement on a new daemon: no backlog from the one before
+        t = Ticketd(work, name)
         t.start()
+        started.append(t)
+        return t
+
+    try:
         emit(bench="machine", cpus=os.cpu_count(), kernel=os.uname().release,
              ticketd=subprocess.run([BIN, "--version"], capture_output=True, text=True).stdout.strip())
-        if "accept" in only: bench_accept(t, n, args)
-        if "poll" in only: bench_poll(t, n, work, args)
-        if "e2e" in only: bench_e2e(t, n, args)
-        if "pool" in only: bench_pool(t, args)
-        t.stop()
+        for name, run in (("accept", lambda t: bench_accept(t, n, args)),
+                          ("poll", lambda t: bench_poll(t, n, work, args)),
+                          ("e2e", lambda t: bench_e2e(t, n, args)),
+                          ("pool", lambda t: bench_pool(t, args))):
+            if name in only:
+                t = fresh(name)
+                run(t)
+                t.stop()
         n.stop()
         if "memory" in only and not args.skip_memory: bench_memory(work, args)
     finally:
-        for p in (t.proc, n.proc):
+        for p in [n.proc] + [t.proc for t in started]:
             if p and p.poll() is None:
                 p.kill()
         shutil.rmtree(work, ignore_errors=True)

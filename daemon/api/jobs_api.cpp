@@ -512,8 +512,15 @@ void jobs_api::get_result(std::shared_ptr<call> c, const std::string& id) {
         }
         res.set("Content-Type", job.result_type.empty() ? "application/octet-stream" : job.result_type);
         if (!job.result_name.empty()) res.set("Content-Disposition", content_disposition(job.result_name));
-        res.file_path = engine_.result_path(job.id).string();
-        c->respond(std::move(res));
+        if (!job.result_inline) {
+            res.file_path = engine_.result_path(job.id).string();
+            return c->respond(std::move(res));
+        }
+        engine_.read_result(job.id, [c, res = std::move(res)](std::optional<std::string> body) mutable {
+            if (!body) return c->problem(500, "internal", "the result could not be read");
+            res.body = std::move(*body);
+            c->respond(std::move(res));
+        });
     });
 }
 

@@ -53,6 +53,7 @@ struct job_record {
     std::optional<job_error> error;
     std::string result_type;  // media type, when succeeded
     uint64_t result_size = 0;
+    bool result_inline = false;  // the result is in the store (small), not a file
     uint64_t version = 1;
     int64_t seq = 0;  // the store's accept order (list order); 0 until read from the store
 

@@ -6,6 +6,7 @@
 #include "system/time.hpp"
 
 #include <atomic>
+#include <filesystem>
 #include <functional>
 #include <map>
 #include <memory>
@@ -31,7 +32,14 @@ struct job_context {
     std::string type;
     uint32_t attempt = 1;
     unix_ms deadline = 0;
-    std::string scratch_dir;
+    std::string scratch_dir;  // made on first use: most jobs never touch the disk
+    bool scratch_made = false;
+    void make_scratch_dir() {
+        if (scratch_made) return;
+        std::error_code ec;
+        std::filesystem::create_directories(scratch_dir, ec);
+        scratch_made = true;
+    }
     std::map<std::string, std::string> input_files;
     std::shared_ptr<run_control> control;
     std::function<void(double percent, std::string message)> on_progress;

@@ -40,6 +40,9 @@ job_engine::job_engine(const daemon_config& config, job_store& store, upload_sto
       timers_(timers),
       results_(config.state_dir / "results"),
       types_(std::move(types)) {
+    // Scratch directories of attempts a crash interrupted: nobody needs them any more.
+    std::error_code ec;
+    std::filesystem::remove_all(config_.state_dir / "scratch", ec);
     std::filesystem::create_directories(config_.state_dir / "scratch");
 }
 
@@ -678,9 +681,6 @@ void job_engine::run_attempt(job_type_runtime& rt, const job_entry_ptr& e) {
         log_line(levels[std::clamp(level, 0, 3)], tag + " plugin: " + std::string(message));
     };
     const auto scratch = config_.state_dir / "scratch" / (ctx.job_id + "-" + std::to_string(ctx.attempt));
-    std::error_code ec;
-    std::filesystem::remove_all(scratch, ec);
-    std::filesystem::create_directories(scratch, ec);
     ctx.scratch_dir = scratch.string();
 
     auto deadline = timers_.after(milliseconds(timeout_ms), [this, e, control] {
@@ -693,7 +693,10 @@ void job_engine::run_attempt(job_type_runtime& rt, const job_entry_ptr& e) {
     const double ran = std::chrono::duration<double>(std::chrono::steady_clock::now() - run_start).count();
     rt.metrics->ran(ran);
     finish_attempt(rt, e, ctx, status);  // may adopt a result file from the scratch dir
-    std::filesystem::remove_all(scratch, ec);
+    if (ctx.scratch_made) {
+        std::error_code ec;
+        std::filesystem::remove_all(scratch, ec);
+    }
 }
 
 void job_engine::on_progress(const job_entry_ptr& e, const std::shared_ptr<run_control>& control,
@@ -733,6 +736,7 @@ void job_engine::finish_attempt(job_type_runtime& rt, const job_entry_ptr& e, jo
     // Write the result before taking the lock: the file must be durable before the
     // job is stored as succeeded, and disk I/O never happens under the engine's mutex.
     bool result_written = false;
+    bool result_inline = false;
     uint64_t result_size = 0;
     std::string result_error;
     if (status == TICKETD_RUN_SUCCEEDED && reason != stop_reason::timeout && reason != stop_reason::drain) {
@@ -741,7 +745,11 @@ void job_engine::finish_attempt(job_type_runtime& rt, const job_entry_ptr& e, jo
             ctx.result = "{}";
         }
         try {
-            if (ctx.result_file.empty()) {
+            if (ctx.result_file.empty() && ctx.result.size() <= inline_result_limit) {
+                // Small: committed with the terminal state, in the same fsync.
+                result_inline = true;
+                result_size = ctx.result.size();
+            } else if (ctx.result_file.empty()) {
                 results_.write(ctx.job_id, ctx.result);
                 result_size = ctx.result.size();
             } else {
@@ -756,7 +764,7 @@ void job_engine::finish_attempt(job_type_runtime& rt, const job_entry_ptr& e, jo
     std::unique_lock lock(mutex_);
     if (e->control != ctx.control || e->finalizing || e->deleted) {
         // Already finished for it (deleted, or the grace expired): drop what it produced.
-        if (result_written) results_.remove(ctx.job_id);
+        if (result_written && !result_inline) results_.remove(ctx.job_id);
         if (e->control == ctx.control) {
             running_.erase(e);
             e->control.reset();
@@ -797,7 +805,8 @@ void job_engine::finish_attempt(job_type_runtime& rt, const job_entry_ptr& e, jo
             next.result_type = ctx.result_type;
             next.result_name = ctx.result_name;
             next.result_size = result_size;
-            finalize_locked(e, std::move(next));
+            next.result_inline = result_inline;
+            finalize_locked(e, std::move(next), result_inline ? std::optional<std::string>(std::move(ctx.result)) : std::nullopt);
             return;
         }
         case TICKETD_RUN_CANCELED:
@@ -837,10 +846,10 @@ void job_engine::force_finish(const job_entry_ptr& e, const std::shared_ptr<run_
     }
 }
 
-void job_engine::finalize_locked(const job_entry_ptr& e, job_record next) {
+void job_engine::finalize_locked(const job_entry_ptr& e, job_record next, std::optional<std::string> result) {
     e->finalizing = true;
     next.version = e->record.version + 1;
-    store_.update(next, [this, e, next](bool ok, const std::string& error) {
+    auto committed = [this, e, next](bool ok, const std::string& error) {
         log_write_failure("finish of " + job_tag(next), ok, error);
         std::unique_lock lock(mutex_);
         running_.erase(e);
@@ -862,7 +871,9 @@ void job_engine::finalize_locked(const job_entry_ptr& e, job_record next) {
         auto wake = collect_waiters_locked(*e);
         lock.unlock();
         run_all(wake);
-    });
+    };
+    if (result) store_.update(next, std::move(*result), std::move(committed));
+    else store_.update(next, std::move(committed));
 }
 
 void job_engine::count_outcome(const job_record& r) const {

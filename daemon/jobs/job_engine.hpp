@@ -171,6 +171,13 @@ class job_engine {
     // then nothing has changed. Returns a one-line summary of what changed.
     std::string reload(const std::vector<job_type_config>& next, const job_type_factory& create);
     std::filesystem::path result_path(const std::string& job_id) const { return results_.path_of(job_id); }
+    // A small result kept in the store (job_record::result_inline); answers on the
+    // store's reader thread.
+    void read_result(const std::string& job_id, std::function<void(std::optional<std::string>)> done) {
+        store_.read_result(job_id, std::move(done));
+    }
+    // Results up to this size are committed with the job's state instead of a file.
+    static constexpr size_t inline_result_limit = 64 * 1024;
     uint64_t waiters() const { return waiters_.load(); }
 
    private:
@@ -187,7 +194,7 @@ class job_engine {
 
     // Under mutex_: commit `next` as the job's new (terminal or requeued) state, then
     // make it visible and wake waiters.
-    void finalize_locked(const job_entry_ptr& e, job_record next);
+    void finalize_locked(const job_entry_ptr& e, job_record next, std::optional<std::string> result = std::nullopt);
     void count_outcome(const job_record& r) const;
     // Under mutex_: bumps version/updatedAt and collects the waiters to wake.
     void touch_locked(job_record& r);

@@ -52,7 +52,9 @@ ticketd_string host_job_id(const ticketd_job* job) {
 uint32_t host_attempt(const ticketd_job* job) { return ctx(job).attempt; }
 
 ticketd_string host_scratch_dir(const ticketd_job* job) {
-    return {ctx(job).scratch_dir.data(), ctx(job).scratch_dir.size()};
+    auto& c = const_cast<job_context&>(ctx(job));
+    c.make_scratch_dir();
+    return {c.scratch_dir.data(), c.scratch_dir.size()};
 }
 
 ticketd_string host_input_file(const ticketd_job* job, const char* name, size_t size) {
@@ -78,6 +80,7 @@ ticketd_string host_result_file(ticketd_job* job, const char* content_type, size
     c.result_type = text(content_type, ct_size);
     if (c.result_type.empty()) c.result_type = "application/octet-stream";
     c.result.clear();
+    c.make_scratch_dir();
     c.result_file = c.scratch_dir + "/.result";
     c.has_result = true;
     return {c.result_file.data(), c.result_file.size()};

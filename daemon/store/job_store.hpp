@@ -77,6 +77,10 @@ class job_store {
                         write_done done) = 0;
     // Replace the stored state of an existing job.
     virtual void update(const job_record& job, write_done done) = 0;
+    // The same, committing a small result with it (job.result_inline).
+    virtual void update(const job_record& job, std::string result, write_done done) = 0;
+    // A result stored with update(job, result, ...); nullopt when there is none.
+    virtual void read_result(const std::string& job_id, std::function<void(std::optional<std::string>)> done) = 0;
     // Forget a job: remove its row, leave a tombstone, mark its key binding deleted.
     virtual void remove(const tombstone& t, write_done done) = 0;
     // Purge terminal jobs whose expires_at <= now (leaving tombstones of tombstone_ttl),

@@ -53,6 +53,18 @@ bool sqlite_statement::step() {
     throw_error(db_, "step");
 }
 
+sqlite_statement& sqlite_statement::bind_blob(int index, std::string_view value) {
+    if (sqlite3_bind_blob64(stmt_, index, value.data(), value.size(), SQLITE_TRANSIENT) != SQLITE_OK) {
+        throw_error(db_, "bind");
+    }
+    return *this;
+}
+
+std::string sqlite_statement::blob(int col) const {
+    const auto* p = static_cast<const char*>(sqlite3_column_blob(stmt_, col));
+    return p ? std::string(p, static_cast<size_t>(sqlite3_column_bytes(stmt_, col))) : std::string();
+}
+
 std::string sqlite_statement::text(int col) const {
     const auto* p = reinterpret_cast<const char*>(sqlite3_column_text(stmt_, col));
     return p ? std::string(p, static_cast<size_t>(sqlite3_column_bytes(stmt_, col))) : std::string();

@@ -33,6 +33,7 @@ class sqlite_statement {
     sqlite_statement& bind(int index, double value);
     sqlite_statement& bind(int index, std::string_view value);
     sqlite_statement& bind_null(int index);
+    sqlite_statement& bind_blob(int index, std::string_view value);
     sqlite_statement& bind_optional(int index, int64_t value) {  // 0 -> NULL
         return value == 0 ? bind_null(index) : bind(index, value);
     }
@@ -47,6 +48,7 @@ class sqlite_statement {
     double real(int col) const { return sqlite3_column_double(stmt_, col); }
     bool is_null(int col) const { return sqlite3_column_type(stmt_, col) == SQLITE_NULL; }
     std::string text(int col) const;
+    std::string blob(int col) const;
 
    private:
     sqlite3* db_;

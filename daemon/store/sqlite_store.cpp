@@ -37,7 +37,8 @@ CREATE TABLE IF NOT EXISTS jobs (
     result_size INTEGER,
     version INTEGER NOT NULL,
     files TEXT NOT NULL DEFAULT '{}',  -- name -> upload id (schema 2)
-    result_name TEXT                   -- the result's file name (schema 2)
+    result_name TEXT,                  -- the result's file name (schema 2)
+    result_inline INTEGER NOT NULL DEFAULT 0  -- the result is in `results`, not a file (schema 3)
 );
 CREATE INDEX IF NOT EXISTS jobs_by_principal ON jobs(principal, seq DESC);
 CREATE INDEX IF NOT EXISTS jobs_unfinished ON jobs(status) WHERE status IN ('queued', 'running');
@@ -58,6 +59,11 @@ CREATE TABLE IF NOT EXISTS tombstones (
     deleted_at INTEGER NOT NULL,
     expires_at INTEGER NOT NULL
 );
+-- Small results, committed with the job's terminal state (no file, no extra fsync).
+CREATE TABLE IF NOT EXISTS results (
+    job_id TEXT PRIMARY KEY,
+    body BLOB NOT NULL
+) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS uploads (
     id TEXT PRIMARY KEY,
     principal TEXT NOT NULL,
@@ -74,13 +80,16 @@ constexpr const char* migrate_1_to_2 = R"sql(
 ALTER TABLE jobs ADD COLUMN files TEXT NOT NULL DEFAULT '{}';
 ALTER TABLE jobs ADD COLUMN result_name TEXT;
 )sql";
-constexpr int schema_version = 2;
+constexpr const char* migrate_2_to_3 = R"sql(
+ALTER TABLE jobs ADD COLUMN result_inline INTEGER NOT NULL DEFAULT 0;
+)sql";
+constexpr int schema_version = 3;
 
 constexpr const char* job_columns =
     "id, type, principal, idempotency_key, fingerprint, status, cancel_requested, attempt, "
     "priority, timeout_ms, created_at, started_at, updated_at, finished_at, expires_at, "
     "not_before, progress_percent, progress_message, input, labels, error, result_type, "
-    "result_size, version, seq, files, result_name";
+    "result_size, version, seq, files, result_name, result_inline";
 
 job_record read_job(const sqlite_statement& s) {
     job_record j;
@@ -117,6 +126,7 @@ job_record read_job(const sqlite_statement& s) {
     j.files = nlohmann::json::parse(s.text(25), nullptr, false);
     if (!j.files.is_object()) j.files = nlohmann::json::object();
     j.result_name = s.text(26);
+    j.result_inline = s.int64(27) != 0;
     return j;
 }
 
@@ -150,21 +160,22 @@ void bind_job(sqlite_statement& s, const job_record& j) {
     s.bind(25, j.files.dump());
     if (j.result_name.empty()) s.bind_null(26);
     else s.bind(26, j.result_name);
+    s.bind(27, int64_t{j.result_inline});
 }
 
 const char* const insert_sql =
     "INSERT INTO jobs (id, type, principal, idempotency_key, fingerprint, status, "
     "cancel_requested, attempt, priority, timeout_ms, created_at, started_at, updated_at, "
     "finished_at, expires_at, not_before, progress_percent, progress_message, input, labels, "
-    "error, result_type, result_size, version, files, result_name) "
-    "VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15,?16,?17,?18,?19,?20,?21,?22,?23,?24,?25,?26)";
+    "error, result_type, result_size, version, files, result_name, result_inline) "
+    "VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15,?16,?17,?18,?19,?20,?21,?22,?23,?24,?25,?26,?27)";
 
 const char* const update_sql =
     "UPDATE jobs SET type=?2, principal=?3, idempotency_key=?4, fingerprint=?5, status=?6, "
     "cancel_requested=?7, attempt=?8, priority=?9, timeout_ms=?10, created_at=?11, "
     "started_at=?12, updated_at=?13, finished_at=?14, expires_at=?15, not_before=?16, "
     "progress_percent=?17, progress_message=?18, input=?19, labels=?20, error=?21, "
-    "result_type=?22, result_size=?23, version=?24, files=?25, result_name=?26 WHERE id=?1";
+    "result_type=?22, result_size=?23, version=?24, files=?25, result_name=?26, result_inline=?27 WHERE id=?1";
 
 }  // namespace
 
@@ -182,6 +193,7 @@ void migrate(sqlite_connection& db) {
     }
     db.exec("BEGIN IMMEDIATE");
     if (version == 1) db.exec(migrate_1_to_2);
+    if (version >= 1 && version < 3) db.exec(migrate_2_to_3);
     db.exec(schema);
     db.exec(("PRAGMA user_version = " + std::to_string(schema_version)).c_str());
     db.exec("COMMIT");
@@ -328,9 +340,38 @@ void sqlite_store::update(const job_record& job, write_done done) {
                    std::move(done)});
 }
 
+void sqlite_store::update(const job_record& job, std::string result, write_done done) {
+    enqueue_write({[job, result = std::move(result)](sqlite_connection& db) {
+                       auto& s = db.cached(update_sql);
+                       bind_job(s, job);
+                       s.run();
+                       if (db.changes() != 1) throw sqlite_error("update: no job " + job.id);
+                       db.cached("INSERT OR REPLACE INTO results (job_id, body) VALUES (?1, ?2)")
+                           .bind(1, job.id)
+                           .bind_blob(2, result)
+                           .run();
+                   },
+                   std::move(done)});
+}
+
+void sqlite_store::read_result(const std::string& job_id, std::function<void(std::optional<std::string>)> done) {
+    enqueue_read([job_id, done = std::move(done)](sqlite_connection& db) {
+        std::optional<std::string> body;
+        try {
+            auto& s = db.cached("SELECT body FROM results WHERE job_id=?1");
+            s.bind(1, job_id);
+            if (s.step()) body = s.blob(0);
+        } catch (const std::exception& e) {
+            log_error(std::string("store: reading a result failed: ") + e.what());
+        }
+        done(std::move(body));
+    });
+}
+
 void sqlite_store::remove(const tombstone& t, write_done done) {
     enqueue_write({[t](sqlite_connection& db) {
                        db.cached("DELETE FROM jobs WHERE id=?1").bind(1, t.job_id).run();
+                       db.cached("DELETE FROM results WHERE job_id=?1").bind(1, t.job_id).run();
                        auto& s = db.cached(
                            "INSERT OR REPLACE INTO tombstones (job_id, type, deleted_at, expires_at) "
                            "VALUES (?1,?2,?3,?4)");
@@ -355,6 +396,7 @@ void sqlite_store::purge(unix_ms now, int64_t tombstone_ttl_ms,
                        while (expired.step()) jobs.emplace_back(expired.text(0), expired.text(1));
                        for (const auto& [id, type] : jobs) {
                            db.cached("DELETE FROM jobs WHERE id=?1").bind(1, id).run();
+                           db.cached("DELETE FROM results WHERE job_id=?1").bind(1, id).run();
                            db.cached("INSERT OR REPLACE INTO tombstones (job_id, type, deleted_at, "
                                      "expires_at) VALUES (?1,?2,?3,?4)")
                                .bind(1, id).bind(2, type).bind(3, now).bind(4, now + tombstone_ttl_ms)
@@ -398,8 +440,8 @@ void sqlite_store::find(const std::string& id, std::function<void(job_lookup)> d
                                 "cancel_requested, attempt, priority, timeout_ms, created_at, "
                                 "started_at, updated_at, finished_at, expires_at, not_before, "
                                 "progress_percent, progress_message, input, labels, error, "
-                                "result_type, result_size, version, seq, files, result_name "
-                                "FROM jobs WHERE id=?1");
+                                "result_type, result_size, version, seq, files, result_name, "
+                                "result_inline FROM jobs WHERE id=?1");
             s.bind(1, id);
             if (s.step()) {
                 out.job = read_job(s);

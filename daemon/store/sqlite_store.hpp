@@ -26,6 +26,8 @@ class sqlite_store final : public job_store {
 
     void insert(const job_record& job, std::optional<idempotency_binding> key, write_done done) override;
     void update(const job_record& job, write_done done) override;
+    void update(const job_record& job, std::string result, write_done done) override;
+    void read_result(const std::string& job_id, std::function<void(std::optional<std::string>)> done) override;
     void remove(const tombstone& t, write_done done) override;
     void purge(unix_ms now, int64_t tombstone_ttl_ms, std::function<void(purge_report)> done) override;
     void find(const std::string& id, std::function<void(job_lookup)> done) override;

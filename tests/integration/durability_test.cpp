@@ -1,5 +1,8 @@
 // kill -9 at any moment loses nothing that was acknowledged (protocol principle 4).
 #include "support/daemon_test.hpp"
+#include "support/sqlite_reader.hpp"
+
+#include <fstream>
 
 #include <atomic>
 #include <mutex>
@@ -119,4 +122,45 @@ TEST_F(durability, finished_results_survive_a_kill) {
     EXPECT_EQ(r.status, 200u);
     EXPECT_EQ(r.body, "kept");
     EXPECT_EQ(d.get("/v1/jobs/" + id).status, 303u);
+}
+
+// A state directory from the first release (schema 1: no uploads, results as files only)
+// is migrated in place: its queued job runs and its finished job's result is served.
+TEST(schema_migration, a_schema_1_store_is_migrated_and_keeps_its_jobs) {
+    daemon_process d;
+    std::filesystem::create_directories(d.dir() / "state" / "results");
+    {
+        sqlite_reader db((d.dir() / "state" / "ticketd.db").string());
+        db.exec(R"sql(
+PRAGMA journal_mode=WAL;
+CREATE TABLE jobs (seq INTEGER PRIMARY KEY AUTOINCREMENT, id TEXT NOT NULL UNIQUE, type TEXT NOT NULL,
+  principal TEXT NOT NULL, idempotency_key TEXT, fingerprint TEXT, status TEXT NOT NULL,
+  cancel_requested INTEGER NOT NULL, attempt INTEGER NOT NULL, priority INTEGER NOT NULL,
+  timeout_ms INTEGER NOT NULL, created_at INTEGER NOT NULL, started_at INTEGER, updated_at INTEGER NOT NULL,
+  finished_at INTEGER, expires_at INTEGER, not_before INTEGER, progress_percent REAL, progress_message TEXT,
+  input TEXT NOT NULL, labels TEXT NOT NULL, error TEXT, result_type TEXT, result_size INTEGER,
+  version INTEGER NOT NULL);
+CREATE TABLE idempotency_keys (principal TEXT NOT NULL, key TEXT NOT NULL, job_id TEXT NOT NULL,
+  fingerprint TEXT NOT NULL, job_deleted INTEGER NOT NULL DEFAULT 0, expires_at INTEGER NOT NULL,
+  PRIMARY KEY (principal, key));
+CREATE TABLE tombstones (job_id TEXT PRIMARY KEY, type TEXT NOT NULL, deleted_at INTEGER NOT NULL,
+  expires_at INTEGER NOT NULL);
+INSERT INTO jobs (id, type, principal, status, cancel_requested, attempt, priority, timeout_ms, created_at,
+  updated_at, input, labels, version) VALUES ('aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa', 'hello', 'anonymous', 'queued',
+  0, 1, 0, 0, 1790000000000, 1790000000000, '{"name":"v1"}', '{}', 1);
+INSERT INTO jobs (id, type, principal, status, cancel_requested, attempt, priority, timeout_ms, created_at,
+  updated_at, finished_at, expires_at, input, labels, result_type, result_size, version) VALUES
+  ('bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb', 'hello', 'anonymous', 'succeeded', 0, 1, 0, 0, 1790000000000,
+  1790000000001, 1790000000001, 4102444800000, '{}', '{}', 'text/plain', 3, 2);
+PRAGMA user_version = 1;
+)sql");
+    }
+    std::ofstream(d.dir() / "state" / "results" / "bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb") << "old";
+    d.start();
+    const auto job = d.wait_terminal("aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa");
+    EXPECT_EQ(job.value("status", ""), "succeeded") << job.dump();
+    EXPECT_EQ(d.get("/v1/jobs/aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa/result").json().value("greeting", ""), "Hello, v1!");
+    EXPECT_EQ(d.get("/v1/jobs/bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb/result").body, "old");
+    sqlite_reader db((d.dir() / "state" / "ticketd.db").string());
+    EXPECT_EQ(db.rows("PRAGMA user_version"), std::vector<std::string>{"3"});
 }
