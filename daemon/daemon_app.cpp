@@ -1,4 +1,5 @@
 #include "daemon_app.hpp"
+#include "system/thread_name.hpp"
 
 #include "api/jobs_api.hpp"
 #include "api/metrics_endpoint.hpp"
@@ -12,6 +13,7 @@
 #include "system/service_notifier.hpp"
 
 #include <boost/asio/io_context.hpp>
+#include <boost/asio/post.hpp>
 #include <boost/asio/signal_set.hpp>
 
 #include <fcntl.h>
@@ -312,6 +314,9 @@ int run_daemon(const daemon_options& options) {
     }
     api.set_base_url(base_url);
     metrics_api.set_base_url(base_url);
+    // Write callbacks render answers and wake waiters: on the io threads, so that the
+    // store's writer thread only writes (it was the accept path's bottleneck).
+    store->set_completion_executor([&io](std::function<void()> fn) { boost::asio::post(io, std::move(fn)); });
     engine.start();
     api.set_ready(true);
     if (options.port_file) write_port_file(*options.port_file, port, metrics_server ? metrics_server->port() : 0);
@@ -373,7 +378,10 @@ int run_daemon(const daemon_options& options) {
                 } else {
                     log_info("received SIGHUP: reloading " + config.file.string());
                     if (reloader.joinable()) reloader.join();  // the previous one, finished
-                    reloader = std::thread(reload);
+                    reloader = std::thread([&] {
+                        name_this_thread("td-reload");
+                        reload();
+                    });
                 }
                 signals.async_wait(on_signal);
                 return;
@@ -388,6 +396,7 @@ int run_daemon(const daemon_options& options) {
                             "\nEXTEND_TIMEOUT_USEC=" + std::to_string(extend.count()));
             // Draining blocks (it waits for jobs): never on an io thread.
             drainer = std::thread([&] {
+                name_this_thread("td-drain");
                 clean_stop = engine.drain();
                 server.stop_accepting();
                 if (metrics_server) metrics_server->stop_accepting();
@@ -397,7 +406,13 @@ int run_daemon(const daemon_options& options) {
     signals.async_wait(on_signal);
 
     std::vector<std::thread> io_threads;
-    for (unsigned i = 1; i < config.server.io_threads; ++i) io_threads.emplace_back([&io] { io.run(); });
+    name_this_thread("td-io");
+    for (unsigned i = 1; i < config.server.io_threads; ++i) {
+        io_threads.emplace_back([&io] {
+            name_this_thread("td-io");
+            io.run();
+        });
+    }
     io.run();
     for (auto& t : io_threads) t.join();
     if (drainer.joinable()) drainer.join();

@@ -1,4 +1,5 @@
 #include "jobs/job_engine.hpp"
+#include "system/thread_name.hpp"
 
 #include "system/log.hpp"
 #include "system/random_id.hpp"
@@ -76,7 +77,12 @@ std::vector<job_type_ptr> job_engine::types_snapshot() const {
 
 void job_engine::start_workers(const job_type_ptr& rt, unsigned count) {
     // Workers hold a plain pointer: whoever removes a type joins them before letting go.
-    for (unsigned i = 0; i < count; ++i) rt->workers.emplace_back([this, r = rt.get()] { worker_loop(*r); });
+    for (unsigned i = 0; i < count; ++i) {
+        rt->workers.emplace_back([this, r = rt.get()] {
+            name_this_thread("td-w-" + r->type);
+            worker_loop(*r);
+        });
+    }
 }
 
 int64_t job_engine::retention_ms(const std::string& type) const {

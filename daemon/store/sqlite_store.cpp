@@ -1,4 +1,5 @@
 #include "store/sqlite_store.hpp"
+#include "system/thread_name.hpp"
 
 #include "store/sqlite_db.hpp"
 #include "system/log.hpp"
@@ -204,10 +205,20 @@ sqlite_store::sqlite_store(const std::filesystem::path& db_file) {
     writer_db_ = std::make_unique<sqlite_connection>(db_file, false);
     writer_db_->exec("PRAGMA journal_mode=WAL");
     writer_db_->exec("PRAGMA synchronous=FULL");
+    // Savepoint journals in memory (not a temp file per batch), and a page cache large
+    // enough for the hot index pages (SQLite's default is 2 MiB; it grows only as used).
+    writer_db_->exec("PRAGMA temp_store=MEMORY");
+    writer_db_->exec("PRAGMA cache_size=-32768");
     migrate(*writer_db_);
     reader_db_ = std::make_unique<sqlite_connection>(db_file, true);
-    writer_ = std::thread([this] { writer_loop(); });
-    reader_ = std::thread([this] { reader_loop(); });
+    writer_ = std::thread([this] {
+        name_this_thread("td-store-write");
+        writer_loop();
+    });
+    reader_ = std::thread([this] {
+        name_this_thread("td-store-read");
+        reader_loop();
+    });
 }
 
 sqlite_store::~sqlite_store() { close(); }
@@ -222,6 +233,11 @@ void sqlite_store::close() {
     read_cv_.notify_all();
     if (writer_.joinable()) writer_.join();
     if (reader_.joinable()) reader_.join();
+}
+
+void sqlite_store::set_completion_executor(std::function<void(std::function<void()>)> executor) {
+    std::lock_guard lock(write_mutex_);
+    completion_executor_ = std::move(executor);
 }
 
 uint64_t sqlite_store::commits() const {
@@ -289,10 +305,22 @@ void sqlite_store::writer_loop() {
             std::lock_guard lock(write_mutex_);
             if (committed) ++commits_;
         }
-        for (size_t i = 0; i < batch.size(); ++i) {
-            if (committed) batch[i].done(outcomes[i].first, outcomes[i].second);
-            else batch[i].done(false, commit_error);
+        // The callbacks (answers to render, waiters to wake) run elsewhere when an
+        // executor is set, so that this thread can start the next commit at once.
+        auto complete = [batch = std::move(batch), outcomes = std::move(outcomes), committed,
+                         commit_error]() mutable {
+            for (size_t i = 0; i < batch.size(); ++i) {
+                if (committed) batch[i].done(outcomes[i].first, outcomes[i].second);
+                else batch[i].done(false, commit_error);
+            }
+        };
+        std::function<void(std::function<void()>)> executor;
+        {
+            std::lock_guard lock(write_mutex_);
+            executor = completion_executor_;
         }
+        if (executor) executor(std::move(complete));
+        else complete();
     }
 }
 

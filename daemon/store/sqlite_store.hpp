@@ -39,6 +39,10 @@ class sqlite_store final : public job_store {
     std::vector<upload_record> load_uploads() override;
     void close() override;
 
+    // From now on, write callbacks run through `executor` (e.g. posted to the io threads)
+    // instead of on the writer thread. Unset (the default, and during startup): inline.
+    void set_completion_executor(std::function<void(std::function<void()>)> executor);
+
     // Number of transactions committed so far (for benchmarks and tests).
     uint64_t commits() const;
 
@@ -63,6 +67,7 @@ class sqlite_store final : public job_store {
     std::condition_variable write_cv_;
     std::deque<write_op> writes_;
     uint64_t commits_ = 0;
+    std::function<void(std::function<void()>)> completion_executor_;  // guarded by write_mutex_
 
     std::mutex read_mutex_;
     std::condition_variable read_cv_;

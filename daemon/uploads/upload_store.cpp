@@ -1,4 +1,5 @@
 #include "uploads/upload_store.hpp"
+#include "system/thread_name.hpp"
 
 #include "store/result_files.hpp"
 #include "system/log.hpp"
@@ -84,7 +85,10 @@ class upload_sink final : public body_sink {
 upload_store::upload_store(fs::path dir, job_store& store, std::chrono::milliseconds ttl)
     : dir_(std::move(dir)), store_(store), ttl_(ttl) {
     fs::create_directories(dir_);
-    background_ = std::thread([this] { background_loop(); });
+    background_ = std::thread([this] {
+        name_this_thread("td-uploads");
+        background_loop();
+    });
 }
 
 upload_store::~upload_store() {
