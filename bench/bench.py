@@ -261,26 +261,32 @@ def bench_pool(t, args):
 
 def bench_memory(work, args):
     jobs = 100000 if args.quick else 1000000
-    t = Ticketd(work, "memory")
+    # 1. Accepted and still queued (a type with one worker parked on an hour-long job).
+    t = Ticketd(work, "memory-queued")
     t.start()
     time.sleep(1)
     idle = rss_mb(t.proc.pid)
+    post_json(f"{t.url}/v1/jobs", {"type": "park", "input": {"ms": 3600000}})
     driver(t.port, jobs, 32, ["--submit-only", "--type", "park"], run="park")
     queued = rss_mb(t.proc.pid)
     store_queued = t.store_bytes()
+    t.stop()
+    recovery = t.start()  # every queued job is loaded again
+    t.stop()
+    # 2. Finished and retained (max_cached_jobs of them stay in memory, the rest in SQLite).
+    t = Ticketd(work, "memory-terminal")
+    t.start()
     driver(t.port, jobs, 32, ["--submit-only", "--type", "noop"], run="noop")
     while t.metric("ticketd_jobs_completed_total", '{outcome="succeeded",type="noop"}') < jobs:
         time.sleep(0.5)
     terminal = rss_mb(t.proc.pid)
-    emit(bench="memory", jobs=jobs, rss_idle_mb=round(idle, 1), rss_after_accepted_mb=round(queued, 1),
-         rss_with_terminal_mb=round(terminal, 1), store_bytes_per_job=round(t.store_bytes() / (2 * jobs)),
-         store_bytes_per_queued_job=round(store_queued / jobs), target="idle <= 64 MB, 1M terminal <= 256 MB",
-         met=idle <= 64 and terminal <= 256)
+    emit(bench="memory", jobs=jobs, rss_idle_mb=round(idle, 1), rss_with_accepted_mb=round(queued, 1),
+         rss_with_terminal_mb=round(terminal, 1), store_bytes_per_queued_job=round(store_queued / jobs),
+         store_bytes_per_terminal_job=round(t.store_bytes() / jobs),
+         target="idle <= 64 MB, terminal <= 256 MB", met=idle <= 64 and terminal <= 256)
     t.stop()
-    times = [t.start() for _ in range(1)]
-    t.stop()
-    emit(bench="recovery", jobs_in_store=2 * jobs, unfinished=jobs, start_to_ready_s=round(times[0], 2),
-         target="<= 5 s", met=times[0] <= 5.0)
+    emit(bench="recovery", unfinished_jobs_in_store=jobs, start_to_ready_s=round(recovery, 2), target="<= 5 s",
+         met=recovery <= 5.0)
 
 
 def main():

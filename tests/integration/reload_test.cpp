@@ -106,6 +106,8 @@ TEST_F(reload, a_type_is_removed_only_when_it_has_no_unfinished_jobs) {
 
     ASSERT_EQ(d.post("/v1/jobs/" + id + "/cancel", "").status, 202u);
     d.wait_terminal(id);
+    // The job is terminal once stored; its worker is free a moment later.
+    ASSERT_TRUE(eventually([&] { return type_info("sleep").value("busyWorkers", 1) == 0; }, 10s));
     EXPECT_TRUE(sighup());
     EXPECT_TRUE(type_info("sleep").is_null());
     expect_problem(d.submit("sleep"), 400, "unknown-job-type");
