@@ -23,7 +23,56 @@ job_context& ctx(const ticketd_job* j) {
     return *reinterpret_cast<job_context*>(const_cast<ticketd_job*>(j));
 }
 
-std::string text(const char* p, size_t n) { return p ? std::string(p, n) : std::string(); }
+// Text a plugin hands over, as valid UTF-8: it ends up in JSON documents, problems and
+// logs, so a malformed byte sequence becomes U+FFFD instead of breaking them.
+std::string text(const char* p, size_t n) {
+    std::string out;
+    if (p == nullptr) return out;
+    out.reserve(n);
+    const auto* s = reinterpret_cast<const unsigned char*>(p);
+    for (size_t i = 0; i < n;) {
+        const unsigned char c = s[i];
+        size_t len = c < 0x80 ? 1 : (c >> 5) == 0x6 ? 2 : (c >> 4) == 0xE ? 3 : (c >> 3) == 0x1E ? 4 : 0;
+        bool ok = len > 0 && i + len <= n;
+        uint32_t cp = len == 1 ? c : len == 2 ? (c & 0x1F) : len == 3 ? (c & 0x0F) : (c & 0x07);
+        for (size_t k = 1; ok && k < len; ++k) {
+            ok = (s[i + k] & 0xC0) == 0x80;
+            cp = (cp << 6) | (s[i + k] & 0x3F);
+        }
+        // No overlong forms, surrogates or code points past U+10FFFF.
+        ok = ok && !(len == 2 && cp < 0x80) && !(len == 3 && cp < 0x800) && !(len == 4 && cp < 0x10000) &&
+             !(cp >= 0xD800 && cp <= 0xDFFF) && cp <= 0x10FFFF;
+        if (ok) {
+            out.append(p + i, len);
+            i += len;
+        } else {
+            out += "\xEF\xBF\xBD";
+            i += 1;
+        }
+    }
+    return out;
+}
+
+// A media type as it may go into a Content-Type header; anything else (say, with a line
+// break) becomes application/octet-stream.
+std::string media_type(const char* p, size_t n) {
+    std::string t = p ? std::string(p, n) : std::string();
+    const auto slash = t.find('/');
+    const bool ok = !t.empty() && t.size() <= 255 && slash != std::string::npos && slash > 0 && slash + 1 < t.size() &&
+                    std::all_of(t.begin(), t.end(), [](char ch) { return ch >= 0x20 && ch < 0x7f; });
+    if (!ok && !t.empty()) log_warning("plugin: result media type refused (not type/subtype in visible ASCII)");
+    return ok ? t : "application/octet-stream";
+}
+
+// An error code as it goes into "<type>/<code>" and a problem type URL: [a-z0-9-].
+std::string error_code(const char* p, size_t n) {
+    std::string code = text(p, std::min<size_t>(n, 64));
+    for (auto& ch : code) {
+        ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+        if (!((ch >= 'a' && ch <= 'z') || (ch >= '0' && ch <= '9') || ch == '-')) ch = '-';
+    }
+    return code;
+}
 
 void host_log(const ticketd_job* job, ticketd_log_level level, const char* message, size_t size) {
     if (job != nullptr && ctx(job).on_log) {
@@ -67,8 +116,7 @@ ticketd_string host_input_file(const ticketd_job* job, const char* name, size_t 
 int host_set_result(ticketd_job* job, const char* content_type, size_t ct_size, const void* data,
                     size_t size) {
     auto& c = ctx(job);
-    c.result_type = text(content_type, ct_size);
-    if (c.result_type.empty()) c.result_type = "application/octet-stream";
+    c.result_type = media_type(content_type, ct_size);
     c.result.assign(static_cast<const char*>(data), size);
     c.result_file.clear();
     c.has_result = true;
@@ -77,8 +125,7 @@ int host_set_result(ticketd_job* job, const char* content_type, size_t ct_size, 
 
 ticketd_string host_result_file(ticketd_job* job, const char* content_type, size_t ct_size) {
     auto& c = ctx(job);
-    c.result_type = text(content_type, ct_size);
-    if (c.result_type.empty()) c.result_type = "application/octet-stream";
+    c.result_type = media_type(content_type, ct_size);
     c.result.clear();
     c.make_scratch_dir();
     c.result_file = c.scratch_dir + "/.result";
@@ -99,7 +146,7 @@ int host_set_result_name(ticketd_job* job, const char* name, size_t size) {
 void host_fail(ticketd_job* job, const char* code, size_t code_size, const char* message,
                size_t message_size) {
     auto& c = ctx(job);
-    c.fail_code = text(code, code_size);
+    c.fail_code = error_code(code, code_size);
     c.fail_message = text(message, message_size);
 }
 

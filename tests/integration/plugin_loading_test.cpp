@@ -1,6 +1,6 @@
 // Plugin loading: every broken plugin is refused with one exact line naming the file,
 // what was expected, what was found and the fix (`ticketd --check-plugin`).
-#include "support/daemon_process.hpp"
+#include "support/daemon_test.hpp"
 
 #include <gtest/gtest.h>
 
@@ -103,4 +103,31 @@ TEST(plugin_loading, settings_are_checked_against_the_schema_then_by_create) {
               1);
     EXPECT_NE(out.find("expected create() to accept the settings, found: refusing these settings"), std::string::npos)
         << out;
+}
+
+// What a plugin hands over is cleaned at the boundary: documents stay valid JSON (invalid
+// UTF-8 becomes U+FFFD), codes stay URL-safe, a media type cannot inject a header.
+namespace {
+daemon_config_text garbage_config() {
+    daemon_config_text c;
+    c.job_types["garbage.yaml"] = "type: garbage\nplugin: @FIXTURES@/garbage.so\nmax_attempts: 1\n";
+    return c;
+}
+class plugin_strings : public daemon_test_with<garbage_config> {};
+}  // namespace
+
+TEST_F(plugin_strings, malformed_strings_from_a_plugin_are_cleaned) {
+    const auto failed = d.wait_terminal(submit_id("garbage"));
+    ASSERT_EQ(failed.value("status", ""), "failed");
+    EXPECT_EQ(failed["error"].value("code", ""), "garbage/bad-code----x");
+    EXPECT_EQ(failed["error"].value("detail", ""), "broken \xEF\xBF\xBD\xEF\xBF\xBD\xEF\xBF\xBD surrogate and "
+                                                   "\xEF\xBF\xBD\xEF\xBF\xBD\xEF\xBF\xBD\xEF\xBF\xBD too far");
+    EXPECT_EQ(failed["progress"].value("message", ""), "half \xEF\xBF\xBD\xEF\xBF\xBD way \xEF\xBF\xBD\xEF\xBF\xBD");
+
+    const auto ok = d.wait_terminal(submit_id("garbage", {{"succeed", true}}));
+    ASSERT_EQ(ok.value("status", ""), "succeeded");
+    auto r = d.get("/v1/jobs/" + ok.value("id", "") + "/result");
+    EXPECT_EQ(r.header("Content-Type").value_or(""), "application/octet-stream");
+    EXPECT_FALSE(r.header("X-Injected").has_value());
+    EXPECT_EQ(d.get("/v1/jobs?type=garbage").status, 200u);  // the list renders too
 }
