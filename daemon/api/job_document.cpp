@@ -10,39 +10,107 @@ job_urls urls_of(const std::string& base_url, const std::string& job_id) {
 }
 
 namespace {
-nlohmann::json time_or_null(unix_ms t) { return t == 0 ? nlohmann::json(nullptr) : nlohmann::json(format_rfc3339(t)); }
+
+// Appends `v` as a JSON string. Every string in a job record is valid UTF-8 (clients'
+// JSON is parsed, plugins' strings are cleaned at the plugin boundary): only quotes,
+// backslashes and control characters need escaping.
+void append_string(std::string& out, std::string_view v) {
+    out += '"';
+    for (const char ch : v) {
+        switch (ch) {
+            case '"': out += "\\\""; break;
+            case '\\': out += "\\\\"; break;
+            case '\n': out += "\\n"; break;
+            case '\r': out += "\\r"; break;
+            case '\t': out += "\\t"; break;
+            default:
+                if (static_cast<unsigned char>(ch) < 0x20) {
+                    static constexpr char hex[] = "0123456789abcdef";
+                    out += "\\u00";
+                    out += hex[(ch >> 4) & 0xF];
+                    out += hex[ch & 0xF];
+                } else {
+                    out += ch;
+                }
+        }
+    }
+    out += '"';
+}
+
+// Builds one JSON object member by member.
+class object_writer {
+   public:
+    explicit object_writer(std::string& out) : out_(out) { out_ += '{'; }
+    object_writer& raw(std::string_view key, std::string_view json) {
+        name(key);
+        out_ += json;
+        return *this;
+    }
+    object_writer& str(std::string_view key, std::string_view value) {
+        name(key);
+        append_string(out_, value);
+        return *this;
+    }
+    object_writer& time(std::string_view key, unix_ms t) {
+        return t == 0 ? raw(key, "null") : str(key, format_rfc3339(t));
+    }
+    void end() { out_ += '}'; }
+
+   private:
+    void name(std::string_view key) {
+        if (!first_) out_ += ',';
+        first_ = false;
+        append_string(out_, key);
+        out_ += ':';
+    }
+    std::string& out_;
+    bool first_ = true;
+};
+
 }  // namespace
 
-nlohmann::json job_document(const job_record& j, const std::string& base_url) {
+nlohmann::json job_error_object(const job_record& j, const std::string& base_url) {
+    if (!j.error || (j.status != job_status::failed && j.status != job_status::canceled)) return nullptr;
+    return {{"type", base_url + "/problems/" + j.error->code},
+            {"title", j.error->title},
+            {"detail", j.error->detail},
+            {"code", j.error->code}};
+}
+
+// Written directly as text (no JSON tree): this is the most rendered document, on every
+// poll and long-poll answer.
+std::string job_document(const job_record& j, const std::string& base_url) {
     const auto urls = urls_of(base_url, j.id);
-    nlohmann::json doc = {
-        {"id", j.id},
-        {"type", j.type},
-        {"status", to_string(j.status)},
-        {"cancelRequested", j.cancel_requested},
-        {"attempt", j.attempt},
-        {"priority", j.priority},
-        {"createdAt", format_rfc3339(j.created_at)},
-        {"startedAt", time_or_null(j.started_at)},
-        {"updatedAt", format_rfc3339(j.updated_at)},
-        {"finishedAt", time_or_null(j.finished_at)},
-        {"expiresAt", time_or_null(j.expires_at)},
-        {"labels", j.labels},
-        {"idempotencyKey", j.idempotency_key.empty() ? nlohmann::json(nullptr) : nlohmann::json(j.idempotency_key)},
-        {"links", {{"self", urls.self}, {"result", urls.result}, {"cancel", urls.cancel}}},
-    };
-    if (!j.files.empty()) doc["files"] = j.files;
+    std::string out;
+    out.reserve(512);
+    object_writer doc(out);
+    doc.str("id", j.id).str("type", j.type).str("status", to_string(j.status));
+    doc.raw("cancelRequested", j.cancel_requested ? "true" : "false");
+    doc.raw("attempt", std::to_string(j.attempt)).raw("priority", std::to_string(j.priority));
+    doc.time("createdAt", j.created_at).time("startedAt", j.started_at).time("updatedAt", j.updated_at);
+    doc.time("finishedAt", j.finished_at).time("expiresAt", j.expires_at);
+    doc.raw("labels", j.labels.dump());
+    if (j.idempotency_key.empty()) doc.raw("idempotencyKey", "null");
+    else doc.str("idempotencyKey", j.idempotency_key);
+    {
+        std::string links;
+        object_writer l(links);
+        l.str("self", urls.self).str("result", urls.result).str("cancel", urls.cancel);
+        l.end();
+        doc.raw("links", links);
+    }
+    if (!j.files.empty()) doc.raw("files", j.files.dump());
     if (j.progress_percent) {
-        doc["progress"] = {{"percent", *j.progress_percent}, {"message", j.progress_message}};
+        std::string progress;
+        object_writer p(progress);
+        p.raw("percent", nlohmann::json(*j.progress_percent).dump()).str("message", j.progress_message);
+        p.end();
+        doc.raw("progress", progress);
     }
-    if (j.error && (j.status == job_status::failed || j.status == job_status::canceled)) {
-        doc["error"] = {{"type", base_url + "/problems/" + j.error->code},
-                        {"title", j.error->title},
-                        {"detail", j.error->detail},
-                        {"code", j.error->code}};
-    }
-    if (j.status == job_status::succeeded) doc["resourceLocation"] = urls.result;
-    return doc;
+    if (auto error = job_error_object(j, base_url); !error.is_null()) doc.raw("error", error.dump());
+    if (j.status == job_status::succeeded) doc.str("resourceLocation", urls.result);
+    doc.end();
+    return out;
 }
 
 nlohmann::json upload_document(const upload_record& u, const std::string& base_url) {

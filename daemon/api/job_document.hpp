@@ -17,7 +17,10 @@ struct job_urls {
 };
 
 job_urls urls_of(const std::string& base_url, const std::string& job_id);
-nlohmann::json job_document(const job_record& job, const std::string& base_url);
+// The job document as JSON text.
+std::string job_document(const job_record& job, const std::string& base_url);
+// Its `error` member (an RFC 9457 object), or null when the job has none.
+nlohmann::json job_error_object(const job_record& job, const std::string& base_url);
 // The upload document: {id, size, sha256, contentType, createdAt, expiresAt, links}.
 nlohmann::json upload_document(const upload_record& upload, const std::string& base_url);
 // Seconds a client should wait before polling again: grows with the job's age, 1..60.

@@ -141,7 +141,7 @@ http_response jobs_api::job_response(unsigned status, const job_record& job) con
     res.status = status;
     res.set("Content-Type", "application/json");
     res.set("ETag", job.etag());
-    res.body = job_document(job, base_url_).dump();
+    res.body = job_document(job, base_url_);
     return res;
 }
 
@@ -496,9 +496,8 @@ void jobs_api::get_result(std::shared_ptr<call> c, const std::string& id) {
             return c->respond(std::move(res));
         }
         if (job.status != job_status::succeeded) {
-            const auto doc = job_document(job, base_url_);
             return c->problem(409, "result-unavailable", "the job did not succeed, so it has no result",
-                              {{"jobStatus", to_string(job.status)}, {"jobError", doc.value("error", nlohmann::json())}});
+                              {{"jobStatus", to_string(job.status)}, {"jobError", job_error_object(job, base_url_)}});
         }
         const std::string etag = "\"r-" + job.id + "-" + std::to_string(job.finished_at) + "\"";
         http_response res;
@@ -610,17 +609,20 @@ void jobs_api::list_jobs(std::shared_ptr<call> c) {
     const unsigned limit = q.limit;
     q.limit = limit + 1;  // one more tells whether there is a next page
     engine_.list(q, [this, c, limit](std::vector<job_record> rows) {
-        nlohmann::json jobs = nlohmann::json::array();
         nlohmann::json next = nullptr;
         if (rows.size() > limit) {
             rows.resize(limit);
             next = make_page_token(rows.back().seq);
         }
-        for (const auto& r : rows) jobs.push_back(job_document(r, base_url_));
         http_response res;
         res.set("Content-Type", "application/json");
         res.set("Cache-Control", "no-store");
-        res.body = nlohmann::json{{"jobs", std::move(jobs)}, {"nextPageToken", next}}.dump();
+        res.body = "{\"jobs\":[";
+        for (size_t i = 0; i < rows.size(); ++i) {
+            if (i) res.body += ',';
+            res.body += job_document(rows[i], base_url_);
+        }
+        res.body += "],\"nextPageToken\":" + next.dump() + "}";
         c->respond(std::move(res));
     });
 }
