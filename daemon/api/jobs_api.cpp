@@ -47,20 +47,6 @@ bool valid_file_name(std::string_view name) {
     });
 }
 
-// A media type as in RFC 9110: type "/" subtype, then optional parameters.
-bool valid_media_type(std::string_view v) {
-    const auto token = [](char ch) {
-        return std::isalnum(static_cast<unsigned char>(ch)) || std::string_view("!#$&-^_.+").find(ch) != std::string_view::npos;
-    };
-    const auto end = v.find(';');
-    const auto essence = v.substr(0, end);
-    const auto slash = essence.find('/');
-    if (slash == std::string_view::npos || slash == 0 || slash + 1 == essence.size() || v.size() > 255) return false;
-    const auto type = essence.substr(0, slash), sub = essence.substr(slash + 1);
-    return std::all_of(type.begin(), type.end(), token) && std::all_of(sub.begin(), sub.end(), token) &&
-           std::all_of(v.begin(), v.end(), [](char ch) { return ch >= 0x20 && ch < 0x7f; });
-}
-
 // Content-Disposition for a result the plugin named: an ASCII fallback and the exact
 // UTF-8 name (RFC 6266 / RFC 8187).
 std::string content_disposition(std::string_view name) {
@@ -662,7 +648,7 @@ body_plan jobs_api::plan_body(const http_request& head) {
     body_plan plan;
     const problem_context ctx{base_url_, head.path, head.request_id};
     const auto content_type = head.header("content-type");
-    if (content_type && !valid_media_type(*content_type)) {
+    if (content_type && !is_media_type(*content_type)) {
         plan.reject = std::make_shared<http_response>(make_problem(
             ctx, 400, "invalid-request",
             "Content-Type '" + std::string(*content_type) + "' is not a media type such as audio/wav"));

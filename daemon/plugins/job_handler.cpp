@@ -1,5 +1,6 @@
 #include "plugins/job_handler.hpp"
 
+#include "api/request_headers.hpp"
 #include "plugins/elf_stack.hpp"
 
 #include "system/log.hpp"
@@ -57,9 +58,7 @@ std::string text(const char* p, size_t n) {
 // break) becomes application/octet-stream.
 std::string media_type(const char* p, size_t n) {
     std::string t = p ? std::string(p, n) : std::string();
-    const auto slash = t.find('/');
-    const bool ok = !t.empty() && t.size() <= 255 && slash != std::string::npos && slash > 0 && slash + 1 < t.size() &&
-                    std::all_of(t.begin(), t.end(), [](char ch) { return ch >= 0x20 && ch < 0x7f; });
+    const bool ok = is_media_type(t);
     if (!ok && !t.empty()) log_warning("plugin: result media type refused (not type/subtype in visible ASCII)");
     return ok ? t : "application/octet-stream";
 }

@@ -8,12 +8,7 @@
 
 namespace ticketd {
 
-namespace {
-[[noreturn]] void throw_errno(const std::string& what) {
-    throw std::system_error(errno, std::generic_category(), what);
-}
-
-}  // namespace
+void throw_errno(const std::string& what) { throw std::system_error(errno, std::generic_category(), what); }
 
 void sync_directory(const std::filesystem::path& dir) {
     const int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);

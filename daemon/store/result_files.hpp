@@ -10,6 +10,8 @@
 
 namespace ticketd {
 
+// Throws std::system_error for errno, naming what failed.
+[[noreturn]] void throw_errno(const std::string& what);
 // fsync a directory, so that a rename or unlink in it is durable. Throws std::system_error.
 void sync_directory(const std::filesystem::path& dir);
 

@@ -178,6 +178,17 @@ const char* const update_sql =
     "progress_percent=?17, progress_message=?18, input=?19, labels=?20, error=?21, "
     "result_type=?22, result_size=?23, version=?24, files=?25, result_name=?26, result_inline=?27 WHERE id=?1";
 
+// Replaces a stored job's state (on the writer thread).
+void apply_update(sqlite_connection& db, const job_record& job) {
+    auto& s = db.cached(update_sql);
+    bind_job(s, job);
+    s.run();
+    if (db.changes() != 1) throw sqlite_error("update: no job " + job.id);
+}
+
+// Static storage: cached() keys statements by the address of their SQL text.
+const std::string find_sql = std::string("SELECT ") + job_columns + " FROM jobs WHERE id=?1";
+
 }  // namespace
 
 namespace {
@@ -359,21 +370,12 @@ void sqlite_store::insert(const job_record& job, std::optional<idempotency_bindi
 }
 
 void sqlite_store::update(const job_record& job, write_done done) {
-    enqueue_write({[job](sqlite_connection& db) {
-                       auto& s = db.cached(update_sql);
-                       bind_job(s, job);
-                       s.run();
-                       if (db.changes() != 1) throw sqlite_error("update: no job " + job.id);
-                   },
-                   std::move(done)});
+    enqueue_write({[job](sqlite_connection& db) { apply_update(db, job); }, std::move(done)});
 }
 
 void sqlite_store::update(const job_record& job, std::string result, write_done done) {
     enqueue_write({[job, result = std::move(result)](sqlite_connection& db) {
-                       auto& s = db.cached(update_sql);
-                       bind_job(s, job);
-                       s.run();
-                       if (db.changes() != 1) throw sqlite_error("update: no job " + job.id);
+                       apply_update(db, job);
                        db.cached("INSERT OR REPLACE INTO results (job_id, body) VALUES (?1, ?2)")
                            .bind(1, job.id)
                            .bind_blob(2, result)
@@ -464,12 +466,7 @@ void sqlite_store::find(const std::string& id, std::function<void(job_lookup)> d
     enqueue_read([id, done = std::move(done)](sqlite_connection& db) {
         job_lookup out;
         try {
-            auto& s = db.cached("SELECT id, type, principal, idempotency_key, fingerprint, status, "
-                                "cancel_requested, attempt, priority, timeout_ms, created_at, "
-                                "started_at, updated_at, finished_at, expires_at, not_before, "
-                                "progress_percent, progress_message, input, labels, error, "
-                                "result_type, result_size, version, seq, files, result_name, "
-                                "result_inline FROM jobs WHERE id=?1");
+            auto& s = db.cached(find_sql.c_str());
             s.bind(1, id);
             if (s.step()) {
                 out.job = read_job(s);

@@ -23,10 +23,6 @@ namespace {
 
 constexpr std::string_view incoming_prefix = ".incoming-";
 
-[[noreturn]] void throw_errno(const std::string& what) {
-    throw std::system_error(errno, std::generic_category(), what);
-}
-
 // Writes one upload to a temporary file and hashes it on the way.
 class upload_sink final : public body_sink {
    public:
