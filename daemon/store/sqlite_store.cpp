@@ -44,6 +44,7 @@ CREATE TABLE IF NOT EXISTS jobs (
 CREATE INDEX IF NOT EXISTS jobs_by_principal ON jobs(principal, seq DESC);
 CREATE INDEX IF NOT EXISTS jobs_unfinished ON jobs(status) WHERE status IN ('queued', 'running');
 CREATE INDEX IF NOT EXISTS jobs_by_expiry ON jobs(expires_at) WHERE expires_at IS NOT NULL;
+-- One B-tree keyed by (principal, key) (schema 4; before, a rowid table with two indexes).
 CREATE TABLE IF NOT EXISTS idempotency_keys (
     principal TEXT NOT NULL,
     key TEXT NOT NULL,
@@ -52,8 +53,7 @@ CREATE TABLE IF NOT EXISTS idempotency_keys (
     job_deleted INTEGER NOT NULL DEFAULT 0,
     expires_at INTEGER NOT NULL,
     PRIMARY KEY (principal, key)
-);
-CREATE INDEX IF NOT EXISTS keys_by_job ON idempotency_keys(job_id);
+) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS tombstones (
     job_id TEXT PRIMARY KEY,
     type TEXT NOT NULL,
@@ -61,10 +61,11 @@ CREATE TABLE IF NOT EXISTS tombstones (
     expires_at INTEGER NOT NULL
 );
 -- Small results, committed with the job's terminal state (no file, no extra fsync).
+-- Keyed by the job's seq (schema 4; before, by its random id): inserts append.
 CREATE TABLE IF NOT EXISTS results (
-    job_id TEXT PRIMARY KEY,
+    seq INTEGER PRIMARY KEY,
     body BLOB NOT NULL
-) WITHOUT ROWID;
+);
 CREATE TABLE IF NOT EXISTS uploads (
     id TEXT PRIMARY KEY,
     principal TEXT NOT NULL,
@@ -84,7 +85,31 @@ ALTER TABLE jobs ADD COLUMN result_name TEXT;
 constexpr const char* migrate_2_to_3 = R"sql(
 ALTER TABLE jobs ADD COLUMN result_inline INTEGER NOT NULL DEFAULT 0;
 )sql";
-constexpr int schema_version = 3;
+// Schema 4: every insert appends instead of landing on random B-tree leaves where it can
+// (see docs/performance.md): the key bindings become one WITHOUT ROWID B-tree (their
+// by-job index goes), results are keyed by the job's seq.
+constexpr const char* migrate_keys_to_4 = R"sql(
+CREATE TABLE idempotency_keys_v4 (
+    principal TEXT NOT NULL,
+    key TEXT NOT NULL,
+    job_id TEXT NOT NULL,
+    fingerprint TEXT NOT NULL,
+    job_deleted INTEGER NOT NULL DEFAULT 0,
+    expires_at INTEGER NOT NULL,
+    PRIMARY KEY (principal, key)
+) WITHOUT ROWID;
+INSERT INTO idempotency_keys_v4 SELECT principal, key, job_id, fingerprint, job_deleted, expires_at
+    FROM idempotency_keys;
+DROP TABLE idempotency_keys;
+ALTER TABLE idempotency_keys_v4 RENAME TO idempotency_keys;
+)sql";
+constexpr const char* migrate_results_3_to_4 = R"sql(
+CREATE TABLE results_v4 (seq INTEGER PRIMARY KEY, body BLOB NOT NULL);
+INSERT INTO results_v4 SELECT j.seq, r.body FROM results r JOIN jobs j ON j.id = r.job_id;
+DROP TABLE results;
+ALTER TABLE results_v4 RENAME TO results;
+)sql";
+constexpr int schema_version = 4;
 
 constexpr const char* job_columns =
     "id, type, principal, idempotency_key, fingerprint, status, cancel_requested, attempt, "
@@ -131,6 +156,10 @@ job_record read_job(const sqlite_statement& s) {
     return j;
 }
 
+std::string error_json(const job_error& e) {
+    return nlohmann::json{{"code", e.code}, {"title", e.title}, {"detail", e.detail}}.dump();
+}
+
 void bind_job(sqlite_statement& s, const job_record& j) {
     s.bind(1, j.id).bind(2, j.type).bind(3, j.principal);
     if (j.idempotency_key.empty()) s.bind_null(4).bind_null(5);
@@ -149,13 +178,8 @@ void bind_job(sqlite_statement& s, const job_record& j) {
     if (j.progress_percent) s.bind(17, *j.progress_percent);
     else s.bind_null(17);
     s.bind(18, j.progress_message).bind(19, j.input.dump()).bind(20, j.labels.dump());
-    if (j.error) {
-        s.bind(21, nlohmann::json{{"code", j.error->code}, {"title", j.error->title},
-                                  {"detail", j.error->detail}}
-                       .dump());
-    } else {
-        s.bind_null(21);
-    }
+    if (j.error) s.bind(21, error_json(*j.error));
+    else s.bind_null(21);
     s.bind(22, j.result_type).bind(23, static_cast<int64_t>(j.result_size))
         .bind(24, static_cast<int64_t>(j.version));
     s.bind(25, j.files.dump());
@@ -171,20 +195,46 @@ const char* const insert_sql =
     "error, result_type, result_size, version, files, result_name, result_inline) "
     "VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15,?16,?17,?18,?19,?20,?21,?22,?23,?24,?25,?26,?27)";
 
+// Only what changes after the insert (type, principal, key, input, labels, files, priority
+// and timeout never do): the JSON texts are not rendered again for every state change.
 const char* const update_sql =
-    "UPDATE jobs SET type=?2, principal=?3, idempotency_key=?4, fingerprint=?5, status=?6, "
-    "cancel_requested=?7, attempt=?8, priority=?9, timeout_ms=?10, created_at=?11, "
-    "started_at=?12, updated_at=?13, finished_at=?14, expires_at=?15, not_before=?16, "
-    "progress_percent=?17, progress_message=?18, input=?19, labels=?20, error=?21, "
-    "result_type=?22, result_size=?23, version=?24, files=?25, result_name=?26, result_inline=?27 WHERE id=?1";
+    "UPDATE jobs SET status=?2, cancel_requested=?3, attempt=?4, started_at=?5, updated_at=?6, "
+    "finished_at=?7, expires_at=?8, not_before=?9, progress_percent=?10, progress_message=?11, "
+    "error=?12, result_type=?13, result_size=?14, version=?15, result_name=?16, result_inline=?17 "
+    "WHERE id=?1";
 
 // Replaces a stored job's state (on the writer thread).
-void apply_update(sqlite_connection& db, const job_record& job) {
+void apply_update(sqlite_connection& db, const job_record& j) {
     auto& s = db.cached(update_sql);
-    bind_job(s, job);
+    s.bind(1, j.id)
+        .bind(2, to_string(j.status))
+        .bind(3, int64_t{j.cancel_requested})
+        .bind(4, int64_t{j.attempt})
+        .bind_optional(5, j.started_at)
+        .bind(6, j.updated_at)
+        .bind_optional(7, j.finished_at)
+        .bind_optional(8, j.expires_at)
+        .bind_optional(9, j.not_before);
+    if (j.progress_percent) s.bind(10, *j.progress_percent);
+    else s.bind_null(10);
+    s.bind(11, j.progress_message);
+    if (j.error) s.bind(12, error_json(*j.error));
+    else s.bind_null(12);
+    s.bind(13, j.result_type)
+        .bind(14, static_cast<int64_t>(j.result_size))
+        .bind(15, static_cast<int64_t>(j.version));
+    if (j.result_name.empty()) s.bind_null(16);
+    else s.bind(16, j.result_name);
+    s.bind(17, int64_t{j.result_inline});
     s.run();
-    if (db.changes() != 1) throw sqlite_error("update: no job " + job.id);
+    if (db.changes() != 1) throw sqlite_error("update: no job " + j.id);
 }
+
+const char* const delete_result_sql = "DELETE FROM results WHERE seq=(SELECT seq FROM jobs WHERE id=?1)";
+// The job's key binding (found through the job's row: the bindings have no by-job index).
+const char* const mark_key_deleted_sql =
+    "UPDATE idempotency_keys SET job_deleted=1 WHERE (principal, key, job_id) = "
+    "(SELECT principal, idempotency_key, id FROM jobs WHERE id=?1)";
 
 // Static storage: cached() keys statements by the address of their SQL text.
 const std::string find_sql = std::string("SELECT ") + job_columns + " FROM jobs WHERE id=?1";
@@ -206,6 +256,8 @@ void migrate(sqlite_connection& db) {
     db.exec("BEGIN IMMEDIATE");
     if (version == 1) db.exec(migrate_1_to_2);
     if (version >= 1 && version < 3) db.exec(migrate_2_to_3);
+    if (version >= 1 && version < 4) db.exec(migrate_keys_to_4);
+    if (version == 3) db.exec(migrate_results_3_to_4);
     db.exec(schema);
     db.exec(("PRAGMA user_version = " + std::to_string(schema_version)).c_str());
     db.exec("COMMIT");
@@ -288,26 +340,28 @@ void sqlite_store::writer_loop() {
         bool committed = false;
         std::string commit_error;
         try {
-            db.exec("BEGIN IMMEDIATE");
+            // Prepared once (sqlite3_exec would compile each of them per job).
+            db.cached("BEGIN IMMEDIATE").run();
             for (size_t i = 0; i < batch.size(); ++i) {
-                db.exec("SAVEPOINT op");
+                db.cached("SAVEPOINT op").run();
                 try {
                     batch[i].apply(db);
-                    db.reset_all();
-                    db.exec("RELEASE op");
+                    db.cached("RELEASE op").run();
                 } catch (const std::exception& e) {
                     outcomes[i] = {false, e.what()};
                     db.reset_all();
-                    db.exec("ROLLBACK TO op");
-                    db.exec("RELEASE op");
+                    db.cached("ROLLBACK TO op").run();
+                    db.cached("RELEASE op").run();
                 }
             }
-            db.exec("COMMIT");
+            db.reset_all();  // no statement keeps a read open across the commit
+            db.cached("COMMIT").run();
             committed = true;
         } catch (const std::exception& e) {
             commit_error = e.what();
             log_error(std::string("store: group commit failed: ") + commit_error);
             try {
+                db.reset_all();
                 db.exec("ROLLBACK");
             } catch (const std::exception&) {
             }
@@ -376,7 +430,7 @@ void sqlite_store::update(const job_record& job, write_done done) {
 void sqlite_store::update(const job_record& job, std::string result, write_done done) {
     enqueue_write({[job, result = std::move(result)](sqlite_connection& db) {
                        apply_update(db, job);
-                       db.cached("INSERT OR REPLACE INTO results (job_id, body) VALUES (?1, ?2)")
+                       db.cached("INSERT OR REPLACE INTO results (seq, body) VALUES ((SELECT seq FROM jobs WHERE id=?1), ?2)")
                            .bind(1, job.id)
                            .bind_blob(2, result)
                            .run();
@@ -388,7 +442,7 @@ void sqlite_store::read_result(const std::string& job_id, std::function<void(std
     enqueue_read([job_id, done = std::move(done)](sqlite_connection& db) {
         std::optional<std::string> body;
         try {
-            auto& s = db.cached("SELECT body FROM results WHERE job_id=?1");
+            auto& s = db.cached("SELECT body FROM results WHERE seq=(SELECT seq FROM jobs WHERE id=?1)");
             s.bind(1, job_id);
             if (s.step()) body = s.blob(0);
         } catch (const std::exception& e) {
@@ -400,16 +454,14 @@ void sqlite_store::read_result(const std::string& job_id, std::function<void(std
 
 void sqlite_store::remove(const tombstone& t, write_done done) {
     enqueue_write({[t](sqlite_connection& db) {
+                       db.cached(delete_result_sql).bind(1, t.job_id).run();
+                       db.cached(mark_key_deleted_sql).bind(1, t.job_id).run();
                        db.cached("DELETE FROM jobs WHERE id=?1").bind(1, t.job_id).run();
-                       db.cached("DELETE FROM results WHERE job_id=?1").bind(1, t.job_id).run();
                        auto& s = db.cached(
                            "INSERT OR REPLACE INTO tombstones (job_id, type, deleted_at, expires_at) "
                            "VALUES (?1,?2,?3,?4)");
                        s.bind(1, t.job_id).bind(2, t.type).bind(3, t.deleted_at).bind(4, t.expires_at);
                        s.run();
-                       db.cached("UPDATE idempotency_keys SET job_deleted=1 WHERE job_id=?1")
-                           .bind(1, t.job_id)
-                           .run();
                    },
                    std::move(done)});
 }
@@ -425,8 +477,8 @@ void sqlite_store::purge(unix_ms now, int64_t tombstone_ttl_ms,
                        std::vector<std::pair<std::string, std::string>> jobs;
                        while (expired.step()) jobs.emplace_back(expired.text(0), expired.text(1));
                        for (const auto& [id, type] : jobs) {
+                           db.cached(delete_result_sql).bind(1, id).run();
                            db.cached("DELETE FROM jobs WHERE id=?1").bind(1, id).run();
-                           db.cached("DELETE FROM results WHERE job_id=?1").bind(1, id).run();
                            db.cached("INSERT OR REPLACE INTO tombstones (job_id, type, deleted_at, "
                                      "expires_at) VALUES (?1,?2,?3,?4)")
                                .bind(1, id).bind(2, type).bind(3, now).bind(4, now + tombstone_ttl_ms)

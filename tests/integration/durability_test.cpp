@@ -162,5 +162,62 @@ PRAGMA user_version = 1;
     EXPECT_EQ(d.get("/v1/jobs/aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa/result").json().value("greeting", ""), "Hello, v1!");
     EXPECT_EQ(d.get("/v1/jobs/bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb/result").body, "old");
     sqlite_reader db((d.dir() / "state" / "ticketd.db").string());
-    EXPECT_EQ(db.rows("PRAGMA user_version"), std::vector<std::string>{"3"});
+    EXPECT_EQ(db.rows("PRAGMA user_version"), std::vector<std::string>{"4"});
+}
+
+// Schema 3 kept inline results keyed by the job's id and key bindings in a rowid table with
+// a by-job index; schema 4 rebuilds both. The inline result is still served, the key still
+// stays bound to its job, and a deleted job's key keeps its flag.
+TEST(schema_migration, a_schema_3_store_keeps_inline_results_and_key_bindings) {
+    daemon_process d;
+    std::filesystem::create_directories(d.dir() / "state");
+    {
+        sqlite_reader db((d.dir() / "state" / "ticketd.db").string());
+        db.exec(R"sql(
+PRAGMA journal_mode=WAL;
+CREATE TABLE jobs (seq INTEGER PRIMARY KEY AUTOINCREMENT, id TEXT NOT NULL UNIQUE, type TEXT NOT NULL,
+  principal TEXT NOT NULL, idempotency_key TEXT, fingerprint TEXT, status TEXT NOT NULL,
+  cancel_requested INTEGER NOT NULL, attempt INTEGER NOT NULL, priority INTEGER NOT NULL,
+  timeout_ms INTEGER NOT NULL, created_at INTEGER NOT NULL, started_at INTEGER, updated_at INTEGER NOT NULL,
+  finished_at INTEGER, expires_at INTEGER, not_before INTEGER, progress_percent REAL, progress_message TEXT,
+  input TEXT NOT NULL, labels TEXT NOT NULL, error TEXT, result_type TEXT, result_size INTEGER,
+  version INTEGER NOT NULL, files TEXT NOT NULL DEFAULT '{}', result_name TEXT,
+  result_inline INTEGER NOT NULL DEFAULT 0);
+CREATE TABLE idempotency_keys (principal TEXT NOT NULL, key TEXT NOT NULL, job_id TEXT NOT NULL,
+  fingerprint TEXT NOT NULL, job_deleted INTEGER NOT NULL DEFAULT 0, expires_at INTEGER NOT NULL,
+  PRIMARY KEY (principal, key));
+CREATE INDEX keys_by_job ON idempotency_keys(job_id);
+CREATE TABLE tombstones (job_id TEXT PRIMARY KEY, type TEXT NOT NULL, deleted_at INTEGER NOT NULL,
+  expires_at INTEGER NOT NULL);
+CREATE TABLE results (job_id TEXT PRIMARY KEY, body BLOB NOT NULL) WITHOUT ROWID;
+CREATE TABLE uploads (id TEXT PRIMARY KEY, principal TEXT NOT NULL, content_type TEXT NOT NULL,
+  size INTEGER NOT NULL, sha256 TEXT NOT NULL, created_at INTEGER NOT NULL, expires_at INTEGER NOT NULL);
+INSERT INTO jobs (id, type, principal, idempotency_key, fingerprint, status, cancel_requested, attempt, priority,
+  timeout_ms, created_at, updated_at, finished_at, expires_at, input, labels, result_type, result_size, version,
+  result_inline) VALUES ('cccccccccccccccccccccccccccccccc', 'hello', 'anonymous', 'k3', 'fp', 'succeeded', 0, 1,
+  0, 0, 1790000000000, 1790000000001, 1790000000001, 4102444800000, '{}', '{}', 'application/json', 9, 2, 1);
+INSERT INTO results VALUES ('cccccccccccccccccccccccccccccccc', '{"v":"3"}');
+INSERT INTO idempotency_keys VALUES ('anonymous', 'k3', 'cccccccccccccccccccccccccccccccc', 'fp', 0,
+  4102444800000);
+INSERT INTO idempotency_keys VALUES ('anonymous', 'gone', 'dddddddddddddddddddddddddddddddd', 'fp', 1,
+  4102444800000);
+INSERT INTO tombstones VALUES ('dddddddddddddddddddddddddddddddd', 'hello', 1790000000000, 4102444800000);
+PRAGMA user_version = 3;
+)sql");
+    }
+    d.start();
+    EXPECT_EQ(d.get("/v1/jobs/cccccccccccccccccccccccccccccccc/result").body, R"({"v":"3"})");
+    // Both keys are still bound (to their jobs, by another request): 422 naming the job.
+    const auto k3 = d.submit("hello", {{"name", "x"}}, {{"Idempotency-Key", "k3"}});
+    expect_problem(k3, 422, "idempotency-key-reused");
+    EXPECT_EQ(k3.json().value("jobId", ""), "cccccccccccccccccccccccccccccccc");
+    const auto gone = d.submit("hello", {{"name", "x"}}, {{"Idempotency-Key", "gone"}});
+    expect_problem(gone, 422, "idempotency-key-reused");
+    EXPECT_EQ(gone.json().value("jobId", ""), "dddddddddddddddddddddddddddddddd");
+    sqlite_reader db((d.dir() / "state" / "ticketd.db").string());
+    EXPECT_EQ(db.rows("PRAGMA user_version"), std::vector<std::string>{"4"});
+    EXPECT_EQ(db.rows("SELECT seq FROM results"), db.rows("SELECT seq FROM jobs WHERE id='cccccccccccccccccccccccccccccccc'"));
+    EXPECT_EQ(db.rows("SELECT key, job_deleted FROM idempotency_keys ORDER BY key"),
+              (std::vector<std::string>{"gone|1", "k3|0"}));
+    EXPECT_EQ(db.rows("SELECT name FROM sqlite_master WHERE name='keys_by_job'"), std::vector<std::string>{});
 }
