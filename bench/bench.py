@@ -24,6 +24,7 @@ and max; wrk's own CPU use is reported to show the generator is not the limit.
 """
 import argparse, json, os, resource, shutil, signal, statistics, subprocess, sys, tempfile, time, urllib.request
 
+IOT = int(os.environ.get("TICKETD_IO_THREADS", "2"))
 NOOP_WORKERS = 8  # the noop pool: jobs wait on fsyncs (start, finish), not on CPU
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 BUILD = os.path.join(ROOT, "build/release")
@@ -66,7 +67,7 @@ class Ticketd:
         self.dir = f"{work}/{name}"
         os.makedirs(f"{self.dir}/jobs.d", exist_ok=True)
         with open(f"{self.dir}/ticketd.yaml", "w") as f:
-            f.write(f"server:\n  listen: 127.0.0.1:0\n  io_threads: 2\n  max_connections: 10000\n"
+            f.write(f"server:\n  listen: 127.0.0.1:0\n  io_threads: {IOT}\n  max_connections: 10000\n"
                     f"state_dir: state\nplugin_dir: {PLUGINS}\njobs_dir: jobs.d\n"
                     f"jobs:\n  max_cached_jobs: 100000\n")
         types = {"noop": f"workers: {NOOP_WORKERS}\nqueue_capacity: 1000000\n",

@@ -12,6 +12,7 @@
 #include "system/scheduler.hpp"
 #include "system/service_notifier.hpp"
 
+#include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/signal_set.hpp>
@@ -257,7 +258,9 @@ int run_daemon(const daemon_options& options) {
 
     daemon_metrics& metrics = *metrics_storage;
     std::signal(SIGPIPE, SIG_IGN);
-    boost::asio::io_context io(static_cast<int>(config.server.io_threads));
+    // The main io thread's context: the listeners, timers, signals, and its share of the
+    // connections. Each further io thread runs a context of its own (below).
+    boost::asio::io_context io(1);
     scheduler timers(io);
     std::unique_ptr<sqlite_store> store;
     try {
@@ -277,7 +280,13 @@ int run_daemon(const daemon_options& options) {
     job_engine engine(config, *store, *uploads, timers, std::move(types));
     add_queue_gauges(metrics, engine);
     jobs_api api(config, engine, *uploads, metrics);
-    http_server server(io, config.server, api);
+    std::vector<std::unique_ptr<boost::asio::io_context>> more_io;
+    std::vector<boost::asio::io_context*> connection_io{&io};
+    for (unsigned i = 1; i < config.server.io_threads; ++i) {
+        more_io.push_back(std::make_unique<boost::asio::io_context>(1));
+        connection_io.push_back(more_io.back().get());
+    }
+    http_server server(io, config.server, api, connection_io);
     // /metrics on a separate address when metrics.listen is set (e.g. private network).
     const bool separate_metrics = config.metrics.enabled && !config.metrics.listen_host.empty();
     metrics_endpoint metrics_api(metrics);
@@ -316,7 +325,10 @@ int run_daemon(const daemon_options& options) {
     metrics_api.set_base_url(base_url);
     // Write callbacks render answers and wake waiters: on the io threads, so that the
     // store's writer thread only writes (it was the accept path's bottleneck).
-    store->set_completion_executor([&io](std::function<void()> fn) { boost::asio::post(io, std::move(fn)); });
+    store->set_completion_executor([&connection_io, next = std::make_shared<std::atomic<size_t>>(0)](
+                                       std::function<void()> fn) {
+        boost::asio::post(*connection_io[next->fetch_add(1) % connection_io.size()], std::move(fn));
+    });
     engine.start();
     api.set_ready(true);
     if (options.port_file) write_port_file(*options.port_file, port, metrics_server ? metrics_server->port() : 0);
@@ -400,17 +412,18 @@ int run_daemon(const daemon_options& options) {
                 clean_stop = engine.drain();
                 server.stop_accepting();
                 if (metrics_server) metrics_server->stop_accepting();
-                io.stop();
+                for (auto* c : connection_io) c->stop();
             });
         };
     signals.async_wait(on_signal);
 
     std::vector<std::thread> io_threads;
     name_this_thread("td-io");
-    for (unsigned i = 1; i < config.server.io_threads; ++i) {
-        io_threads.emplace_back([&io] {
+    for (auto& c : more_io) {
+        io_threads.emplace_back([&c] {
             name_this_thread("td-io");
-            io.run();
+            auto busy = boost::asio::make_work_guard(*c);  // runs until stopped, even with no connection
+            c->run();
         });
     }
     io.run();

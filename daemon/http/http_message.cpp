@@ -45,14 +45,21 @@ std::optional<std::string_view> http_response::header(std::string_view name) con
 }
 
 void client_gone_signal::on_gone(std::function<void()> fn) {
+    std::function<void()> start;
     {
         std::lock_guard lock(mutex_);
         if (!fired_) {
             callbacks_.push_back(std::move(fn));
-            return;
+            start.swap(start_watching_);
         }
     }
-    fn();
+    if (start) return start();
+    if (fn) fn();
+}
+
+void client_gone_signal::set_watcher(std::function<void()> start_watching) {
+    std::lock_guard lock(mutex_);
+    start_watching_ = std::move(start_watching);
 }
 
 void client_gone_signal::fire() {

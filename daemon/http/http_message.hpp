@@ -16,16 +16,21 @@ namespace ticketd {
 
 // Fires once if the client goes away before its answer was written (e.g. mid long-poll),
 // so whatever waits on its behalf can be released at once.
+// The connection watches for the hang-up only once someone registers (a long-poll): a
+// request answered within a commit needs no extra socket wait.
 class client_gone_signal {
    public:
     // Runs `fn` when the client goes away (at once if it already has).
     void on_gone(std::function<void()> fn);
     void fire();
+    // Set by the connection: called once, on the first on_gone().
+    void set_watcher(std::function<void()> start_watching);
 
    private:
     std::mutex mutex_;
     bool fired_ = false;
     std::vector<std::function<void()>> callbacks_;
+    std::function<void()> start_watching_;
 };
 
 // Receives a request body as it arrives, so that a large one (an upload) is never held

@@ -7,7 +7,6 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/post.hpp>
-#include <boost/asio/strand.hpp>
 #include <boost/asio/write.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
@@ -17,6 +16,8 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <mutex>
+#include <optional>
 
 namespace ticketd {
 
@@ -26,12 +27,19 @@ namespace net = boost::asio;
 using tcp = net::ip::tcp;
 
 struct http_server::state {
-    state(net::io_context& io_, const server_config& config_, request_handler& handler_)
-        : io(io_), config(config_), handler(handler_), acceptor(net::make_strand(io_)) {}
+    state(net::io_context& io_, const server_config& config_, request_handler& handler_,
+          std::vector<net::io_context*> connection_io_)
+        : io(io_), config(config_), handler(handler_), acceptor(io_), connection_io(std::move(connection_io_)) {
+        if (connection_io.empty()) connection_io.push_back(&io);
+    }
     net::io_context& io;
     server_config config;
     request_handler& handler;
     tcp::acceptor acceptor;
+    // Connections are spread over these, round-robin; each is run by one thread, so a
+    // connection's handlers never run concurrently (no strand needed).
+    std::vector<net::io_context*> connection_io;
+    size_t next_io = 0;  // on io's thread (the acceptor's)
     std::atomic<unsigned> connections{0};
     std::atomic<bool> accepting{true};
     uint16_t port = 0;  // set once by listen(), before accepting starts
@@ -82,9 +90,11 @@ struct sink_body {
     };
 };
 
+using connection_socket = tcp::socket::rebind_executor<net::io_context::executor_type>::other;
+
 class session : public std::enable_shared_from_this<session> {
    public:
-    session(tcp::socket&& socket, std::shared_ptr<http_server::state> st, bool over_capacity)
+    session(connection_socket&& socket, std::shared_ptr<http_server::state> st, bool over_capacity)
         : stream_(std::move(socket)), st_(std::move(st)), over_capacity_(over_capacity) {
         st_->connections++;
     }
@@ -267,23 +277,52 @@ class session : public std::enable_shared_from_this<session> {
         const std::string rid_copy = req.request_id;
         client_gone_ = req.client_gone;
         awaiting_answer_ = true;
+        client_gone_->set_watcher([weak = weak_from_this()] {
+            if (auto self = weak.lock()) {
+                net::post(self->stream_.get_executor(), [self] { self->watch_for_hangup(); });
+            }
+        });
 
+        // An answer given inside handle() (a poll, an error) is written right here; one
+        // that comes later (after a commit, a long-poll) is posted to this connection.
+        struct answer_slot {
+            std::mutex mutex;
+            bool in_handle = true;
+            bool answered = false;
+            std::optional<http_response> early;
+        };
+        auto slot = std::make_shared<answer_slot>();
         auto self = shared_from_this();
-        auto answered = std::make_shared<std::atomic<bool>>(false);
-        st_->handler.handle(std::move(req), [self, answered, rid_copy](http_response res) {
-            if (answered->exchange(true)) return;
+        st_->handler.handle(std::move(req), [self, slot, rid_copy](http_response res) {
+            std::unique_lock lock(slot->mutex);
+            if (slot->answered) return;
+            slot->answered = true;
+            if (slot->in_handle) {
+                slot->early = std::move(res);
+                return;
+            }
+            lock.unlock();
             net::post(self->stream_.get_executor(), [self, res = std::move(res), rid_copy]() mutable {
                 self->write(std::move(res), rid_copy);
             });
         });
-        watch_for_hangup();
+        std::unique_lock lock(slot->mutex);
+        slot->in_handle = false;
+        if (slot->early) {
+            http_response res = std::move(*slot->early);
+            lock.unlock();
+            write(std::move(res), rid_copy);
+        }
     }
 
-    // While the answer is pending (a long-poll, a commit), notice a client that closes
-    // its connection, so that what waits for it is released at once.
+    // While a long-poll waits, notice a client that closes its connection, so that what
+    // waits for it is released at once.
     void watch_for_hangup() {
-        if (!awaiting_answer_) return;
+        if (!awaiting_answer_ || watching_) return;
+        watching_ = true;
         stream_.socket().async_wait(net::socket_base::wait_read, [self = shared_from_this()](beast::error_code ec) {
+            if (ec == net::error::operation_aborted) return;  // write() cancelled it
+            self->watching_ = false;
             if (ec || !self->awaiting_answer_) return;
             char byte;
             const ssize_t n = ::recv(self->stream_.socket().native_handle(), &byte, 1, MSG_PEEK | MSG_DONTWAIT);
@@ -313,8 +352,9 @@ class session : public std::enable_shared_from_this<session> {
     }
 
     void write(http_response r, const std::string& rid) {
-        if (awaiting_answer_) {
-            awaiting_answer_ = false;
+        awaiting_answer_ = false;
+        if (watching_) {
+            watching_ = false;
             beast::error_code ignored;
             stream_.socket().cancel(ignored);  // ends watch_for_hangup's wait
         }
@@ -370,7 +410,7 @@ class session : public std::enable_shared_from_this<session> {
         stream_.close();
     }
 
-    beast::tcp_stream stream_;
+    beast::basic_stream<tcp, net::io_context::executor_type> stream_;
     beast::flat_buffer buffer_;
     std::optional<http::request_parser<http::empty_body>> header_parser_;
     std::optional<http::request_parser<http::string_body>> body_parser_;
@@ -383,13 +423,15 @@ class session : public std::enable_shared_from_this<session> {
     bool over_capacity_;
     std::shared_ptr<client_gone_signal> client_gone_;
     bool awaiting_answer_ = false;
+    bool watching_ = false;  // watch_for_hangup's wait is pending
     bool keep_alive_ = true;
     bool head_ = false;
     unsigned version_ = 11;
 };
 
 void do_accept(const std::shared_ptr<http_server::state>& st) {
-    st->acceptor.async_accept(net::make_strand(st->io), [st](beast::error_code ec, tcp::socket socket) {
+    auto& io = *st->connection_io[st->next_io++ % st->connection_io.size()];
+    st->acceptor.async_accept(io, [st](beast::error_code ec, connection_socket socket) {
         if (ec) {
             if (ec == net::error::operation_aborted || !st->accepting.load()) return;
             log_warning("http: accept failed: " + ec.message());
@@ -406,8 +448,9 @@ void do_accept(const std::shared_ptr<http_server::state>& st) {
 
 }  // namespace
 
-http_server::http_server(net::io_context& io, const server_config& config, request_handler& handler)
-    : state_(std::make_shared<state>(io, config, handler)) {}
+http_server::http_server(net::io_context& io, const server_config& config, request_handler& handler,
+                         std::vector<net::io_context*> connection_io)
+    : state_(std::make_shared<state>(io, config, handler, std::move(connection_io))) {}
 
 http_server::~http_server() { stop_accepting(); }
 

@@ -1,8 +1,10 @@
 // The HTTP/1.1 server (Boost.Beast): accepts connections, enforces the limits (header
 // and body size, idle and per-request read deadlines, a cap on connections), parses
-// requests into http_request and writes back http_response. One strand per connection;
-// requests on a connection are answered in order; a handler that answers later (a
-// long-poll, a commit) holds no thread.
+// requests into http_request and writes back http_response. The listener runs on `io`;
+// connections are spread over `connection_io` (one io_context per io thread, each run
+// by a single thread: a connection lives on one thread, no strands, no locks between
+// io threads); requests on a connection are answered in order; a handler that answers
+// later (a long-poll, a commit) holds no thread.
 #pragma once
 
 #include "config/config.hpp"
@@ -11,6 +13,7 @@
 #include <atomic>
 #include <memory>
 #include <string>
+#include <vector>
 
 namespace boost::asio {
 class io_context;
@@ -20,7 +23,8 @@ namespace ticketd {
 
 class http_server {
    public:
-    http_server(boost::asio::io_context& io, const server_config& config, request_handler& handler);
+    http_server(boost::asio::io_context& io, const server_config& config, request_handler& handler,
+                std::vector<boost::asio::io_context*> connection_io = {});
     ~http_server();
 
     // Binds and listens; throws std::runtime_error with a clear message on failure.

@@ -32,13 +32,31 @@ bool digits(std::string_view s, size_t pos, size_t n, int& out) {
 }
 }  // namespace
 
+void append_rfc3339(std::string& out, unix_ms t) {
+    // Civil date from days since the epoch (exact for every year 0000..9999), digits by
+    // hand: this runs several times for every job document rendered.
+    using namespace std::chrono;
+    const int64_t day = (t >= 0 ? t : t - 86'399'999) / 86'400'000;
+    const int64_t ms_of_day = t - day * 86'400'000;
+    const year_month_day ymd{sys_days{days{day}}};
+    const auto put = [](char* p, unsigned v, int width) {
+        for (int i = width - 1; i >= 0; --i, v /= 10) p[i] = static_cast<char>('0' + v % 10);
+    };
+    char buf[] = "0000-00-00T00:00:00.000Z";
+    put(buf, static_cast<unsigned>(static_cast<int>(ymd.year())), 4);
+    put(buf + 5, static_cast<unsigned>(ymd.month()), 2);
+    put(buf + 8, static_cast<unsigned>(ymd.day()), 2);
+    put(buf + 11, static_cast<unsigned>(ms_of_day / 3'600'000), 2);
+    put(buf + 14, static_cast<unsigned>(ms_of_day / 60'000 % 60), 2);
+    put(buf + 17, static_cast<unsigned>(ms_of_day / 1000 % 60), 2);
+    put(buf + 20, static_cast<unsigned>(ms_of_day % 1000), 3);
+    out.append(buf, sizeof buf - 1);
+}
+
 std::string format_rfc3339(unix_ms t) {
-    const std::tm tm = to_tm(t);
-    const int millis = static_cast<int>(((t % 1000) + 1000) % 1000);
-    char buf[64];
-    std::snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900,
-                  tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, millis);
-    return buf;
+    std::string out;
+    append_rfc3339(out, t);
+    return out;
 }
 
 std::optional<unix_ms> parse_rfc3339(std::string_view s) {

@@ -12,8 +12,9 @@ namespace ticketd {
 using unix_ms = int64_t;
 
 unix_ms now_unix_ms();
-// "2026-11-26T20:43:23.123Z"
+// RFC 3339 UTC with milliseconds: "2026-11-26T20:43:23.123Z" (years 0000..9999).
 std::string format_rfc3339(unix_ms t);
+void append_rfc3339(std::string& out, unix_ms t);
 // Accepts "YYYY-MM-DDTHH:MM:SS[.fff](Z|+hh:mm|-hh:mm)".
 std::optional<unix_ms> parse_rfc3339(std::string_view text);
 // "Thu, 26 Nov 2026 20:43:23 GMT"
