@@ -96,7 +96,7 @@ std::string job_document(const job_record& j, const std::string& base_url) {
     doc.raw("attempt", std::to_string(j.attempt)).raw("priority", std::to_string(j.priority));
     doc.time("createdAt", j.created_at).time("startedAt", j.started_at).time("updatedAt", j.updated_at);
     doc.time("finishedAt", j.finished_at).time("expiresAt", j.expires_at);
-    doc.raw("labels", j.labels.dump());
+    doc.raw("labels", j.labels);
     if (j.idempotency_key.empty()) doc.raw("idempotencyKey", "null");
     else doc.str("idempotencyKey", j.idempotency_key);
     {

@@ -1,34 +1,91 @@
 #include "jobs/idempotency_index.hpp"
 
+#include "system/random_id.hpp"
+#include "system/sha256.hpp"
+
+#include <cstring>
+
 namespace ticketd {
 
-const idempotency_index::entry* idempotency_index::find(const std::string& principal,
-                                                        const std::string& key) const {
-    auto it = keys_.find({principal, key});
-    return it == keys_.end() ? nullptr : &it->second;
+namespace {
+template <class T>
+T prefix_of(const std::array<unsigned char, 32>& sha) {
+    T out{};
+    std::memcpy(out.data(), sha.data(), sizeof out);
+    return out;
+}
+
+int hex_value(char c) { return c <= '9' ? c - '0' : c - 'a' + 10; }
+}  // namespace
+
+idempotency_index::digest idempotency_index::key_of(const std::string& principal, const std::string& key) {
+    std::string material;
+    material.reserve(principal.size() + 1 + key.size());
+    material.append(principal).append(1, '\0').append(key);  // NUL: a principal never contains one
+    return prefix_of<digest>(sha256(material));
+}
+
+idempotency_index::digest idempotency_index::fingerprint_of(const std::string& fingerprint) {
+    // The API's fingerprints are SHA-256 hex already: keep their first 128 bits.
+    if (fingerprint.size() == 64 && is_random_id(std::string_view(fingerprint).substr(0, 32))) {
+        std::array<uint8_t, 16> bytes{};
+        for (size_t i = 0; i < 16; ++i) {
+            bytes[i] = static_cast<uint8_t>(hex_value(fingerprint[2 * i]) << 4 | hex_value(fingerprint[2 * i + 1]));
+        }
+        digest out{};
+        std::memcpy(out.data(), bytes.data(), sizeof out);
+        return out;
+    }
+    return prefix_of<digest>(sha256(fingerprint));
+}
+
+std::optional<idempotency_index::entry> idempotency_index::find(const std::string& principal, const std::string& key,
+                                                                const std::string& fingerprint) const {
+    const auto it = keys_.find(key_of(principal, key));
+    if (it == keys_.end()) return std::nullopt;
+    const slot& s = it->second;
+    entry e;
+    e.committing = s.committing;
+    e.job_deleted = s.job_deleted;
+    e.same_request = s.fingerprint == fingerprint_of(fingerprint);
+    if (!s.committing) {
+        static constexpr char hex[] = "0123456789abcdef";
+        e.job_id.resize(32);
+        for (size_t i = 0; i < 16; ++i) {
+            e.job_id[2 * i] = hex[s.job_id[i] >> 4];
+            e.job_id[2 * i + 1] = hex[s.job_id[i] & 0xF];
+        }
+    }
+    return e;
 }
 
 void idempotency_index::reserve(const std::string& principal, const std::string& key,
                                 const std::string& fingerprint) {
-    keys_[{principal, key}] = entry{true, {}, fingerprint, false};
+    keys_[key_of(principal, key)] = slot{fingerprint_of(fingerprint), {}, true, false};
 }
 
 void idempotency_index::release(const std::string& principal, const std::string& key) {
-    auto it = keys_.find({principal, key});
+    auto it = keys_.find(key_of(principal, key));
     if (it != keys_.end() && it->second.committing) keys_.erase(it);
 }
 
-void idempotency_index::bind(const idempotency_binding& b) {
-    keys_[{b.principal, b.key}] = entry{false, b.job_id, b.fingerprint, b.job_deleted};
+bool idempotency_index::bind(const idempotency_binding& b) {
+    if (!is_random_id(b.job_id)) return false;
+    slot s{fingerprint_of(b.fingerprint), {}, false, b.job_deleted};
+    for (size_t i = 0; i < 16; ++i) {
+        s.job_id[i] = static_cast<uint8_t>(hex_value(b.job_id[2 * i]) << 4 | hex_value(b.job_id[2 * i + 1]));
+    }
+    keys_[key_of(b.principal, b.key)] = s;
+    return true;
 }
 
 void idempotency_index::mark_deleted(const std::string& principal, const std::string& key) {
-    auto it = keys_.find({principal, key});
+    auto it = keys_.find(key_of(principal, key));
     if (it != keys_.end()) it->second.job_deleted = true;
 }
 
 void idempotency_index::erase(const std::string& principal, const std::string& key) {
-    keys_.erase({principal, key});
+    keys_.erase(key_of(principal, key));
 }
 
 }  // namespace ticketd

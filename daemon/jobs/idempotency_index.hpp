@@ -2,14 +2,21 @@
 // (a concurrent request gets 409 in-progress) or bound to a job (replay or 422), or
 // bound to a deleted job (409). Only a committed accept binds; failures release.
 // Guarded by job_engine's mutex.
+//
+// Every live key of every principal stays here (a submit must not wait for the disk to
+// learn that its key is new), so an entry is kept small, about 80 bytes with the hash
+// table's share: the key is the first 128 bits of SHA-256(principal, key), the bound job's
+// id its 16 bytes, the request's fingerprint its first 128 bits. Collisions of 128-bit
+// SHA-256 prefixes are not a practical concern (content-addressed stores rely on less).
 #pragma once
 
 #include "store/job_store.hpp"
 
-#include <map>
+#include <array>
+#include <cstdint>
 #include <optional>
 #include <string>
-#include <utility>
+#include <unordered_map>
 
 namespace ticketd {
 
@@ -17,22 +24,37 @@ class idempotency_index {
    public:
     struct entry {
         bool committing = false;
-        std::string job_id;
-        std::string fingerprint;
         bool job_deleted = false;
+        bool same_request = false;  // the fingerprint asked about matches the bound one
+        std::string job_id;         // empty while committing
     };
 
-    const entry* find(const std::string& principal, const std::string& key) const;
+    std::optional<entry> find(const std::string& principal, const std::string& key,
+                              const std::string& fingerprint) const;
     // Claims a free key for an accept in progress.
     void reserve(const std::string& principal, const std::string& key, const std::string& fingerprint);
     void release(const std::string& principal, const std::string& key);
-    void bind(const idempotency_binding& b);
+    // False (and nothing bound) when the job id is not one of ticketd's 32-hex ids.
+    bool bind(const idempotency_binding& b);
     void mark_deleted(const std::string& principal, const std::string& key);
     void erase(const std::string& principal, const std::string& key);
     size_t size() const { return keys_.size(); }
 
    private:
-    std::map<std::pair<std::string, std::string>, entry> keys_;
+    using digest = std::array<uint64_t, 2>;
+    struct digest_hash {
+        size_t operator()(const digest& d) const noexcept { return static_cast<size_t>(d[0]); }
+    };
+    struct slot {
+        digest fingerprint{};
+        std::array<uint8_t, 16> job_id{};
+        bool committing = false;
+        bool job_deleted = false;
+    };
+    static digest key_of(const std::string& principal, const std::string& key);
+    static digest fingerprint_of(const std::string& fingerprint);
+
+    std::unordered_map<digest, slot, digest_hash> keys_;
 };
 
 }  // namespace ticketd

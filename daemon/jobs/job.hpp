@@ -32,7 +32,7 @@ struct job_record {
     std::string type;
     std::string principal;
     std::string idempotency_key;  // empty when none
-    std::string fingerprint;      // of the submit request, when a key was given
+    std::string fingerprint;      // of the submit request, when a key was given (until stored)
     job_status status = job_status::queued;
     bool cancel_requested = false;
     uint32_t attempt = 1;
@@ -46,8 +46,8 @@ struct job_record {
     unix_ms not_before = 0;  // retry backoff: do not start before
     std::optional<double> progress_percent;
     std::string progress_message;
-    nlohmann::json input = nlohmann::json::object();
-    nlohmann::json labels = nlohmann::json::object();
+    std::string input = "{}";   // JSON text (compact): only the plugin and the store read it
+    std::string labels = "{}";  // JSON text (compact), shown as is in the document
     nlohmann::json files = nlohmann::json::object();  // name -> upload id
     std::string result_name;  // the result's file name (Content-Disposition), when the plugin named it
     std::optional<job_error> error;

@@ -95,9 +95,14 @@ int64_t job_engine::retention_ms(const std::string& type) const {
 
 void job_engine::recover() {
     const unix_ms now = now_unix_ms();
-    for (const auto& b : store_.load_bindings()) keys_.bind(b);
+    for (const auto& b : store_.load_bindings()) {
+        if (!keys_.bind(b)) {
+            log_warning("recovery: idempotency key of job '" + b.job_id + "' skipped: not a ticketd job id");
+        }
+    }
 
     auto jobs = store_.load_unfinished();
+    jobs_.reserve(jobs.size());
     std::vector<std::future<void>> writes;
     size_t requeued = 0, retried = 0, interrupted = 0;
     for (auto& r : jobs) {
@@ -133,22 +138,23 @@ void job_engine::recover() {
             });
         }
         auto e = std::make_shared<job_entry>();
-        e->record = r;
-        jobs_[r.id] = e;
-        if (r.status == job_status::queued && !r.files.empty()) {
-            for (const auto& [name, problem] : uploads_.pin(r.id, r.principal, r.files, 0)) {
-                log_warning("recovery: " + job_tag(r) + " file '" + name + "': " + problem);
+        e->record = std::move(r);
+        jobs_.emplace(e->record.id, e);
+        const job_record& stored = e->record;
+        if (stored.status == job_status::queued && !stored.files.empty()) {
+            for (const auto& [name, problem] : uploads_.pin(stored.id, stored.principal, stored.files, 0)) {
+                log_warning("recovery: " + job_tag(stored) + " file '" + name + "': " + problem);
             }
         }
-        if (r.status == job_status::queued) {
+        if (stored.status == job_status::queued) {
             if (rt) {
-                rt->queue->push(e, r.priority, r.not_before);
+                rt->queue->push(e, stored.priority, stored.not_before);
                 ++requeued;
             } else {
-                log_warning("recovery: " + job_tag(r) + " has no configured job type; it stays queued");
+                log_warning("recovery: " + job_tag(stored) + " has no configured job type; it stays queued");
             }
         } else {
-            remember_terminal_locked(r.id);
+            remember_terminal_locked(e);
         }
     }
     for (auto& w : writes) w.wait();
@@ -265,11 +271,11 @@ void job_engine::submit(submit_request req, std::function<void(submit_outcome)> 
         done(std::move(out));
     };
     if (!req.idempotency_key.empty()) {
-        if (const auto* k = keys_.find(req.principal, req.idempotency_key)) {
+        if (const auto k = keys_.find(req.principal, req.idempotency_key, req.fingerprint)) {
             if (k->committing) {
                 return answer({submit_status::key_in_progress, {}, {}, "a request with this key is being processed", {}});
             }
-            if (k->fingerprint != req.fingerprint) {
+            if (!k->same_request) {
                 return answer({submit_status::key_reused, {}, {}, "the key was used for a different request", k->job_id});
             }
             if (k->job_deleted) {
@@ -320,8 +326,8 @@ void job_engine::submit(submit_request req, std::function<void(submit_outcome)> 
     r.timeout_ms = req.timeout_ms;
     r.created_at = now;
     r.updated_at = now;
-    r.input = std::move(req.input);
-    r.labels = std::move(req.labels);
+    r.input = input_json;
+    r.labels = req.labels.dump();
     if (!req.idempotency_key.empty()) {
         keys_.reserve(req.principal, req.idempotency_key, req.fingerprint);
         binding = idempotency_binding{req.principal, req.idempotency_key, r.id, req.fingerprint, false,
@@ -538,7 +544,7 @@ void job_engine::cancel(const std::string& id, const std::string& principal,
             if (e->finalizing) {  // a cancel of this queued job is committing already
                 return answer({cancel_status::cancel_requested, e->record});
             }
-            if (auto rt = find_type(e->record.type)) rt->queue->remove(id);
+            if (auto rt = find_type(e->record.type)) rt->queue->remove(e);
             job_record next = terminal_record(e->record, job_status::canceled,
                                               job_error{"job-canceled", "Job canceled",
                                                         "canceled before it started"});
@@ -558,7 +564,7 @@ void job_engine::cancel(const std::string& id, const std::string& principal,
                 e->record = next;
                 e->record.version = version + 1;
                 uploads_.release(next.id, next.files);
-                remember_terminal_locked(next.id);
+                remember_terminal_locked(e);
                 count_outcome(next);
                 auto wake = collect_waiters_locked(*e);
                 const job_record copy = e->record;
@@ -611,7 +617,7 @@ void job_engine::remove(const std::string& id, const std::string& principal,
     jobs_.erase(it);
     uploads_.release(e->record.id, e->record.files);
     if (e->record.status == job_status::queued) {
-        if (auto rt = find_type(e->record.type)) rt->queue->remove(id);
+        if (auto rt = find_type(e->record.type)) rt->queue->remove(e);
     }
     if (e->control) e->control->request_stop(stop_reason::canceled);
     if (!e->record.idempotency_key.empty()) keys_.mark_deleted(e->record.principal, e->record.idempotency_key);
@@ -671,7 +677,7 @@ void job_engine::run_attempt(job_type_runtime& rt, const job_entry_ptr& e) {
         ctx.deadline = r.started_at + timeout_ms;
         ctx.input_files = uploads_.paths(r.files);
         ctx.control = e->control;
-        input_json = r.input.dump();
+        input_json = r.input;
         auto wake = collect_waiters_locked(*e);
         lock.unlock();
         run_all(wake);
@@ -871,7 +877,7 @@ void job_engine::finalize_locked(const job_entry_ptr& e, job_record next, std::o
         // A drained job goes back to "queued" in memory only: the process is stopping and
         // the store has it queued for the next start.
         if (is_terminal(next.status)) {
-            remember_terminal_locked(next.id);
+            remember_terminal_locked(e);
             count_outcome(next);
         }
         auto wake = collect_waiters_locked(*e);
@@ -898,12 +904,18 @@ void job_engine::count_outcome(const job_record& r) const {
     }
 }
 
-void job_engine::remember_terminal_locked(const std::string& id) {
-    terminal_order_.push_back(id);
+void job_engine::remember_terminal_locked(const job_entry_ptr& e) {
+    // What only a run needs goes (the store keeps it): a finished job's memory is what
+    // its document shows.
+    std::string().swap(e->record.input);
+    std::string().swap(e->record.fingerprint);
+    terminal_order_.push_back(e);
     while (terminal_order_.size() > config_.max_cached_jobs) {
-        auto it = jobs_.find(terminal_order_.front());
+        const job_entry_ptr oldest = std::move(terminal_order_.front());
         terminal_order_.pop_front();
-        if (it != jobs_.end() && is_terminal(it->second->record.status) && it->second->waiters.empty()) {
+        auto it = jobs_.find(oldest->record.id);
+        if (it != jobs_.end() && it->second == oldest && is_terminal(oldest->record.status) &&
+            oldest->waiters.empty()) {
             jobs_.erase(it);
         }
     }
@@ -928,6 +940,12 @@ void job_engine::purge() {
                 if (it != jobs_.end() && is_terminal(it->second->record.status)) jobs_.erase(it);
             }
             for (const auto& k : report.expired_keys) keys_.erase(k.principal, k.key);
+            if (!report.purged_job_ids.empty()) {  // the cache order must not keep them alive
+                std::erase_if(terminal_order_, [&](const job_entry_ptr& e) {
+                    const auto it = jobs_.find(e->record.id);
+                    return it == jobs_.end() || it->second != e;
+                });
+            }
             if (draining_) return;
         }
         for (const auto& id : report.purged_job_ids) results_.remove(id);

@@ -199,7 +199,7 @@ class job_engine {
     // Under mutex_: bumps version/updatedAt and collects the waiters to wake.
     void touch_locked(job_record& r);
     std::vector<std::function<void()>> collect_waiters_locked(job_entry& e);
-    void remember_terminal_locked(const std::string& id);
+    void remember_terminal_locked(const job_entry_ptr& e);
     job_record terminal_record(const job_record& from, job_status status,
                                std::optional<job_error> error) const;
     int64_t retention_ms(const std::string& type) const;
@@ -223,7 +223,7 @@ class job_engine {
     std::unordered_map<std::string, job_entry_ptr> jobs_;
     std::set<job_entry_ptr> running_;
     idempotency_index keys_;
-    std::deque<std::string> terminal_order_;
+    std::deque<job_entry_ptr> terminal_order_;  // the cached finished jobs, oldest first
     uint64_t next_waiter_id_ = 0;
     bool draining_ = false;
 

@@ -9,6 +9,7 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <utility>
 
 namespace ticketd {
 
@@ -19,12 +20,20 @@ struct job_waiter {
     std::shared_ptr<scheduled_call> deadline;
 };
 
+// Where a job waits in its type's queue; guarded by that queue's mutex.
+struct queue_slot {
+    bool queued = false;
+    bool delayed = false;              // in the retry-backoff set, not yet ready
+    std::pair<int64_t, uint64_t> key;  // ready: (-priority, seq); delayed: (not_before, seq)
+};
+
 struct job_entry {
     job_record record;
     bool deleted = false;     // hidden at once by DELETE; the row goes when it commits
     bool finalizing = false;  // a terminal state is being committed: no other writes
     std::shared_ptr<run_control> control;       // while running
     std::map<uint64_t, job_waiter> waiters;     // long-polls to wake on change
+    queue_slot queue_position;
 };
 
 using job_entry_ptr = std::shared_ptr<job_entry>;

@@ -28,34 +28,30 @@ void job_queue::push(job_entry_ptr entry, int32_t priority, unix_ms not_before) 
 }
 
 void job_queue::insert_locked(job_entry_ptr entry, int32_t priority, unix_ms not_before) {
-    const std::string id = entry->record.id;
     created_.insert(entry->record.created_at);
     const uint64_t seq = ++seq_;
+    auto& pos = entry->queue_position;
+    pos.queued = true;
     if (not_before > now_unix_ms()) {
-        const delayed_key key{not_before, seq};
-        delayed_.emplace(key, std::make_pair(priority, std::move(entry)));
-        where_[id] = location{true, {}, key};
+        pos.delayed = true;
+        pos.key = {not_before, seq};
+        delayed_.emplace(pos.key, std::make_pair(priority, std::move(entry)));
     } else {
-        const ready_key key{-static_cast<int64_t>(priority), seq};
-        ready_.emplace(key, std::move(entry));
-        where_[id] = location{false, key, {}};
+        pos.delayed = false;
+        pos.key = {-static_cast<int64_t>(priority), seq};
+        ready_.emplace(pos.key, std::move(entry));
     }
     cv_.notify_one();
 }
 
-bool job_queue::remove(const std::string& job_id) {
+bool job_queue::remove(const job_entry_ptr& entry) {
     std::lock_guard lock(mutex_);
-    auto it = where_.find(job_id);
-    if (it == where_.end()) return false;
-    job_entry_ptr entry;
-    if (it->second.delayed) {
-        auto node = delayed_.extract(it->second.delay);
-        entry = std::move(node.mapped().second);
-    } else {
-        entry = std::move(ready_.extract(it->second.ready).mapped());
-    }
+    auto& pos = entry->queue_position;
+    if (!pos.queued) return false;
+    pos.queued = false;
+    if (pos.delayed) delayed_.erase(pos.key);
+    else ready_.erase(pos.key);
     forget_created(entry->record.created_at);
-    where_.erase(it);
     return true;
 }
 
@@ -73,12 +69,13 @@ job_entry_ptr job_queue::pop() {
             auto node = delayed_.extract(delayed_.begin());
             auto& [priority, entry] = node.mapped();
             const ready_key key{-static_cast<int64_t>(priority), node.key().second};
-            where_[entry->record.id] = location{false, key, {}};
+            entry->queue_position.delayed = false;
+            entry->queue_position.key = key;
             ready_.emplace(key, std::move(entry));
         }
         if (!ready_.empty()) {
             auto node = ready_.extract(ready_.begin());
-            where_.erase(node.mapped()->record.id);
+            node.mapped()->queue_position.queued = false;
             forget_created(node.mapped()->record.created_at);
             return std::move(node.mapped());
         }

@@ -10,8 +10,6 @@
 #include <map>
 #include <mutex>
 #include <set>
-#include <string>
-#include <unordered_map>
 
 namespace ticketd {
 
@@ -26,7 +24,7 @@ class job_queue {
     // Adds a job regardless of capacity (recovery after a restart).
     void push(job_entry_ptr entry, int32_t priority, unix_ms not_before);
     // Takes a job out that will not run (canceled or deleted while queued).
-    bool remove(const std::string& job_id);
+    bool remove(const job_entry_ptr& entry);
     // Blocks until a job is ready; nullptr once closed.
     job_entry_ptr pop();
     // Wakes every worker; pop() returns nullptr from now on. Queued jobs stay stored.
@@ -45,11 +43,6 @@ class job_queue {
    private:
     using ready_key = std::pair<int64_t, uint64_t>;    // (-priority, seq)
     using delayed_key = std::pair<unix_ms, uint64_t>;  // (not_before, seq)
-    struct location {
-        bool delayed;
-        ready_key ready;
-        delayed_key delay;
-    };
     void insert_locked(job_entry_ptr entry, int32_t priority, unix_ms not_before);
     void forget_created(unix_ms created_at);
 
@@ -62,7 +55,6 @@ class job_queue {
     bool closed_ = false;
     std::map<ready_key, job_entry_ptr> ready_;
     std::map<delayed_key, std::pair<int32_t, job_entry_ptr>> delayed_;
-    std::unordered_map<std::string, location> where_;
     std::multiset<unix_ms> created_;  // created_at of every queued job
 };
 

@@ -137,8 +137,8 @@ job_record read_job(const sqlite_statement& s) {
     j.not_before = s.int64(15);
     if (!s.is_null(16)) j.progress_percent = s.real(16);
     j.progress_message = s.text(17);
-    j.input = nlohmann::json::parse(s.text(18), nullptr, false);
-    j.labels = nlohmann::json::parse(s.text(19), nullptr, false);
+    j.input = s.text(18);  // as the engine wrote it: compact JSON
+    j.labels = s.text(19);
     if (!s.is_null(20)) {
         auto e = nlohmann::json::parse(s.text(20), nullptr, false);
         if (e.is_object()) {
@@ -177,7 +177,7 @@ void bind_job(sqlite_statement& s, const job_record& j) {
         .bind_optional(16, j.not_before);
     if (j.progress_percent) s.bind(17, *j.progress_percent);
     else s.bind_null(17);
-    s.bind(18, j.progress_message).bind(19, j.input.dump()).bind(20, j.labels.dump());
+    s.bind(18, j.progress_message).bind(19, j.input).bind(20, j.labels);
     if (j.error) s.bind(21, error_json(*j.error));
     else s.bind_null(21);
     s.bind(22, j.result_type).bind(23, static_cast<int64_t>(j.result_size))

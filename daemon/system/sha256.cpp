@@ -18,13 +18,18 @@ std::string to_hex(const unsigned char* digest, unsigned size) {
 }
 }  // namespace
 
-std::string sha256_hex(std::string_view data) {
-    unsigned char digest[EVP_MAX_MD_SIZE];
+std::array<unsigned char, 32> sha256(std::string_view data) {
+    std::array<unsigned char, 32> digest{};
     unsigned int size = 0;
-    if (EVP_Digest(data.data(), data.size(), digest, &size, EVP_sha256(), nullptr) != 1) {
+    if (EVP_Digest(data.data(), data.size(), digest.data(), &size, EVP_sha256(), nullptr) != 1 || size != 32) {
         throw std::runtime_error("EVP_Digest(sha256) failed");
     }
-    return to_hex(digest, size);
+    return digest;
+}
+
+std::string sha256_hex(std::string_view data) {
+    const auto digest = sha256(data);
+    return to_hex(digest.data(), static_cast<unsigned>(digest.size()));
 }
 
 struct sha256_stream::impl {

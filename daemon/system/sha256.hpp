@@ -2,12 +2,14 @@
 // upload digests.
 #pragma once
 
+#include <array>
 #include <memory>
 #include <string>
 #include <string_view>
 
 namespace ticketd {
 
+std::array<unsigned char, 32> sha256(std::string_view data);
 std::string sha256_hex(std::string_view data);
 
 // Incremental SHA-256 for data that arrives in pieces (an upload being streamed to disk).

@@ -31,14 +31,30 @@ TEST(job_queue, capacity_counts_reservations_and_removal_frees_a_slot) {
     EXPECT_TRUE(q.try_reserve());
     EXPECT_TRUE(q.try_reserve());
     EXPECT_FALSE(q.try_reserve());
-    q.push_reserved(entry("a"), 0, 0);
+    const auto a = entry("a");
+    q.push_reserved(a, 0, 0);
     q.release_reservation();
     EXPECT_TRUE(q.try_reserve());
     q.push_reserved(entry("b"), 0, 0);
     EXPECT_EQ(q.size(), 2u);
-    EXPECT_TRUE(q.remove("a"));
-    EXPECT_FALSE(q.remove("a"));
+    EXPECT_TRUE(q.remove(a));
+    EXPECT_FALSE(q.remove(a));
     EXPECT_TRUE(q.try_reserve());
+    EXPECT_EQ(q.pop()->record.id, "b");
+}
+
+TEST(job_queue, a_delayed_job_can_be_removed_and_a_popped_one_cannot) {
+    job_queue q(10);
+    const auto later = entry("later");
+    const auto now = entry("now");
+    q.push(later, 0, now_unix_ms() + 60'000);
+    q.push(now, 0, 0);
+    EXPECT_TRUE(q.remove(later));
+    EXPECT_EQ(q.size(), 1u);
+    EXPECT_EQ(q.pop(), now);
+    EXPECT_FALSE(q.remove(now));
+    EXPECT_EQ(q.size(), 0u);
+    EXPECT_EQ(q.oldest_created_at(), 0);
 }
 
 TEST(job_queue, delayed_jobs_wait_for_their_time) {
