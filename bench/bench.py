@@ -48,6 +48,20 @@ def rss_mb(pid):
     return -1
 
 
+def settled_rss_mb(pid):
+    """RSS once it stops falling: ticketd returns freed heap to the kernel every 5 s
+    (system/memory.hpp), so a burst's garbage is not counted as retained memory."""
+    time.sleep(6)  # one housekeeping period
+    last = rss_mb(pid)
+    for _ in range(15):
+        time.sleep(1)
+        now = rss_mb(pid)
+        if abs(now - last) < 0.01 * last:
+            return now
+        last = now
+    return last
+
+
 def children_cpu():
     u = resource.getrusage(resource.RUSAGE_CHILDREN)
     return u.ru_utime + u.ru_stime
@@ -269,7 +283,7 @@ def bench_memory(work, args):
     idle = rss_mb(t.proc.pid)
     post_json(f"{t.url}/v1/jobs", {"type": "park", "input": {"ms": 3600000}})
     driver(t.port, jobs, 32, ["--submit-only", "--type", "park"], run="park")
-    queued = rss_mb(t.proc.pid)
+    queued = settled_rss_mb(t.proc.pid)
     store_queued = t.store_bytes()
     t.stop()
     recovery = t.start()  # every queued job is loaded again
@@ -280,7 +294,7 @@ def bench_memory(work, args):
     driver(t.port, jobs, 32, ["--submit-only", "--type", "noop"], run="noop")
     while t.metric("ticketd_jobs_completed_total", '{outcome="succeeded",type="noop"}') < jobs:
         time.sleep(0.5)
-    terminal = rss_mb(t.proc.pid)
+    terminal = settled_rss_mb(t.proc.pid)
     emit(bench="memory", jobs=jobs, rss_idle_mb=round(idle, 1), rss_with_accepted_mb=round(queued, 1),
          rss_with_terminal_mb=round(terminal, 1), store_bytes_per_queued_job=round(store_queued / jobs),
          store_bytes_per_terminal_job=round(t.store_bytes() / jobs),

@@ -9,7 +9,6 @@
 #include "plugins/job_handler.hpp"
 #include "store/sqlite_store.hpp"
 #include "system/log.hpp"
-#include "system/memory.hpp"
 #include "system/scheduler.hpp"
 #include "system/service_notifier.hpp"
 
@@ -332,8 +331,6 @@ int run_daemon(const daemon_options& options) {
     });
     engine.start();
     api.set_ready(true);
-    // RSS follows the live jobs down after a backlog drains or a purge (see system/memory.hpp).
-    every(timers, std::chrono::seconds(5), [] { release_free_memory(64u << 20); });
     if (options.port_file) write_port_file(*options.port_file, port, metrics_server ? metrics_server->port() : 0);
     if (metrics_server) {
         log_info("metrics on " + config.metrics.listen_host + ":" + std::to_string(metrics_server->port()));

@@ -6,6 +6,15 @@
 #include <optional>
 #include <string>
 
+#ifdef TICKETD_JEMALLOC
+// jemalloc reads this at start-up: purge freed pages on its own thread, within about a
+// second (the default keeps them 10 s, then 10 s more as "muzzy"), so RSS follows the
+// live jobs down after a burst. MALLOC_CONF in the environment still overrides it.
+extern "C" {
+const char* malloc_conf = "background_thread:true,dirty_decay_ms:1000,muzzy_decay_ms:0";
+}
+#endif
+
 namespace {
 
 constexpr const char* usage =

@@ -39,6 +39,7 @@ class idempotency_index {
     void mark_deleted(const std::string& principal, const std::string& key);
     void erase(const std::string& principal, const std::string& key);
     size_t size() const { return keys_.size(); }
+    void reserve(size_t n) { keys_.reserve(n); }
 
    private:
     using digest = std::array<uint64_t, 2>;

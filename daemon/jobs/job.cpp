@@ -1,4 +1,5 @@
 #include "jobs/job.hpp"
+#include "jobs/job_entry.hpp"
 
 namespace ticketd {
 
@@ -31,6 +32,20 @@ std::string job_record::etag() const {
     tag += std::to_string(updated_at);
     tag += '"';
     return tag;
+}
+
+std::optional<job_key> job_key_of(std::string_view id) {
+    if (id.size() != 32) return std::nullopt;
+    uint64_t half[2] = {0, 0};
+    for (size_t i = 0; i < 32; ++i) {
+        const char c = id[i];
+        int v;
+        if (c >= '0' && c <= '9') v = c - '0';
+        else if (c >= 'a' && c <= 'f') v = c - 'a' + 10;
+        else return std::nullopt;
+        half[i / 16] = half[i / 16] << 4 | static_cast<uint64_t>(v);
+    }
+    return job_key{half[0], half[1]};
 }
 
 }  // namespace ticketd

@@ -6,6 +6,7 @@
 #include <nlohmann/json.hpp>
 
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -48,9 +49,9 @@ struct job_record {
     std::string progress_message;
     std::string input = "{}";   // JSON text (compact): only the plugin and the store read it
     std::string labels = "{}";  // JSON text (compact), shown as is in the document
-    nlohmann::json files = nlohmann::json::object();  // name -> upload id
+    nlohmann::json files;  // name -> upload id; null (no allocation) when the job has none
     std::string result_name;  // the result's file name (Content-Disposition), when the plugin named it
-    std::optional<job_error> error;
+    std::shared_ptr<const job_error> error;  // shared and immutable: records are copied often
     std::string result_type;  // media type, when succeeded
     uint64_t result_size = 0;
     bool result_inline = false;  // the result is in the store (small), not a file

@@ -95,18 +95,20 @@ int64_t job_engine::retention_ms(const std::string& type) const {
 
 void job_engine::recover() {
     const unix_ms now = now_unix_ms();
-    for (const auto& b : store_.load_bindings()) {
+    keys_.reserve(store_.count_bindings());
+    store_.load_bindings([&](idempotency_binding&& b) {
         if (!keys_.bind(b)) {
             log_warning("recovery: idempotency key of job '" + b.job_id + "' skipped: not a ticketd job id");
         }
-    }
+    });
 
-    auto jobs = store_.load_unfinished();
-    jobs_.reserve(jobs.size());
+    jobs_.reserve(store_.count_unfinished());
     std::vector<std::future<void>> writes;
-    size_t requeued = 0, retried = 0, interrupted = 0;
-    for (auto& r : jobs) {
-        auto rt = find_type(r.type);
+    size_t loaded = 0, requeued = 0, retried = 0, interrupted = 0;
+    job_type_ptr rt;  // of the previous job: most jobs in a row share their type
+    store_.load_unfinished([&](job_record&& r) {
+        ++loaded;
+        if (!rt || rt->type != r.type) rt = find_type(r.type);
         if (r.status == job_status::running) {
             // The process died while this attempt ran: the attempt counts.
             const unsigned max_attempts = rt ? rt->config()->max_attempts : 1;
@@ -139,7 +141,12 @@ void job_engine::recover() {
         }
         auto e = std::make_shared<job_entry>();
         e->record = std::move(r);
-        jobs_.emplace(e->record.id, e);
+        const auto key = job_key_of(e->record.id);
+        if (!key) {
+            log_error("recovery: job '" + e->record.id + "' skipped: not a ticketd job id");
+            return;
+        }
+        jobs_.emplace(*key, e);
         const job_record& stored = e->record;
         if (stored.status == job_status::queued && !stored.files.empty()) {
             for (const auto& [name, problem] : uploads_.pin(stored.id, stored.principal, stored.files, 0)) {
@@ -156,9 +163,9 @@ void job_engine::recover() {
         } else {
             remember_terminal_locked(e);
         }
-    }
+    });
     for (auto& w : writes) w.wait();
-    log_info("recovery: " + std::to_string(jobs.size()) + " unfinished jobs: " + std::to_string(requeued) +
+    log_info("recovery: " + std::to_string(loaded) + " unfinished jobs: " + std::to_string(requeued) +
              " queued (" + std::to_string(retried) + " interrupted and retried), " +
              std::to_string(interrupted) + " failed as interrupted");
 }
@@ -282,7 +289,7 @@ void job_engine::submit(submit_request req, std::function<void(submit_outcome)> 
                 return answer({submit_status::key_job_deleted, {}, {}, "the key's job was deleted", k->job_id});
             }
             const std::string job_id = k->job_id;
-            auto it = jobs_.find(job_id);
+            auto it = find_job_locked(job_id);
             if (it != jobs_.end() && !it->second->deleted) {
                 return answer({submit_status::replayed, it->second->record, {}, {}, job_id});
             }
@@ -357,9 +364,10 @@ void job_engine::accept_committed(job_type_runtime& rt, job_record record,
     }
     auto e = std::make_shared<job_entry>();
     e->record = record;
+    std::string().swap(e->record.fingerprint);  // stored; the key index has its own digest
     {
         std::lock_guard lock(mutex_);
-        jobs_[record.id] = e;
+        jobs_[*job_key_of(record.id)] = e;  // made by new_random_id()
         if (key) keys_.bind(*key);
         rt.queue->push_reserved(e, record.priority, 0);
     }
@@ -374,7 +382,7 @@ void job_engine::get(const std::string& id, const std::string& principal,
                      std::function<void(lookup_outcome)> done) {
     {
         std::unique_lock lock(mutex_);
-        auto it = jobs_.find(id);
+        auto it = find_job_locked(id);
         if (it != jobs_.end()) {
             const auto& e = *it->second;
             lookup_outcome out;
@@ -397,7 +405,7 @@ std::optional<uint64_t> job_engine::watch(const std::string& id, const std::stri
                                           const std::string& etag, milliseconds wait,
                                           std::function<void(lookup_outcome)> done) {
     std::unique_lock lock(mutex_);
-    auto it = jobs_.find(id);
+    auto it = find_job_locked(id);
     const bool satisfied =
         it == jobs_.end() || it->second->deleted || it->second->record.principal != principal ||
         (etag.empty() ? is_terminal(it->second->record.status) : it->second->record.etag() != etag);
@@ -434,7 +442,7 @@ std::optional<uint64_t> job_engine::watch(const std::string& id, const std::stri
 
 void job_engine::unwatch(const std::string& id, uint64_t waiter_id) {
     std::lock_guard lock(mutex_);
-    auto it = jobs_.find(id);
+    auto it = find_job_locked(id);
     if (it == jobs_.end()) return;
     auto& waiters = it->second->waiters;
     auto w = waiters.find(waiter_id);
@@ -473,7 +481,7 @@ void job_engine::list(const job_query& query, std::function<void(std::vector<job
             std::vector<job_record> out;
             out.reserve(rows.size());
             for (auto& r : rows) {
-                auto it = jobs_.find(r.id);
+                auto it = find_job_locked(r.id);
                 if (it == jobs_.end()) {
                     out.push_back(std::move(r));
                 } else if (!it->second->deleted) {
@@ -493,7 +501,7 @@ void job_engine::list(const job_query& query, std::function<void(std::vector<job
 void job_engine::cancel(const std::string& id, const std::string& principal,
                         std::function<void(cancel_outcome)> done) {
     std::unique_lock lock(mutex_);
-    auto it = jobs_.find(id);
+    auto it = find_job_locked(id);
     if (it == jobs_.end()) {
         lock.unlock();
         store_.find(id, [principal, done = std::move(done)](job_lookup found) {
@@ -580,7 +588,7 @@ void job_engine::cancel(const std::string& id, const std::string& principal,
 void job_engine::remove(const std::string& id, const std::string& principal,
                         std::function<void(remove_status)> done) {
     std::unique_lock lock(mutex_);
-    auto it = jobs_.find(id);
+    auto it = find_job_locked(id);
     if (it == jobs_.end()) {
         lock.unlock();
         store_.find(id, [this, id, principal, done = std::move(done)](job_lookup found) {
@@ -734,7 +742,7 @@ job_record job_engine::terminal_record(const job_record& from, job_status status
     job_record next = from;
     const unix_ms now = now_unix_ms();
     next.status = status;
-    next.error = std::move(error);
+    next.error = error ? std::make_shared<const job_error>(std::move(*error)) : nullptr;
     next.finished_at = now;
     next.updated_at = std::max(now, from.updated_at);
     next.expires_at = now + retention_ms(from.type);
@@ -913,7 +921,7 @@ void job_engine::remember_terminal_locked(const job_entry_ptr& e) {
     while (terminal_order_.size() > config_.max_cached_jobs) {
         const job_entry_ptr oldest = std::move(terminal_order_.front());
         terminal_order_.pop_front();
-        auto it = jobs_.find(oldest->record.id);
+        auto it = find_job_locked(oldest->record.id);
         if (it != jobs_.end() && it->second == oldest && is_terminal(oldest->record.status) &&
             oldest->waiters.empty()) {
             jobs_.erase(it);
@@ -936,13 +944,13 @@ void job_engine::purge() {
         {
             std::lock_guard lock(mutex_);
             for (const auto& id : report.purged_job_ids) {
-                auto it = jobs_.find(id);
+                auto it = find_job_locked(id);
                 if (it != jobs_.end() && is_terminal(it->second->record.status)) jobs_.erase(it);
             }
             for (const auto& k : report.expired_keys) keys_.erase(k.principal, k.key);
             if (!report.purged_job_ids.empty()) {  // the cache order must not keep them alive
                 std::erase_if(terminal_order_, [&](const job_entry_ptr& e) {
-                    const auto it = jobs_.find(e->record.id);
+                    const auto it = find_job_locked(e->record.id);
                     return it == jobs_.end() || it->second != e;
                 });
             }

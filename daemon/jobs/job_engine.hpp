@@ -220,7 +220,12 @@ class job_engine {
 
     mutable std::mutex mutex_;
     std::condition_variable idle_cv_;
-    std::unordered_map<std::string, job_entry_ptr> jobs_;
+    std::unordered_map<job_key, job_entry_ptr, job_key_hash> jobs_;
+    // jobs_.find by the id's text (end() for a malformed id).
+    auto find_job_locked(std::string_view id) {
+        const auto key = job_key_of(id);
+        return key ? jobs_.find(*key) : jobs_.end();
+    }
     std::set<job_entry_ptr> running_;
     idempotency_index keys_;
     std::deque<job_entry_ptr> terminal_order_;  // the cached finished jobs, oldest first

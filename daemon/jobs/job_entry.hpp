@@ -9,6 +9,8 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <optional>
+#include <string_view>
 #include <utility>
 
 namespace ticketd {
@@ -37,5 +39,18 @@ struct job_entry {
 };
 
 using job_entry_ptr = std::shared_ptr<job_entry>;
+
+// The engine's table of jobs is keyed by the 128 bits a job id spells in hex (16 bytes,
+// not a 32-character string with a heap copy per job).
+struct job_key {
+    uint64_t hi = 0;
+    uint64_t lo = 0;
+    bool operator==(const job_key&) const = default;
+};
+struct job_key_hash {
+    size_t operator()(const job_key& k) const noexcept { return static_cast<size_t>(k.lo ^ (k.hi >> 1)); }
+};
+// nullopt unless `id` is 32 lowercase hex digits (every id ticketd makes).
+std::optional<job_key> job_key_of(std::string_view id);
 
 }  // namespace ticketd

@@ -91,9 +91,14 @@ class job_store {
     virtual void find(const std::string& id, std::function<void(job_lookup)> done) = 0;
     virtual void list(const job_query& q, std::function<void(std::vector<job_record>)> done) = 0;
 
-    // Startup only (blocking): jobs not yet terminal, and live key bindings.
-    virtual std::vector<job_record> load_unfinished() = 0;
-    virtual std::vector<idempotency_binding> load_bindings() = 0;
+    // Startup only (blocking): jobs not yet terminal (in accept order), and live key
+    // bindings, handed to `each` one by one as they are read (a million of them are never
+    // held twice); `each` runs on the store's reader thread while the caller waits.
+    virtual void load_unfinished(const std::function<void(job_record&&)>& each) = 0;
+    virtual void load_bindings(const std::function<void(idempotency_binding&&)>& each) = 0;
+    // How many rows load_unfinished / load_bindings will hand over (to size tables).
+    virtual size_t count_unfinished() = 0;
+    virtual size_t count_bindings() = 0;
 
     // Uploads' metadata (their bytes are files, written before the row).
     virtual void insert_upload(const upload_record& u, write_done done) = 0;

@@ -142,15 +142,18 @@ job_record read_job(const sqlite_statement& s) {
     if (!s.is_null(20)) {
         auto e = nlohmann::json::parse(s.text(20), nullptr, false);
         if (e.is_object()) {
-            j.error = job_error{e.value("code", ""), e.value("title", ""), e.value("detail", "")};
+            j.error = std::make_shared<const job_error>(
+                job_error{e.value("code", ""), e.value("title", ""), e.value("detail", "")});
         }
     }
     j.result_type = s.text(21);
     j.result_size = static_cast<uint64_t>(s.int64(22));
     j.version = static_cast<uint64_t>(s.int64(23));
     j.seq = s.int64(24);
-    j.files = nlohmann::json::parse(s.text(25), nullptr, false);
-    if (!j.files.is_object()) j.files = nlohmann::json::object();
+    if (const std::string files = s.text(25); files != "{}") {
+        j.files = nlohmann::json::parse(files, nullptr, false);
+        if (!j.files.is_object() || j.files.empty()) j.files = nullptr;
+    }
     j.result_name = s.text(26);
     j.result_inline = s.int64(27) != 0;
     return j;
@@ -182,7 +185,7 @@ void bind_job(sqlite_statement& s, const job_record& j) {
     else s.bind_null(21);
     s.bind(22, j.result_type).bind(23, static_cast<int64_t>(j.result_size))
         .bind(24, static_cast<int64_t>(j.version));
-    s.bind(25, j.files.dump());
+    s.bind(25, j.files.empty() ? std::string("{}") : j.files.dump());
     if (j.result_name.empty()) s.bind_null(26);
     else s.bind(26, j.result_name);
     s.bind(27, int64_t{j.result_inline});
@@ -611,23 +614,35 @@ T sqlite_store::read_now(std::function<T(sqlite_connection&)> read) {
     return result.get_future().get();
 }
 
-std::vector<job_record> sqlite_store::load_unfinished() {
-    return read_now<std::vector<job_record>>([](sqlite_connection& db) {
-        std::vector<job_record> out;
+void sqlite_store::load_unfinished(const std::function<void(job_record&&)>& each) {
+    read_now<int>([&](sqlite_connection& db) {
         sqlite_statement s(db.handle(), std::string("SELECT ") + job_columns +
                                              " FROM jobs WHERE status IN ('queued','running') ORDER BY seq");
-        while (s.step()) out.push_back(read_job(s));
-        return out;
+        while (s.step()) each(read_job(s));
+        return 0;
     });
 }
 
-std::vector<idempotency_binding> sqlite_store::load_bindings() {
-    return read_now<std::vector<idempotency_binding>>([](sqlite_connection& db) {
-        std::vector<idempotency_binding> out;
+void sqlite_store::load_bindings(const std::function<void(idempotency_binding&&)>& each) {
+    read_now<int>([&](sqlite_connection& db) {
         sqlite_statement s(db.handle(),
                            "SELECT principal, key, job_id, fingerprint, job_deleted, expires_at FROM idempotency_keys");
-        while (s.step()) out.push_back({s.text(0), s.text(1), s.text(2), s.text(3), s.int64(4) != 0, s.int64(5)});
-        return out;
+        while (s.step()) each({s.text(0), s.text(1), s.text(2), s.text(3), s.int64(4) != 0, s.int64(5)});
+        return 0;
+    });
+}
+
+size_t sqlite_store::count_unfinished() {
+    return read_now<size_t>([](sqlite_connection& db) {
+        sqlite_statement s(db.handle(), "SELECT count(*) FROM jobs WHERE status IN ('queued','running')");
+        return s.step() ? static_cast<size_t>(s.int64(0)) : size_t{0};
+    });
+}
+
+size_t sqlite_store::count_bindings() {
+    return read_now<size_t>([](sqlite_connection& db) {
+        sqlite_statement s(db.handle(), "SELECT count(*) FROM idempotency_keys");
+        return s.step() ? static_cast<size_t>(s.int64(0)) : size_t{0};
     });
 }
 

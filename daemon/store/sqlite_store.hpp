@@ -32,8 +32,10 @@ class sqlite_store final : public job_store {
     void purge(unix_ms now, int64_t tombstone_ttl_ms, std::function<void(purge_report)> done) override;
     void find(const std::string& id, std::function<void(job_lookup)> done) override;
     void list(const job_query& q, std::function<void(std::vector<job_record>)> done) override;
-    std::vector<job_record> load_unfinished() override;
-    std::vector<idempotency_binding> load_bindings() override;
+    void load_unfinished(const std::function<void(job_record&&)>& each) override;
+    void load_bindings(const std::function<void(idempotency_binding&&)>& each) override;
+    size_t count_unfinished() override;
+    size_t count_bindings() override;
     void insert_upload(const upload_record& u, write_done done) override;
     void remove_uploads(std::vector<std::string> ids, write_done done) override;
     std::vector<upload_record> load_uploads() override;

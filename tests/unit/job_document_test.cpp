@@ -22,7 +22,7 @@ TEST(job_document, is_valid_json_with_every_member_and_escaped_strings) {
     j.files = {{"source", "ffffffffffffffffffffffffffffffff"}};
     j.progress_percent = 42.5;
     j.progress_message = "line one\nline \"two\"\t\x01 end \xE2\x9C\x93";
-    j.error = job_error{"report/query-failed", "Job failed", "no such table: \"sales\""};
+    j.error = std::make_shared<const job_error>(job_error{"report/query-failed", "Job failed", "no such table: \"sales\""});
     const auto doc = nlohmann::json::parse(job_document(j, "https://jobs.example.com"));
     EXPECT_EQ(doc["id"], j.id);
     EXPECT_EQ(doc["status"], "failed");
