@@ -1,8 +1,9 @@
 // The embedded job store: SQLite in WAL mode with synchronous=FULL.
 //
 // One writer thread group-commits: it takes every write queued since its last commit,
-// applies them in one transaction (each in its own savepoint, so one bad write fails
-// alone) and fsyncs once; only then are their `done` callbacks run. One reader thread
+// applies them in one transaction and fsyncs once; only then are their `done` callbacks
+// run. If one write fails, the group is rolled back and applied again with each write in
+// its own savepoint, so that the bad one fails alone (a write must be safe to apply twice). One reader thread
 // with its own connection answers lookups and lists, so no caller ever blocks on disk.
 #pragma once
 
