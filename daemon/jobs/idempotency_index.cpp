@@ -48,20 +48,12 @@ std::optional<idempotency_index::entry> idempotency_index::find(const std::strin
     e.committing = s.committing;
     e.job_deleted = s.job_deleted;
     e.same_request = s.fingerprint == fingerprint_of(fingerprint);
-    if (!s.committing) {
-        static constexpr char hex[] = "0123456789abcdef";
-        e.job_id.resize(32);
-        for (size_t i = 0; i < 16; ++i) {
-            e.job_id[2 * i] = hex[s.job_id[i] >> 4];
-            e.job_id[2 * i + 1] = hex[s.job_id[i] & 0xF];
-        }
-    }
     return e;
 }
 
 void idempotency_index::reserve(const std::string& principal, const std::string& key,
                                 const std::string& fingerprint) {
-    keys_[key_of(principal, key)] = slot{fingerprint_of(fingerprint), {}, true, false};
+    keys_[key_of(principal, key)] = slot{fingerprint_of(fingerprint), true, false};
 }
 
 void idempotency_index::release(const std::string& principal, const std::string& key) {
@@ -69,14 +61,8 @@ void idempotency_index::release(const std::string& principal, const std::string&
     if (it != keys_.end() && it->second.committing) keys_.erase(it);
 }
 
-bool idempotency_index::bind(const idempotency_binding& b) {
-    if (!is_random_id(b.job_id)) return false;
-    slot s{fingerprint_of(b.fingerprint), {}, false, b.job_deleted};
-    for (size_t i = 0; i < 16; ++i) {
-        s.job_id[i] = static_cast<uint8_t>(hex_value(b.job_id[2 * i]) << 4 | hex_value(b.job_id[2 * i + 1]));
-    }
-    keys_[key_of(b.principal, b.key)] = s;
-    return true;
+void idempotency_index::bind(const idempotency_binding& b) {
+    keys_[key_of(b.principal, b.key)] = slot{fingerprint_of(b.fingerprint), false, b.job_deleted};
 }
 
 void idempotency_index::mark_deleted(const std::string& principal, const std::string& key) {

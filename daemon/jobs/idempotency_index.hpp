@@ -4,10 +4,11 @@
 // Guarded by job_engine's mutex.
 //
 // Every live key of every principal stays here (a submit must not wait for the disk to
-// learn that its key is new), so an entry is kept small, about 80 bytes with the hash
-// table's share: the key is the first 128 bits of SHA-256(principal, key), the bound job's
-// id its 16 bytes, the request's fingerprint its first 128 bits. Collisions of 128-bit
-// SHA-256 prefixes are not a practical concern (content-addressed stores rely on less).
+// learn that its key is new), so an entry is kept small, about 56 bytes with the hash
+// table's share: the key is the first 128 bits of SHA-256(principal, key), the request's
+// fingerprint its first 128 bits, and two flags. Which job a key is bound to is not kept:
+// a retry (rare) reads it from the store. Collisions of 128-bit SHA-256 prefixes are not
+// a practical concern (content-addressed stores rely on less).
 #pragma once
 
 #include "store/job_store.hpp"
@@ -26,7 +27,6 @@ class idempotency_index {
         bool committing = false;
         bool job_deleted = false;
         bool same_request = false;  // the fingerprint asked about matches the bound one
-        std::string job_id;         // empty while committing
     };
 
     std::optional<entry> find(const std::string& principal, const std::string& key,
@@ -34,8 +34,7 @@ class idempotency_index {
     // Claims a free key for an accept in progress.
     void reserve(const std::string& principal, const std::string& key, const std::string& fingerprint);
     void release(const std::string& principal, const std::string& key);
-    // False (and nothing bound) when the job id is not one of ticketd's 32-hex ids.
-    bool bind(const idempotency_binding& b);
+    void bind(const idempotency_binding& b);
     void mark_deleted(const std::string& principal, const std::string& key);
     void erase(const std::string& principal, const std::string& key);
     size_t size() const { return keys_.size(); }
@@ -48,7 +47,6 @@ class idempotency_index {
     };
     struct slot {
         digest fingerprint{};
-        std::array<uint8_t, 16> job_id{};
         bool committing = false;
         bool job_deleted = false;
     };

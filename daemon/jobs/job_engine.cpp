@@ -96,11 +96,7 @@ int64_t job_engine::retention_ms(const std::string& type) const {
 void job_engine::recover() {
     const unix_ms now = now_unix_ms();
     keys_.reserve(store_.count_bindings());
-    store_.load_bindings([&](idempotency_binding&& b) {
-        if (!keys_.bind(b)) {
-            log_warning("recovery: idempotency key of job '" + b.job_id + "' skipped: not a ticketd job id");
-        }
-    });
+    store_.load_bindings([&](idempotency_binding&& b) { keys_.bind(b); });
 
     jobs_.reserve(store_.count_unfinished());
     std::vector<std::future<void>> writes;
@@ -282,22 +278,14 @@ void job_engine::submit(submit_request req, std::function<void(submit_outcome)> 
             if (k->committing) {
                 return answer({submit_status::key_in_progress, {}, {}, "a request with this key is being processed", {}});
             }
-            if (!k->same_request) {
-                return answer({submit_status::key_reused, {}, {}, "the key was used for a different request", k->job_id});
-            }
-            if (k->job_deleted) {
-                return answer({submit_status::key_job_deleted, {}, {}, "the key's job was deleted", k->job_id});
-            }
-            const std::string job_id = k->job_id;
-            auto it = find_job_locked(job_id);
-            if (it != jobs_.end() && !it->second->deleted) {
-                return answer({submit_status::replayed, it->second->record, {}, {}, job_id});
-            }
+            // Bound (a retry, or a misuse of the key): which job is read from the store,
+            // the index in memory does not keep job ids (it holds every live key).
+            const bool same_request = k->same_request, job_deleted = k->job_deleted;
             lock.unlock();
-            store_.find(job_id, [done, job_id](job_lookup found) {
-                if (found.job) done({submit_status::replayed, std::move(found.job), {}, {}, job_id});
-                else done({submit_status::key_job_deleted, {}, {}, "the key's job is gone", job_id});
-            });
+            store_.find_key(req.principal, req.idempotency_key,
+                            [this, same_request, job_deleted, done](std::optional<std::string> bound) {
+                                answer_bound_key(same_request, job_deleted, std::move(bound), done);
+                            });
             return;
         }
     }
@@ -343,6 +331,37 @@ void job_engine::submit(submit_request req, std::function<void(submit_outcome)> 
     lock.unlock();
     store_.insert(r, binding, [this, rt, r, binding, done = std::move(done)](bool ok, const std::string& error) {
         accept_committed(*rt, r, binding, ok, error, done);
+    });
+}
+
+void job_engine::answer_bound_key(bool same_request, bool job_deleted, std::optional<std::string> bound,
+                                  const std::function<void(submit_outcome)>& done) {
+    if (!bound) {  // purged since the lookup in memory: the next try makes a new job
+        done({submit_status::key_in_progress, {}, {}, "the key is being released; retry", {}});
+        return;
+    }
+    const std::string& job_id = *bound;
+    if (!same_request) {
+        done({submit_status::key_reused, {}, {}, "the key was used for a different request", job_id});
+        return;
+    }
+    if (job_deleted) {
+        done({submit_status::key_job_deleted, {}, {}, "the key's job was deleted", job_id});
+        return;
+    }
+    {
+        std::unique_lock lock(mutex_);
+        auto it = find_job_locked(job_id);
+        if (it != jobs_.end() && !it->second->deleted) {
+            submit_outcome out{submit_status::replayed, it->second->record, {}, {}, job_id};
+            lock.unlock();
+            done(std::move(out));
+            return;
+        }
+    }
+    store_.find(job_id, [done, job_id](job_lookup found) {
+        if (found.job) done({submit_status::replayed, std::move(found.job), {}, {}, job_id});
+        else done({submit_status::key_job_deleted, {}, {}, "the key's job is gone", job_id});
     });
 }
 

@@ -89,6 +89,9 @@ class job_store {
                        std::function<void(purge_report)> done) = 0;
 
     virtual void find(const std::string& id, std::function<void(job_lookup)> done) = 0;
+    // The job a key is bound to (nullopt: no binding).
+    virtual void find_key(const std::string& principal, const std::string& key,
+                          std::function<void(std::optional<std::string>)> done) = 0;
     virtual void list(const job_query& q, std::function<void(std::vector<job_record>)> done) = 0;
 
     // Startup only (blocking): jobs not yet terminal (in accept order), and live key

@@ -556,6 +556,21 @@ void sqlite_store::find(const std::string& id, std::function<void(job_lookup)> d
     });
 }
 
+void sqlite_store::find_key(const std::string& principal, const std::string& key,
+                            std::function<void(std::optional<std::string>)> done) {
+    enqueue_read([principal, key, done = std::move(done)](sqlite_connection& db) {
+        std::optional<std::string> job_id;
+        try {
+            auto& s = db.cached("SELECT job_id FROM idempotency_keys WHERE principal=?1 AND key=?2");
+            s.bind(1, principal).bind(2, key);
+            if (s.step()) job_id = s.text(0);
+        } catch (const std::exception& e) {
+            log_error(std::string("store: key lookup failed: ") + e.what());
+        }
+        done(std::move(job_id));
+    });
+}
+
 void sqlite_store::list(const job_query& q, std::function<void(std::vector<job_record>)> done) {
     enqueue_read([q, done = std::move(done)](sqlite_connection& db) {
         std::vector<job_record> out;

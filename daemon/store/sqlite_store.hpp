@@ -32,6 +32,8 @@ class sqlite_store final : public job_store {
     void remove(const tombstone& t, write_done done) override;
     void purge(unix_ms now, int64_t tombstone_ttl_ms, std::function<void(purge_report)> done) override;
     void find(const std::string& id, std::function<void(job_lookup)> done) override;
+    void find_key(const std::string& principal, const std::string& key,
+                  std::function<void(std::optional<std::string>)> done) override;
     void list(const job_query& q, std::function<void(std::vector<job_record>)> done) override;
     void load_unfinished(const std::function<void(job_record&&)>& each) override;
     void load_bindings(const std::function<void(idempotency_binding&&)>& each) override;
