@@ -17,6 +17,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <memory_resource>
 #include <unordered_map>
 
 namespace ticketd {
@@ -53,7 +54,11 @@ class idempotency_index {
     static digest key_of(const std::string& principal, const std::string& key);
     static digest fingerprint_of(const std::string& fingerprint);
 
-    std::unordered_map<digest, slot, digest_hash> keys_;
+    // The entries come from a pool of their own: they live for days, while everything
+    // else the size of one is short-lived; mixed in the allocator's general slabs, a
+    // drained backlog would leave those slabs pinned by scattered keys.
+    std::pmr::unsynchronized_pool_resource pool_;
+    std::pmr::unordered_map<digest, slot, digest_hash> keys_{&pool_};
 };
 
 }  // namespace ticketd
