@@ -25,7 +25,7 @@ and max; wrk's own CPU use is reported to show the generator is not the limit.
 import argparse, json, os, resource, shutil, signal, statistics, subprocess, sys, tempfile, time, urllib.request
 
 IOT = int(os.environ.get("TICKETD_IO_THREADS", "2"))
-NOOP_WORKERS = int(os.environ.get("BENCH_NOOP_WORKERS", "32"))  # the noop pool: a noop job waits on fsyncs (its start, its end), not on CPU: one worker per client
+NOOP_WORKERS = int(os.environ.get("BENCH_NOOP_WORKERS", "8"))  # the noop pool (more threads cost the accept bench more than they give end-to-end)
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 BUILD = os.path.join(ROOT, "build/release")
 BIN = f"{BUILD}/daemon/ticketd"

@@ -158,7 +158,7 @@ std::string status_line(const job_engine& engine) {
            std::to_string(running) + " running";
 }
 
-// Calls `fn` every `period` on the io_context until the process stops.
+// Calls `fn` every `period` on the timer thread until the process stops.
 void every(scheduler& timers, std::chrono::milliseconds period, std::function<void()> fn) {
     auto tick = std::make_shared<std::function<void()>>();
     *tick = [&timers, period, fn = std::move(fn), weak = std::weak_ptr<std::function<void()>>(tick)] {
@@ -261,7 +261,7 @@ int run_daemon(const daemon_options& options) {
     // The main io thread's context: the listeners, timers, signals, and its share of the
     // connections. Each further io thread runs a context of its own (below).
     boost::asio::io_context io(1);
-    scheduler timers(io);
+    scheduler timers;
     std::unique_ptr<sqlite_store> store;
     try {
         store = std::make_unique<sqlite_store>(config.state_dir / "ticketd.db");
@@ -278,6 +278,11 @@ int run_daemon(const daemon_options& options) {
         return 1;
     }
     job_engine engine(config, *store, *uploads, timers, std::move(types));
+    // Timer callbacks call into the engine: the timer thread stops before the engine goes.
+    struct timers_stopper {
+        scheduler& timers;
+        ~timers_stopper() { timers.stop(); }
+    } stop_timers_first{timers};
     add_queue_gauges(metrics, engine);
     jobs_api api(config, engine, *uploads, metrics);
     std::vector<std::unique_ptr<boost::asio::io_context>> more_io;
@@ -343,8 +348,10 @@ int run_daemon(const daemon_options& options) {
         notifier.notify("READY=1\nSTATUS=" + status_line(engine));
         every(timers, std::chrono::seconds(5), [&] { notifier.notify("STATUS=" + status_line(engine)); });
         if (const auto interval = notifier.watchdog_interval()) {
-            every(timers, std::chrono::duration_cast<std::chrono::milliseconds>(*interval),
-                  [&] { notifier.notify("WATCHDOG=1"); });
+            // Through the main io thread: a hung event loop starves the watchdog.
+            every(timers, std::chrono::duration_cast<std::chrono::milliseconds>(*interval), [&] {
+                boost::asio::post(io, [&] { notifier.notify("WATCHDOG=1"); });
+            });
         }
     }
     log_info("ticketd listening on " + config.server.listen_host + ":" + std::to_string(port) + " (" + base_url +

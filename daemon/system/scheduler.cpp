@@ -1,56 +1,85 @@
 #include "system/scheduler.hpp"
 
-#include <boost/asio/io_context.hpp>
-#include <boost/asio/post.hpp>
-#include <boost/asio/steady_timer.hpp>
-#include <boost/asio/strand.hpp>
-
-#include <atomic>
+#include "system/thread_name.hpp"
 
 namespace ticketd {
 
-namespace {
-namespace net = boost::asio;
-
-class timer_call final : public scheduled_call, public std::enable_shared_from_this<timer_call> {
-   public:
-    timer_call(net::io_context& io, std::function<void()> fn)
-        : strand_(net::make_strand(io)), timer_(strand_), fn_(std::move(fn)) {}
-
-    void start(std::chrono::milliseconds delay) {
-        net::dispatch(strand_, [self = shared_from_this(), delay] {
-            self->timer_.expires_after(delay);
-            self->timer_.async_wait([self](const boost::system::error_code& ec) {
-                if (ec || self->canceled_.exchange(true)) return;
-                auto fn = std::move(self->fn_);
-                fn();
-            });
-        });
-    }
+struct scheduler::call final : scheduled_call {
+    scheduler* owner = nullptr;
+    std::function<void()> fn;                                   // guarded by owner->mutex_
+    std::multimap<clock::time_point, std::shared_ptr<call>>::iterator at;  // valid while pending
+    bool pending = false;
 
     void cancel() override {
-        if (canceled_.exchange(true)) return;
-        net::post(strand_, [self = shared_from_this()] {
-            self->timer_.cancel();
-            self->fn_ = nullptr;
-        });
+        std::function<void()> dropped;  // destroyed outside the lock (its captures may cancel too)
+        {
+            std::lock_guard lock(owner->mutex_);
+            if (!pending) return;
+            pending = false;
+            dropped = std::move(fn);
+            owner->due_.erase(at);  // the map held one reference; the caller holds another
+        }
     }
-
-   private:
-    net::strand<net::io_context::executor_type> strand_;
-    net::steady_timer timer_;
-    std::function<void()> fn_;
-    std::atomic<bool> canceled_{false};
 };
-}  // namespace
 
-std::shared_ptr<scheduled_call> scheduler::after(std::chrono::milliseconds delay,
-                                                 std::function<void()> fn) {
-    auto call = std::make_shared<timer_call>(io_, std::move(fn));
-    call->start(delay);
-    return call;
+scheduler::scheduler() {
+    thread_ = std::thread([this] {
+        name_this_thread("td-timers");
+        run();
+    });
 }
 
-void scheduler::post(std::function<void()> fn) { net::post(io_, std::move(fn)); }
+scheduler::~scheduler() { stop(); }
+
+void scheduler::stop() {
+    {
+        std::lock_guard lock(mutex_);
+        if (stopping_) return;
+        stopping_ = true;
+    }
+    cv_.notify_all();
+    if (thread_.joinable()) thread_.join();
+    std::multimap<clock::time_point, std::shared_ptr<call>> dropped;
+    {
+        std::lock_guard lock(mutex_);
+        for (auto& [when, c] : due_) c->pending = false;
+        dropped.swap(due_);
+    }
+}
+
+std::shared_ptr<scheduled_call> scheduler::after(std::chrono::milliseconds delay, std::function<void()> fn) {
+    auto c = std::make_shared<call>();
+    c->owner = this;
+    std::lock_guard lock(mutex_);
+    if (stopping_) return c;  // never runs; cancel() is a no-op
+    c->fn = std::move(fn);
+    c->pending = true;
+    c->at = due_.emplace(clock::now() + delay, c);
+    if (c->at == due_.begin()) cv_.notify_one();  // earlier than what the thread waits for
+    return c;
+}
+
+void scheduler::run() {
+    std::unique_lock lock(mutex_);
+    while (!stopping_) {
+        if (due_.empty()) {
+            cv_.wait(lock);
+            continue;
+        }
+        const auto first = due_.begin();
+        if (first->first > clock::now()) {
+            cv_.wait_until(lock, first->first);
+            continue;
+        }
+        std::shared_ptr<call> c = std::move(first->second);
+        due_.erase(first);
+        c->pending = false;
+        std::function<void()> fn = std::move(c->fn);
+        lock.unlock();
+        fn();
+        fn = nullptr;  // its captures go before the lock is taken again
+        lock.lock();
+    }
+}
 
 }  // namespace ticketd

@@ -1,14 +1,17 @@
-// Timers and deferred work on the io_context, without exposing Asio to the many files
-// that only need "call me later" (job timeouts, long-poll deadlines, retention).
+// "Call me later" (job timeouts, long-poll deadlines, retention, the watchdog), on a
+// thread of its own. Every job run arms a timeout and disarms it when the plugin returns:
+// with Asio timers each of those was a post to an io thread (a wake-up, a context switch)
+// from a worker; here arming a deadline later than the next one is a map insert under a
+// mutex, and disarming is an erase. Callbacks run on the timer thread: they must not block.
 #pragma once
 
 #include <chrono>
+#include <condition_variable>
 #include <functional>
+#include <map>
 #include <memory>
-
-namespace boost::asio {
-class io_context;
-}
+#include <mutex>
+#include <thread>
 
 namespace ticketd {
 
@@ -21,14 +24,26 @@ class scheduled_call {
 
 class scheduler {
    public:
-    explicit scheduler(boost::asio::io_context& io) : io_(io) {}
-    // Runs `fn` on an io thread after `delay`. Keep the handle to cancel it.
+    scheduler();
+    ~scheduler();
+    scheduler(const scheduler&) = delete;
+    scheduler& operator=(const scheduler&) = delete;
+
+    // Runs `fn` on the timer thread after `delay`. Keep the handle to cancel it.
     std::shared_ptr<scheduled_call> after(std::chrono::milliseconds delay, std::function<void()> fn);
-    // Runs `fn` on an io thread soon.
-    void post(std::function<void()> fn);
+    // Joins the timer thread; calls not yet run never will. Idempotent.
+    void stop();
 
    private:
-    boost::asio::io_context& io_;
+    struct call;
+    using clock = std::chrono::steady_clock;
+    void run();
+
+    std::mutex mutex_;
+    std::condition_variable cv_;
+    std::multimap<clock::time_point, std::shared_ptr<call>> due_;
+    bool stopping_ = false;
+    std::thread thread_;
 };
 
 }  // namespace ticketd
