@@ -17,7 +17,7 @@ measurement, then a table with the ratios to the baseline and the targets of iss
   pool     64 sleep jobs of 200 ms on 16 workers: within 5% of the ideal 800 ms
   memory   RSS idle <= 64 MB; after 1M accepted jobs; with 1M terminal jobs <= 256 MB;
            store bytes per job
-  recovery start to /readyz with 2M jobs in the store <= 5 s
+  recovery start to /readyz with 1M unfinished jobs in the store <= 5 s
 
 Each throughput measurement is repeated (--repeat) and reported as the median with min
 and max; wrk's own CPU use is reported to show the generator is not the limit.

@@ -5,6 +5,7 @@
 #include "system/log.hpp"
 
 #include <future>
+#include <iterator>
 
 namespace ticketd {
 
@@ -87,27 +88,23 @@ ALTER TABLE jobs ADD COLUMN result_inline INTEGER NOT NULL DEFAULT 0;
 )sql";
 // Schema 4: every insert appends instead of landing on random B-tree leaves where it can
 // (see docs/performance.md): the key bindings become one WITHOUT ROWID B-tree (their
-// by-job index goes), results are keyed by the job's seq.
-constexpr const char* migrate_keys_to_4 = R"sql(
-CREATE TABLE idempotency_keys_v4 (
-    principal TEXT NOT NULL,
-    key TEXT NOT NULL,
-    job_id TEXT NOT NULL,
-    fingerprint TEXT NOT NULL,
-    job_deleted INTEGER NOT NULL DEFAULT 0,
-    expires_at INTEGER NOT NULL,
-    PRIMARY KEY (principal, key)
-) WITHOUT ROWID;
-INSERT INTO idempotency_keys_v4 SELECT principal, key, job_id, fingerprint, job_deleted, expires_at
-    FROM idempotency_keys;
-DROP TABLE idempotency_keys;
-ALTER TABLE idempotency_keys_v4 RENAME TO idempotency_keys;
+// by-job index goes), results are keyed by the job's seq. The old tables are renamed,
+// `schema` creates the new ones, then their rows are copied over.
+constexpr const char* migrate_keys_to_4_before = R"sql(
+ALTER TABLE idempotency_keys RENAME TO idempotency_keys_v3;
+DROP INDEX IF EXISTS keys_by_job;
 )sql";
-constexpr const char* migrate_results_3_to_4 = R"sql(
-CREATE TABLE results_v4 (seq INTEGER PRIMARY KEY, body BLOB NOT NULL);
-INSERT INTO results_v4 SELECT j.seq, r.body FROM results r JOIN jobs j ON j.id = r.job_id;
-DROP TABLE results;
-ALTER TABLE results_v4 RENAME TO results;
+constexpr const char* migrate_keys_to_4_after = R"sql(
+INSERT INTO idempotency_keys SELECT principal, key, job_id, fingerprint, job_deleted, expires_at
+    FROM idempotency_keys_v3;
+DROP TABLE idempotency_keys_v3;
+)sql";
+constexpr const char* migrate_results_3_to_4_before = R"sql(
+ALTER TABLE results RENAME TO results_v3;
+)sql";
+constexpr const char* migrate_results_3_to_4_after = R"sql(
+INSERT INTO results SELECT j.seq, r.body FROM results_v3 r JOIN jobs j ON j.id = r.job_id;
+DROP TABLE results_v3;
 )sql";
 constexpr int schema_version = 4;
 
@@ -163,72 +160,72 @@ std::string error_json(const job_error& e) {
     return nlohmann::json{{"code", e.code}, {"title", e.title}, {"detail", e.detail}}.dump();
 }
 
-void bind_job(sqlite_statement& s, const job_record& j) {
+// A job's state: every column that changes after the insert, in the order the
+// statements below bind them (type, principal, key, input, labels, files, priority and
+// timeout never change: state updates do not render the JSON texts again).
+constexpr const char* state_columns[] = {
+    "status", "cancel_requested", "attempt", "started_at", "updated_at", "finished_at", "expires_at",
+    "not_before", "progress_percent", "progress_message", "error", "result_type", "result_size", "version",
+    "result_name", "result_inline"};
+constexpr int state_column_count = static_cast<int>(std::size(state_columns));
+
+// Binds the state columns to parameters first, first + 1, ...
+void bind_state(sqlite_statement& s, const job_record& j, int first) {
+    s.bind(first, to_string(j.status))
+        .bind(first + 1, int64_t{j.cancel_requested})
+        .bind(first + 2, int64_t{j.attempt})
+        .bind_optional(first + 3, j.started_at)
+        .bind(first + 4, j.updated_at)
+        .bind_optional(first + 5, j.finished_at)
+        .bind_optional(first + 6, j.expires_at)
+        .bind_optional(first + 7, j.not_before);
+    if (j.progress_percent) s.bind(first + 8, *j.progress_percent);
+    else s.bind_null(first + 8);
+    s.bind(first + 9, j.progress_message);
+    if (j.error) s.bind(first + 10, error_json(*j.error));
+    else s.bind_null(first + 10);
+    s.bind(first + 11, j.result_type)
+        .bind(first + 12, static_cast<int64_t>(j.result_size))
+        .bind(first + 13, static_cast<int64_t>(j.version));
+    if (j.result_name.empty()) s.bind_null(first + 14);
+    else s.bind(first + 14, j.result_name);
+    s.bind(first + 15, int64_t{j.result_inline});
+    static_assert(state_column_count == 16, "bind every state column");
+}
+
+// Static storage: cached() keys statements by the address of their SQL text.
+const std::string insert_sql = [] {
+    std::string sql = "INSERT INTO jobs (id, type, principal, idempotency_key, fingerprint, priority, timeout_ms, "
+                      "created_at, input, labels, files";
+    for (const char* c : state_columns) sql += std::string(", ") + c;
+    sql += ") VALUES (?1";
+    for (int i = 2; i <= 11 + state_column_count; ++i) sql += ",?" + std::to_string(i);
+    return sql + ")";
+}();
+const std::string update_sql = [] {
+    std::string sql = "UPDATE jobs SET ";
+    for (int i = 0; i < state_column_count; ++i) {
+        sql += std::string(i ? ", " : "") + state_columns[i] + "=?" + std::to_string(i + 2);
+    }
+    return sql + " WHERE id=?1";
+}();
+
+void insert_job(sqlite_connection& db, const job_record& j) {
+    auto& s = db.cached(insert_sql.c_str());
     s.bind(1, j.id).bind(2, j.type).bind(3, j.principal);
     if (j.idempotency_key.empty()) s.bind_null(4).bind_null(5);
     else s.bind(4, j.idempotency_key).bind(5, j.fingerprint);
-    s.bind(6, to_string(j.status))
-        .bind(7, int64_t{j.cancel_requested})
-        .bind(8, int64_t{j.attempt})
-        .bind(9, int64_t{j.priority})
-        .bind(10, j.timeout_ms)
-        .bind(11, j.created_at)
-        .bind_optional(12, j.started_at)
-        .bind(13, j.updated_at)
-        .bind_optional(14, j.finished_at)
-        .bind_optional(15, j.expires_at)
-        .bind_optional(16, j.not_before);
-    if (j.progress_percent) s.bind(17, *j.progress_percent);
-    else s.bind_null(17);
-    s.bind(18, j.progress_message).bind(19, j.input).bind(20, j.labels);
-    if (j.error) s.bind(21, error_json(*j.error));
-    else s.bind_null(21);
-    s.bind(22, j.result_type).bind(23, static_cast<int64_t>(j.result_size))
-        .bind(24, static_cast<int64_t>(j.version));
-    s.bind(25, j.files.empty() ? std::string("{}") : j.files.dump());
-    if (j.result_name.empty()) s.bind_null(26);
-    else s.bind(26, j.result_name);
-    s.bind(27, int64_t{j.result_inline});
+    s.bind(6, int64_t{j.priority}).bind(7, j.timeout_ms).bind(8, j.created_at).bind(9, j.input).bind(10, j.labels);
+    s.bind(11, j.files.empty() ? std::string("{}") : j.files.dump());
+    bind_state(s, j, 12);
+    s.run();
 }
-
-const char* const insert_sql =
-    "INSERT INTO jobs (id, type, principal, idempotency_key, fingerprint, status, "
-    "cancel_requested, attempt, priority, timeout_ms, created_at, started_at, updated_at, "
-    "finished_at, expires_at, not_before, progress_percent, progress_message, input, labels, "
-    "error, result_type, result_size, version, files, result_name, result_inline) "
-    "VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15,?16,?17,?18,?19,?20,?21,?22,?23,?24,?25,?26,?27)";
-
-// Only what changes after the insert (type, principal, key, input, labels, files, priority
-// and timeout never do): the JSON texts are not rendered again for every state change.
-const char* const update_sql =
-    "UPDATE jobs SET status=?2, cancel_requested=?3, attempt=?4, started_at=?5, updated_at=?6, "
-    "finished_at=?7, expires_at=?8, not_before=?9, progress_percent=?10, progress_message=?11, "
-    "error=?12, result_type=?13, result_size=?14, version=?15, result_name=?16, result_inline=?17 "
-    "WHERE id=?1";
 
 // Replaces a stored job's state (on the writer thread).
 void apply_update(sqlite_connection& db, const job_record& j) {
-    auto& s = db.cached(update_sql);
-    s.bind(1, j.id)
-        .bind(2, to_string(j.status))
-        .bind(3, int64_t{j.cancel_requested})
-        .bind(4, int64_t{j.attempt})
-        .bind_optional(5, j.started_at)
-        .bind(6, j.updated_at)
-        .bind_optional(7, j.finished_at)
-        .bind_optional(8, j.expires_at)
-        .bind_optional(9, j.not_before);
-    if (j.progress_percent) s.bind(10, *j.progress_percent);
-    else s.bind_null(10);
-    s.bind(11, j.progress_message);
-    if (j.error) s.bind(12, error_json(*j.error));
-    else s.bind_null(12);
-    s.bind(13, j.result_type)
-        .bind(14, static_cast<int64_t>(j.result_size))
-        .bind(15, static_cast<int64_t>(j.version));
-    if (j.result_name.empty()) s.bind_null(16);
-    else s.bind(16, j.result_name);
-    s.bind(17, int64_t{j.result_inline});
+    auto& s = db.cached(update_sql.c_str());
+    s.bind(1, j.id);
+    bind_state(s, j, 2);
     s.run();
     if (db.changes() != 1) throw sqlite_error("update: no job " + j.id);
 }
@@ -239,7 +236,6 @@ const char* const mark_key_deleted_sql =
     "UPDATE idempotency_keys SET job_deleted=1 WHERE (principal, key, job_id) = "
     "(SELECT principal, idempotency_key, id FROM jobs WHERE id=?1)";
 
-// Static storage: cached() keys statements by the address of their SQL text.
 const std::string find_sql = std::string("SELECT ") + job_columns + " FROM jobs WHERE id=?1";
 
 }  // namespace
@@ -259,9 +255,11 @@ void migrate(sqlite_connection& db) {
     db.exec("BEGIN IMMEDIATE");
     if (version == 1) db.exec(migrate_1_to_2);
     if (version >= 1 && version < 3) db.exec(migrate_2_to_3);
-    if (version >= 1 && version < 4) db.exec(migrate_keys_to_4);
-    if (version == 3) db.exec(migrate_results_3_to_4);
+    if (version >= 1 && version < 4) db.exec(migrate_keys_to_4_before);
+    if (version == 3) db.exec(migrate_results_3_to_4_before);
     db.exec(schema);
+    if (version >= 1 && version < 4) db.exec(migrate_keys_to_4_after);
+    if (version == 3) db.exec(migrate_results_3_to_4_after);
     db.exec(("PRAGMA user_version = " + std::to_string(schema_version)).c_str());
     db.exec("COMMIT");
 }
@@ -429,9 +427,7 @@ void sqlite_store::reader_loop() {
 void sqlite_store::insert(const job_record& job, std::optional<idempotency_binding> key,
                           write_done done) {
     enqueue_write({[job, key = std::move(key)](sqlite_connection& db) {
-                       auto& ins = db.cached(insert_sql);
-                       bind_job(ins, job);
-                       ins.run();
+                       insert_job(db, job);
                        if (key) {
                            auto& s = db.cached(
                                "INSERT OR REPLACE INTO idempotency_keys (principal, key, job_id, "

@@ -124,14 +124,8 @@ TEST_F(durability, finished_results_survive_a_kill) {
     EXPECT_EQ(d.get("/v1/jobs/" + id).status, 303u);
 }
 
-// A state directory from the first release (schema 1: no uploads, results as files only)
-// is migrated in place: its queued job runs and its finished job's result is served.
-TEST(schema_migration, a_schema_1_store_is_migrated_and_keeps_its_jobs) {
-    daemon_process d;
-    std::filesystem::create_directories(d.dir() / "state" / "results");
-    {
-        sqlite_reader db((d.dir() / "state" / "ticketd.db").string());
-        db.exec(R"sql(
+// The tables of the first release (schema 1).
+constexpr const char* schema_1 = R"sql(
 PRAGMA journal_mode=WAL;
 CREATE TABLE jobs (seq INTEGER PRIMARY KEY AUTOINCREMENT, id TEXT NOT NULL UNIQUE, type TEXT NOT NULL,
   principal TEXT NOT NULL, idempotency_key TEXT, fingerprint TEXT, status TEXT NOT NULL,
@@ -145,6 +139,17 @@ CREATE TABLE idempotency_keys (principal TEXT NOT NULL, key TEXT NOT NULL, job_i
   PRIMARY KEY (principal, key));
 CREATE TABLE tombstones (job_id TEXT PRIMARY KEY, type TEXT NOT NULL, deleted_at INTEGER NOT NULL,
   expires_at INTEGER NOT NULL);
+)sql";
+
+// A state directory from the first release (schema 1: no uploads, results as files only)
+// is migrated in place: its queued job runs and its finished job's result is served.
+TEST(schema_migration, a_schema_1_store_is_migrated_and_keeps_its_jobs) {
+    daemon_process d;
+    std::filesystem::create_directories(d.dir() / "state" / "results");
+    {
+        sqlite_reader db((d.dir() / "state" / "ticketd.db").string());
+        db.exec(schema_1);
+        db.exec(R"sql(
 INSERT INTO jobs (id, type, principal, status, cancel_requested, attempt, priority, timeout_ms, created_at,
   updated_at, input, labels, version) VALUES ('aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa', 'hello', 'anonymous', 'queued',
   0, 1, 0, 0, 1790000000000, 1790000000000, '{"name":"v1"}', '{}', 1);
@@ -173,22 +178,12 @@ TEST(schema_migration, a_schema_3_store_keeps_inline_results_and_key_bindings) {
     std::filesystem::create_directories(d.dir() / "state");
     {
         sqlite_reader db((d.dir() / "state" / "ticketd.db").string());
+        db.exec(schema_1);
         db.exec(R"sql(
-PRAGMA journal_mode=WAL;
-CREATE TABLE jobs (seq INTEGER PRIMARY KEY AUTOINCREMENT, id TEXT NOT NULL UNIQUE, type TEXT NOT NULL,
-  principal TEXT NOT NULL, idempotency_key TEXT, fingerprint TEXT, status TEXT NOT NULL,
-  cancel_requested INTEGER NOT NULL, attempt INTEGER NOT NULL, priority INTEGER NOT NULL,
-  timeout_ms INTEGER NOT NULL, created_at INTEGER NOT NULL, started_at INTEGER, updated_at INTEGER NOT NULL,
-  finished_at INTEGER, expires_at INTEGER, not_before INTEGER, progress_percent REAL, progress_message TEXT,
-  input TEXT NOT NULL, labels TEXT NOT NULL, error TEXT, result_type TEXT, result_size INTEGER,
-  version INTEGER NOT NULL, files TEXT NOT NULL DEFAULT '{}', result_name TEXT,
-  result_inline INTEGER NOT NULL DEFAULT 0);
-CREATE TABLE idempotency_keys (principal TEXT NOT NULL, key TEXT NOT NULL, job_id TEXT NOT NULL,
-  fingerprint TEXT NOT NULL, job_deleted INTEGER NOT NULL DEFAULT 0, expires_at INTEGER NOT NULL,
-  PRIMARY KEY (principal, key));
+ALTER TABLE jobs ADD COLUMN files TEXT NOT NULL DEFAULT '{}';
+ALTER TABLE jobs ADD COLUMN result_name TEXT;
+ALTER TABLE jobs ADD COLUMN result_inline INTEGER NOT NULL DEFAULT 0;
 CREATE INDEX keys_by_job ON idempotency_keys(job_id);
-CREATE TABLE tombstones (job_id TEXT PRIMARY KEY, type TEXT NOT NULL, deleted_at INTEGER NOT NULL,
-  expires_at INTEGER NOT NULL);
 CREATE TABLE results (job_id TEXT PRIMARY KEY, body BLOB NOT NULL) WITHOUT ROWID;
 CREATE TABLE uploads (id TEXT PRIMARY KEY, principal TEXT NOT NULL, content_type TEXT NOT NULL,
   size INTEGER NOT NULL, sha256 TEXT NOT NULL, created_at INTEGER NOT NULL, expires_at INTEGER NOT NULL);
