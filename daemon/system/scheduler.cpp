@@ -67,8 +67,8 @@ void scheduler::run() {
             continue;
         }
         const auto first = due_.begin();
-        if (first->first > clock::now()) {
-            cv_.wait_until(lock, first->first);
+        if (const clock::time_point when = first->first; when > clock::now()) {
+            cv_.wait_until(lock, when);  // a copy: the entry may be cancelled while waiting
             continue;
         }
         std::shared_ptr<call> c = std::move(first->second);

@@ -64,3 +64,17 @@ TEST(scheduler, a_call_can_schedule_the_next_and_stop_drops_what_is_pending) {
     timers.reset();
     EXPECT_EQ(r.calls, "ab");
 }
+
+// The thread waits for the earliest call; cancelling exactly that one (and the ones after)
+// while it waits must leave it waiting on nothing freed (ASan caught a read of the
+// cancelled entry's time in wait_until).
+TEST(scheduler, cancelling_the_call_being_waited_for) {
+    scheduler timers;
+    recorder r;
+    for (int i = 0; i < 200; ++i) {
+        auto far = timers.after(50ms, r.add('x'));
+        far->cancel();
+    }
+    auto soon = timers.after(1ms, r.add('s'));
+    EXPECT_EQ(r.wait_for_size(1), "s");
+}
