@@ -40,6 +40,7 @@ struct http_server::state {
     // connection's handlers never run concurrently (no strand needed).
     std::vector<net::io_context*> connection_io;
     size_t next_io = 0;  // on io's thread (the acceptor's)
+    tcp protocol = tcp::v4();  // the listener's, set before accepting starts
     std::atomic<unsigned> connections{0};
     std::atomic<bool> accepting{true};
     uint16_t port = 0;  // set once by listen(), before accepting starts
@@ -430,17 +431,27 @@ class session : public std::enable_shared_from_this<session> {
 };
 
 void do_accept(const std::shared_ptr<http_server::state>& st) {
-    auto& io = *st->connection_io[st->next_io++ % st->connection_io.size()];
-    st->acceptor.async_accept(io, [st](beast::error_code ec, connection_socket socket) {
+    st->acceptor.async_accept([st](beast::error_code ec, tcp::socket accepted) {
         if (ec) {
             if (ec == net::error::operation_aborted || !st->accepting.load()) return;
             log_warning("http: accept failed: " + ec.message());
         } else {
-            // Responses are written whole; never let Nagle hold them back for a delayed ACK.
-            beast::error_code ignored;
-            socket.set_option(tcp::no_delay(true), ignored);
-            const bool over = st->connections.load() >= st->config.max_connections;
-            std::make_shared<session>(std::move(socket), st, over)->run();
+            // The connection moves to the next io thread's context; only its descriptor
+            // crosses over, so a pending accept never holds a socket of another context
+            // (the contexts can then be destroyed in any order at exit).
+            auto& io = *st->connection_io[st->next_io++ % st->connection_io.size()];
+            connection_socket socket(io);
+            beast::error_code moved;
+            socket.assign(st->protocol, accepted.release(moved), moved);
+            if (moved) {
+                log_warning("http: cannot take over an accepted connection: " + moved.message());
+            } else {
+                // Responses are written whole; never let Nagle hold them back for a delayed ACK.
+                beast::error_code ignored;
+                socket.set_option(tcp::no_delay(true), ignored);
+                const bool over = st->connections.load() >= st->config.max_connections;
+                std::make_shared<session>(std::move(socket), st, over)->run();
+            }
         }
         if (st->accepting.load()) do_accept(st);
     });
@@ -463,6 +474,7 @@ void http_server::listen() {
     }
     const tcp::endpoint endpoint(address, state_->config.listen_port);
     auto& a = state_->acceptor;
+    state_->protocol = endpoint.protocol();
     a.open(endpoint.protocol(), ec);
     if (!ec) a.set_option(net::socket_base::reuse_address(true), ec);
     if (!ec) a.bind(endpoint, ec);
@@ -493,7 +505,8 @@ void http_server::adopt(int listening_fd) {
                                  " is not a TCP socket; fix: ListenStream= in the .socket unit");
     }
     beast::error_code ec;
-    state_->acceptor.assign(local.ss_family == AF_INET ? tcp::v4() : tcp::v6(), listening_fd, ec);
+    state_->protocol = local.ss_family == AF_INET ? tcp::v4() : tcp::v6();
+    state_->acceptor.assign(state_->protocol, listening_fd, ec);
     if (ec) throw std::runtime_error("socket activation: cannot use fd " + std::to_string(listening_fd) + ": " + ec.message());
     state_->port = state_->acceptor.local_endpoint().port();
     do_accept(state_);
