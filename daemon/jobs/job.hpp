@@ -33,7 +33,6 @@ struct job_record {
     std::string type;
     std::string principal;
     std::string idempotency_key;  // empty when none
-    std::string fingerprint;      // of the submit request, when a key was given (until stored)
     job_status status = job_status::queued;
     bool cancel_requested = false;
     uint32_t attempt = 1;

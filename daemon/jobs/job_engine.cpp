@@ -104,6 +104,11 @@ void job_engine::recover() {
     job_type_ptr rt;  // of the previous job: most jobs in a row share their type
     store_.load_unfinished([&](job_record&& r) {
         ++loaded;
+        const auto key = job_key_of(r.id);
+        if (!key) {
+            log_error("recovery: job '" + r.id + "' skipped: not a ticketd job id");
+            return;
+        }
         if (!rt || rt->type != r.type) rt = find_type(r.type);
         if (r.status == job_status::running) {
             // The process died while this attempt ran: the attempt counts.
@@ -137,11 +142,6 @@ void job_engine::recover() {
         }
         auto e = std::make_shared<job_entry>();
         e->record = std::move(r);
-        const auto key = job_key_of(e->record.id);
-        if (!key) {
-            log_error("recovery: job '" + e->record.id + "' skipped: not a ticketd job id");
-            return;
-        }
         jobs_.emplace(*key, e);
         const job_record& stored = e->record;
         if (stored.status == job_status::queued && !stored.files.empty()) {
@@ -316,7 +316,6 @@ void job_engine::submit(submit_request req, std::function<void(submit_outcome)> 
     r.type = req.type;
     r.principal = req.principal;
     r.idempotency_key = req.idempotency_key;
-    r.fingerprint = req.fingerprint;
     r.priority = req.priority;
     r.timeout_ms = req.timeout_ms;
     r.created_at = now;
@@ -383,7 +382,6 @@ void job_engine::accept_committed(job_type_runtime& rt, job_record record,
     }
     auto e = std::make_shared<job_entry>();
     e->record = record;
-    std::string().swap(e->record.fingerprint);  // stored; the key index has its own digest
     {
         std::lock_guard lock(mutex_);
         jobs_[*job_key_of(record.id)] = e;  // made by new_random_id()
@@ -932,10 +930,9 @@ void job_engine::count_outcome(const job_record& r) const {
 }
 
 void job_engine::remember_terminal_locked(const job_entry_ptr& e) {
-    // What only a run needs goes (the store keeps it): a finished job's memory is what
+    // Only a run needs the input (the store keeps it): a finished job's memory is what
     // its document shows.
     std::string().swap(e->record.input);
-    std::string().swap(e->record.fingerprint);
     terminal_order_.push_back(e);
     while (terminal_order_.size() > config_.max_cached_jobs) {
         const job_entry_ptr oldest = std::move(terminal_order_.front());

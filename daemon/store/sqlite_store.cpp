@@ -109,7 +109,7 @@ DROP TABLE results_v3;
 constexpr int schema_version = 4;
 
 constexpr const char* job_columns =
-    "id, type, principal, idempotency_key, fingerprint, status, cancel_requested, attempt, "
+    "id, type, principal, idempotency_key, status, cancel_requested, attempt, "
     "priority, timeout_ms, created_at, started_at, updated_at, finished_at, expires_at, "
     "not_before, progress_percent, progress_message, input, labels, error, result_type, "
     "result_size, version, seq, files, result_name, result_inline";
@@ -120,39 +120,38 @@ job_record read_job(const sqlite_statement& s) {
     j.type = s.text(1);
     j.principal = s.text(2);
     j.idempotency_key = s.text(3);
-    j.fingerprint = s.text(4);
-    j.status = parse_job_status(s.text(5)).value_or(job_status::failed);
-    j.cancel_requested = s.int64(6) != 0;
-    j.attempt = static_cast<uint32_t>(s.int64(7));
-    j.priority = static_cast<int32_t>(s.int64(8));
-    j.timeout_ms = s.int64(9);
-    j.created_at = s.int64(10);
-    j.started_at = s.int64(11);
-    j.updated_at = s.int64(12);
-    j.finished_at = s.int64(13);
-    j.expires_at = s.int64(14);
-    j.not_before = s.int64(15);
-    if (!s.is_null(16)) j.progress_percent = s.real(16);
-    j.progress_message = s.text(17);
-    j.input = s.text(18);  // as the engine wrote it: compact JSON
-    j.labels = s.text(19);
-    if (!s.is_null(20)) {
-        auto e = nlohmann::json::parse(s.text(20), nullptr, false);
+    j.status = parse_job_status(s.text(4)).value_or(job_status::failed);
+    j.cancel_requested = s.int64(5) != 0;
+    j.attempt = static_cast<uint32_t>(s.int64(6));
+    j.priority = static_cast<int32_t>(s.int64(7));
+    j.timeout_ms = s.int64(8);
+    j.created_at = s.int64(9);
+    j.started_at = s.int64(10);
+    j.updated_at = s.int64(11);
+    j.finished_at = s.int64(12);
+    j.expires_at = s.int64(13);
+    j.not_before = s.int64(14);
+    if (!s.is_null(15)) j.progress_percent = s.real(15);
+    j.progress_message = s.text(16);
+    j.input = s.text(17);  // as the engine wrote it: compact JSON
+    j.labels = s.text(18);
+    if (!s.is_null(19)) {
+        auto e = nlohmann::json::parse(s.text(19), nullptr, false);
         if (e.is_object()) {
             j.error = std::make_shared<const job_error>(
                 job_error{e.value("code", ""), e.value("title", ""), e.value("detail", "")});
         }
     }
-    j.result_type = s.text(21);
-    j.result_size = static_cast<uint64_t>(s.int64(22));
-    j.version = static_cast<uint64_t>(s.int64(23));
-    j.seq = s.int64(24);
-    if (const std::string files = s.text(25); files != "{}") {
+    j.result_type = s.text(20);
+    j.result_size = static_cast<uint64_t>(s.int64(21));
+    j.version = static_cast<uint64_t>(s.int64(22));
+    j.seq = s.int64(23);
+    if (const std::string files = s.text(24); files != "{}") {
         j.files = nlohmann::json::parse(files, nullptr, false);
         if (!j.files.is_object() || j.files.empty()) j.files = nullptr;
     }
-    j.result_name = s.text(26);
-    j.result_inline = s.int64(27) != 0;
+    j.result_name = s.text(25);
+    j.result_inline = s.int64(26) != 0;
     return j;
 }
 
@@ -210,11 +209,12 @@ const std::string update_sql = [] {
     return sql + " WHERE id=?1";
 }();
 
-void insert_job(sqlite_connection& db, const job_record& j) {
+// The job's row; with a key, the request's fingerprint comes from its binding.
+void insert_job(sqlite_connection& db, const job_record& j, const std::optional<idempotency_binding>& key) {
     auto& s = db.cached(insert_sql.c_str());
     s.bind(1, j.id).bind(2, j.type).bind(3, j.principal);
-    if (j.idempotency_key.empty()) s.bind_null(4).bind_null(5);
-    else s.bind(4, j.idempotency_key).bind(5, j.fingerprint);
+    if (key) s.bind(4, key->key).bind(5, key->fingerprint);
+    else s.bind_null(4).bind_null(5);
     s.bind(6, int64_t{j.priority}).bind(7, j.timeout_ms).bind(8, j.created_at).bind(9, j.input).bind(10, j.labels);
     s.bind(11, j.files.empty() ? std::string("{}") : j.files.dump());
     bind_state(s, j, 12);
@@ -427,7 +427,7 @@ void sqlite_store::reader_loop() {
 void sqlite_store::insert(const job_record& job, std::optional<idempotency_binding> key,
                           write_done done) {
     enqueue_write({[job, key = std::move(key)](sqlite_connection& db) {
-                       insert_job(db, job);
+                       insert_job(db, job, key);
                        if (key) {
                            auto& s = db.cached(
                                "INSERT OR REPLACE INTO idempotency_keys (principal, key, job_id, "
