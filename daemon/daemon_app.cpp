@@ -328,8 +328,8 @@ int run_daemon(const daemon_options& options) {
     }
     api.set_base_url(base_url);
     metrics_api.set_base_url(base_url);
-    // Write callbacks render answers and wake waiters: on the io threads, so that the
-    // store's writer thread only writes (it was the accept path's bottleneck).
+    // Write callbacks render answers and wake waiters: on the io threads (round-robin), so
+    // that the store's writer thread only writes.
     store->set_completion_executor([&connection_io, next = std::make_shared<std::atomic<size_t>>(0)](
                                        std::function<void()> fn) {
         boost::asio::post(*connection_io[next->fetch_add(1) % connection_io.size()], std::move(fn));

@@ -247,7 +247,7 @@ void job_engine::submit(submit_request req, std::function<void(submit_outcome)> 
         done({submit_status::unavailable, {}, {}, "ticketd is starting or shutting down", {}});
         return;
     }
-    const std::string input_json = req.input.dump();
+    std::string input_json = req.input.dump();
     const auto type_config = rt->config();
     if (input_json.size() > type_config->max_input_bytes) {
         rt->metrics->rejected(reject_reason::invalid_input);
@@ -320,7 +320,7 @@ void job_engine::submit(submit_request req, std::function<void(submit_outcome)> 
     r.timeout_ms = req.timeout_ms;
     r.created_at = now;
     r.updated_at = now;
-    r.input = input_json;
+    r.input = std::move(input_json);
     r.labels = req.labels.dump();
     if (!req.idempotency_key.empty()) {
         keys_.reserve(req.principal, req.idempotency_key, req.fingerprint);

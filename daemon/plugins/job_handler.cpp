@@ -100,7 +100,7 @@ ticketd_string host_job_id(const ticketd_job* job) {
 uint32_t host_attempt(const ticketd_job* job) { return ctx(job).attempt; }
 
 ticketd_string host_scratch_dir(const ticketd_job* job) {
-    auto& c = const_cast<job_context&>(ctx(job));
+    auto& c = ctx(job);
     c.make_scratch_dir();
     return {c.scratch_dir.data(), c.scratch_dir.size()};
 }

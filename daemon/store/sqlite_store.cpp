@@ -6,6 +6,7 @@
 
 #include <future>
 #include <iterator>
+#include <type_traits>
 
 namespace ticketd {
 
@@ -636,7 +637,12 @@ T sqlite_store::read_now(std::function<T(sqlite_connection&)> read) {
     std::promise<T> result;
     enqueue_read([&](sqlite_connection& db) {
         try {
-            result.set_value(read(db));
+            if constexpr (std::is_void_v<T>) {
+                read(db);
+                result.set_value();
+            } else {
+                result.set_value(read(db));
+            }
         } catch (...) {
             result.set_exception(std::current_exception());
         }
@@ -645,20 +651,18 @@ T sqlite_store::read_now(std::function<T(sqlite_connection&)> read) {
 }
 
 void sqlite_store::load_unfinished(const std::function<void(job_record&&)>& each) {
-    read_now<int>([&](sqlite_connection& db) {
+    read_now<void>([&](sqlite_connection& db) {
         sqlite_statement s(db.handle(), std::string("SELECT ") + job_columns +
                                              " FROM jobs WHERE status IN ('queued','running') ORDER BY seq");
         while (s.step()) each(read_job(s));
-        return 0;
     });
 }
 
 void sqlite_store::load_bindings(const std::function<void(idempotency_binding&&)>& each) {
-    read_now<int>([&](sqlite_connection& db) {
+    read_now<void>([&](sqlite_connection& db) {
         sqlite_statement s(db.handle(),
                            "SELECT principal, key, job_id, fingerprint, job_deleted, expires_at FROM idempotency_keys");
         while (s.step()) each({s.text(0), s.text(1), s.text(2), s.text(3), s.int64(4) != 0, s.int64(5)});
-        return 0;
     });
 }
 
