@@ -130,6 +130,61 @@ TEST_F(limits, expect_100_continue_gets_its_go_ahead_at_once) {
     EXPECT_NE(final_answer.find("HTTP/1.1 202 Accepted"), std::string::npos) << final_answer;
 }
 
+namespace {
+// The answers in `raw`, each as its head and body (split by its Content-Length).
+std::vector<std::pair<std::string, std::string>> split_answers(std::string raw) {
+    std::vector<std::pair<std::string, std::string>> out;
+    while (!raw.empty()) {
+        const auto end = raw.find("\r\n\r\n");
+        if (end == std::string::npos) break;
+        std::string head = raw.substr(0, end + 4);
+        const auto cl = head.find("Content-Length: ");
+        const size_t length = cl == std::string::npos ? 0 : std::stoul(head.substr(cl + 16));
+        out.emplace_back(head, raw.substr(end + 4, length));
+        raw.erase(0, std::min(raw.size(), end + 4 + length));
+    }
+    return out;
+}
+}  // namespace
+
+TEST_F(limits, answers_keep_the_connection_semantics_of_http_1_0_and_1_1) {
+    {   // 1.1: kept open by default, closed (and said so) when the client asks.
+        raw_connection c(d.port());
+        ASSERT_TRUE(c.send("GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n"
+                           "GET /v1/jobs/0123456789abcdef0123456789abcdef HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"));
+        const auto answers = split_answers(c.read_until_close(10s));
+        ASSERT_EQ(answers.size(), 2u);
+        EXPECT_EQ(answers[0].first.rfind("HTTP/1.1 200 OK\r\n", 0), 0u) << answers[0].first;
+        EXPECT_EQ(answers[0].first.find("Connection:"), std::string::npos) << answers[0].first;
+        EXPECT_EQ(answers[1].first.rfind("HTTP/1.1 404 Not Found\r\n", 0), 0u) << answers[1].first;
+        EXPECT_NE(answers[1].first.find("\r\nConnection: close\r\n"), std::string::npos) << answers[1].first;
+        EXPECT_NE(answers[1].first.find("\r\nContent-Type: application/problem+json\r\n"), std::string::npos);
+        EXPECT_EQ(nlohmann::json::parse(answers[1].second)["status"], 404) << answers[1].second;
+    }
+    {   // 1.0: closed by default.
+        raw_connection c(d.port());
+        ASSERT_TRUE(c.send("GET /healthz HTTP/1.0\r\n\r\n"));
+        const auto answers = split_answers(c.read_until_close(10s));
+        ASSERT_EQ(answers.size(), 1u);
+        EXPECT_EQ(answers[0].first.rfind("HTTP/1.0 200 OK\r\n", 0), 0u) << answers[0].first;
+        EXPECT_EQ(answers[0].first.find("keep-alive"), std::string::npos) << answers[0].first;
+    }
+    {   // 1.0 asking to keep it open: said so, and a second request is answered on it.
+        raw_connection c(d.port());
+        ASSERT_TRUE(c.send("GET /healthz HTTP/1.0\r\nConnection: keep-alive\r\n\r\n"
+                           "HEAD /healthz HTTP/1.0\r\n\r\n"));
+        const auto raw = c.read_until_close(10s);
+        const auto first_end = raw.find("\r\n\r\n");
+        ASSERT_NE(first_end, std::string::npos) << raw;
+        EXPECT_NE(raw.substr(0, first_end).find("\r\nConnection: keep-alive"), std::string::npos) << raw;
+        // The HEAD answer: a Content-Length, no body, then the close.
+        const auto second = raw.find("HTTP/1.0 200 OK\r\n", first_end);
+        ASSERT_NE(second, std::string::npos) << raw;
+        EXPECT_NE(raw.find("Content-Length: ", second), std::string::npos);
+        EXPECT_EQ(raw.size(), raw.find("\r\n\r\n", second) + 4) << raw;
+    }
+}
+
 TEST_F(limits, request_ids_are_echoed_or_generated) {
     auto mine = d.get("/healthz", {{"X-Request-Id", "req-123"}});
     EXPECT_EQ(mine.header("X-Request-Id"), "req-123");
