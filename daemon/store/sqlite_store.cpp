@@ -4,6 +4,8 @@
 #include "store/sqlite_db.hpp"
 #include "system/log.hpp"
 
+#include <algorithm>
+#include <chrono>
 #include <future>
 #include <iterator>
 #include <type_traits>
@@ -68,6 +70,12 @@ CREATE TABLE IF NOT EXISTS results (
     seq INTEGER PRIMARY KEY,
     body BLOB NOT NULL
 );
+-- How far the journal has been applied (schema 5): records after this position are
+-- applied at startup (see journal.hpp).
+CREATE TABLE IF NOT EXISTS journal_state (
+    id INTEGER PRIMARY KEY CHECK (id = 1),
+    applied INTEGER NOT NULL
+);
 CREATE TABLE IF NOT EXISTS uploads (
     id TEXT PRIMARY KEY,
     principal TEXT NOT NULL,
@@ -107,7 +115,7 @@ constexpr const char* migrate_results_3_to_4_after = R"sql(
 INSERT INTO results SELECT j.seq, r.body FROM results_v3 r JOIN jobs j ON j.id = r.job_id;
 DROP TABLE results_v3;
 )sql";
-constexpr int schema_version = 4;
+constexpr int schema_version = 5;  // 5: journal_state (created by `schema`)
 
 constexpr const char* job_columns =
     "id, type, principal, idempotency_key, status, cancel_requested, attempt, "
@@ -210,16 +218,28 @@ const std::string update_sql = [] {
     return sql + " WHERE id=?1";
 }();
 
-// The job's row; with a key, the request's fingerprint comes from its binding.
-void insert_job(sqlite_connection& db, const job_record& j, const std::optional<idempotency_binding>& key) {
+// The job's row: what never changes from `created`, its state from `state` (the same
+// record, or a later one when the applier merged the job's writes); with a key, the
+// request's fingerprint comes from its binding.
+void insert_job(sqlite_connection& db, const job_record& created, const job_record& state,
+                const std::optional<idempotency_binding>& key) {
     auto& s = db.cached(insert_sql.c_str());
-    s.bind(1, j.id).bind(2, j.type).bind(3, j.principal);
+    s.bind(1, created.id).bind(2, created.type).bind(3, created.principal);
     if (key) s.bind(4, key->key).bind(5, key->fingerprint);
     else s.bind_null(4).bind_null(5);
-    s.bind(6, int64_t{j.priority}).bind(7, j.timeout_ms).bind(8, j.created_at).bind(9, j.input).bind(10, j.labels);
-    s.bind(11, j.files.empty() ? std::string("{}") : j.files.dump());
-    bind_state(s, j, 12);
+    s.bind(6, int64_t{created.priority}).bind(7, created.timeout_ms).bind(8, created.created_at);
+    s.bind(9, created.input).bind(10, created.labels);
+    s.bind(11, created.files.empty() ? std::string("{}") : created.files.dump());
+    bind_state(s, state, 12);
     s.run();
+    if (key) {
+        auto& k = db.cached(
+            "INSERT OR REPLACE INTO idempotency_keys (principal, key, job_id, "
+            "fingerprint, job_deleted, expires_at) VALUES (?1,?2,?3,?4,0,?5)");
+        k.bind(1, key->principal).bind(2, key->key).bind(3, key->job_id).bind(4, key->fingerprint)
+            .bind(5, key->expires_at);
+        k.run();
+    }
 }
 
 // Replaces a stored job's state (on the writer thread).
@@ -238,6 +258,44 @@ const char* const mark_key_deleted_sql =
     "(SELECT principal, idempotency_key, id FROM jobs WHERE id=?1)";
 
 const std::string find_sql = std::string("SELECT ") + job_columns + " FROM jobs WHERE id=?1";
+
+void store_result(sqlite_connection& db, const std::string& job_id, const std::string& body) {
+    db.cached("INSERT OR REPLACE INTO results (seq, body) VALUES ((SELECT seq FROM jobs WHERE id=?1), ?2)")
+        .bind(1, job_id)
+        .bind_blob(2, body)
+        .run();
+}
+
+void apply_removal(sqlite_connection& db, const tombstone& t) {
+    db.cached(delete_result_sql).bind(1, t.job_id).run();
+    db.cached(mark_key_deleted_sql).bind(1, t.job_id).run();
+    db.cached("DELETE FROM jobs WHERE id=?1").bind(1, t.job_id).run();
+    auto& s = db.cached("INSERT OR REPLACE INTO tombstones (job_id, type, deleted_at, expires_at) VALUES (?1,?2,?3,?4)");
+    s.bind(1, t.job_id).bind(2, t.type).bind(3, t.deleted_at).bind(4, t.expires_at);
+    s.run();
+}
+
+// Several journaled writes to one job, applied as one: the first says whether the row is
+// new (and holds what never changes), the last holds the state, `result` the latest
+// result among them.
+struct merged_write {
+    const job_write* first;
+    const job_record* state;
+    const std::string* result;
+};
+
+void apply_merged(sqlite_connection& db, const merged_write& m) {
+    switch (m.first->what) {
+        case job_write::kind::insert: insert_job(db, m.first->job, *m.state, m.first->key); break;
+        case job_write::kind::update: apply_update(db, *m.state); break;
+        case job_write::kind::remove: apply_removal(db, m.first->removal); return;
+    }
+    if (m.result) store_result(db, m.state->id, *m.result);
+}
+
+constexpr size_t max_apply_batch = 20000;        // writes per applier transaction
+constexpr auto apply_delay = std::chrono::milliseconds(50);  // the most a write waits to be applied
+constexpr size_t max_unapplied_writes = 200000;  // beyond: new writes fail (the applier is stuck)
 
 }  // namespace
 
@@ -266,7 +324,7 @@ void migrate(sqlite_connection& db) {
 }
 }  // namespace
 
-sqlite_store::sqlite_store(const std::filesystem::path& db_file) {
+sqlite_store::sqlite_store(const std::filesystem::path& db_file, std::filesystem::path journal_dir) {
     writer_db_ = std::make_unique<sqlite_connection>(db_file, false);
     writer_db_->exec("PRAGMA journal_mode=WAL");
     writer_db_->exec("PRAGMA synchronous=FULL");
@@ -277,10 +335,53 @@ sqlite_store::sqlite_store(const std::filesystem::path& db_file) {
     writer_db_->exec("PRAGMA temp_store=MEMORY");
     writer_db_->exec("PRAGMA cache_size=-8192");
     migrate(*writer_db_);
+
+    // What the journal holds beyond the applied position goes into SQLite first.
+    journal_ = std::make_unique<journal>(journal_dir.empty() ? db_file.parent_path() / "journal" : journal_dir);
+    {
+        sqlite_statement s(writer_db_->handle(), "SELECT applied FROM journal_state WHERE id=1");
+        if (s.step()) applied_ = static_cast<uint64_t>(s.int64(0));
+    }
+    std::vector<write_op> replayed;
+    size_t replayed_count = 0;
+    const auto apply_replayed = [&] {
+        std::vector<std::pair<bool, std::string>> outcomes;
+        std::string error;
+        if (!apply(replayed, outcomes, error)) {
+            throw journal_error("journal: cannot apply the journal to the database: " + error);
+        }
+        replayed_count += replayed.size();
+        replayed.clear();
+    };
+    const uint64_t last = journal_->replay(applied_, [&](uint64_t position, std::string_view payload) {
+        write_op op;
+        try {
+            op.journaled = std::make_shared<const job_write>(decode_job_write(payload));
+        } catch (const std::exception& e) {
+            throw journal_error("journal: record " + std::to_string(position) + " cannot be read (" + e.what() +
+                                "); fix: start the ticketd version that wrote it, or move the journal " +
+                                "directory away to start without its unapplied writes");
+        }
+        op.position = position;
+        replayed.push_back(std::move(op));
+        if (replayed.size() >= max_apply_batch) apply_replayed();
+    });
+    if (!replayed.empty()) apply_replayed();
+    if (replayed_count > 0) {
+        log_info("store: applied " + std::to_string(replayed_count) + " journaled writes left by the last run");
+    }
+    applied_ = appended_ = last;
+    journal_->start(last + 1);
+    journal_->release(last);
+
     reader_db_ = std::make_unique<sqlite_connection>(db_file, true);
     writer_ = std::thread([this] {
         name_this_thread("td-store-write");
-        writer_loop();
+        journal_loop();
+    });
+    applier_ = std::thread([this] {
+        name_this_thread("td-store-apply");
+        applier_loop();
     });
     reader_ = std::thread([this] {
         name_this_thread("td-store-read");
@@ -296,9 +397,18 @@ void sqlite_store::close() {
         if (stopping_) return;
         stopping_ = true;
     }
+    // In order: the journal takes what is queued, the applier puts everything into
+    // SQLite (a clean stop leaves only applied records in the journal), then the reader.
     write_cv_.notify_all();
-    read_cv_.notify_all();
     if (writer_.joinable()) writer_.join();
+    {
+        std::lock_guard lock(apply_mutex_);
+        applier_stopping_ = true;
+    }
+    apply_cv_.notify_all();
+    if (applier_.joinable()) applier_.join();
+    applied_cv_.notify_all();
+    read_cv_.notify_all();
     if (reader_.joinable()) reader_.join();
 }
 
@@ -307,9 +417,21 @@ void sqlite_store::set_completion_executor(std::function<void(std::function<void
     completion_executor_ = std::move(executor);
 }
 
-uint64_t sqlite_store::commits() const {
-    std::lock_guard lock(write_mutex_);
-    return commits_;
+size_t sqlite_store::unapplied_writes() const {
+    std::lock_guard lock(apply_mutex_);
+    return unapplied_;
+}
+
+void sqlite_store::run_completion(std::function<void()> complete) {
+    // The callbacks (answers to render, waiters to wake) run elsewhere when an executor
+    // is set, so that this thread can go on at once.
+    std::function<void(std::function<void()>)> executor;
+    {
+        std::lock_guard lock(write_mutex_);
+        executor = completion_executor_;
+    }
+    if (executor) executor(std::move(complete));
+    else complete();
 }
 
 void sqlite_store::enqueue_write(write_op op) {
@@ -324,14 +446,29 @@ void sqlite_store::enqueue_write(write_op op) {
     op.done(false, "the store is closed");
 }
 
+void sqlite_store::enqueue_direct(std::function<void(sqlite_connection&)> apply, write_done done) {
+    write_op op;
+    op.apply = std::move(apply);
+    op.done = std::move(done);
+    enqueue_write(std::move(op));
+}
+
+void sqlite_store::enqueue_job_write(job_write w, write_done done) {
+    write_op op;
+    op.journaled = std::make_shared<const job_write>(std::move(w));
+    op.done = std::move(done);
+    enqueue_write(std::move(op));
+}
+
 void sqlite_store::enqueue_read(read_op op) {
     std::lock_guard lock(read_mutex_);
     reads_.push_back(std::move(op));
     read_cv_.notify_one();
 }
 
-void sqlite_store::writer_loop() {
-    auto& db = *writer_db_;
+// The journal thread: the latency path of every job write.
+void sqlite_store::journal_loop() {
+    std::string record;
     for (;;) {
         std::deque<write_op> batch;
         {
@@ -340,72 +477,266 @@ void sqlite_store::writer_loop() {
             if (writes_.empty()) return;  // stopping and drained
             batch.swap(writes_);
         }
-        std::vector<std::pair<bool, std::string>> outcomes(batch.size(), {true, {}});
-        bool committed = false;
-        std::string commit_error;
-        try {
-            // Statements prepared once (sqlite3_exec would compile each of them per job).
-            // Optimistic: the whole group in one transaction; only if a write fails is the
-            // group applied again, each write in its own savepoint, so that it fails alone.
-            db.cached("BEGIN IMMEDIATE").run();
-            bool one_failed = false;
+        bool behind;
+        {
+            std::lock_guard lock(apply_mutex_);
+            behind = unapplied_ >= max_unapplied_writes;
+        }
+        bool ok = !behind;
+        std::string error = behind ? "the store is not keeping up: " + std::to_string(max_unapplied_writes) +
+                                         " writes wait to be applied (see the log)"
+                                   : std::string();
+        if (ok) {
             for (auto& op : batch) {
-                try {
-                    op.apply(db);
-                } catch (const std::exception&) {
-                    one_failed = true;
-                    break;
-                }
+                if (!op.journaled) continue;
+                record.clear();
+                encode(*op.journaled, record);
+                op.position = journal_->add(record);
             }
-            if (one_failed) {
-                db.reset_all();
-                db.cached("ROLLBACK").run();
-                db.cached("BEGIN IMMEDIATE").run();
-                for (size_t i = 0; i < batch.size(); ++i) {
-                    db.cached("SAVEPOINT op").run();
-                    try {
-                        batch[i].apply(db);
-                        db.cached("RELEASE op").run();
-                    } catch (const std::exception& e) {
-                        outcomes[i] = {false, e.what()};
-                        db.reset_all();
-                        db.cached("ROLLBACK TO op").run();
-                        db.cached("RELEASE op").run();
-                    }
-                }
-            }
-            db.reset_all();  // no statement keeps a read open across the commit
-            db.cached("COMMIT").run();
-            committed = true;
-        } catch (const std::exception& e) {
-            commit_error = e.what();
-            log_error(std::string("store: group commit failed: ") + commit_error);
             try {
-                db.reset_all();
-                db.exec("ROLLBACK");
+                journal_->commit();
+            } catch (const std::exception& e) {
+                ok = false;
+                error = e.what();
+                log_error(std::string("store: ") + error);
+            }
+        }
+        // Acknowledged writes become visible to lookups before anyone hears of them.
+        if (ok) {
+            for (const auto& op : batch) {
+                if (op.journaled) add_pending(op);
+            }
+        }
+        std::vector<write_done> acknowledged;
+        {
+            std::lock_guard lock(apply_mutex_);
+            for (auto& op : batch) {
+                if (op.journaled) {
+                    acknowledged.push_back(std::move(op.done));
+                    if (!ok) continue;
+                    appended_ = op.position;
+                    ++unapplied_;
+                }
+                if (!op.journaled) apply_now_ = true;  // someone waits for it
+                to_apply_.push_back(std::move(op));
+            }
+        }
+        apply_cv_.notify_one();
+        if (!acknowledged.empty()) {
+            run_completion([acknowledged = std::move(acknowledged), ok, error]() {
+                for (const auto& done : acknowledged) done(ok, error);
+            });
+        }
+    }
+}
+
+// The applier thread: journaled writes (already durable) and other writes into SQLite.
+void sqlite_store::applier_loop() {
+    auto backoff = std::chrono::milliseconds(100);
+    for (;;) {
+        std::vector<write_op> batch;
+        {
+            std::unique_lock lock(apply_mutex_);
+            apply_cv_.wait(lock, [&] { return applier_stopping_ || !to_apply_.empty(); });
+            if (to_apply_.empty()) return;  // stopping and drained
+            // Let writes gather: one transaction of thousands of writes costs far less
+            // per write than many small ones (shared pages, a job's accepted, running and
+            // finished states merged into one row write). Nobody waits for it: lookups
+            // see pending writes; lists, uploads and purges ask for it at once.
+            apply_cv_.wait_until(lock, std::chrono::steady_clock::now() + apply_delay, [&] {
+                return applier_stopping_ || apply_now_ || to_apply_.size() >= max_apply_batch;
+            });
+            apply_now_ = false;
+            while (!to_apply_.empty() && batch.size() < max_apply_batch) {
+                batch.push_back(std::move(to_apply_.front()));
+                to_apply_.pop_front();
+            }
+        }
+        std::vector<std::pair<bool, std::string>> outcomes;
+        std::string error;
+        if (!apply(batch, outcomes, error)) {
+            log_error("store: applying " + std::to_string(batch.size()) + " writes failed (retrying): " + error);
+            std::unique_lock lock(apply_mutex_);
+            if (applier_stopping_) {
+                // The journal keeps them for the next start; the others fail.
+                lock.unlock();
+                log_error("store: stopping with writes not applied; the next start applies the journaled ones");
+                for (auto& op : batch) {
+                    if (op.done) op.done(false, error);
+                }
+                continue;
+            }
+            for (auto it = batch.rbegin(); it != batch.rend(); ++it) to_apply_.push_front(std::move(*it));
+            apply_cv_.wait_for(lock, backoff, [&] { return applier_stopping_; });
+            backoff = std::min(backoff * 2, std::chrono::milliseconds(5000));
+            continue;
+        }
+        backoff = std::chrono::milliseconds(100);
+        drop_pending(batch);
+        uint64_t reached = 0;
+        size_t journaled = 0;
+        for (const auto& op : batch) {
+            if (op.journaled) {
+                reached = op.position;
+                ++journaled;
+            }
+        }
+        if (journaled > 0) {
+            {
+                std::lock_guard lock(apply_mutex_);
+                applied_ = reached;
+                unapplied_ -= journaled;
+            }
+            applied_cv_.notify_all();
+            journal_->release(reached);
+        }
+        std::vector<std::pair<write_done, std::pair<bool, std::string>>> completions;
+        for (size_t i = 0; i < batch.size(); ++i) {
+            if (batch[i].journaled) {
+                if (!outcomes[i].first) {
+                    log_error("store: a journaled write to job " + batch[i].journaled->job_id() +
+                              " could not be applied and is dropped: " + outcomes[i].second);
+                }
+            } else {
+                completions.emplace_back(std::move(batch[i].done), std::move(outcomes[i]));
+            }
+        }
+        if (!completions.empty()) {
+            run_completion([completions = std::move(completions)]() {
+                for (const auto& [done, outcome] : completions) done(outcome.first, outcome.second);
+            });
+        }
+    }
+}
+
+bool sqlite_store::apply(std::vector<write_op>& batch, std::vector<std::pair<bool, std::string>>& outcomes,
+                         std::string& error) {
+    auto& db = *writer_db_;
+    // Journaled writes to the same job merge into the first of them (one row write for
+    // accepted + running + finished), unless another kind of write lies between them.
+    std::vector<merged_write> merged(batch.size(), merged_write{nullptr, nullptr, nullptr});
+    std::vector<bool> absorbed(batch.size(), false);
+    {
+        std::unordered_map<std::string_view, size_t> open;  // job id -> the write it merges into
+        for (size_t i = 0; i < batch.size(); ++i) {
+            const job_write* w = batch[i].journaled.get();
+            if (!w) {
+                open.clear();
+                continue;
+            }
+            const std::string& id = w->job_id();
+            if (w->what == job_write::kind::update) {
+                if (const auto it = open.find(id); it != open.end()) {
+                    auto& into = merged[it->second];
+                    into.state = &w->job;
+                    if (w->result) into.result = &*w->result;
+                    absorbed[i] = true;
+                    continue;
+                }
+            }
+            merged[i] = {w, &w->job, w->result ? &*w->result : nullptr};
+            if (w->what == job_write::kind::remove) open.erase(id);
+            else open[id] = i;
+        }
+    }
+    uint64_t reached = 0;
+    for (const auto& op : batch) {
+        if (op.journaled) reached = op.position;
+    }
+    const auto apply_one = [&](size_t i) {
+        if (absorbed[i]) return;
+        if (batch[i].journaled) apply_merged(db, merged[i]);
+        else batch[i].apply(db);
+    };
+    outcomes.assign(batch.size(), {true, {}});
+    try {
+        // Optimistic: the whole group in one transaction; only if a write fails is the
+        // group applied again, each write in its own savepoint, so that it fails alone.
+        db.cached("BEGIN IMMEDIATE").run();
+        bool one_failed = false;
+        for (size_t i = 0; i < batch.size() && !one_failed; ++i) {
+            try {
+                apply_one(i);
             } catch (const std::exception&) {
+                one_failed = true;
             }
         }
-        {
-            std::lock_guard lock(write_mutex_);
-            if (committed) ++commits_;
-        }
-        // The callbacks (answers to render, waiters to wake) run elsewhere when an
-        // executor is set, so that this thread can start the next commit at once.
-        auto complete = [batch = std::move(batch), outcomes = std::move(outcomes), committed,
-                         commit_error]() mutable {
+        if (one_failed) {
+            db.reset_all();
+            db.cached("ROLLBACK").run();
+            db.cached("BEGIN IMMEDIATE").run();
             for (size_t i = 0; i < batch.size(); ++i) {
-                if (committed) batch[i].done(outcomes[i].first, outcomes[i].second);
-                else batch[i].done(false, commit_error);
+                db.cached("SAVEPOINT op").run();
+                try {
+                    apply_one(i);
+                    db.cached("RELEASE op").run();
+                } catch (const std::exception& e) {
+                    outcomes[i] = {false, e.what()};
+                    db.reset_all();
+                    db.cached("ROLLBACK TO op").run();
+                    db.cached("RELEASE op").run();
+                }
             }
-        };
-        std::function<void(std::function<void()>)> executor;
-        {
-            std::lock_guard lock(write_mutex_);
-            executor = completion_executor_;
         }
-        if (executor) executor(std::move(complete));
-        else complete();
+        if (reached > 0) {
+            db.cached("INSERT OR REPLACE INTO journal_state (id, applied) VALUES (1, ?1)")
+                .bind(1, static_cast<int64_t>(reached))
+                .run();
+        }
+        db.reset_all();  // no statement keeps a read open across the commit
+        db.cached("COMMIT").run();
+        return true;
+    } catch (const std::exception& e) {
+        error = e.what();
+        try {
+            db.reset_all();
+            db.exec("ROLLBACK");
+        } catch (const std::exception&) {
+        }
+        return false;
+    }
+}
+
+void sqlite_store::add_pending(const write_op& op) {
+    const auto& w = op.journaled;
+    std::lock_guard lock(pending_mutex_);
+    auto& p = pending_jobs_[w->job_id()];
+    p.position = op.position;
+    p.latest = w;
+    if (w->result) p.with_result = w;
+    if (w->what == job_write::kind::remove) p.with_result.reset();
+    if (w->key) {
+        pending_keys_[w->key->principal + '\0' + w->key->key] = {op.position, w->key->job_id};
+    }
+}
+
+void sqlite_store::drop_pending(const std::vector<write_op>& applied) {
+    std::lock_guard lock(pending_mutex_);
+    for (const auto& op : applied) {
+        const auto& w = op.journaled;
+        if (!w) continue;
+        // Only if no later write replaced it meanwhile (that one is still to be applied).
+        if (const auto it = pending_jobs_.find(w->job_id()); it != pending_jobs_.end() &&
+                                                             it->second.position <= op.position) {
+            pending_jobs_.erase(it);
+        }
+        if (w->key) {
+            const auto it = pending_keys_.find(w->key->principal + '\0' + w->key->key);
+            if (it != pending_keys_.end() && it->second.first <= op.position) pending_keys_.erase(it);
+        }
+    }
+}
+
+void sqlite_store::wait_applied(uint64_t position) {
+    std::unique_lock lock(apply_mutex_);
+    if (applied_ < position) {
+        apply_now_ = true;
+        apply_cv_.notify_one();
+    }
+    // Bounded: if applying keeps failing (logged), a list answers from what SQLite has.
+    if (!applied_cv_.wait_for(lock, std::chrono::seconds(5),
+                              [&] { return applied_ >= position || applier_stopping_; })) {
+        log_warning("store: a list did not see the latest writes: the applier is behind");
     }
 }
 
@@ -427,42 +758,46 @@ void sqlite_store::reader_loop() {
 
 void sqlite_store::insert(const job_record& job, std::optional<idempotency_binding> key,
                           write_done done) {
-    enqueue_write({[job, key = std::move(key)](sqlite_connection& db) {
-                       insert_job(db, job, key);
-                       if (key) {
-                           auto& s = db.cached(
-                               "INSERT OR REPLACE INTO idempotency_keys (principal, key, job_id, "
-                               "fingerprint, job_deleted, expires_at) VALUES (?1,?2,?3,?4,0,?5)");
-                           s.bind(1, key->principal).bind(2, key->key).bind(3, key->job_id)
-                               .bind(4, key->fingerprint).bind(5, key->expires_at);
-                           s.run();
-                       }
-                   },
-                   std::move(done)});
+    job_write w;
+    w.what = job_write::kind::insert;
+    w.job = job;
+    w.key = std::move(key);
+    enqueue_job_write(std::move(w), std::move(done));
 }
 
 void sqlite_store::update(const job_record& job, write_done done) {
-    enqueue_write({[job](sqlite_connection& db) { apply_update(db, job); }, std::move(done)});
+    job_write w;
+    w.what = job_write::kind::update;
+    w.job = job;
+    enqueue_job_write(std::move(w), std::move(done));
 }
 
 void sqlite_store::update(const job_record& job, std::string result, write_done done) {
-    enqueue_write({[job, result = std::move(result)](sqlite_connection& db) {
-                       apply_update(db, job);
-                       db.cached("INSERT OR REPLACE INTO results (seq, body) VALUES ((SELECT seq FROM jobs WHERE id=?1), ?2)")
-                           .bind(1, job.id)
-                           .bind_blob(2, result)
-                           .run();
-                   },
-                   std::move(done)});
+    job_write w;
+    w.what = job_write::kind::update;
+    w.job = job;
+    w.result = std::move(result);
+    enqueue_job_write(std::move(w), std::move(done));
 }
 
 void sqlite_store::read_result(const std::string& job_id, std::function<void(std::optional<std::string>)> done) {
-    enqueue_read([job_id, done = std::move(done)](sqlite_connection& db) {
+    enqueue_read([this, job_id, done = std::move(done)](sqlite_connection& db) {
         std::optional<std::string> body;
+        {
+            // A write waiting to be applied is the newest truth; once applied (and only
+            // then) it leaves the pending set, so a miss here finds it in SQLite.
+            std::lock_guard lock(pending_mutex_);
+            if (const auto it = pending_jobs_.find(job_id); it != pending_jobs_.end()) {
+                if (it->second.with_result) body = *it->second.with_result->result;
+                else if (it->second.latest->what == job_write::kind::remove) return done(std::nullopt);
+            }
+        }
         try {
-            auto& s = db.cached("SELECT body FROM results WHERE seq=(SELECT seq FROM jobs WHERE id=?1)");
-            s.bind(1, job_id);
-            if (s.step()) body = s.blob(0);
+            if (!body) {
+                auto& s = db.cached("SELECT body FROM results WHERE seq=(SELECT seq FROM jobs WHERE id=?1)");
+                s.bind(1, job_id);
+                if (s.step()) body = s.blob(0);
+            }
         } catch (const std::exception& e) {
             log_error(std::string("store: reading a result failed: ") + e.what());
         }
@@ -471,24 +806,17 @@ void sqlite_store::read_result(const std::string& job_id, std::function<void(std
 }
 
 void sqlite_store::remove(const tombstone& t, write_done done) {
-    enqueue_write({[t](sqlite_connection& db) {
-                       db.cached(delete_result_sql).bind(1, t.job_id).run();
-                       db.cached(mark_key_deleted_sql).bind(1, t.job_id).run();
-                       db.cached("DELETE FROM jobs WHERE id=?1").bind(1, t.job_id).run();
-                       auto& s = db.cached(
-                           "INSERT OR REPLACE INTO tombstones (job_id, type, deleted_at, expires_at) "
-                           "VALUES (?1,?2,?3,?4)");
-                       s.bind(1, t.job_id).bind(2, t.type).bind(3, t.deleted_at).bind(4, t.expires_at);
-                       s.run();
-                   },
-                   std::move(done)});
+    job_write w;
+    w.what = job_write::kind::remove;
+    w.removal = t;
+    enqueue_job_write(std::move(w), std::move(done));
 }
 
 void sqlite_store::purge(unix_ms now, int64_t tombstone_ttl_ms,
                          std::function<void(purge_report)> done) {
     auto report = std::make_shared<purge_report>();
-    enqueue_write({[report, now, tombstone_ttl_ms](sqlite_connection& db) {
-                       *report = purge_report{};  // a write may be applied twice (writer_loop)
+    enqueue_direct([report, now, tombstone_ttl_ms](sqlite_connection& db) {
+                       *report = purge_report{};  // a write may be applied twice (see apply())
                        auto& expired = db.cached(
                            "SELECT id, type FROM jobs WHERE expires_at IS NOT NULL AND "
                            "expires_at <= ?1 LIMIT 5000");
@@ -530,12 +858,21 @@ void sqlite_store::purge(unix_ms now, int64_t tombstone_ttl_ms,
                            return;
                        }
                        done(std::move(*report));
-                   }});
+                   });
 }
 
 void sqlite_store::find(const std::string& id, std::function<void(job_lookup)> done) {
-    enqueue_read([id, done = std::move(done)](sqlite_connection& db) {
+    enqueue_read([this, id, done = std::move(done)](sqlite_connection& db) {
         job_lookup out;
+        {
+            std::lock_guard lock(pending_mutex_);
+            if (const auto it = pending_jobs_.find(id); it != pending_jobs_.end()) {
+                const auto& latest = *it->second.latest;
+                if (latest.what == job_write::kind::remove) out.gone = true;
+                else out.job = latest.job;
+                return done(std::move(out));
+            }
+        }
         try {
             auto& s = db.cached(find_sql.c_str());
             s.bind(1, id);
@@ -555,8 +892,14 @@ void sqlite_store::find(const std::string& id, std::function<void(job_lookup)> d
 
 void sqlite_store::find_key(const std::string& principal, const std::string& key,
                             std::function<void(std::optional<std::string>)> done) {
-    enqueue_read([principal, key, done = std::move(done)](sqlite_connection& db) {
+    enqueue_read([this, principal, key, done = std::move(done)](sqlite_connection& db) {
         std::optional<std::string> job_id;
+        {
+            std::lock_guard lock(pending_mutex_);
+            if (const auto it = pending_keys_.find(principal + '\0' + key); it != pending_keys_.end()) {
+                return done(it->second.second);
+            }
+        }
         try {
             auto& s = db.cached("SELECT job_id FROM idempotency_keys WHERE principal=?1 AND key=?2");
             s.bind(1, principal).bind(2, key);
@@ -569,7 +912,15 @@ void sqlite_store::find_key(const std::string& principal, const std::string& key
 }
 
 void sqlite_store::list(const job_query& q, std::function<void(std::vector<job_record>)> done) {
-    enqueue_read([q, done = std::move(done)](sqlite_connection& db) {
+    // A list sees every write acknowledged before it was asked: it waits (on the reader
+    // thread) until the applier has put them into SQLite.
+    uint64_t acknowledged;
+    {
+        std::lock_guard lock(apply_mutex_);
+        acknowledged = appended_;
+    }
+    enqueue_read([this, acknowledged, q, done = std::move(done)](sqlite_connection& db) {
+        wait_applied(acknowledged);
         std::vector<job_record> out;
         try {
             // Built per query (the filter set varies); parameters are always bound.
@@ -613,7 +964,7 @@ void sqlite_store::list(const job_query& q, std::function<void(std::vector<job_r
 }
 
 void sqlite_store::insert_upload(const upload_record& u, write_done done) {
-    enqueue_write({[u](sqlite_connection& db) {
+    enqueue_direct([u](sqlite_connection& db) {
                        db.cached("INSERT INTO uploads (id, principal, content_type, size, sha256, created_at, "
                                  "expires_at) VALUES (?1,?2,?3,?4,?5,?6,?7)")
                            .bind(1, u.id).bind(2, u.principal).bind(3, u.content_type)
@@ -621,14 +972,14 @@ void sqlite_store::insert_upload(const upload_record& u, write_done done) {
                            .bind(7, u.expires_at)
                            .run();
                    },
-                   std::move(done)});
+                   std::move(done));
 }
 
 void sqlite_store::remove_uploads(std::vector<std::string> ids, write_done done) {
-    enqueue_write({[ids = std::move(ids)](sqlite_connection& db) {
+    enqueue_direct([ids = std::move(ids)](sqlite_connection& db) {
                        for (const auto& id : ids) db.cached("DELETE FROM uploads WHERE id=?1").bind(1, id).run();
                    },
-                   std::move(done)});
+                   std::move(done));
 }
 
 // Startup reads: run on the reader thread, wait for the answer.

@@ -1,13 +1,24 @@
-// The embedded job store: SQLite in WAL mode with synchronous=FULL.
+// The embedded job store: SQLite in WAL mode, behind a write-ahead journal.
 //
-// One writer thread group-commits: it takes every write queued since its last commit,
-// applies them in one transaction and fsyncs once; only then are their `done` callbacks
-// run. If one write fails, the group is rolled back and applied again with each write in
-// its own savepoint, so that the bad one fails alone (a write must be safe to apply twice). One reader thread
-// with its own connection answers lookups and lists, so no caller ever blocks on disk.
+// Job writes (insert, update, remove) are durable once the journal has them: the journal
+// thread appends every write queued since its last append as records, fdatasyncs once,
+// and only then runs their `done` callbacks. The applier thread puts the journaled writes
+// into SQLite afterwards in large transactions (synchronous=FULL), several writes to one
+// job becoming one row write, and records in the same transaction how far it got; then
+// the journal's applied segments are deleted. At startup, what the journal holds beyond
+// that point is applied before anything else (a crash loses no acknowledged write).
+// Until a write is applied, lookups see it in memory (the pending writes); lists wait
+// for the applier to catch up with what was acknowledged when they were asked.
+// Other writes (purge, uploads) are applied by the applier in order with the journaled
+// ones; their `done` runs after their commit. If one write fails, the group is rolled
+// back and applied again with each write in its own savepoint, so that the bad one fails
+// alone (a write must be safe to apply twice). One reader thread with its own connection
+// answers lookups and lists, so no caller ever blocks on disk.
 #pragma once
 
 #include "store/job_store.hpp"
+#include "store/job_write.hpp"
+#include "store/journal.hpp"
 
 #include <condition_variable>
 #include <deque>
@@ -15,6 +26,8 @@
 #include <memory>
 #include <mutex>
 #include <thread>
+#include <unordered_map>
+#include <vector>
 
 namespace ticketd {
 
@@ -22,7 +35,8 @@ class sqlite_connection;
 
 class sqlite_store final : public job_store {
    public:
-    explicit sqlite_store(const std::filesystem::path& db_file);
+    // The journal lives in `journal_dir` (by default, `journal/` next to the database).
+    explicit sqlite_store(const std::filesystem::path& db_file, std::filesystem::path journal_dir = {});
     ~sqlite_store() override;
 
     void insert(const job_record& job, std::optional<idempotency_binding> key, write_done done) override;
@@ -48,38 +62,71 @@ class sqlite_store final : public job_store {
     // instead of on the writer thread. Unset (the default, and during startup): inline.
     void set_completion_executor(std::function<void(std::function<void()>)> executor);
 
-    // Number of transactions committed so far (for benchmarks and tests).
-    uint64_t commits() const;
+    // Writes acknowledged but not yet in SQLite (a gauge: how far the applier is behind).
+    size_t unapplied_writes() const;
 
    private:
     struct write_op {
-        std::function<void(sqlite_connection&)> apply;
+        std::shared_ptr<const job_write> journaled;     // a job write, for the journal, or
+        std::function<void(sqlite_connection&)> apply;  // a write applied as is
         write_done done;
+        uint64_t position = 0;  // the journal record's (journaled writes)
     };
     using read_op = std::function<void(sqlite_connection&)>;
+    struct pending_job {
+        uint64_t position = 0;                          // of the latest write
+        std::shared_ptr<const job_write> latest;        // its state, or its removal
+        std::shared_ptr<const job_write> with_result;   // the latest that carried a result
+    };
 
     void enqueue_write(write_op op);
+    void enqueue_direct(std::function<void(sqlite_connection&)> apply, write_done done);
+    void enqueue_job_write(job_write w, write_done done);
     void enqueue_read(read_op op);
     template <class T>
     T read_now(std::function<T(sqlite_connection&)> read);
-    void writer_loop();
+    void journal_loop();
+    void applier_loop();
+    // Applies `batch` in one transaction (journaled writes merged per job) and records the
+    // journal position reached; false when the transaction failed (nothing applied).
+    bool apply(std::vector<write_op>& batch, std::vector<std::pair<bool, std::string>>& outcomes,
+               std::string& error);
+    void add_pending(const write_op& op);
+    void drop_pending(const std::vector<write_op>& applied);
+    void wait_applied(uint64_t position);
     void reader_loop();
+    void run_completion(std::function<void()> complete);
 
     std::unique_ptr<sqlite_connection> writer_db_;
     std::unique_ptr<sqlite_connection> reader_db_;
+    std::unique_ptr<journal> journal_;
 
-    mutable std::mutex write_mutex_;
+    mutable std::mutex write_mutex_;  // the journal thread's queue
     std::condition_variable write_cv_;
     std::deque<write_op> writes_;
-    uint64_t commits_ = 0;
     std::function<void(std::function<void()>)> completion_executor_;  // guarded by write_mutex_
+    bool stopping_ = false;  // guarded by write_mutex_ and read_mutex_ in turn
+
+    mutable std::mutex apply_mutex_;  // the applier's queue and progress
+    std::condition_variable apply_cv_;
+    std::condition_variable applied_cv_;
+    std::deque<write_op> to_apply_;
+    uint64_t appended_ = 0;  // the last journal position acknowledged
+    uint64_t applied_ = 0;   // the last journal position in SQLite
+    size_t unapplied_ = 0;   // journaled writes in to_apply_ or being applied
+    bool apply_now_ = false;  // someone waits: no gathering
+    bool applier_stopping_ = false;
+
+    mutable std::mutex pending_mutex_;  // acknowledged writes not yet in SQLite
+    std::unordered_map<std::string, pending_job> pending_jobs_;  // by job id
+    std::unordered_map<std::string, std::pair<uint64_t, std::string>> pending_keys_;  // principal \0 key -> job id
 
     std::mutex read_mutex_;
     std::condition_variable read_cv_;
     std::deque<read_op> reads_;
 
-    bool stopping_ = false;  // guarded by both mutexes in turn
     std::thread writer_;
+    std::thread applier_;
     std::thread reader_;
 };
 

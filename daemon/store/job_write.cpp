@@ -1,0 +1,189 @@
+#include "store/job_write.hpp"
+
+#include <cstring>
+#include <stdexcept>
+#include <type_traits>
+
+namespace ticketd {
+
+namespace {
+
+constexpr uint8_t format_version = 1;
+
+class writer {
+   public:
+    explicit writer(std::string& out) : out_(out) {}
+    template <class T>
+    void num(T v) {
+        static_assert(std::is_arithmetic_v<T>);
+        char bytes[sizeof(T)];
+        std::memcpy(bytes, &v, sizeof(T));
+        out_.append(bytes, sizeof(T));
+    }
+    void str(std::string_view s) {
+        num(static_cast<uint32_t>(s.size()));
+        out_.append(s.data(), s.size());
+    }
+
+   private:
+    std::string& out_;
+};
+
+class reader {
+   public:
+    explicit reader(std::string_view in) : in_(in) {}
+    template <class T>
+    T num() {
+        T v;
+        std::memcpy(&v, take(sizeof(T)).data(), sizeof(T));
+        return v;
+    }
+    std::string str() { return std::string(take(num<uint32_t>())); }
+    bool flag() {
+        const auto b = num<uint8_t>();
+        if (b > 1) throw std::runtime_error("a flag byte is " + std::to_string(b) + ", expected 0 or 1");
+        return b == 1;
+    }
+    bool done() const { return in_.empty(); }
+
+   private:
+    std::string_view take(size_t n) {
+        if (n > in_.size()) throw std::runtime_error("the record ends early");
+        auto part = in_.substr(0, n);
+        in_.remove_prefix(n);
+        return part;
+    }
+    std::string_view in_;
+};
+
+void put_job(writer& w, const job_record& j) {
+    w.str(j.id);
+    w.str(j.type);
+    w.str(j.principal);
+    w.str(j.idempotency_key);
+    w.num(static_cast<uint8_t>(j.status));
+    w.num(static_cast<uint8_t>(j.cancel_requested));
+    w.num(j.attempt);
+    w.num(j.priority);
+    for (int64_t v : {j.timeout_ms, j.created_at, j.started_at, j.updated_at, j.finished_at, j.expires_at,
+                      j.not_before, j.seq}) {
+        w.num(v);
+    }
+    w.num(static_cast<uint8_t>(j.progress_percent.has_value()));
+    if (j.progress_percent) w.num(*j.progress_percent);
+    w.str(j.progress_message);
+    w.str(j.input);
+    w.str(j.labels);
+    w.str(j.files.is_null() ? std::string() : j.files.dump());
+    w.str(j.result_name);
+    w.num(static_cast<uint8_t>(j.error != nullptr));
+    if (j.error) {
+        w.str(j.error->code);
+        w.str(j.error->title);
+        w.str(j.error->detail);
+    }
+    w.str(j.result_type);
+    w.num(j.result_size);
+    w.num(static_cast<uint8_t>(j.result_inline));
+    w.num(j.version);
+}
+
+job_record get_job(reader& r) {
+    job_record j;
+    j.id = r.str();
+    j.type = r.str();
+    j.principal = r.str();
+    j.idempotency_key = r.str();
+    const auto status = r.num<uint8_t>();
+    if (status > static_cast<uint8_t>(job_status::canceled)) {
+        throw std::runtime_error("unknown job status " + std::to_string(status));
+    }
+    j.status = static_cast<job_status>(status);
+    j.cancel_requested = r.flag();
+    j.attempt = r.num<uint32_t>();
+    j.priority = r.num<int32_t>();
+    for (int64_t* v : {&j.timeout_ms, &j.created_at, &j.started_at, &j.updated_at, &j.finished_at,
+                       &j.expires_at, &j.not_before, &j.seq}) {
+        *v = r.num<int64_t>();
+    }
+    if (r.flag()) j.progress_percent = r.num<double>();
+    j.progress_message = r.str();
+    j.input = r.str();
+    j.labels = r.str();
+    if (auto files = r.str(); !files.empty()) j.files = nlohmann::json::parse(files);
+    j.result_name = r.str();
+    if (r.flag()) {
+        job_error e;
+        e.code = r.str();
+        e.title = r.str();
+        e.detail = r.str();
+        j.error = std::make_shared<const job_error>(std::move(e));
+    }
+    j.result_type = r.str();
+    j.result_size = r.num<uint64_t>();
+    j.result_inline = r.flag();
+    j.version = r.num<uint64_t>();
+    return j;
+}
+
+}  // namespace
+
+void encode(const job_write& jw, std::string& out) {
+    writer w(out);
+    w.num(format_version);
+    w.num(static_cast<uint8_t>(jw.what));
+    if (jw.what == job_write::kind::remove) {
+        w.str(jw.removal.job_id);
+        w.str(jw.removal.type);
+        w.num(jw.removal.deleted_at);
+        w.num(jw.removal.expires_at);
+        return;
+    }
+    put_job(w, jw.job);
+    w.num(static_cast<uint8_t>(jw.key.has_value()));
+    if (jw.key) {
+        w.str(jw.key->principal);
+        w.str(jw.key->key);
+        w.str(jw.key->job_id);
+        w.str(jw.key->fingerprint);
+        w.num(static_cast<uint8_t>(jw.key->job_deleted));
+        w.num(jw.key->expires_at);
+    }
+    w.num(static_cast<uint8_t>(jw.result.has_value()));
+    if (jw.result) w.str(*jw.result);
+}
+
+job_write decode_job_write(std::string_view bytes) {
+    reader r(bytes);
+    if (const auto v = r.num<uint8_t>(); v != format_version) {
+        throw std::runtime_error("format version " + std::to_string(v) + ", expected " +
+                                 std::to_string(format_version));
+    }
+    job_write jw;
+    const auto what = r.num<uint8_t>();
+    if (what < 1 || what > 3) throw std::runtime_error("unknown write kind " + std::to_string(what));
+    jw.what = static_cast<job_write::kind>(what);
+    if (jw.what == job_write::kind::remove) {
+        jw.removal.job_id = r.str();
+        jw.removal.type = r.str();
+        jw.removal.deleted_at = r.num<int64_t>();
+        jw.removal.expires_at = r.num<int64_t>();
+    } else {
+        jw.job = get_job(r);
+        if (r.flag()) {
+            idempotency_binding b;
+            b.principal = r.str();
+            b.key = r.str();
+            b.job_id = r.str();
+            b.fingerprint = r.str();
+            b.job_deleted = r.flag();
+            b.expires_at = r.num<int64_t>();
+            jw.key = std::move(b);
+        }
+        if (r.flag()) jw.result = r.str();
+    }
+    if (!r.done()) throw std::runtime_error("unexpected bytes after the write");
+    return jw;
+}
+
+}  // namespace ticketd

@@ -1,0 +1,33 @@
+// A change to a job as the store's journal keeps it: what the engine asked the store to
+// make durable (a new job with its key binding, a new state, possibly with a small result,
+// or a removal), as plain data that can be written to the journal and read back.
+#pragma once
+
+#include "store/job_store.hpp"
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+
+namespace ticketd {
+
+struct job_write {
+    enum class kind : uint8_t { insert = 1, update = 2, remove = 3 };
+    kind what = kind::update;
+    job_record job;                          // insert, update: the job; remove: unused
+    std::optional<idempotency_binding> key;  // insert: the request's key binding, if any
+    std::optional<std::string> result;       // update: a small result committed with it
+    tombstone removal;                       // remove
+
+    const std::string& job_id() const { return what == kind::remove ? removal.job_id : job.id; }
+};
+
+// The journal's payload for a write. The format is private to one machine and one
+// version's journal: a clean stop leaves no journal behind, and a version byte guards the
+// rest (decode refuses what it does not know instead of guessing).
+void encode(const job_write& w, std::string& out);
+// Throws std::runtime_error naming what is wrong when `bytes` is not a write it made.
+job_write decode_job_write(std::string_view bytes);
+
+}  // namespace ticketd
