@@ -1,0 +1,295 @@
+// The store's journal: records come back as written, a torn tail is a write never
+// acknowledged, damage elsewhere and missing records refuse to replay, applied segments go.
+#include "store/job_write.hpp"
+#include "store/journal.hpp"
+
+#include <gtest/gtest.h>
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <string>
+#include <vector>
+
+using namespace ticketd;
+namespace fs = std::filesystem;
+
+namespace {
+
+struct temp_dir {
+    fs::path path;
+    temp_dir() {
+        std::string pattern = (fs::temp_directory_path() / "ticketd-journal-XXXXXX").string();
+        path = ::mkdtemp(pattern.data());
+    }
+    ~temp_dir() { fs::remove_all(path); }
+};
+
+std::vector<std::pair<uint64_t, std::string>> replay_all(const fs::path& dir, uint64_t after = 0,
+                                                         uint64_t* last = nullptr) {
+    journal j(dir);
+    std::vector<std::pair<uint64_t, std::string>> out;
+    const auto l = j.replay(after, [&](uint64_t p, std::string_view payload) { out.emplace_back(p, payload); });
+    if (last) *last = l;
+    return out;
+}
+
+std::vector<fs::path> segments(const fs::path& dir) {
+    std::vector<fs::path> out;
+    for (const auto& e : fs::directory_iterator(dir)) out.push_back(e.path());
+    std::sort(out.begin(), out.end());
+    return out;
+}
+
+// Writes `payloads` in commits of `per_commit`, into segments of `segment_bytes`.
+void write_records(const fs::path& dir, const std::vector<std::string>& payloads, size_t per_commit,
+                   uint64_t segment_bytes = journal::default_segment_bytes) {
+    journal j(dir, segment_bytes);
+    j.start(j.replay(0, [](uint64_t, std::string_view) {}) + 1);
+    for (size_t i = 0; i < payloads.size(); ++i) {
+        j.add(payloads[i]);
+        if ((i + 1) % per_commit == 0) j.commit();
+    }
+    j.commit();
+}
+
+job_record full_record() {
+    job_record r;
+    r.id = "0123456789abcdef0123456789abcdef";
+    r.type = "report";
+    r.principal = "team-a";
+    r.idempotency_key = "k-1";
+    r.status = job_status::failed;
+    r.cancel_requested = true;
+    r.attempt = 3;
+    r.priority = -7;
+    r.timeout_ms = 60000;
+    r.created_at = 1790000000001;
+    r.started_at = 1790000000002;
+    r.updated_at = 1790000000003;
+    r.finished_at = 1790000000004;
+    r.expires_at = 1790000000005;
+    r.not_before = 1790000000006;
+    r.progress_percent = 42.5;
+    r.progress_message = "half way, \xC3\xA9t\xC3\xA9";
+    r.input = R"({"rows":[1,2,3]})";
+    r.labels = R"({"team":"a"})";
+    r.files = nlohmann::json{{"data", "u-1"}};
+    r.result_name = "out.csv";
+    r.error = std::make_shared<const job_error>(job_error{"report/bad-input", "Bad input", "row 3"});
+    r.result_type = "text/csv";
+    r.result_size = 1234;
+    r.result_inline = true;
+    r.version = 9;
+    r.seq = 77;
+    return r;
+}
+
+}  // namespace
+
+TEST(job_write, every_field_survives_the_round_trip) {
+    job_write w;
+    w.what = job_write::kind::insert;
+    w.job = full_record();
+    w.key = idempotency_binding{"team-a", "k-1", w.job.id, std::string(64, 'f'), false, 1790000009999};
+    w.result = std::string("a,b\n1,2\n\0binary", 15);
+    std::string bytes;
+    encode(w, bytes);
+    const auto back = decode_job_write(bytes);
+    ASSERT_EQ(back.what, job_write::kind::insert);
+    const auto& a = w.job;
+    const auto& b = back.job;
+    EXPECT_EQ(b.id, a.id);
+    EXPECT_EQ(b.type, a.type);
+    EXPECT_EQ(b.principal, a.principal);
+    EXPECT_EQ(b.idempotency_key, a.idempotency_key);
+    EXPECT_EQ(b.status, a.status);
+    EXPECT_EQ(b.cancel_requested, a.cancel_requested);
+    EXPECT_EQ(b.attempt, a.attempt);
+    EXPECT_EQ(b.priority, a.priority);
+    EXPECT_EQ(b.timeout_ms, a.timeout_ms);
+    EXPECT_EQ(b.created_at, a.created_at);
+    EXPECT_EQ(b.started_at, a.started_at);
+    EXPECT_EQ(b.updated_at, a.updated_at);
+    EXPECT_EQ(b.finished_at, a.finished_at);
+    EXPECT_EQ(b.expires_at, a.expires_at);
+    EXPECT_EQ(b.not_before, a.not_before);
+    EXPECT_EQ(b.progress_percent, a.progress_percent);
+    EXPECT_EQ(b.progress_message, a.progress_message);
+    EXPECT_EQ(b.input, a.input);
+    EXPECT_EQ(b.labels, a.labels);
+    EXPECT_EQ(b.files, a.files);
+    EXPECT_EQ(b.result_name, a.result_name);
+    ASSERT_NE(b.error, nullptr);
+    EXPECT_EQ(b.error->code, a.error->code);
+    EXPECT_EQ(b.error->title, a.error->title);
+    EXPECT_EQ(b.error->detail, a.error->detail);
+    EXPECT_EQ(b.result_type, a.result_type);
+    EXPECT_EQ(b.result_size, a.result_size);
+    EXPECT_EQ(b.result_inline, a.result_inline);
+    EXPECT_EQ(b.version, a.version);
+    EXPECT_EQ(b.seq, a.seq);
+    ASSERT_TRUE(back.key.has_value());
+    EXPECT_EQ(back.key->principal, "team-a");
+    EXPECT_EQ(back.key->key, "k-1");
+    EXPECT_EQ(back.key->job_id, a.id);
+    EXPECT_EQ(back.key->fingerprint, std::string(64, 'f'));
+    EXPECT_EQ(back.key->expires_at, 1790000009999);
+    EXPECT_EQ(back.result, w.result);
+
+    // The smallest record: no key, no result, no error, no progress, no files.
+    job_write bare;
+    bare.job.id = "ffffffffffffffffffffffffffffffff";
+    bytes.clear();
+    encode(bare, bytes);
+    const auto bare_back = decode_job_write(bytes);
+    EXPECT_EQ(bare_back.what, job_write::kind::update);
+    EXPECT_FALSE(bare_back.key || bare_back.result || bare_back.job.error || bare_back.job.progress_percent);
+    EXPECT_TRUE(bare_back.job.files.is_null());
+
+    job_write removal;
+    removal.what = job_write::kind::remove;
+    removal.removal = tombstone{"eeeeeeeeeeeeeeeeeeeeeeeeeeeeeeee", "import", 1790000000000, 1790086400000};
+    bytes.clear();
+    encode(removal, bytes);
+    const auto removal_back = decode_job_write(bytes);
+    EXPECT_EQ(removal_back.what, job_write::kind::remove);
+    EXPECT_EQ(removal_back.job_id(), "eeeeeeeeeeeeeeeeeeeeeeeeeeeeeeee");
+    EXPECT_EQ(removal_back.removal.type, "import");
+    EXPECT_EQ(removal_back.removal.expires_at, 1790086400000);
+}
+
+TEST(job_write, decoding_refuses_what_it_did_not_write) {
+    job_write w;
+    w.job = full_record();
+    std::string bytes;
+    encode(w, bytes);
+    EXPECT_THROW(decode_job_write(bytes.substr(0, bytes.size() - 1)), std::runtime_error);  // cut short
+    EXPECT_THROW(decode_job_write(bytes + "x"), std::runtime_error);                         // trailing bytes
+    std::string other_version = bytes;
+    other_version[0] = 2;
+    EXPECT_THROW(decode_job_write(other_version), std::runtime_error);
+    std::string bad_kind = bytes;
+    bad_kind[1] = 9;
+    EXPECT_THROW(decode_job_write(bad_kind), std::runtime_error);
+    EXPECT_THROW(decode_job_write(""), std::runtime_error);
+}
+
+TEST(journal, records_come_back_in_order_across_commits_and_segments) {
+    temp_dir t;
+    std::vector<std::string> payloads;
+    for (int i = 0; i < 300; ++i) payloads.push_back("record " + std::to_string(i) + std::string(i % 50, '.'));
+    write_records(t.path, payloads, 7, 4096);  // small segments: many rotations
+    EXPECT_GT(segments(t.path).size(), 3u);
+    uint64_t last = 0;
+    const auto back = replay_all(t.path, 0, &last);
+    ASSERT_EQ(back.size(), payloads.size());
+    for (size_t i = 0; i < back.size(); ++i) {
+        EXPECT_EQ(back[i].first, i + 1);
+        EXPECT_EQ(back[i].second, payloads[i]);
+    }
+    EXPECT_EQ(last, 300u);
+    // Only what follows the applied position is handed over.
+    const auto tail = replay_all(t.path, 290);
+    ASSERT_EQ(tail.size(), 10u);
+    EXPECT_EQ(tail.front().first, 291u);
+    EXPECT_EQ(tail.front().second, payloads[290]);
+}
+
+TEST(journal, appends_after_a_restart_continue_the_positions) {
+    temp_dir t;
+    write_records(t.path, {"a", "b"}, 1);
+    {
+        journal j(t.path);
+        const auto last = j.replay(2, [](uint64_t, std::string_view) { FAIL() << "all applied"; });
+        EXPECT_EQ(last, 2u);
+        j.start(last + 1);
+        EXPECT_EQ(j.add("c"), 3u);
+        j.commit();
+        j.release(2);
+        EXPECT_EQ(j.segment_count(), 1u);  // the first segment held only applied records
+    }
+    const auto back = replay_all(t.path, 2);
+    ASSERT_EQ(back.size(), 1u);
+    EXPECT_EQ(back[0], (std::pair<uint64_t, std::string>{3, "c"}));
+}
+
+TEST(journal, a_torn_tail_is_a_write_never_acknowledged) {
+    temp_dir t;
+    write_records(t.path, {"first", "second", "third"}, 1);
+    const auto file = segments(t.path).back();
+    // Half of a fourth record's header and payload after the third (as a crash mid-append leaves it).
+    const off_t end = 3 * 16 + 5 + 6 + 5;
+    const int fd = ::open(file.c_str(), O_WRONLY);
+    ASSERT_GE(fd, 0);
+    const char partial[] = {10, 0, 0, 0, 1, 2, 3, 4, 4, 0, 0, 0, 0, 0, 0, 0, 'f', 'o'};
+    ASSERT_EQ(::pwrite(fd, partial, sizeof partial, end), static_cast<ssize_t>(sizeof partial));
+    ::close(fd);
+    const auto back = replay_all(t.path);
+    ASSERT_EQ(back.size(), 3u);
+    EXPECT_EQ(back[2].second, "third");
+}
+
+TEST(journal, damage_before_later_segments_refuses_to_replay) {
+    temp_dir t;
+    std::vector<std::string> payloads(40, std::string(100, 'x'));
+    write_records(t.path, payloads, 1, 1024);
+    const auto files = segments(t.path);
+    ASSERT_GT(files.size(), 2u);
+    {
+        std::fstream f(files[1], std::ios::in | std::ios::out | std::ios::binary);
+        f.seekp(16 + 50);  // inside the first record's payload
+        f.put('y');
+    }
+    try {
+        replay_all(t.path);
+        FAIL() << "replayed a damaged journal";
+    } catch (const journal_error& e) {
+        EXPECT_NE(std::string(e.what()).find(files[1].string()), std::string::npos) << e.what();
+        EXPECT_NE(std::string(e.what()).find("fix:"), std::string::npos) << e.what();
+    }
+}
+
+TEST(journal, missing_records_refuse_to_replay) {
+    temp_dir t;
+    std::vector<std::string> payloads(40, std::string(100, 'x'));
+    write_records(t.path, payloads, 1, 1024);
+    const auto files = segments(t.path);
+    ASSERT_GT(files.size(), 2u);
+    fs::remove(files[0]);
+    EXPECT_THROW(replay_all(t.path, 0), journal_error);  // records 1.. are gone
+    fs::remove(files[2]);
+    EXPECT_THROW(replay_all(t.path, 1000), journal_error);  // a gap between segments
+}
+
+TEST(journal, release_deletes_only_segments_wholly_applied) {
+    temp_dir t;
+    journal j(t.path, 1024);
+    j.start(j.replay(0, [](uint64_t, std::string_view) {}) + 1);
+    for (int i = 0; i < 40; ++i) {
+        j.add(std::string(100, 'x'));
+        j.commit();
+    }
+    const auto before = j.segment_count();
+    ASSERT_GT(before, 3u);
+    j.release(0);
+    EXPECT_EQ(j.segment_count(), before);
+    j.release(40);  // everything applied: only the segment being appended to stays
+    EXPECT_EQ(j.segment_count(), 1u);
+    EXPECT_EQ(segments(t.path).size(), 1u);
+}
+
+TEST(journal, a_foreign_file_in_the_directory_is_named) {
+    temp_dir t;
+    std::ofstream(t.path / "notes.journal") << "hello";
+    try {
+        journal j(t.path);
+        FAIL() << "accepted a foreign file";
+    } catch (const journal_error& e) {
+        EXPECT_NE(std::string(e.what()).find("notes.journal"), std::string::npos) << e.what();
+    }
+}

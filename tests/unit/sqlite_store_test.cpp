@@ -1,0 +1,190 @@
+// The store behind its journal: acknowledged writes are visible at once (before the
+// applier has put them into SQLite), merged writes keep what the first one wrote, and
+// what a crash left in the journal is applied at the next start.
+#include "store/job_write.hpp"
+#include "store/journal.hpp"
+#include "store/sqlite_store.hpp"
+
+#include <gtest/gtest.h>
+
+#include <sqlite3.h>
+
+#include <cstdlib>
+#include <filesystem>
+#include <future>
+#include <string>
+
+using namespace ticketd;
+namespace fs = std::filesystem;
+
+namespace {
+
+struct temp_dir {
+    fs::path path;
+    temp_dir() {
+        std::string pattern = (fs::temp_directory_path() / "ticketd-store-XXXXXX").string();
+        path = ::mkdtemp(pattern.data());
+    }
+    ~temp_dir() { fs::remove_all(path); }
+};
+
+job_record queued_job(const std::string& id) {
+    job_record r;
+    r.id = id;
+    r.type = "report";
+    r.principal = "team-a";
+    r.created_at = r.updated_at = 1790000000000;
+    r.input = R"({"rows":3})";
+    return r;
+}
+
+job_record finished(job_record r) {
+    r.status = job_status::succeeded;
+    r.started_at = r.created_at + 1;
+    r.finished_at = r.updated_at = r.created_at + 2;
+    r.expires_at = r.created_at + 86400000;
+    r.result_type = "application/json";
+    r.result_size = 8;
+    r.result_inline = true;
+    r.input = "{}";  // the engine drops a finished job's input from memory
+    r.version = 3;
+    return r;
+}
+
+void wait_ok(const std::function<void(job_store::write_done)>& write) {
+    std::promise<std::pair<bool, std::string>> p;
+    write([&](bool ok, const std::string& error) { p.set_value({ok, error}); });
+    const auto [ok, error] = p.get_future().get();
+    ASSERT_TRUE(ok) << error;
+}
+
+template <class T>
+T ask(const std::function<void(std::function<void(T)>)>& read) {
+    std::promise<T> p;
+    read([&](T value) { p.set_value(std::move(value)); });
+    return p.get_future().get();
+}
+
+std::string sql_value(const fs::path& db, const std::string& query) {
+    sqlite3* h = nullptr;
+    sqlite3_open_v2(db.c_str(), &h, SQLITE_OPEN_READONLY, nullptr);
+    sqlite3_stmt* s = nullptr;
+    std::string out = "(none)";
+    if (sqlite3_prepare_v2(h, query.c_str(), -1, &s, nullptr) == SQLITE_OK && sqlite3_step(s) == SQLITE_ROW) {
+        const auto* text = sqlite3_column_text(s, 0);
+        out = text ? reinterpret_cast<const char*>(text) : "NULL";
+    }
+    sqlite3_finalize(s);
+    sqlite3_close(h);
+    return out;
+}
+
+const std::string id_a = "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa";
+const std::string id_b = "bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb";
+
+}  // namespace
+
+TEST(sqlite_store, acknowledged_writes_are_seen_at_once_and_kept) {
+    temp_dir t;
+    const auto db = t.path / "ticketd.db";
+    {
+        sqlite_store store(db);
+        const auto a = queued_job(id_a);
+        idempotency_binding key{"team-a", "k-a", id_a, std::string(64, '0'), false, 1790086400000};
+        wait_ok([&](auto done) { store.insert(a, key, done); });
+        // Seen right after the acknowledgement, applied or not.
+        const auto found = ask<job_lookup>([&](auto done) { store.find(id_a, done); });
+        ASSERT_TRUE(found.job.has_value());
+        EXPECT_EQ(found.job->status, job_status::queued);
+        EXPECT_EQ(ask<std::optional<std::string>>([&](auto done) { store.find_key("team-a", "k-a", done); }), id_a);
+        wait_ok([&](auto done) { store.update(finished(a), R"({"ok":1})", done); });
+        EXPECT_EQ(ask<std::optional<std::string>>([&](auto done) { store.read_result(id_a, done); }),
+                  std::optional<std::string>(R"({"ok":1})"));
+        job_query q;
+        q.principal = "team-a";
+        const auto listed = ask<std::vector<job_record>>([&](auto done) { store.list(q, done); });
+        ASSERT_EQ(listed.size(), 1u);  // a list waits for the applier
+        EXPECT_EQ(listed[0].status, job_status::succeeded);
+
+        const auto b = queued_job(id_b);
+        wait_ok([&](auto done) { store.insert(b, std::nullopt, done); });
+        wait_ok([&](auto done) { store.remove(tombstone{id_b, "report", 1790000000005, 1790086400000}, done); });
+        EXPECT_TRUE(ask<job_lookup>([&](auto done) { store.find(id_b, done); }).gone);
+    }
+    // After a clean stop everything is in SQLite; the merged writes kept the first one's
+    // input and the last one's state.
+    EXPECT_EQ(sql_value(db, "SELECT status || ' ' || input || ' ' || version FROM jobs WHERE id='" + id_a + "'"),
+              R"(succeeded {"rows":3} 3)");
+    EXPECT_EQ(sql_value(db, "SELECT body FROM results"), R"({"ok":1})");
+    EXPECT_EQ(sql_value(db, "SELECT count(*) FROM jobs WHERE id='" + id_b + "'"), "0");
+    EXPECT_EQ(sql_value(db, "SELECT count(*) FROM tombstones WHERE job_id='" + id_b + "'"), "1");
+    EXPECT_EQ(sql_value(db, "SELECT applied FROM journal_state"), "4");
+    sqlite_store again(db);
+    const auto found = ask<job_lookup>([&](auto done) { again.find(id_a, done); });
+    ASSERT_TRUE(found.job.has_value());
+    EXPECT_EQ(found.job->status, job_status::succeeded);
+    EXPECT_TRUE(ask<job_lookup>([&](auto done) { again.find(id_b, done); }).gone);
+}
+
+// As if the daemon died after acknowledging writes the applier had not yet applied:
+// records in the journal past the applied position.
+TEST(sqlite_store, the_next_start_applies_what_the_journal_holds) {
+    temp_dir t;
+    const auto db = t.path / "ticketd.db";
+    { sqlite_store create(db); }  // an empty, current schema; applied = 0
+    {
+        journal j(t.path / "journal");
+        j.start(j.replay(0, [](uint64_t, std::string_view) {}) + 1);
+        std::string bytes;
+        job_write insert_a;
+        insert_a.what = job_write::kind::insert;
+        insert_a.job = queued_job(id_a);
+        insert_a.key = idempotency_binding{"team-a", "k-a", id_a, std::string(64, '0'), false, 1790086400000};
+        encode(insert_a, bytes);
+        j.add(bytes);
+        job_write insert_b;
+        insert_b.what = job_write::kind::insert;
+        insert_b.job = queued_job(id_b);
+        bytes.clear();
+        encode(insert_b, bytes);
+        j.add(bytes);
+        job_write finish_b;
+        finish_b.job = finished(queued_job(id_b));
+        finish_b.result = R"({"ok":2})";
+        bytes.clear();
+        encode(finish_b, bytes);
+        j.add(bytes);
+        j.commit();
+    }
+    sqlite_store store(db);
+    std::vector<std::string> unfinished;
+    store.load_unfinished([&](job_record&& r) { unfinished.push_back(r.id); });
+    EXPECT_EQ(unfinished, std::vector<std::string>{id_a});
+    EXPECT_EQ(ask<std::optional<std::string>>([&](auto done) { store.find_key("team-a", "k-a", done); }), id_a);
+    EXPECT_EQ(ask<std::optional<std::string>>([&](auto done) { store.read_result(id_b, done); }),
+              std::optional<std::string>(R"({"ok":2})"));
+    EXPECT_EQ(sql_value(db, "SELECT applied FROM journal_state"), "3");
+    // The replayed segment is gone; only the one being appended to stays.
+    size_t files = 0;
+    for ([[maybe_unused]] const auto& e : fs::directory_iterator(t.path / "journal")) ++files;
+    EXPECT_EQ(files, 1u);
+}
+
+TEST(sqlite_store, a_record_it_cannot_read_stops_the_start_with_the_fix) {
+    temp_dir t;
+    const auto db = t.path / "ticketd.db";
+    { sqlite_store create(db); }
+    {
+        journal j(t.path / "journal");
+        j.start(j.replay(0, [](uint64_t, std::string_view) {}) + 1);
+        j.add("not a job write");
+        j.commit();
+    }
+    try {
+        sqlite_store store(db);
+        FAIL() << "started over an unreadable record";
+    } catch (const journal_error& e) {
+        EXPECT_NE(std::string(e.what()).find("record 1"), std::string::npos) << e.what();
+        EXPECT_NE(std::string(e.what()).find("fix:"), std::string::npos) << e.what();
+    }
+}
