@@ -146,6 +146,18 @@ void add_queue_gauges(daemon_metrics& metrics, const job_engine& engine) {
     });
 }
 
+// How far the store's applier is behind the journal (docs/operations.md).
+void add_store_gauges(daemon_metrics& metrics, const sqlite_store& store) {
+    metrics.add_source([&store](std::vector<prometheus::MetricFamily>& out) {
+        prometheus::ClientMetric m;
+        m.gauge.value = static_cast<double>(store.unapplied_writes());
+        out.push_back({"ticketd_store_unapplied_writes",
+                       "Job writes durable in the journal but not yet applied to the SQLite database.",
+                       prometheus::MetricType::Gauge,
+                       {std::move(m)}});
+    });
+}
+
 // "3 job types; 12 queued, 4 running" for systemd's STATUS=.
 std::string status_line(const job_engine& engine) {
     uint64_t queued = 0, running = 0;
@@ -284,6 +296,7 @@ int run_daemon(const daemon_options& options) {
         ~timers_stopper() { timers.stop(); }
     } stop_timers_first{timers};
     add_queue_gauges(metrics, engine);
+    add_store_gauges(metrics, *store);
     jobs_api api(config, engine, *uploads, metrics);
     std::vector<std::unique_ptr<boost::asio::io_context>> more_io;
     std::vector<boost::asio::io_context*> connection_io{&io};

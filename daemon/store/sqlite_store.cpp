@@ -295,7 +295,7 @@ void apply_merged(sqlite_connection& db, const merged_write& m) {
 
 constexpr size_t max_apply_batch = 20000;        // writes per applier transaction
 constexpr auto apply_delay = std::chrono::milliseconds(50);  // the most a write waits to be applied
-constexpr size_t max_unapplied_writes = 200000;  // beyond: new writes fail (the applier is stuck)
+constexpr size_t max_unapplied_writes = 100000;  // beyond: new writes wait for the applier
 
 }  // namespace
 
@@ -479,12 +479,15 @@ void sqlite_store::journal_loop() {
         }
         bool behind;
         {
-            std::lock_guard lock(apply_mutex_);
-            behind = unapplied_ >= max_unapplied_writes;
+            // Back-pressure: far behind, new writes wait for the applier (a slow disk
+            // slows accepts down); only if it makes no progress at all do they fail.
+            std::unique_lock lock(apply_mutex_);
+            behind = !applied_cv_.wait_for(lock, std::chrono::seconds(10),
+                                           [&] { return unapplied_ < max_unapplied_writes; });
         }
         bool ok = !behind;
-        std::string error = behind ? "the store is not keeping up: " + std::to_string(max_unapplied_writes) +
-                                         " writes wait to be applied (see the log)"
+        std::string error = behind ? "the store is stuck: " + std::to_string(max_unapplied_writes) +
+                                         " writes wait to be applied to the database (see the log)"
                                    : std::string();
         if (ok) {
             for (auto& op : batch) {

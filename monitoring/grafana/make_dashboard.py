@@ -98,6 +98,10 @@ panel("timeseries", "Resident memory", [(f"process_resident_memory_bytes{{{SEL}}
 panel("timeseries", "Open file descriptors", [
     (f"process_open_fds{{{SEL}}}", "open {{instance}}"), (f"process_max_fds{{{SEL}}}", "max {{instance}}")], 6)
 panel("timeseries", "Restarts (1h)", [(f"changes(process_start_time_seconds{{{SEL}}}[1h])", "{{instance}}")], 6)
+panel("timeseries", "Store: writes not yet applied to SQLite", [
+    (f"ticketd_store_unapplied_writes{{{SEL}}}", "{{instance}}")], 6,
+    description="Durable in the journal, waiting for the applier; normally below a few thousand. "
+                "A steady climb means the database is failing or too slow (see the log).")
 
 row("Build and plugins")
 panel("table", "Build", [(f"ticketd_build_info{{{SEL}}}", "")], 8, 6,

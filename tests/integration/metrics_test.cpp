@@ -94,6 +94,9 @@ TEST_F(metrics, queue_length_and_oldest_age_while_the_worker_is_busy) {
         return metric(scrape(), "ticketd_queue_oldest_job_age_seconds", {{"type", "slow"}}) > age + 0.05;
     }));
     EXPECT_EQ(metric(first, "ticketd_queue_length", {{"type", "sleep"}}), 0);
+    // The journaled writes reach SQLite within the applier's gathering time.
+    EXPECT_GE(metric(first, "ticketd_store_unapplied_writes"), 0);
+    ASSERT_TRUE(eventually([&] { return metric(scrape(), "ticketd_store_unapplied_writes") == 0; }));
     d.post("/v1/jobs/" + blocker + "/cancel", "");
 }
 
