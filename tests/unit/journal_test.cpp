@@ -293,3 +293,26 @@ TEST(journal, a_foreign_file_in_the_directory_is_named) {
         EXPECT_NE(std::string(e.what()).find("notes.journal"), std::string::npos) << e.what();
     }
 }
+
+// An append that cannot be made counts for nothing: its positions are given again, and
+// what was acknowledged before and after it replays without a gap.
+TEST(journal, a_failed_append_leaves_no_trace) {
+    temp_dir t;
+    {
+        journal j(t.path, 1024);
+        j.start(j.replay(0, [](uint64_t, std::string_view) {}) + 1);
+        for (int i = 0; i < 9; ++i) j.add(std::string(100, 'a'));  // 9 x 116 bytes: the first segment is full
+        j.commit();
+        // The next segment cannot be created (a directory holds its name).
+        const auto blocked = t.path / "00000000000000000010.journal";
+        fs::create_directory(blocked);
+        EXPECT_EQ(j.add("lost"), 10u);
+        EXPECT_THROW(j.commit(), journal_error);
+        fs::remove(blocked);
+        EXPECT_EQ(j.add("kept"), 10u);  // the failed record's position again
+        j.commit();
+    }
+    const auto back = replay_all(t.path);
+    ASSERT_EQ(back.size(), 10u);
+    EXPECT_EQ(back.back(), (std::pair<uint64_t, std::string>{10, "kept"}));
+}
