@@ -293,6 +293,12 @@ void apply_merged(sqlite_connection& db, const merged_write& m) {
     if (m.result) store_result(db, m.state->id, *m.result);
 }
 
+// A journaled write SQLite refuses (a bug, or a job purged under it): its client has had
+// its answer long ago, so all that is left is to say so.
+void log_dropped(const job_write& w, const std::string& why) {
+    log_error("store: a journaled write to job " + w.job_id() + " could not be applied and is dropped: " + why);
+}
+
 constexpr size_t max_apply_batch = 20000;        // writes per applier transaction
 constexpr auto apply_delay = std::chrono::milliseconds(50);  // the most a write waits to be applied
 constexpr size_t max_unapplied_writes = 100000;  // beyond: new writes wait for the applier
@@ -349,6 +355,9 @@ sqlite_store::sqlite_store(const std::filesystem::path& db_file, std::filesystem
         std::string error;
         if (!apply(replayed, outcomes, error)) {
             throw journal_error("journal: cannot apply the journal to the database: " + error);
+        }
+        for (size_t i = 0; i < replayed.size(); ++i) {
+            if (!outcomes[i].first) log_dropped(*replayed[i].journaled, outcomes[i].second);
         }
         replayed_count += replayed.size();
         replayed.clear();
@@ -596,10 +605,7 @@ void sqlite_store::applier_loop() {
         std::vector<std::pair<write_done, std::pair<bool, std::string>>> completions;
         for (size_t i = 0; i < batch.size(); ++i) {
             if (batch[i].journaled) {
-                if (!outcomes[i].first) {
-                    log_error("store: a journaled write to job " + batch[i].journaled->job_id() +
-                              " could not be applied and is dropped: " + outcomes[i].second);
-                }
+                if (!outcomes[i].first) log_dropped(*batch[i].journaled, outcomes[i].second);
             } else {
                 completions.emplace_back(std::move(batch[i].done), std::move(outcomes[i]));
             }
