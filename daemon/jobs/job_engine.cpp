@@ -690,7 +690,7 @@ void job_engine::run_attempt(job_type_runtime& rt, const job_entry_ptr& e) {
         e->control = std::make_shared<run_control>();
         running_.insert(e);
         rt.metrics->started(static_cast<double>(r.started_at - std::max(r.created_at, r.not_before)) / 1000.0);
-        store_.update(r, [started](bool ok, const std::string& error) {
+        store_.update_and_wake(r, [started](bool ok, const std::string& error) {
             log_write_failure("start", ok, error);
             started->set_value();
         });

@@ -293,6 +293,14 @@ void apply_merged(sqlite_connection& db, const merged_write& m) {
     if (m.result) store_result(db, m.state->id, *m.result);
 }
 
+job_write update_of(const job_record& job, std::optional<std::string> result = std::nullopt) {
+    job_write w;
+    w.what = job_write::kind::update;
+    w.job = job;
+    w.result = std::move(result);
+    return w;
+}
+
 // A journaled write SQLite refuses (a bug, or a job purged under it): its client has had
 // its answer long ago, so all that is left is to say so.
 void log_dropped(const job_write& w, const std::string& why) {
@@ -462,10 +470,11 @@ void sqlite_store::enqueue_direct(std::function<void(sqlite_connection&)> apply,
     enqueue_write(std::move(op));
 }
 
-void sqlite_store::enqueue_job_write(job_write w, write_done done) {
+void sqlite_store::enqueue_job_write(job_write w, write_done done, bool wake_only) {
     write_op op;
     op.journaled = std::make_shared<const job_write>(std::move(w));
     op.done = std::move(done);
+    op.wake_only = wake_only;
     enqueue_write(std::move(op));
 }
 
@@ -519,12 +528,12 @@ void sqlite_store::journal_loop() {
                 if (op.journaled) add_pending(op);
             }
         }
-        std::vector<write_done> acknowledged;
+        std::vector<write_done> acknowledged, wake_now;
         {
             std::lock_guard lock(apply_mutex_);
             for (auto& op : batch) {
                 if (op.journaled) {
-                    acknowledged.push_back(std::move(op.done));
+                    (op.wake_only ? wake_now : acknowledged).push_back(std::move(op.done));
                     if (!ok) continue;
                     appended_ = op.position;
                     ++unapplied_;
@@ -534,6 +543,7 @@ void sqlite_store::journal_loop() {
             }
         }
         apply_cv_.notify_one();
+        for (const auto& done : wake_now) done(ok, error);
         if (!acknowledged.empty()) {
             run_completion([acknowledged = std::move(acknowledged), ok, error]() {
                 for (const auto& done : acknowledged) done(ok, error);
@@ -775,18 +785,15 @@ void sqlite_store::insert(const job_record& job, std::optional<idempotency_bindi
 }
 
 void sqlite_store::update(const job_record& job, write_done done) {
-    job_write w;
-    w.what = job_write::kind::update;
-    w.job = job;
-    enqueue_job_write(std::move(w), std::move(done));
+    enqueue_job_write(update_of(job), std::move(done));
+}
+
+void sqlite_store::update_and_wake(const job_record& job, write_done done) {
+    enqueue_job_write(update_of(job), std::move(done), true);
 }
 
 void sqlite_store::update(const job_record& job, std::string result, write_done done) {
-    job_write w;
-    w.what = job_write::kind::update;
-    w.job = job;
-    w.result = std::move(result);
-    enqueue_job_write(std::move(w), std::move(done));
+    enqueue_job_write(update_of(job, std::move(result)), std::move(done));
 }
 
 void sqlite_store::read_result(const std::string& job_id, std::function<void(std::optional<std::string>)> done) {

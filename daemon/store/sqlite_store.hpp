@@ -41,6 +41,7 @@ class sqlite_store final : public job_store {
 
     void insert(const job_record& job, std::optional<idempotency_binding> key, write_done done) override;
     void update(const job_record& job, write_done done) override;
+    void update_and_wake(const job_record& job, write_done done) override;
     void update(const job_record& job, std::string result, write_done done) override;
     void read_result(const std::string& job_id, std::function<void(std::optional<std::string>)> done) override;
     void remove(const tombstone& t, write_done done) override;
@@ -71,6 +72,7 @@ class sqlite_store final : public job_store {
         std::function<void(sqlite_connection&)> apply;  // a write applied as is
         write_done done;
         uint64_t position = 0;  // the journal record's (journaled writes)
+        bool wake_only = false;  // `done` runs on the journal thread (update_and_wake)
     };
     using read_op = std::function<void(sqlite_connection&)>;
     struct pending_job {
@@ -81,7 +83,7 @@ class sqlite_store final : public job_store {
 
     void enqueue_write(write_op op);
     void enqueue_direct(std::function<void(sqlite_connection&)> apply, write_done done);
-    void enqueue_job_write(job_write w, write_done done);
+    void enqueue_job_write(job_write w, write_done done, bool wake_only = false);
     void enqueue_read(read_op op);
     template <class T>
     T read_now(std::function<T(sqlite_connection&)> read);

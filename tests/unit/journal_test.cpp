@@ -3,31 +3,25 @@
 #include "store/job_write.hpp"
 #include "store/journal.hpp"
 
+#include "support/temp_dir.hpp"
+
 #include <gtest/gtest.h>
 
 #include <fcntl.h>
 #include <unistd.h>
 
 #include <algorithm>
-#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <string>
 #include <vector>
 
 using namespace ticketd;
+using ticketd::test::temp_dir;
 namespace fs = std::filesystem;
 
 namespace {
 
-struct temp_dir {
-    fs::path path;
-    temp_dir() {
-        std::string pattern = (fs::temp_directory_path() / "ticketd-journal-XXXXXX").string();
-        path = ::mkdtemp(pattern.data());
-    }
-    ~temp_dir() { fs::remove_all(path); }
-};
 
 std::vector<std::pair<uint64_t, std::string>> replay_all(const fs::path& dir, uint64_t after = 0,
                                                          uint64_t* last = nullptr) {
@@ -55,6 +49,14 @@ void write_records(const fs::path& dir, const std::vector<std::string>& payloads
         if ((i + 1) % per_commit == 0) j.commit();
     }
     j.commit();
+}
+
+// 40 records of 116 bytes in segments of 1 KiB: several segments, all full.
+std::vector<fs::path> forty_records_in_small_segments(const fs::path& dir) {
+    write_records(dir, std::vector<std::string>(40, std::string(100, 'x')), 1, 1024);
+    auto files = segments(dir);
+    if (files.size() <= 2) throw std::runtime_error("expected more than two segments");
+    return files;
 }
 
 job_record full_record() {
@@ -180,7 +182,7 @@ TEST(job_write, decoding_refuses_what_it_did_not_write) {
 }
 
 TEST(journal, records_come_back_in_order_across_commits_and_segments) {
-    temp_dir t;
+    temp_dir t("ticketd-journal");
     std::vector<std::string> payloads;
     for (int i = 0; i < 300; ++i) payloads.push_back("record " + std::to_string(i) + std::string(i % 50, '.'));
     write_records(t.path, payloads, 7, 4096);  // small segments: many rotations
@@ -201,7 +203,7 @@ TEST(journal, records_come_back_in_order_across_commits_and_segments) {
 }
 
 TEST(journal, appends_after_a_restart_continue_the_positions) {
-    temp_dir t;
+    temp_dir t("ticketd-journal");
     write_records(t.path, {"a", "b"}, 1);
     {
         journal j(t.path);
@@ -219,7 +221,7 @@ TEST(journal, appends_after_a_restart_continue_the_positions) {
 }
 
 TEST(journal, a_torn_tail_is_a_write_never_acknowledged) {
-    temp_dir t;
+    temp_dir t("ticketd-journal");
     write_records(t.path, {"first", "second", "third"}, 1);
     const auto file = segments(t.path).back();
     // Half of a fourth record's header and payload after the third (as a crash mid-append leaves it).
@@ -235,11 +237,8 @@ TEST(journal, a_torn_tail_is_a_write_never_acknowledged) {
 }
 
 TEST(journal, damage_before_later_segments_refuses_to_replay) {
-    temp_dir t;
-    std::vector<std::string> payloads(40, std::string(100, 'x'));
-    write_records(t.path, payloads, 1, 1024);
-    const auto files = segments(t.path);
-    ASSERT_GT(files.size(), 2u);
+    temp_dir t("ticketd-journal");
+    const auto files = forty_records_in_small_segments(t.path);
     {
         std::fstream f(files[1], std::ios::in | std::ios::out | std::ios::binary);
         f.seekp(16 + 50);  // inside the first record's payload
@@ -255,11 +254,8 @@ TEST(journal, damage_before_later_segments_refuses_to_replay) {
 }
 
 TEST(journal, missing_records_refuse_to_replay) {
-    temp_dir t;
-    std::vector<std::string> payloads(40, std::string(100, 'x'));
-    write_records(t.path, payloads, 1, 1024);
-    const auto files = segments(t.path);
-    ASSERT_GT(files.size(), 2u);
+    temp_dir t("ticketd-journal");
+    const auto files = forty_records_in_small_segments(t.path);
     fs::remove(files[0]);
     EXPECT_THROW(replay_all(t.path, 0), journal_error);  // records 1.. are gone
     fs::remove(files[2]);
@@ -267,7 +263,7 @@ TEST(journal, missing_records_refuse_to_replay) {
 }
 
 TEST(journal, release_deletes_only_segments_wholly_applied) {
-    temp_dir t;
+    temp_dir t("ticketd-journal");
     journal j(t.path, 1024);
     j.start(j.replay(0, [](uint64_t, std::string_view) {}) + 1);
     for (int i = 0; i < 40; ++i) {
@@ -284,7 +280,7 @@ TEST(journal, release_deletes_only_segments_wholly_applied) {
 }
 
 TEST(journal, a_foreign_file_in_the_directory_is_named) {
-    temp_dir t;
+    temp_dir t("ticketd-journal");
     std::ofstream(t.path / "notes.journal") << "hello";
     try {
         journal j(t.path);
@@ -297,7 +293,7 @@ TEST(journal, a_foreign_file_in_the_directory_is_named) {
 // An append that cannot be made counts for nothing: its positions are given again, and
 // what was acknowledged before and after it replays without a gap.
 TEST(journal, a_failed_append_leaves_no_trace) {
-    temp_dir t;
+    temp_dir t("ticketd-journal");
     {
         journal j(t.path, 1024);
         j.start(j.replay(0, [](uint64_t, std::string_view) {}) + 1);

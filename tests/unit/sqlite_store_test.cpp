@@ -5,28 +5,26 @@
 #include "store/journal.hpp"
 #include "store/sqlite_store.hpp"
 
+#include "support/temp_dir.hpp"
+
 #include <gtest/gtest.h>
 
 #include <sqlite3.h>
 
-#include <cstdlib>
 #include <filesystem>
+#include <chrono>
+#include <condition_variable>
 #include <future>
+#include <mutex>
+#include <vector>
 #include <string>
 
 using namespace ticketd;
+using ticketd::test::temp_dir;
 namespace fs = std::filesystem;
 
 namespace {
 
-struct temp_dir {
-    fs::path path;
-    temp_dir() {
-        std::string pattern = (fs::temp_directory_path() / "ticketd-store-XXXXXX").string();
-        path = ::mkdtemp(pattern.data());
-    }
-    ~temp_dir() { fs::remove_all(path); }
-};
 
 job_record queued_job(const std::string& id) {
     job_record r;
@@ -85,7 +83,7 @@ const std::string id_b = "bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb";
 }  // namespace
 
 TEST(sqlite_store, acknowledged_writes_are_seen_at_once_and_kept) {
-    temp_dir t;
+    temp_dir t("ticketd-store");
     const auto db = t.path / "ticketd.db";
     {
         sqlite_store store(db);
@@ -129,7 +127,7 @@ TEST(sqlite_store, acknowledged_writes_are_seen_at_once_and_kept) {
 // As if the daemon died after acknowledging writes the applier had not yet applied:
 // records in the journal past the applied position.
 TEST(sqlite_store, the_next_start_applies_what_the_journal_holds) {
-    temp_dir t;
+    temp_dir t("ticketd-store");
     const auto db = t.path / "ticketd.db";
     { sqlite_store create(db); }  // an empty, current schema; applied = 0
     {
@@ -171,7 +169,7 @@ TEST(sqlite_store, the_next_start_applies_what_the_journal_holds) {
 }
 
 TEST(sqlite_store, a_record_it_cannot_read_stops_the_start_with_the_fix) {
-    temp_dir t;
+    temp_dir t("ticketd-store");
     const auto db = t.path / "ticketd.db";
     { sqlite_store create(db); }
     {
@@ -187,4 +185,38 @@ TEST(sqlite_store, a_record_it_cannot_read_stops_the_start_with_the_fix) {
         EXPECT_NE(std::string(e.what()).find("record 1"), std::string::npos) << e.what();
         EXPECT_NE(std::string(e.what()).find("fix:"), std::string::npos) << e.what();
     }
+}
+
+// A worker waiting to start a plugin is woken by the store's own thread; other
+// completions go through the executor (in the daemon: the io threads).
+TEST(sqlite_store, update_and_wake_does_not_go_through_the_executor) {
+    temp_dir t("ticketd-store");
+    std::mutex m;  // declared before the store: its last completions may still be posted
+    std::condition_variable cv;
+    std::vector<std::function<void()>> posted;
+    std::promise<bool> later;
+    sqlite_store store(t.path / "ticketd.db");
+    wait_ok([&](auto done) { store.insert(queued_job(id_a), std::nullopt, done); });
+    store.set_completion_executor([&](std::function<void()> fn) {
+        std::lock_guard lock(m);
+        posted.push_back(std::move(fn));
+        cv.notify_all();
+    });
+    auto running = queued_job(id_a);
+    running.status = job_status::running;
+    wait_ok([&](auto done) { store.update_and_wake(running, done); });  // would hang if posted
+    {
+        std::lock_guard lock(m);
+        EXPECT_TRUE(posted.empty());
+    }
+    store.update(finished(queued_job(id_a)), [&](bool ok, const std::string&) { later.set_value(ok); });
+    std::function<void()> fn;
+    {
+        std::unique_lock lock(m);
+        ASSERT_TRUE(cv.wait_for(lock, std::chrono::seconds(10), [&] { return !posted.empty(); }));
+        fn = std::move(posted.front());
+    }
+    fn();
+    EXPECT_TRUE(later.get_future().get());
+    store.set_completion_executor(nullptr);
 }
