@@ -60,7 +60,7 @@ class sqlite_store final : public job_store {
     void close() override;
 
     // From now on, write callbacks run through `executor` (e.g. posted to the io threads)
-    // instead of on the writer thread. Unset (the default, and during startup): inline.
+    // instead of on the store's threads. Unset (the default, and during startup): inline.
     void set_completion_executor(std::function<void(std::function<void()>)> executor);
 
     // Writes acknowledged but not yet in SQLite (a gauge: how far the applier is behind).
