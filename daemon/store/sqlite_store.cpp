@@ -301,11 +301,6 @@ job_write update_of(const job_record& job, std::optional<std::string> result = s
     return w;
 }
 
-// A journaled write SQLite refuses (a bug, or a job purged under it): its client has had
-// its answer long ago, so all that is left is to say so.
-void log_dropped(const job_write& w, const std::string& why) {
-    log_error("store: a journaled write to job " + w.job_id() + " could not be applied and is dropped: " + why);
-}
 
 constexpr size_t max_apply_batch = 20000;        // writes per applier transaction
 constexpr auto apply_delay = std::chrono::milliseconds(50);  // the most a write waits to be applied
@@ -363,9 +358,6 @@ sqlite_store::sqlite_store(const std::filesystem::path& db_file, std::filesystem
         std::string error;
         if (!apply(replayed, outcomes, error)) {
             throw journal_error("journal: cannot apply the journal to the database: " + error);
-        }
-        for (size_t i = 0; i < replayed.size(); ++i) {
-            if (!outcomes[i].first) log_dropped(*replayed[i].journaled, outcomes[i].second);
         }
         replayed_count += replayed.size();
         replayed.clear();
@@ -595,14 +587,7 @@ void sqlite_store::applier_loop() {
         }
         backoff = std::chrono::milliseconds(100);
         drop_pending(batch);
-        uint64_t reached = 0;
-        size_t journaled = 0;
-        for (const auto& op : batch) {
-            if (op.journaled) {
-                reached = op.position;
-                ++journaled;
-            }
-        }
+        const auto [reached, journaled] = journal_reach(batch);
         if (journaled > 0) {
             {
                 std::lock_guard lock(apply_mutex_);
@@ -614,11 +599,7 @@ void sqlite_store::applier_loop() {
         }
         std::vector<std::pair<write_done, std::pair<bool, std::string>>> completions;
         for (size_t i = 0; i < batch.size(); ++i) {
-            if (batch[i].journaled) {
-                if (!outcomes[i].first) log_dropped(*batch[i].journaled, outcomes[i].second);
-            } else {
-                completions.emplace_back(std::move(batch[i].done), std::move(outcomes[i]));
-            }
+            if (!batch[i].journaled) completions.emplace_back(std::move(batch[i].done), std::move(outcomes[i]));
         }
         if (!completions.empty()) {
             run_completion([completions = std::move(completions)]() {
@@ -658,10 +639,7 @@ bool sqlite_store::apply(std::vector<write_op>& batch, std::vector<std::pair<boo
             else open[id] = i;
         }
     }
-    uint64_t reached = 0;
-    for (const auto& op : batch) {
-        if (op.journaled) reached = op.position;
-    }
+    const uint64_t reached = journal_reach(batch).first;
     const auto apply_one = [&](size_t i) {
         if (absorbed[i]) return;
         if (batch[i].journaled) apply_merged(db, merged[i]);
@@ -704,6 +682,14 @@ bool sqlite_store::apply(std::vector<write_op>& batch, std::vector<std::pair<boo
         }
         db.reset_all();  // no statement keeps a read open across the commit
         db.cached("COMMIT").run();
+        // A journaled write SQLite refused (a bug, or a job purged under it): its client
+        // had its answer long ago, so all that is left is to say so.
+        for (size_t i = 0; i < batch.size(); ++i) {
+            if (batch[i].journaled && !outcomes[i].first) {
+                log_error("store: a journaled write to job " + batch[i].journaled->job_id() +
+                          " could not be applied and is dropped: " + outcomes[i].second);
+            }
+        }
         return true;
     } catch (const std::exception& e) {
         error = e.what();
@@ -714,6 +700,14 @@ bool sqlite_store::apply(std::vector<write_op>& batch, std::vector<std::pair<boo
         }
         return false;
     }
+}
+
+std::pair<uint64_t, size_t> sqlite_store::journal_reach(const std::vector<write_op>& batch) {
+    std::pair<uint64_t, size_t> out{0, 0};
+    for (const auto& op : batch) {
+        if (op.journaled) out = {op.position, out.second + 1};
+    }
+    return out;
 }
 
 void sqlite_store::add_pending(const write_op& op) {

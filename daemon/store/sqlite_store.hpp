@@ -93,6 +93,8 @@ class sqlite_store final : public job_store {
     // journal position reached; false when the transaction failed (nothing applied).
     bool apply(std::vector<write_op>& batch, std::vector<std::pair<bool, std::string>>& outcomes,
                std::string& error);
+    // The last journal position in `batch` and how many journaled writes it holds.
+    static std::pair<uint64_t, size_t> journal_reach(const std::vector<write_op>& batch);
     void add_pending(const write_op& op);
     void drop_pending(const std::vector<write_op>& applied);
     void wait_applied(uint64_t position);

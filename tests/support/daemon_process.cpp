@@ -87,40 +87,33 @@ bool eventually(const std::function<bool()>& condition, std::chrono::millisecond
     return condition();
 }
 
-daemon_process::daemon_process(daemon_config_text config) : config_(std::move(config)) {
-    std::string tmpl = (fs::temp_directory_path() / "ticketd-test-XXXXXX").string();
-    if (::mkdtemp(tmpl.data()) == nullptr) throw std::runtime_error("mkdtemp failed");
-    dir_ = tmpl;
-    write_config();
-}
+daemon_process::daemon_process(daemon_config_text config) : config_(std::move(config)) { write_config(); }
 
 daemon_process::~daemon_process() {
     if (pid_ > 0) kill9();
-    std::error_code ec;
-    fs::remove_all(dir_, ec);
 }
 
 void daemon_process::write_config() const {
-    fs::create_directories(dir_ / "jobs.d");
-    std::ofstream(dir_ / "ticketd.yaml") << "server:\n  listen: 127.0.0.1:0\n  io_threads: 2\n"
+    fs::create_directories(dir_.path / "jobs.d");
+    std::ofstream(dir_.path / "ticketd.yaml") << "server:\n  listen: 127.0.0.1:0\n  io_threads: 2\n"
                                          << config_.server << "state_dir: state\njobs_dir: jobs.d\nplugin_dir: "
                                          << TICKETD_PLUGIN_DIR << "\n" << config_.top << "jobs:\n" << config_.jobs;
     for (const auto& [name, text] : config_.job_types) {
-        std::ofstream(dir_ / "jobs.d" / name)
+        std::ofstream(dir_.path / "jobs.d" / name)
             << replace_all(replace_all(text, "@PLUGINS@", TICKETD_PLUGIN_DIR), "@FIXTURES@", TICKETD_FIXTURE_DIR);
     }
 }
 
 void daemon_process::start() {
-    const auto port_file = dir_ / "port";
+    const auto port_file = dir_.path / "port";
     fs::remove(port_file);
-    std::vector<std::string> args{TICKETD_BINARY, "--config", (dir_ / "ticketd.yaml").string(), "--port-file",
+    std::vector<std::string> args{TICKETD_BINARY, "--config", (dir_.path / "ticketd.yaml").string(), "--port-file",
                                   port_file.string()};
     if (activation_fd_ >= 0) {
         // LISTEN_PID must be the daemon's own pid: set it in a shell that then execs.
         args.insert(args.begin(), {"/bin/sh", "-c", "LISTEN_PID=$$ LISTEN_FDS=1 exec \"$0\" \"$@\""});
     }
-    pid_ = spawn(args, dir_ / "daemon.log", env_, activation_fd_);
+    pid_ = spawn(args, dir_.path / "daemon.log", env_, activation_fd_);
     const bool up = eventually([&] { return fs::exists(port_file) || !running(); }, std::chrono::seconds(30));
     if (!up || !fs::exists(port_file)) {
         throw std::runtime_error("ticketd did not start; log:\n" + log());
@@ -133,14 +126,14 @@ void daemon_process::start() {
 }
 
 int daemon_process::start_expect_failure(std::string& log_text) {
-    const pid_t pid = spawn({TICKETD_BINARY, "--config", (dir_ / "ticketd.yaml").string()}, dir_ / "daemon.log");
+    const pid_t pid = spawn({TICKETD_BINARY, "--config", (dir_.path / "ticketd.yaml").string()}, dir_.path / "daemon.log");
     const int rc = wait_exit(pid, std::chrono::seconds(30));
     log_text = log();
     return rc;
 }
 
 int daemon_process::check_config(std::string& out) const {
-    return run_ticketd({"--check-config", "--config", (dir_ / "ticketd.yaml").string()}, out);
+    return run_ticketd({"--check-config", "--config", (dir_.path / "ticketd.yaml").string()}, out);
 }
 
 int run_ticketd(const std::vector<std::string>& args, std::string& out) {
@@ -184,7 +177,7 @@ void daemon_process::kill9() {
     pid_ = -1;
 }
 
-std::string daemon_process::log() const { return read_file(dir_ / "daemon.log"); }
+std::string daemon_process::log() const { return read_file(dir_.path / "daemon.log"); }
 
 std::string daemon_process::url(const std::string& path) const {
     return "http://127.0.0.1:" + std::to_string(port_) + path;

@@ -5,6 +5,7 @@
 #pragma once
 
 #include "support/http_client.hpp"
+#include "support/temp_dir.hpp"
 
 #include <sys/types.h>
 
@@ -54,7 +55,7 @@ class daemon_process {
     uint16_t port() const { return port_; }
     // The separate metrics listener's port (metrics.listen), 0 when there is none.
     uint16_t metrics_port() const { return metrics_port_; }
-    const std::filesystem::path& dir() const { return dir_; }
+    const std::filesystem::path& dir() const { return dir_.path; }
     std::string log() const;
     std::string url(const std::string& path) const;
 
@@ -76,7 +77,7 @@ class daemon_process {
     void write_config() const;
 
     daemon_config_text config_;
-    std::filesystem::path dir_;
+    temp_dir dir_{"ticketd-test"};  // removed after the destructor has killed the daemon
     pid_t pid_ = -1;
     uint16_t port_ = 0;
     uint16_t metrics_port_ = 0;

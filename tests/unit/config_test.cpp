@@ -1,6 +1,8 @@
 // Config parsing: units, and errors that name file, line, column and the fix.
 #include "config/config.hpp"
 
+#include "support/temp_dir.hpp"
+
 #include <gtest/gtest.h>
 
 #include <fstream>
@@ -10,15 +12,13 @@ using namespace ticketd;
 
 namespace {
 struct temp_config {
-    fs::path dir;
+    ticketd::test::temp_dir scratch{"ticketd-config"};
+    const fs::path& dir = scratch.path;
     temp_config(const std::string& main, const std::map<std::string, std::string>& jobs) {
-        std::string tmpl = (fs::temp_directory_path() / "ticketd-config-XXXXXX").string();
-        dir = ::mkdtemp(tmpl.data());
         fs::create_directories(dir / "jobs.d");
         std::ofstream(dir / "ticketd.yaml") << main;
         for (const auto& [name, text] : jobs) std::ofstream(dir / "jobs.d" / name) << text;
     }
-    ~temp_config() { fs::remove_all(dir); }
     daemon_config load() const { return load_config(dir / "ticketd.yaml"); }
 };
 
