@@ -47,7 +47,6 @@ class journal {
 
     // Adds a record to the pending append; returns its position.
     uint64_t add(std::string_view payload);
-    bool has_pending() const { return !pending_.empty(); }
     // Writes the pending records and fdatasyncs them. On failure nothing of them counts
     // (the file is cut back; if even that fails, every later append fails too) and it throws.
     void commit();
