@@ -1,5 +1,6 @@
 #include "jobs/job.hpp"
 #include "jobs/job_entry.hpp"
+#include "system/hex.hpp"
 
 namespace ticketd {
 
@@ -35,17 +36,14 @@ std::string job_record::etag() const {
 }
 
 std::optional<job_key> job_key_of(std::string_view id) {
-    if (id.size() != 32) return std::nullopt;
-    uint64_t half[2] = {0, 0};
-    for (size_t i = 0; i < 32; ++i) {
-        const char c = id[i];
-        int v;
-        if (c >= '0' && c <= '9') v = c - '0';
-        else if (c >= 'a' && c <= 'f') v = c - 'a' + 10;
-        else return std::nullopt;
-        half[i / 16] = half[i / 16] << 4 | static_cast<uint64_t>(v);
+    uint8_t bytes[16];
+    if (id.size() != 32 || !from_hex(id, bytes)) return std::nullopt;
+    job_key k;
+    for (int i = 0; i < 8; ++i) {
+        k.hi = k.hi << 8 | bytes[i];
+        k.lo = k.lo << 8 | bytes[8 + i];
     }
-    return job_key{half[0], half[1]};
+    return k;
 }
 
 }  // namespace ticketd

@@ -55,7 +55,7 @@ struct job_record {
     uint64_t result_size = 0;
     bool result_inline = false;  // the result is in the store (small), not a file
     uint64_t version = 1;
-    int64_t seq = 0;  // the store's accept order (list order); 0 until read from the store
+    int64_t seq = 0;  // the store's accept order (list order), given with the id (job_store::new_job_id)
 
     // Strong entity tag of the current document.
     std::string etag() const;

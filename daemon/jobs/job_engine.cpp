@@ -2,7 +2,6 @@
 #include "system/thread_name.hpp"
 
 #include "system/log.hpp"
-#include "system/random_id.hpp"
 
 #include <algorithm>
 #include <future>
@@ -301,7 +300,9 @@ void job_engine::submit(submit_request req, std::function<void(submit_outcome)> 
     }
     const unix_ms now = now_unix_ms();
     job_record r;
-    r.id = new_random_id();
+    auto identity = store_.new_job_id();
+    r.seq = identity.seq;
+    r.id = std::move(identity.id);
     if (!req.files.empty()) {
         auto problems = uploads_.pin(r.id, req.principal, req.files, now);
         if (!problems.empty()) {
@@ -384,7 +385,7 @@ void job_engine::accept_committed(job_type_runtime& rt, job_record record,
     e->record = record;
     {
         std::lock_guard lock(mutex_);
-        jobs_[*job_key_of(record.id)] = e;  // made by new_random_id()
+        jobs_[*job_key_of(record.id)] = e;  // made by the store: 32 hex digits
         if (key) keys_.bind(*key);
         rt.queue->push_reserved(e, record.priority, 0);
     }

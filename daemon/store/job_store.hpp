@@ -66,11 +66,21 @@ struct purge_report {
     std::vector<idempotency_binding> expired_keys;
 };
 
+// A new job's identity, given by the store before its first write.
+struct job_identity {
+    int64_t seq = 0;  // accept order (list order), never reused
+    std::string id;   // 128 bits that look random (store/job_ids.hpp)
+};
+
 class job_store {
    public:
     using write_done = std::function<void(bool ok, const std::string& error)>;
 
     virtual ~job_store() = default;
+
+    // The seq and id of a job about to be inserted (any thread, no I/O). A seq given out
+    // but never inserted (the submit failed) is simply skipped.
+    virtual job_identity new_job_id() = 0;
 
     // Insert a new job and, when it has a key, its binding, atomically.
     virtual void insert(const job_record& job, std::optional<idempotency_binding> key,

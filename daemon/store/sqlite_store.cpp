@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cstring>
 #include <future>
 #include <iterator>
 #include <type_traits>
@@ -17,7 +18,7 @@ namespace {
 constexpr const char* schema = R"sql(
 CREATE TABLE IF NOT EXISTS jobs (
     seq INTEGER PRIMARY KEY AUTOINCREMENT,  -- accept order, never reused: list order
-    id TEXT NOT NULL UNIQUE,
+    id TEXT NOT NULL,  -- no index: an id leads to its seq (store/job_ids.hpp; schema 6)
     type TEXT NOT NULL,
     principal TEXT NOT NULL,
     idempotency_key TEXT,
@@ -58,6 +59,16 @@ CREATE TABLE IF NOT EXISTS idempotency_keys (
     expires_at INTEGER NOT NULL,
     PRIMARY KEY (principal, key)
 ) WITHOUT ROWID;
+-- Ids made before schema 6 (random, they do not lead to their seq) and the seq of each.
+CREATE TABLE IF NOT EXISTS legacy_job_ids (
+    id TEXT PRIMARY KEY,
+    seq INTEGER NOT NULL
+) WITHOUT ROWID;
+-- The AES-128 key job ids are made with (schema 6; store/job_ids.hpp).
+CREATE TABLE IF NOT EXISTS job_id_key (
+    id INTEGER PRIMARY KEY CHECK (id = 1),
+    key BLOB NOT NULL
+);
 CREATE TABLE IF NOT EXISTS tombstones (
     job_id TEXT PRIMARY KEY,
     type TEXT NOT NULL,
@@ -115,7 +126,37 @@ constexpr const char* migrate_results_3_to_4_after = R"sql(
 INSERT INTO results SELECT j.seq, r.body FROM results_v3 r JOIN jobs j ON j.id = r.job_id;
 DROP TABLE results_v3;
 )sql";
-constexpr int schema_version = 5;  // 5: journal_state (created by `schema`)
+// Schema 6: the jobs table loses its index on id (a random B-tree: the store's cost per
+// job grew with its size). The table is renamed, `schema` creates the new one, the rows
+// are copied, and the ids made until now are listed in legacy_job_ids (they do not lead
+// to their seq). The seq counter carries over, so no seq is ever given twice.
+constexpr const char* migrate_jobs_to_6_before = R"sql(
+ALTER TABLE jobs RENAME TO jobs_v5;
+DROP INDEX IF EXISTS jobs_by_principal;
+DROP INDEX IF EXISTS jobs_unfinished;
+DROP INDEX IF EXISTS jobs_by_expiry;
+)sql";
+constexpr const char* migrate_jobs_to_6_after = R"sql(
+INSERT INTO jobs (seq, id, type, principal, idempotency_key, fingerprint, status, cancel_requested, attempt,
+                  priority, timeout_ms, created_at, started_at, updated_at, finished_at, expires_at, not_before,
+                  progress_percent, progress_message, input, labels, error, result_type, result_size, version,
+                  files, result_name, result_inline)
+    SELECT seq, id, type, principal, idempotency_key, fingerprint, status, cancel_requested, attempt,
+           priority, timeout_ms, created_at, started_at, updated_at, finished_at, expires_at, not_before,
+           progress_percent, progress_message, input, labels, error, result_type, result_size, version,
+           files, result_name, result_inline
+    FROM jobs_v5;
+INSERT INTO legacy_job_ids (id, seq) SELECT id, seq FROM jobs_v5;
+DELETE FROM sqlite_sequence WHERE name = 'jobs';
+UPDATE sqlite_sequence SET name = 'jobs' WHERE name = 'jobs_v5';
+DROP TABLE jobs_v5;
+)sql";
+constexpr int schema_version = 6;  // 5: journal_state; 6: ids lead to their seq (see above)
+
+// The condition that finds the row of the job whose id is ?1 by its rowid: an id made
+// before schema 6 through legacy_job_ids, any other by the seq inside it (job_seq(), the
+// job_ids decoder registered on each connection); then the whole id must match.
+const std::string row_of_id1 = "seq=coalesce((SELECT seq FROM legacy_job_ids WHERE id=?1), job_seq(?1)) AND id=?1";
 
 constexpr const char* job_columns =
     "id, type, principal, idempotency_key, status, cancel_requested, attempt, "
@@ -206,8 +247,8 @@ const std::string insert_sql = [] {
     std::string sql = "INSERT INTO jobs (id, type, principal, idempotency_key, fingerprint, priority, timeout_ms, "
                       "created_at, input, labels, files";
     for (const char* c : state_columns) sql += std::string(", ") + c;
-    sql += ") VALUES (?1";
-    for (int i = 2; i <= 11 + state_column_count; ++i) sql += ",?" + std::to_string(i);
+    sql += ", seq) VALUES (?1";
+    for (int i = 2; i <= 12 + state_column_count; ++i) sql += ",?" + std::to_string(i);
     return sql + ")";
 }();
 const std::string update_sql = [] {
@@ -215,7 +256,7 @@ const std::string update_sql = [] {
     for (int i = 0; i < state_column_count; ++i) {
         sql += std::string(i ? ", " : "") + state_columns[i] + "=?" + std::to_string(i + 2);
     }
-    return sql + " WHERE id=?1";
+    return sql + " WHERE " + row_of_id1;
 }();
 
 // The job's row: what never changes from `created`, its state from `state` (the same
@@ -231,7 +272,11 @@ void insert_job(sqlite_connection& db, const job_record& created, const job_reco
     s.bind(9, created.input).bind(10, created.labels);
     s.bind(11, created.files.empty() ? std::string("{}") : created.files.dump());
     bind_state(s, state, 12);
+    s.bind_optional(12 + state_column_count, created.seq);  // 0: written before schema 6, SQLite numbers it
     s.run();
+    if (created.seq == 0) {
+        db.cached("INSERT INTO legacy_job_ids (id, seq) VALUES (?1, last_insert_rowid())").bind(1, created.id).run();
+    }
     if (key) {
         auto& k = db.cached(
             "INSERT OR REPLACE INTO idempotency_keys (principal, key, job_id, "
@@ -251,25 +296,33 @@ void apply_update(sqlite_connection& db, const job_record& j) {
     if (db.changes() != 1) throw sqlite_error("update: no job " + j.id);
 }
 
-const char* const delete_result_sql = "DELETE FROM results WHERE seq=(SELECT seq FROM jobs WHERE id=?1)";
+const std::string seq_of_id1 = "(SELECT seq FROM jobs WHERE " + row_of_id1 + ")";
+const std::string delete_result_sql = "DELETE FROM results WHERE seq=" + seq_of_id1;
 // The job's key binding (found through the job's row: the bindings have no by-job index).
-const char* const mark_key_deleted_sql =
+const std::string mark_key_deleted_sql =
     "UPDATE idempotency_keys SET job_deleted=1 WHERE (principal, key, job_id) = "
-    "(SELECT principal, idempotency_key, id FROM jobs WHERE id=?1)";
-
-const std::string find_sql = std::string("SELECT ") + job_columns + " FROM jobs WHERE id=?1";
+    "(SELECT principal, idempotency_key, id FROM jobs WHERE " + row_of_id1 + ")";
+const std::string delete_job_sql = "DELETE FROM jobs WHERE " + row_of_id1;
+const std::string find_sql = std::string("SELECT ") + job_columns + " FROM jobs WHERE " + row_of_id1;
+const std::string store_result_sql = "INSERT OR REPLACE INTO results (seq, body) VALUES (" + seq_of_id1 + ", ?2)";
+const std::string read_result_sql = "SELECT body FROM results WHERE seq=" + seq_of_id1;
+// Expired key bindings whose job is gone (rowid lookups, the same way as row_of_id1).
+const std::string expired_keys_sql =
+    "SELECT principal, key, job_id FROM idempotency_keys k WHERE expires_at <= ?1 "
+    "AND NOT EXISTS (SELECT 1 FROM jobs j WHERE j.seq = coalesce((SELECT seq FROM legacy_job_ids l "
+    "WHERE l.id = k.job_id), job_seq(k.job_id)) AND j.id = k.job_id) "
+    "AND NOT EXISTS (SELECT 1 FROM tombstones t WHERE t.job_id = k.job_id) "
+    "LIMIT 5000";
 
 void store_result(sqlite_connection& db, const std::string& job_id, const std::string& body) {
-    db.cached("INSERT OR REPLACE INTO results (seq, body) VALUES ((SELECT seq FROM jobs WHERE id=?1), ?2)")
-        .bind(1, job_id)
-        .bind_blob(2, body)
-        .run();
+    db.cached(store_result_sql.c_str()).bind(1, job_id).bind_blob(2, body).run();
 }
 
 void apply_removal(sqlite_connection& db, const tombstone& t) {
-    db.cached(delete_result_sql).bind(1, t.job_id).run();
-    db.cached(mark_key_deleted_sql).bind(1, t.job_id).run();
-    db.cached("DELETE FROM jobs WHERE id=?1").bind(1, t.job_id).run();
+    db.cached(delete_result_sql.c_str()).bind(1, t.job_id).run();
+    db.cached(mark_key_deleted_sql.c_str()).bind(1, t.job_id).run();
+    db.cached(delete_job_sql.c_str()).bind(1, t.job_id).run();
+    db.cached("DELETE FROM legacy_job_ids WHERE id=?1").bind(1, t.job_id).run();
     auto& s = db.cached("INSERT OR REPLACE INTO tombstones (job_id, type, deleted_at, expires_at) VALUES (?1,?2,?3,?4)");
     s.bind(1, t.job_id).bind(2, t.type).bind(3, t.deleted_at).bind(4, t.expires_at);
     s.run();
@@ -309,7 +362,9 @@ constexpr size_t max_unapplied_writes = 100000;  // beyond: new writes wait for 
 }  // namespace
 
 namespace {
-void migrate(sqlite_connection& db) {
+// Brings the database to schema_version; returns the key job ids are made with (a new
+// one for a new database).
+job_ids::key migrate(sqlite_connection& db) {
     int version = 0;
     {
         sqlite_statement s(db.handle(), "PRAGMA user_version");
@@ -325,11 +380,51 @@ void migrate(sqlite_connection& db) {
     if (version >= 1 && version < 3) db.exec(migrate_2_to_3);
     if (version >= 1 && version < 4) db.exec(migrate_keys_to_4_before);
     if (version == 3) db.exec(migrate_results_3_to_4_before);
+    if (version >= 1 && version < 6) db.exec(migrate_jobs_to_6_before);
     db.exec(schema);
+    if (version >= 1 && version < 6) db.exec(migrate_jobs_to_6_after);
     if (version >= 1 && version < 4) db.exec(migrate_keys_to_4_after);
     if (version == 3) db.exec(migrate_results_3_to_4_after);
+    job_ids::key key{};
+    {
+        sqlite_statement s(db.handle(), "SELECT key FROM job_id_key WHERE id=1");
+        if (s.step()) {
+            const std::string stored = s.blob(0);
+            if (stored.size() != key.size()) {
+                throw sqlite_error("the job id key in the database has " + std::to_string(stored.size()) +
+                                   " bytes, expected 16; fix: restore the database from a backup");
+            }
+            std::memcpy(key.data(), stored.data(), key.size());
+        } else {
+            key = job_ids::new_key();
+            sqlite_statement insert(db.handle(), "INSERT INTO job_id_key (id, key) VALUES (1, ?1)");
+            insert.bind_blob(1, std::string_view(reinterpret_cast<const char*>(key.data()), key.size()));
+            insert.run();
+        }
+    }
     db.exec(("PRAGMA user_version = " + std::to_string(schema_version)).c_str());
     db.exec("COMMIT");
+    return key;
+}
+
+// job_seq(id) in SQL: the seq inside a job id (NULL unless 32 hex digits).
+void job_seq_function(sqlite3_context* context, int, sqlite3_value** args) {
+    const auto* ids = static_cast<const job_ids*>(sqlite3_user_data(context));
+    std::optional<int64_t> seq;
+    if (sqlite3_value_type(args[0]) == SQLITE_TEXT) {
+        const auto* text = reinterpret_cast<const char*>(sqlite3_value_text(args[0]));
+        seq = ids->seq_of(std::string_view(text, static_cast<size_t>(sqlite3_value_bytes(args[0]))));
+    }
+    if (seq) sqlite3_result_int64(context, *seq);
+    else sqlite3_result_null(context);
+}
+
+void add_job_seq_function(sqlite_connection& db, const job_ids& ids) {
+    if (sqlite3_create_function_v2(db.handle(), "job_seq", 1, SQLITE_UTF8 | SQLITE_DETERMINISTIC,
+                                   const_cast<job_ids*>(&ids), job_seq_function, nullptr, nullptr,
+                                   nullptr) != SQLITE_OK) {
+        throw sqlite_error(std::string("cannot add job_seq() to SQLite: ") + sqlite3_errmsg(db.handle()));
+    }
 }
 }  // namespace
 
@@ -343,7 +438,8 @@ sqlite_store::sqlite_store(const std::filesystem::path& db_file, std::filesystem
     // jobs: those come from the kernel's page cache; more here would only be RSS.
     writer_db_->exec("PRAGMA temp_store=MEMORY");
     writer_db_->exec("PRAGMA cache_size=-8192");
-    migrate(*writer_db_);
+    ids_ = std::make_unique<job_ids>(migrate(*writer_db_));
+    add_job_seq_function(*writer_db_, *ids_);
 
     // What the journal holds beyond the applied position goes into SQLite first.
     journal_ = std::make_unique<journal>(journal_dir.empty() ? db_file.parent_path() / "journal" : journal_dir);
@@ -382,8 +478,16 @@ sqlite_store::sqlite_store(const std::filesystem::path& db_file, std::filesystem
     applied_ = appended_ = last;
     journal_->start(last + 1);
     journal_->release(last);
+    {
+        // After every seq ever given out (AUTOINCREMENT remembers those of removed rows).
+        sqlite_statement s(writer_db_->handle(),
+                           "SELECT max(coalesce((SELECT seq FROM sqlite_sequence WHERE name='jobs'), 0), "
+                           "coalesce((SELECT max(seq) FROM jobs), 0))");
+        if (s.step()) next_seq_ = s.int64(0) + 1;
+    }
 
     reader_db_ = std::make_unique<sqlite_connection>(db_file, true);
+    add_job_seq_function(*reader_db_, *ids_);
     writer_ = std::thread([this] {
         name_this_thread("td-store-write");
         journal_loop();
@@ -399,6 +503,11 @@ sqlite_store::sqlite_store(const std::filesystem::path& db_file, std::filesystem
 }
 
 sqlite_store::~sqlite_store() { close(); }
+
+job_identity sqlite_store::new_job_id() {
+    const int64_t seq = next_seq_.fetch_add(1);
+    return {seq, ids_->make(seq)};
+}
 
 void sqlite_store::close() {
     {
@@ -804,7 +913,7 @@ void sqlite_store::read_result(const std::string& job_id, std::function<void(std
         }
         try {
             if (!body) {
-                auto& s = db.cached("SELECT body FROM results WHERE seq=(SELECT seq FROM jobs WHERE id=?1)");
+                auto& s = db.cached(read_result_sql.c_str());
                 s.bind(1, job_id);
                 if (s.step()) body = s.blob(0);
             }
@@ -828,14 +937,19 @@ void sqlite_store::purge(unix_ms now, int64_t tombstone_ttl_ms,
     enqueue_direct([report, now, tombstone_ttl_ms](sqlite_connection& db) {
                        *report = purge_report{};  // a write may be applied twice (see apply())
                        auto& expired = db.cached(
-                           "SELECT id, type FROM jobs WHERE expires_at IS NOT NULL AND "
+                           "SELECT seq, id, type FROM jobs WHERE expires_at IS NOT NULL AND "
                            "expires_at <= ?1 LIMIT 5000");
                        expired.bind(1, now);
-                       std::vector<std::pair<std::string, std::string>> jobs;
-                       while (expired.step()) jobs.emplace_back(expired.text(0), expired.text(1));
-                       for (const auto& [id, type] : jobs) {
-                           db.cached(delete_result_sql).bind(1, id).run();
-                           db.cached("DELETE FROM jobs WHERE id=?1").bind(1, id).run();
+                       struct expired_job {
+                           int64_t seq;
+                           std::string id, type;
+                       };
+                       std::vector<expired_job> jobs;
+                       while (expired.step()) jobs.push_back({expired.int64(0), expired.text(1), expired.text(2)});
+                       for (const auto& [seq, id, type] : jobs) {
+                           db.cached("DELETE FROM results WHERE seq=?1").bind(1, seq).run();
+                           db.cached("DELETE FROM jobs WHERE seq=?1").bind(1, seq).run();
+                           db.cached("DELETE FROM legacy_job_ids WHERE id=?1").bind(1, id).run();
                            db.cached("INSERT OR REPLACE INTO tombstones (job_id, type, deleted_at, "
                                      "expires_at) VALUES (?1,?2,?3,?4)")
                                .bind(1, id).bind(2, type).bind(3, now).bind(4, now + tombstone_ttl_ms)
@@ -843,11 +957,7 @@ void sqlite_store::purge(unix_ms now, int64_t tombstone_ttl_ms,
                            report->purged_job_ids.push_back(id);
                        }
                        db.cached("DELETE FROM tombstones WHERE expires_at <= ?1").bind(1, now).run();
-                       auto& keys = db.cached(
-                           "SELECT principal, key, job_id FROM idempotency_keys k WHERE expires_at <= ?1 "
-                           "AND NOT EXISTS (SELECT 1 FROM jobs j WHERE j.id = k.job_id) "
-                           "AND NOT EXISTS (SELECT 1 FROM tombstones t WHERE t.job_id = k.job_id) "
-                           "LIMIT 5000");
+                       auto& keys = db.cached(expired_keys_sql.c_str());
                        keys.bind(1, now);
                        while (keys.step()) {
                            idempotency_binding b;

@@ -16,10 +16,12 @@
 // answers lookups and lists, so no caller ever blocks on disk.
 #pragma once
 
+#include "store/job_ids.hpp"
 #include "store/job_store.hpp"
 #include "store/job_write.hpp"
 #include "store/journal.hpp"
 
+#include <atomic>
 #include <condition_variable>
 #include <deque>
 #include <filesystem>
@@ -39,6 +41,7 @@ class sqlite_store final : public job_store {
     explicit sqlite_store(const std::filesystem::path& db_file, std::filesystem::path journal_dir = {});
     ~sqlite_store() override;
 
+    job_identity new_job_id() override;
     void insert(const job_record& job, std::optional<idempotency_binding> key, write_done done) override;
     void update(const job_record& job, write_done done) override;
     void update_and_wake(const job_record& job, write_done done) override;
@@ -101,6 +104,8 @@ class sqlite_store final : public job_store {
     void reader_loop();
     void run_completion(std::function<void()> complete);
 
+    std::unique_ptr<job_ids> ids_;  // before the connections: their job_seq() uses it
+    std::atomic<int64_t> next_seq_{1};
     std::unique_ptr<sqlite_connection> writer_db_;
     std::unique_ptr<sqlite_connection> reader_db_;
     std::unique_ptr<journal> journal_;

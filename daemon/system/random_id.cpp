@@ -1,5 +1,7 @@
 #include "system/random_id.hpp"
 
+#include "system/hex.hpp"
+
 #include <sys/random.h>
 
 #include <array>
@@ -38,24 +40,17 @@ struct random_pool {
 thread_local random_pool pool;
 }  // namespace
 
+void random_bytes(uint8_t* out, size_t n) { pool.take(out, n); }
+
 std::string new_random_id() {
     std::array<uint8_t, 16> bytes{};
     pool.take(bytes.data(), bytes.size());
-    static constexpr char hex[] = "0123456789abcdef";
-    std::string id(32, '0');
-    for (size_t i = 0; i < bytes.size(); ++i) {
-        id[2 * i] = hex[bytes[i] >> 4];
-        id[2 * i + 1] = hex[bytes[i] & 0xF];
-    }
-    return id;
+    return to_hex(bytes.data(), bytes.size());
 }
 
 bool is_random_id(std::string_view text) {
-    if (text.size() != 32) return false;
-    for (char c : text) {
-        if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'))) return false;
-    }
-    return true;
+    uint8_t bytes[16];
+    return text.size() == 32 && from_hex(text, bytes);
 }
 
 }  // namespace ticketd

@@ -1,22 +1,12 @@
 #include "system/sha256.hpp"
 
+#include "system/hex.hpp"
+
 #include <openssl/evp.h>
 
 #include <stdexcept>
 
 namespace ticketd {
-
-namespace {
-std::string to_hex(const unsigned char* digest, unsigned size) {
-    static constexpr char hex[] = "0123456789abcdef";
-    std::string out(size * 2, '0');
-    for (unsigned i = 0; i < size; ++i) {
-        out[2 * i] = hex[digest[i] >> 4];
-        out[2 * i + 1] = hex[digest[i] & 0xF];
-    }
-    return out;
-}
-}  // namespace
 
 std::array<unsigned char, 32> sha256(std::string_view data) {
     std::array<unsigned char, 32> digest{};
@@ -29,7 +19,7 @@ std::array<unsigned char, 32> sha256(std::string_view data) {
 
 std::string sha256_hex(std::string_view data) {
     const auto digest = sha256(data);
-    return to_hex(digest.data(), static_cast<unsigned>(digest.size()));
+    return to_hex(digest.data(), digest.size());
 }
 
 struct sha256_stream::impl {

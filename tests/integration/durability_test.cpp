@@ -167,7 +167,7 @@ PRAGMA user_version = 1;
     EXPECT_EQ(d.get("/v1/jobs/aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa/result").json().value("greeting", ""), "Hello, v1!");
     EXPECT_EQ(d.get("/v1/jobs/bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb/result").body, "old");
     sqlite_reader db((d.dir() / "state" / "ticketd.db").string());
-    EXPECT_EQ(db.rows("PRAGMA user_version"), std::vector<std::string>{"5"});
+    EXPECT_EQ(db.rows("PRAGMA user_version"), std::vector<std::string>{"6"});
 }
 
 // Schema 3 kept inline results keyed by the job's id and key bindings in a rowid table with
@@ -197,6 +197,10 @@ INSERT INTO idempotency_keys VALUES ('anonymous', 'k3', 'ccccccccccccccccccccccc
 INSERT INTO idempotency_keys VALUES ('anonymous', 'gone', 'dddddddddddddddddddddddddddddddd', 'fp', 1,
   4102444800000);
 INSERT INTO tombstones VALUES ('dddddddddddddddddddddddddddddddd', 'hello', 1790000000000, 4102444800000);
+INSERT INTO jobs (seq, id, type, principal, status, cancel_requested, attempt, priority, timeout_ms, created_at,
+  updated_at, input, labels, version) VALUES (41, 'eeeeeeeeeeeeeeeeeeeeeeeeeeeeeeee', 'hello', 'anonymous',
+  'queued', 0, 1, 0, 0, 1790000000000, 1790000000000, '{}', '{}', 1);
+DELETE FROM jobs WHERE seq = 41;
 PRAGMA user_version = 3;
 )sql");
     }
@@ -210,9 +214,24 @@ PRAGMA user_version = 3;
     expect_problem(gone, 422, "idempotency-key-reused");
     EXPECT_EQ(gone.json().value("jobId", ""), "dddddddddddddddddddddddddddddddd");
     sqlite_reader db((d.dir() / "state" / "ticketd.db").string());
-    EXPECT_EQ(db.rows("PRAGMA user_version"), std::vector<std::string>{"5"});
+    EXPECT_EQ(db.rows("PRAGMA user_version"), std::vector<std::string>{"6"});
     EXPECT_EQ(db.rows("SELECT seq FROM results"), db.rows("SELECT seq FROM jobs WHERE id='cccccccccccccccccccccccccccccccc'"));
     EXPECT_EQ(db.rows("SELECT key, job_deleted FROM idempotency_keys ORDER BY key"),
               (std::vector<std::string>{"gone|1", "k3|0"}));
     EXPECT_EQ(db.rows("SELECT name FROM sqlite_master WHERE name='keys_by_job'"), std::vector<std::string>{});
+    // Schema 6: no index on the job id any more; the old ids are listed with their seq,
+    // new jobs are numbered after every seq given before (41, since deleted), and a
+    // removed old job leaves the list.
+    EXPECT_EQ(db.rows("SELECT name FROM pragma_index_list('jobs') ORDER BY name"),
+              (std::vector<std::string>{"jobs_by_expiry", "jobs_by_principal", "jobs_unfinished"}));
+    EXPECT_EQ(db.rows("SELECT id FROM legacy_job_ids"), std::vector<std::string>{"cccccccccccccccccccccccccccccccc"});
+    const auto fresh = d.submit("hello", {{"name", "y"}});
+    ASSERT_EQ(fresh.status, 202u) << fresh.body;
+    const std::string fresh_id = fresh.json().value("id", "");
+    EXPECT_EQ(d.wait_terminal(fresh_id).value("status", ""), "succeeded");
+    EXPECT_EQ(d.del("/v1/jobs/cccccccccccccccccccccccccccccccc").status, 204u);
+    EXPECT_EQ(d.get("/v1/jobs/cccccccccccccccccccccccccccccccc").status, 410u);
+    EXPECT_EQ(d.stop(), 0);
+    EXPECT_EQ(db.rows("SELECT seq FROM jobs WHERE id='" + fresh_id + "'"), std::vector<std::string>{"42"});
+    EXPECT_EQ(db.rows("SELECT count(*) FROM legacy_job_ids"), std::vector<std::string>{"0"});
 }

@@ -77,6 +77,8 @@ std::string sql_value(const fs::path& db, const std::string& query) {
     return out;
 }
 
+// Fixed ids with seq 0: jobs as a store before schema 6 wrote them (random ids, the seq
+// numbered by SQLite), found through legacy_job_ids. New jobs: new_job_id() (below).
 const std::string id_a = "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa";
 const std::string id_b = "bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb";
 
@@ -117,6 +119,7 @@ TEST(sqlite_store, acknowledged_writes_are_seen_at_once_and_kept) {
     EXPECT_EQ(sql_value(db, "SELECT count(*) FROM jobs WHERE id='" + id_b + "'"), "0");
     EXPECT_EQ(sql_value(db, "SELECT count(*) FROM tombstones WHERE job_id='" + id_b + "'"), "1");
     EXPECT_EQ(sql_value(db, "SELECT applied FROM journal_state"), "4");
+    EXPECT_EQ(sql_value(db, "SELECT group_concat(id) FROM legacy_job_ids"), id_a);  // b's went with it
     sqlite_store again(db);
     const auto found = ask<job_lookup>([&](auto done) { again.find(id_a, done); });
     ASSERT_TRUE(found.job.has_value());
@@ -219,4 +222,64 @@ TEST(sqlite_store, update_and_wake_does_not_go_through_the_executor) {
     fn();
     EXPECT_TRUE(later.get_future().get());
     store.set_completion_executor(nullptr);
+}
+
+// Ids from new_job_id() lead to their row by its seq, once in SQLite (no id index);
+// an id that is not exactly the stored one finds nothing, and seqs are never given twice.
+TEST(sqlite_store, new_ids_find_their_row_and_nothing_else) {
+    temp_dir t("ticketd-store");
+    const auto db = t.path / "ticketd.db";
+    std::vector<job_identity> made;
+    {
+        sqlite_store store(db);
+        for (int i = 0; i < 3; ++i) {
+            made.push_back(store.new_job_id());
+            auto job = queued_job(made.back().id);
+            job.seq = made.back().seq;
+            wait_ok([&](auto done) { store.insert(job, std::nullopt, done); });
+        }
+        EXPECT_EQ(made[0].seq + 1, made[1].seq);
+        EXPECT_EQ(made[1].seq + 1, made[2].seq);
+        auto done_job = finished(queued_job(made[0].id));
+        done_job.seq = made[0].seq;
+        wait_ok([&](auto done) { store.update(done_job, R"({"ok":3})", done); });
+        wait_ok([&](auto done) { store.remove(tombstone{made[2].id, "report", 1790000000005, 1790086400000}, done); });
+        job_query q;
+        q.principal = "team-a";
+        ASSERT_EQ(ask<std::vector<job_record>>([&](auto done) { store.list(q, done); }).size(), 2u);  // applied
+        const auto first = ask<job_lookup>([&](auto done) { store.find(made[0].id, done); });
+        ASSERT_TRUE(first.job.has_value());
+        EXPECT_EQ(first.job->seq, made[0].seq);
+        EXPECT_EQ(first.job->status, job_status::succeeded);
+        EXPECT_EQ(ask<std::optional<std::string>>([&](auto done) { store.read_result(made[0].id, done); }),
+                  std::optional<std::string>(R"({"ok":3})"));
+        EXPECT_TRUE(ask<job_lookup>([&](auto done) { store.find(made[1].id, done); }).job.has_value());
+        EXPECT_TRUE(ask<job_lookup>([&](auto done) { store.find(made[2].id, done); }).gone);
+
+        // The same seq with another random half (made with the store's own key), and an
+        // id one digit off: neither is the job.
+        const std::string stored_key = sql_value(db, "SELECT hex(key) FROM job_id_key");
+        ASSERT_EQ(stored_key.size(), 32u);
+        job_ids::key key{};
+        for (size_t i = 0; i < key.size(); ++i) {
+            key[i] = static_cast<uint8_t>(std::stoi(stored_key.substr(2 * i, 2), nullptr, 16));
+        }
+        const auto forged = job_ids(key).make(made[1].seq);
+        ASSERT_EQ(job_ids(key).seq_of(made[1].id), made[1].seq);
+        for (const auto& wrong : {forged, made[1].id.substr(0, 31) + (made[1].id[31] == '0' ? '1' : '0')}) {
+            const auto found = ask<job_lookup>([&](auto done) { store.find(wrong, done); });
+            EXPECT_FALSE(found.job.has_value()) << wrong;
+            EXPECT_FALSE(found.gone) << wrong;
+        }
+    }
+    // Nothing indexes the ids (the index that grew the store's cost per job), and none of
+    // these jobs needed the list of older ids.
+    EXPECT_EQ(sql_value(db, "SELECT count(*) FROM pragma_index_list('jobs') l, pragma_index_info(l.name) i "
+                            "WHERE i.name = 'id'"),
+              "0");
+    EXPECT_EQ(sql_value(db, "SELECT count(*) FROM legacy_job_ids"), "0");
+    // The removed job's seq is not given again after a restart.
+    sqlite_store again(db);
+    EXPECT_EQ(again.new_job_id().seq, made[2].seq + 1);
+    EXPECT_TRUE(ask<job_lookup>([&](auto done) { again.find(made[1].id, done); }).job.has_value());
 }
