@@ -4,8 +4,9 @@
 // putting it into SQLite happens later, in large batches (sqlite_store's applier).
 //
 // Record: u32 payload length, u32 CRC-32 of (position, payload), u64 position, payload.
-// Positions are consecutive from 1 across segments. Segments are allocated whole when
-// created; what follows the last record reads as zeros (an all-zero header ends them). A record cut short or with a wrong
+// Positions are consecutive from 1 across segments. A segment is a file of zeros of its
+// full size from the start: what follows the last record reads as zeros (an all-zero
+// header ends them). A record cut short or with a wrong
 // checksum at the end of the last segment is a write that was never acknowledged (the
 // machine stopped mid-append): replay ends there. Anywhere else it is damage, and replay
 // refuses to guess (journal_error names the file, the offset and the fix).
@@ -53,6 +54,14 @@ class journal {
 
     // Deletes the segments whose records are all at or below `applied`.
     void release(uint64_t applied);
+    // Writes the zeros of the next segment ahead of time (<dir>/spare), unless that is
+    // done: from another thread, off the appends' path. An append into written zeros
+    // only overwrites data; into space merely reserved (posix_fallocate, the fallback)
+    // the file system must also record the extents as written, in each fdatasync
+    // (measured on ext4: ~45 instead of ~75 us of CPU and ~110 instead of ~180 us per sync).
+    // Throws journal_error when the file cannot be written (the next segment is then
+    // reserved instead).
+    void prepare_spare();
     uint64_t segment_count() const;
 
    private:
@@ -66,6 +75,9 @@ class journal {
     uint64_t pending_first_ = 1;
     std::string pending_;  // framed records not yet written
     bool broken_ = false;
+    std::mutex spare_mutex_;
+    bool spare_ready_ = false;     // <dir>/spare is zero-filled and synced
+    bool spare_preparing_ = false;
     mutable std::mutex segments_mutex_;
     std::map<uint64_t, std::filesystem::path> segments_;  // first position -> file
 };

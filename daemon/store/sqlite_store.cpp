@@ -656,6 +656,7 @@ void sqlite_store::journal_loop() {
 // The applier thread: journaled writes (already durable) and other writes into SQLite.
 void sqlite_store::applier_loop() {
     auto backoff = std::chrono::milliseconds(100);
+    bool spare_failed = false;  // said once, not at every batch
     for (;;) {
         std::vector<write_op> batch;
         {
@@ -714,6 +715,15 @@ void sqlite_store::applier_loop() {
             run_completion([completions = std::move(completions)]() {
                 for (const auto& [done, outcome] : completions) done(outcome.first, outcome.second);
             });
+        }
+        // The journal's next segment is written here, off the latency path, after the
+        // batch's waiters have their answers.
+        try {
+            journal_->prepare_spare();
+            spare_failed = false;
+        } catch (const std::exception& e) {
+            if (!spare_failed) log_warning(std::string("store: ") + e.what() + " (the next segment is reserved instead)");
+            spare_failed = true;
         }
     }
 }

@@ -8,6 +8,7 @@
 #include <gtest/gtest.h>
 
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -311,4 +312,35 @@ TEST(journal, a_failed_append_leaves_no_trace) {
     const auto back = replay_all(t.path);
     ASSERT_EQ(back.size(), 10u);
     EXPECT_EQ(back.back(), (std::pair<uint64_t, std::string>{10, "kept"}));
+}
+
+// The next segment's zeros are written ahead (by the store's applier): the spare is the
+// next segment (the same file), and one that a crash left half written is not used.
+TEST(journal, a_prepared_spare_becomes_the_next_segment) {
+    temp_dir t("ticketd-journal");
+    const auto inode = [](const fs::path& p) {
+        struct stat st {};
+        return ::stat(p.c_str(), &st) == 0 ? st.st_ino : ino_t{0};
+    };
+    {
+        journal j(t.path, 1024);
+        j.start(j.replay(0, [](uint64_t, std::string_view) {}) + 1);
+        j.prepare_spare();
+        ASSERT_EQ(fs::file_size(t.path / "spare"), 1024u);
+        const auto spare = inode(t.path / "spare");
+        j.prepare_spare();  // one is ready: nothing to do
+        EXPECT_EQ(inode(t.path / "spare"), spare);
+        for (int i = 0; i < 9; ++i) j.add(std::string(100, 'a'));  // 9 x 116 bytes: the first segment is full
+        j.commit();
+        EXPECT_EQ(j.add("next"), 10u);
+        j.commit();
+        EXPECT_FALSE(fs::exists(t.path / "spare"));
+        EXPECT_EQ(inode(t.path / "00000000000000000010.journal"), spare);
+        EXPECT_EQ(fs::file_size(t.path / "00000000000000000010.journal"), 1024u);
+    }
+    std::ofstream(t.path / "spare") << "half written";
+    const auto back = replay_all(t.path);
+    ASSERT_EQ(back.size(), 10u);
+    EXPECT_EQ(back.back(), (std::pair<uint64_t, std::string>{10, "next"}));
+    EXPECT_FALSE(fs::exists(t.path / "spare"));
 }
