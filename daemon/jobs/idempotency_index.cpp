@@ -1,6 +1,6 @@
 #include "jobs/idempotency_index.hpp"
 
-#include "system/random_id.hpp"
+#include "system/hex.hpp"
 #include "system/sha256.hpp"
 
 #include <cstring>
@@ -15,7 +15,6 @@ T prefix_of(const std::array<unsigned char, 32>& sha) {
     return out;
 }
 
-int hex_value(char c) { return c <= '9' ? c - '0' : c - 'a' + 10; }
 }  // namespace
 
 idempotency_index::digest idempotency_index::key_of(const std::string& principal, const std::string& key) {
@@ -27,11 +26,8 @@ idempotency_index::digest idempotency_index::key_of(const std::string& principal
 
 idempotency_index::digest idempotency_index::fingerprint_of(const std::string& fingerprint) {
     // The API's fingerprints are SHA-256 hex already: keep their first 128 bits.
-    if (fingerprint.size() == 64 && is_random_id(std::string_view(fingerprint).substr(0, 32))) {
-        std::array<uint8_t, 16> bytes{};
-        for (size_t i = 0; i < 16; ++i) {
-            bytes[i] = static_cast<uint8_t>(hex_value(fingerprint[2 * i]) << 4 | hex_value(fingerprint[2 * i + 1]));
-        }
+    if (std::array<uint8_t, 16> bytes{};
+        fingerprint.size() == 64 && from_hex(std::string_view(fingerprint).substr(0, 32), bytes.data())) {
         digest out{};
         std::memcpy(out.data(), bytes.data(), sizeof out);
         return out;
@@ -48,12 +44,13 @@ std::optional<idempotency_index::entry> idempotency_index::find(const std::strin
     e.committing = s.committing;
     e.job_deleted = s.job_deleted;
     e.same_request = s.fingerprint == fingerprint_of(fingerprint);
+    e.seq = s.seq;
     return e;
 }
 
 void idempotency_index::reserve(const std::string& principal, const std::string& key,
                                 const std::string& fingerprint) {
-    keys_[key_of(principal, key)] = slot{fingerprint_of(fingerprint), true, false};
+    keys_[key_of(principal, key)] = slot{fingerprint_of(fingerprint), 0, true, false};
 }
 
 void idempotency_index::release(const std::string& principal, const std::string& key) {
@@ -62,7 +59,7 @@ void idempotency_index::release(const std::string& principal, const std::string&
 }
 
 void idempotency_index::bind(const idempotency_binding& b) {
-    keys_[key_of(b.principal, b.key)] = slot{fingerprint_of(b.fingerprint), false, b.job_deleted};
+    keys_[key_of(b.principal, b.key)] = slot{fingerprint_of(b.fingerprint), b.seq, false, b.job_deleted};
 }
 
 void idempotency_index::mark_deleted(const std::string& principal, const std::string& key) {

@@ -6,8 +6,8 @@
 // Every live key of every principal stays here (a submit must not wait for the disk to
 // learn that its key is new), so an entry is kept small, about 56 bytes with the hash
 // table's share: the key is the first 128 bits of SHA-256(principal, key), the request's
-// fingerprint its first 128 bits, and two flags. Which job a key is bound to is not kept:
-// a retry (rare) reads it from the store. Collisions of 128-bit SHA-256 prefixes are not
+// fingerprint its first 128 bits, two flags and the binding's seq (where the store keeps
+// it). Which job a key is bound to is not kept: a retry (rare) reads it from the store. Collisions of 128-bit SHA-256 prefixes are not
 // a practical concern (content-addressed stores rely on less).
 #pragma once
 
@@ -28,6 +28,7 @@ class idempotency_index {
         bool committing = false;
         bool job_deleted = false;
         bool same_request = false;  // the fingerprint asked about matches the bound one
+        int64_t seq = 0;            // the binding's (idempotency_binding::seq), once bound
     };
 
     std::optional<entry> find(const std::string& principal, const std::string& key,
@@ -48,6 +49,7 @@ class idempotency_index {
     };
     struct slot {
         digest fingerprint{};
+        int64_t seq = 0;
         bool committing = false;
         bool job_deleted = false;
     };

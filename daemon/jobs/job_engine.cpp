@@ -281,10 +281,9 @@ void job_engine::submit(submit_request req, std::function<void(submit_outcome)> 
             // the index in memory does not keep job ids (it holds every live key).
             const bool same_request = k->same_request, job_deleted = k->job_deleted;
             lock.unlock();
-            store_.find_key(req.principal, req.idempotency_key,
-                            [this, same_request, job_deleted, done](std::optional<std::string> bound) {
-                                answer_bound_key(same_request, job_deleted, std::move(bound), done);
-                            });
+            store_.find_key(k->seq, [this, same_request, job_deleted, done](std::optional<std::string> bound) {
+                answer_bound_key(same_request, job_deleted, std::move(bound), done);
+            });
             return;
         }
     }
@@ -326,7 +325,7 @@ void job_engine::submit(submit_request req, std::function<void(submit_outcome)> 
     if (!req.idempotency_key.empty()) {
         keys_.reserve(req.principal, req.idempotency_key, req.fingerprint);
         binding = idempotency_binding{req.principal, req.idempotency_key, r.id, req.fingerprint, false,
-                                      now + config_.idempotency_ttl.count()};
+                                      now + config_.idempotency_ttl.count(), r.seq};
     }
     lock.unlock();
     store_.insert(r, binding, [this, rt, r, binding, done = std::move(done)](bool ok, const std::string& error) {

@@ -22,6 +22,10 @@ struct idempotency_binding {
     std::string fingerprint;
     bool job_deleted = false;
     unix_ms expires_at = 0;
+    // The bound job's seq, which is also the binding's row in the store: found by it, not
+    // through a B-tree of random keys. (Negative for a binding from before schema 6
+    // whose job was already gone.)
+    int64_t seq = 0;
 };
 
 struct tombstone {
@@ -103,9 +107,8 @@ class job_store {
                        std::function<void(purge_report)> done) = 0;
 
     virtual void find(const std::string& id, std::function<void(job_lookup)> done) = 0;
-    // The job a key is bound to (nullopt: no binding).
-    virtual void find_key(const std::string& principal, const std::string& key,
-                          std::function<void(std::optional<std::string>)> done) = 0;
+    // The job id of the key binding with this seq (idempotency_binding::seq; nullopt: none).
+    virtual void find_key(int64_t binding_seq, std::function<void(std::optional<std::string>)> done) = 0;
     virtual void list(const job_query& q, std::function<void(std::vector<job_record>)> done) = 0;
 
     // Startup only (blocking): jobs not yet terminal (in accept order), and live key

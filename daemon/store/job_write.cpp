@@ -178,6 +178,7 @@ job_write decode_job_write(std::string_view bytes) {
             b.fingerprint = r.str();
             b.job_deleted = r.flag();
             b.expires_at = r.num<int64_t>();
+            b.seq = jw.job.seq;  // the binding's row is its job's seq
             jw.key = std::move(b);
         }
         if (r.flag()) jw.result = r.str();

@@ -49,16 +49,18 @@ CREATE TABLE IF NOT EXISTS jobs (
 CREATE INDEX IF NOT EXISTS jobs_by_principal ON jobs(principal, seq DESC);
 CREATE INDEX IF NOT EXISTS jobs_unfinished ON jobs(status) WHERE status IN ('queued', 'running');
 CREATE INDEX IF NOT EXISTS jobs_by_expiry ON jobs(expires_at) WHERE expires_at IS NOT NULL;
--- One B-tree keyed by (principal, key) (schema 4; before, a rowid table with two indexes).
+-- Key bindings by the bound job's seq (schema 6; before, a B-tree keyed by (principal,
+-- key), whose random keys cost as much as the id index): the engine keeps every live key
+-- in memory with its seq, so the store never looks one up by the key itself.
 CREATE TABLE IF NOT EXISTS idempotency_keys (
+    seq INTEGER PRIMARY KEY,
     principal TEXT NOT NULL,
     key TEXT NOT NULL,
     job_id TEXT NOT NULL,
     fingerprint TEXT NOT NULL,
     job_deleted INTEGER NOT NULL DEFAULT 0,
-    expires_at INTEGER NOT NULL,
-    PRIMARY KEY (principal, key)
-) WITHOUT ROWID;
+    expires_at INTEGER NOT NULL
+);
 -- Ids made before schema 6 (random, they do not lead to their seq) and the seq of each.
 CREATE TABLE IF NOT EXISTS legacy_job_ids (
     id TEXT PRIMARY KEY,
@@ -106,19 +108,8 @@ ALTER TABLE jobs ADD COLUMN result_name TEXT;
 constexpr const char* migrate_2_to_3 = R"sql(
 ALTER TABLE jobs ADD COLUMN result_inline INTEGER NOT NULL DEFAULT 0;
 )sql";
-// Schema 4: every insert appends instead of landing on random B-tree leaves where it can
-// (see docs/performance.md): the key bindings become one WITHOUT ROWID B-tree (their
-// by-job index goes), results are keyed by the job's seq. The old tables are renamed,
-// `schema` creates the new ones, then their rows are copied over.
-constexpr const char* migrate_keys_to_4_before = R"sql(
-ALTER TABLE idempotency_keys RENAME TO idempotency_keys_v3;
-DROP INDEX IF EXISTS keys_by_job;
-)sql";
-constexpr const char* migrate_keys_to_4_after = R"sql(
-INSERT INTO idempotency_keys SELECT principal, key, job_id, fingerprint, job_deleted, expires_at
-    FROM idempotency_keys_v3;
-DROP TABLE idempotency_keys_v3;
-)sql";
+// Schema 4: results are keyed by the job's seq (see docs/performance.md). The old table is
+// renamed, `schema` creates the new one, then the rows are copied over.
 constexpr const char* migrate_results_3_to_4_before = R"sql(
 ALTER TABLE results RENAME TO results_v3;
 )sql";
@@ -150,6 +141,20 @@ INSERT INTO legacy_job_ids (id, seq) SELECT id, seq FROM jobs_v5;
 DELETE FROM sqlite_sequence WHERE name = 'jobs';
 UPDATE sqlite_sequence SET name = 'jobs' WHERE name = 'jobs_v5';
 DROP TABLE jobs_v5;
+)sql";
+// The key bindings (up to schema 5 keyed by (principal, key); schema 3 and older also had
+// a by-job index) move to rows numbered by their job's seq; a binding whose job is gone
+// gets a negative number of its own.
+constexpr const char* migrate_keys_to_6_before = R"sql(
+ALTER TABLE idempotency_keys RENAME TO idempotency_keys_v5;
+DROP INDEX IF EXISTS keys_by_job;
+)sql";
+constexpr const char* migrate_keys_to_6_after = R"sql(
+INSERT INTO idempotency_keys (seq, principal, key, job_id, fingerprint, job_deleted, expires_at)
+    SELECT coalesce(l.seq, -row_number() OVER ()), k.principal, k.key, k.job_id, k.fingerprint, k.job_deleted,
+           k.expires_at
+    FROM idempotency_keys_v5 k LEFT JOIN legacy_job_ids l ON l.id = k.job_id;
+DROP TABLE idempotency_keys_v5;
 )sql";
 constexpr int schema_version = 6;  // 5: journal_state; 6: ids lead to their seq (see above)
 
@@ -274,15 +279,16 @@ void insert_job(sqlite_connection& db, const job_record& created, const job_reco
     bind_state(s, state, 12);
     s.bind_optional(12 + state_column_count, created.seq);  // 0: written before schema 6, SQLite numbers it
     s.run();
+    const int64_t seq = created.seq != 0 ? created.seq : sqlite3_last_insert_rowid(db.handle());
     if (created.seq == 0) {
-        db.cached("INSERT INTO legacy_job_ids (id, seq) VALUES (?1, last_insert_rowid())").bind(1, created.id).run();
+        db.cached("INSERT INTO legacy_job_ids (id, seq) VALUES (?1, ?2)").bind(1, created.id).bind(2, seq).run();
     }
     if (key) {
         auto& k = db.cached(
-            "INSERT OR REPLACE INTO idempotency_keys (principal, key, job_id, "
-            "fingerprint, job_deleted, expires_at) VALUES (?1,?2,?3,?4,0,?5)");
-        k.bind(1, key->principal).bind(2, key->key).bind(3, key->job_id).bind(4, key->fingerprint)
-            .bind(5, key->expires_at);
+            "INSERT OR REPLACE INTO idempotency_keys (seq, principal, key, job_id, "
+            "fingerprint, job_deleted, expires_at) VALUES (?1,?2,?3,?4,?5,0,?6)");
+        k.bind(1, seq).bind(2, key->principal).bind(3, key->key).bind(4, key->job_id).bind(5, key->fingerprint)
+            .bind(6, key->expires_at);
         k.run();
     }
 }
@@ -298,19 +304,17 @@ void apply_update(sqlite_connection& db, const job_record& j) {
 
 const std::string seq_of_id1 = "(SELECT seq FROM jobs WHERE " + row_of_id1 + ")";
 const std::string delete_result_sql = "DELETE FROM results WHERE seq=" + seq_of_id1;
-// The job's key binding (found through the job's row: the bindings have no by-job index).
+// The job's key binding: the row numbered by the job's seq.
 const std::string mark_key_deleted_sql =
-    "UPDATE idempotency_keys SET job_deleted=1 WHERE (principal, key, job_id) = "
-    "(SELECT principal, idempotency_key, id FROM jobs WHERE " + row_of_id1 + ")";
+    "UPDATE idempotency_keys SET job_deleted=1 WHERE seq=" + seq_of_id1 + " AND job_id=?1";
 const std::string delete_job_sql = "DELETE FROM jobs WHERE " + row_of_id1;
 const std::string find_sql = std::string("SELECT ") + job_columns + " FROM jobs WHERE " + row_of_id1;
 const std::string store_result_sql = "INSERT OR REPLACE INTO results (seq, body) VALUES (" + seq_of_id1 + ", ?2)";
 const std::string read_result_sql = "SELECT body FROM results WHERE seq=" + seq_of_id1;
-// Expired key bindings whose job is gone (rowid lookups, the same way as row_of_id1).
-const std::string expired_keys_sql =
-    "SELECT principal, key, job_id FROM idempotency_keys k WHERE expires_at <= ?1 "
-    "AND NOT EXISTS (SELECT 1 FROM jobs j WHERE j.seq = coalesce((SELECT seq FROM legacy_job_ids l "
-    "WHERE l.id = k.job_id), job_seq(k.job_id)) AND j.id = k.job_id) "
+// Expired key bindings whose job is gone.
+const char* const expired_keys_sql =
+    "SELECT seq, principal, key, job_id FROM idempotency_keys k WHERE expires_at <= ?1 "
+    "AND NOT EXISTS (SELECT 1 FROM jobs j WHERE j.seq = k.seq AND j.id = k.job_id) "
     "AND NOT EXISTS (SELECT 1 FROM tombstones t WHERE t.job_id = k.job_id) "
     "LIMIT 5000";
 
@@ -378,12 +382,16 @@ job_ids::key migrate(sqlite_connection& db) {
     db.exec("BEGIN IMMEDIATE");
     if (version == 1) db.exec(migrate_1_to_2);
     if (version >= 1 && version < 3) db.exec(migrate_2_to_3);
-    if (version >= 1 && version < 4) db.exec(migrate_keys_to_4_before);
     if (version == 3) db.exec(migrate_results_3_to_4_before);
-    if (version >= 1 && version < 6) db.exec(migrate_jobs_to_6_before);
+    if (version >= 1 && version < 6) {
+        db.exec(migrate_jobs_to_6_before);
+        db.exec(migrate_keys_to_6_before);
+    }
     db.exec(schema);
-    if (version >= 1 && version < 6) db.exec(migrate_jobs_to_6_after);
-    if (version >= 1 && version < 4) db.exec(migrate_keys_to_4_after);
+    if (version >= 1 && version < 6) {
+        db.exec(migrate_jobs_to_6_after);
+        db.exec(migrate_keys_to_6_after);
+    }
     if (version == 3) db.exec(migrate_results_3_to_4_after);
     job_ids::key key{};
     {
@@ -837,9 +845,7 @@ void sqlite_store::add_pending(const write_op& op) {
     p.latest = w;
     if (w->result) p.with_result = w;
     if (w->what == job_write::kind::remove) p.with_result.reset();
-    if (w->key) {
-        pending_keys_[w->key->principal + '\0' + w->key->key] = {op.position, w->key->job_id};
-    }
+    if (w->key) pending_keys_[w->key->seq] = {op.position, w->key->job_id};
 }
 
 void sqlite_store::drop_pending(const std::vector<write_op>& applied) {
@@ -853,7 +859,7 @@ void sqlite_store::drop_pending(const std::vector<write_op>& applied) {
             pending_jobs_.erase(it);
         }
         if (w->key) {
-            const auto it = pending_keys_.find(w->key->principal + '\0' + w->key->key);
+            const auto it = pending_keys_.find(w->key->seq);
             if (it != pending_keys_.end() && it->second.first <= op.position) pending_keys_.erase(it);
         }
     }
@@ -967,18 +973,18 @@ void sqlite_store::purge(unix_ms now, int64_t tombstone_ttl_ms,
                            report->purged_job_ids.push_back(id);
                        }
                        db.cached("DELETE FROM tombstones WHERE expires_at <= ?1").bind(1, now).run();
-                       auto& keys = db.cached(expired_keys_sql.c_str());
+                       auto& keys = db.cached(expired_keys_sql);
                        keys.bind(1, now);
                        while (keys.step()) {
                            idempotency_binding b;
-                           b.principal = keys.text(0);
-                           b.key = keys.text(1);
-                           b.job_id = keys.text(2);
+                           b.seq = keys.int64(0);
+                           b.principal = keys.text(1);
+                           b.key = keys.text(2);
+                           b.job_id = keys.text(3);
                            report->expired_keys.push_back(std::move(b));
                        }
                        for (const auto& b : report->expired_keys) {
-                           db.cached("DELETE FROM idempotency_keys WHERE principal=?1 AND key=?2")
-                               .bind(1, b.principal).bind(2, b.key).run();
+                           db.cached("DELETE FROM idempotency_keys WHERE seq=?1").bind(1, b.seq).run();
                        }
                    },
                    [report, done = std::move(done)](bool ok, const std::string& error) {
@@ -1020,19 +1026,18 @@ void sqlite_store::find(const std::string& id, std::function<void(job_lookup)> d
     });
 }
 
-void sqlite_store::find_key(const std::string& principal, const std::string& key,
-                            std::function<void(std::optional<std::string>)> done) {
-    enqueue_read([this, principal, key, done = std::move(done)](sqlite_connection& db) {
+void sqlite_store::find_key(int64_t binding_seq, std::function<void(std::optional<std::string>)> done) {
+    enqueue_read([this, binding_seq, done = std::move(done)](sqlite_connection& db) {
         std::optional<std::string> job_id;
         {
             std::lock_guard lock(pending_mutex_);
-            if (const auto it = pending_keys_.find(principal + '\0' + key); it != pending_keys_.end()) {
+            if (const auto it = pending_keys_.find(binding_seq); it != pending_keys_.end()) {
                 return done(it->second.second);
             }
         }
         try {
-            auto& s = db.cached("SELECT job_id FROM idempotency_keys WHERE principal=?1 AND key=?2");
-            s.bind(1, principal).bind(2, key);
+            auto& s = db.cached("SELECT job_id FROM idempotency_keys WHERE seq=?1");
+            s.bind(1, binding_seq);
             if (s.step()) job_id = s.text(0);
         } catch (const std::exception& e) {
             log_error(std::string("store: key lookup failed: ") + e.what());
@@ -1141,9 +1146,11 @@ void sqlite_store::load_unfinished(const std::function<void(job_record&&)>& each
 
 void sqlite_store::load_bindings(const std::function<void(idempotency_binding&&)>& each) {
     read_now<void>([&](sqlite_connection& db) {
-        sqlite_statement s(db.handle(),
-                           "SELECT principal, key, job_id, fingerprint, job_deleted, expires_at FROM idempotency_keys");
-        while (s.step()) each({s.text(0), s.text(1), s.text(2), s.text(3), s.int64(4) != 0, s.int64(5)});
+        sqlite_statement s(db.handle(), "SELECT principal, key, job_id, fingerprint, job_deleted, expires_at, seq "
+                                        "FROM idempotency_keys");
+        while (s.step()) {
+            each({s.text(0), s.text(1), s.text(2), s.text(3), s.int64(4) != 0, s.int64(5), s.int64(6)});
+        }
     });
 }
 

@@ -50,8 +50,7 @@ class sqlite_store final : public job_store {
     void remove(const tombstone& t, write_done done) override;
     void purge(unix_ms now, int64_t tombstone_ttl_ms, std::function<void(purge_report)> done) override;
     void find(const std::string& id, std::function<void(job_lookup)> done) override;
-    void find_key(const std::string& principal, const std::string& key,
-                  std::function<void(std::optional<std::string>)> done) override;
+    void find_key(int64_t binding_seq, std::function<void(std::optional<std::string>)> done) override;
     void list(const job_query& q, std::function<void(std::vector<job_record>)> done) override;
     void load_unfinished(const std::function<void(job_record&&)>& each) override;
     void load_bindings(const std::function<void(idempotency_binding&&)>& each) override;
@@ -128,7 +127,7 @@ class sqlite_store final : public job_store {
 
     mutable std::mutex pending_mutex_;  // acknowledged writes not yet in SQLite
     std::unordered_map<std::string, pending_job> pending_jobs_;  // by job id
-    std::unordered_map<std::string, std::pair<uint64_t, std::string>> pending_keys_;  // principal \0 key -> job id
+    std::unordered_map<int64_t, std::pair<uint64_t, std::string>> pending_keys_;  // binding seq -> (position, job id)
 
     std::mutex read_mutex_;
     std::condition_variable read_cv_;

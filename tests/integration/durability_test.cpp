@@ -234,4 +234,8 @@ PRAGMA user_version = 3;
     EXPECT_EQ(d.stop(), 0);
     EXPECT_EQ(db.rows("SELECT seq FROM jobs WHERE id='" + fresh_id + "'"), std::vector<std::string>{"42"});
     EXPECT_EQ(db.rows("SELECT count(*) FROM legacy_job_ids"), std::vector<std::string>{"0"});
+    // The key bindings are rows numbered by their job's seq (negative: the job was gone
+    // before the migration); deleting the old job marked its binding by that number.
+    EXPECT_EQ(db.rows("SELECT key, seq < 0, job_deleted FROM idempotency_keys ORDER BY key"),
+              (std::vector<std::string>{"gone|1|1", "k3|0|1"}));
 }

@@ -22,13 +22,14 @@ TEST(idempotency_index, a_reserved_key_is_committing_until_bound_or_released) {
     EXPECT_FALSE(keys.find("alice", "k", fp_a));
 
     keys.reserve("alice", "k", fp_a);
-    keys.bind({"alice", "k", std::string(32, 'c'), fp_a, false, 0});
+    keys.bind({"alice", "k", std::string(32, 'c'), fp_a, false, 0, 42});
     keys.release("alice", "k");  // only a committing key is released
     e = keys.find("alice", "k", fp_a);
     ASSERT_TRUE(e);
     EXPECT_FALSE(e->committing);
     EXPECT_TRUE(e->same_request);
     EXPECT_FALSE(e->job_deleted);
+    EXPECT_EQ(e->seq, 42);  // where the store keeps the binding
     EXPECT_EQ(keys.size(), 1u);
 }
 

@@ -77,28 +77,37 @@ std::string sql_value(const fs::path& db, const std::string& query) {
     return out;
 }
 
-// Fixed ids with seq 0: jobs as a store before schema 6 wrote them (random ids, the seq
-// numbered by SQLite), found through legacy_job_ids. New jobs: new_job_id() (below).
+// Fixed ids with seq 0: jobs as ticketd wrote them to its journal before schema 6 (random
+// ids, the seq numbered by SQLite), found through legacy_job_ids.
 const std::string id_a = "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa";
 const std::string id_b = "bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb";
+
+// A new job as the engine makes one: its id and seq from the store.
+job_record new_job(job_store& store) {
+    auto identity = store.new_job_id();
+    auto r = queued_job(identity.id);
+    r.seq = identity.seq;
+    return r;
+}
 
 }  // namespace
 
 TEST(sqlite_store, acknowledged_writes_are_seen_at_once_and_kept) {
     temp_dir t("ticketd-store");
     const auto db = t.path / "ticketd.db";
+    job_record a, b;
     {
         sqlite_store store(db);
-        const auto a = queued_job(id_a);
-        idempotency_binding key{"team-a", "k-a", id_a, std::string(64, '0'), false, 1790086400000};
+        a = new_job(store);
+        idempotency_binding key{"team-a", "k-a", a.id, std::string(64, '0'), false, 1790086400000, a.seq};
         wait_ok([&](auto done) { store.insert(a, key, done); });
         // Seen right after the acknowledgement, applied or not.
-        const auto found = ask<job_lookup>([&](auto done) { store.find(id_a, done); });
+        const auto found = ask<job_lookup>([&](auto done) { store.find(a.id, done); });
         ASSERT_TRUE(found.job.has_value());
         EXPECT_EQ(found.job->status, job_status::queued);
-        EXPECT_EQ(ask<std::optional<std::string>>([&](auto done) { store.find_key("team-a", "k-a", done); }), id_a);
+        EXPECT_EQ(ask<std::optional<std::string>>([&](auto done) { store.find_key(a.seq, done); }), a.id);
         wait_ok([&](auto done) { store.update(finished(a), R"({"ok":1})", done); });
-        EXPECT_EQ(ask<std::optional<std::string>>([&](auto done) { store.read_result(id_a, done); }),
+        EXPECT_EQ(ask<std::optional<std::string>>([&](auto done) { store.read_result(a.id, done); }),
                   std::optional<std::string>(R"({"ok":1})"));
         job_query q;
         q.principal = "team-a";
@@ -106,25 +115,26 @@ TEST(sqlite_store, acknowledged_writes_are_seen_at_once_and_kept) {
         ASSERT_EQ(listed.size(), 1u);  // a list waits for the applier
         EXPECT_EQ(listed[0].status, job_status::succeeded);
 
-        const auto b = queued_job(id_b);
+        b = new_job(store);
         wait_ok([&](auto done) { store.insert(b, std::nullopt, done); });
-        wait_ok([&](auto done) { store.remove(tombstone{id_b, "report", 1790000000005, 1790086400000}, done); });
-        EXPECT_TRUE(ask<job_lookup>([&](auto done) { store.find(id_b, done); }).gone);
+        wait_ok([&](auto done) { store.remove(tombstone{b.id, "report", 1790000000005, 1790086400000}, done); });
+        EXPECT_TRUE(ask<job_lookup>([&](auto done) { store.find(b.id, done); }).gone);
     }
     // After a clean stop everything is in SQLite; the merged writes kept the first one's
     // input and the last one's state.
-    EXPECT_EQ(sql_value(db, "SELECT status || ' ' || input || ' ' || version FROM jobs WHERE id='" + id_a + "'"),
+    EXPECT_EQ(sql_value(db, "SELECT status || ' ' || input || ' ' || version FROM jobs WHERE id='" + a.id + "'"),
               R"(succeeded {"rows":3} 3)");
     EXPECT_EQ(sql_value(db, "SELECT body FROM results"), R"({"ok":1})");
-    EXPECT_EQ(sql_value(db, "SELECT count(*) FROM jobs WHERE id='" + id_b + "'"), "0");
-    EXPECT_EQ(sql_value(db, "SELECT count(*) FROM tombstones WHERE job_id='" + id_b + "'"), "1");
+    EXPECT_EQ(sql_value(db, "SELECT count(*) FROM jobs WHERE id='" + b.id + "'"), "0");
+    EXPECT_EQ(sql_value(db, "SELECT count(*) FROM tombstones WHERE job_id='" + b.id + "'"), "1");
     EXPECT_EQ(sql_value(db, "SELECT applied FROM journal_state"), "4");
-    EXPECT_EQ(sql_value(db, "SELECT group_concat(id) FROM legacy_job_ids"), id_a);  // b's went with it
+    EXPECT_EQ(sql_value(db, "SELECT seq || ' ' || job_id FROM idempotency_keys"), std::to_string(a.seq) + " " + a.id);
     sqlite_store again(db);
-    const auto found = ask<job_lookup>([&](auto done) { again.find(id_a, done); });
+    const auto found = ask<job_lookup>([&](auto done) { again.find(a.id, done); });
     ASSERT_TRUE(found.job.has_value());
     EXPECT_EQ(found.job->status, job_status::succeeded);
-    EXPECT_TRUE(ask<job_lookup>([&](auto done) { again.find(id_b, done); }).gone);
+    EXPECT_TRUE(ask<job_lookup>([&](auto done) { again.find(b.id, done); }).gone);
+    EXPECT_EQ(ask<std::optional<std::string>>([&](auto done) { again.find_key(a.seq, done); }), a.id);
 }
 
 // As if the daemon died after acknowledging writes the applier had not yet applied:
@@ -161,7 +171,15 @@ TEST(sqlite_store, the_next_start_applies_what_the_journal_holds) {
     std::vector<std::string> unfinished;
     store.load_unfinished([&](job_record&& r) { unfinished.push_back(r.id); });
     EXPECT_EQ(unfinished, std::vector<std::string>{id_a});
-    EXPECT_EQ(ask<std::optional<std::string>>([&](auto done) { store.find_key("team-a", "k-a", done); }), id_a);
+    // Records from before schema 6 (seq 0): SQLite numbered the jobs, the old ids are
+    // listed with their seq, and the key binding has its job's seq.
+    EXPECT_EQ(sql_value(db, "SELECT group_concat(id || '=' || seq) FROM legacy_job_ids"), id_a + "=1," + id_b + "=2");
+    std::vector<idempotency_binding> bindings;
+    store.load_bindings([&](idempotency_binding&& b) { bindings.push_back(std::move(b)); });
+    ASSERT_EQ(bindings.size(), 1u);
+    EXPECT_EQ(bindings[0].seq, 1);
+    EXPECT_EQ(ask<std::optional<std::string>>([&](auto done) { store.find_key(1, done); }), id_a);
+    EXPECT_TRUE(ask<job_lookup>([&](auto done) { store.find(id_a, done); }).job.has_value());
     EXPECT_EQ(ask<std::optional<std::string>>([&](auto done) { store.read_result(id_b, done); }),
               std::optional<std::string>(R"({"ok":2})"));
     EXPECT_EQ(sql_value(db, "SELECT applied FROM journal_state"), "3");
@@ -199,20 +217,21 @@ TEST(sqlite_store, update_and_wake_does_not_go_through_the_executor) {
     std::vector<std::function<void()>> posted;
     std::promise<bool> later;
     sqlite_store store(t.path / "ticketd.db");
-    wait_ok([&](auto done) { store.insert(queued_job(id_a), std::nullopt, done); });
+    const auto a = new_job(store);
+    wait_ok([&](auto done) { store.insert(a, std::nullopt, done); });
     store.set_completion_executor([&](std::function<void()> fn) {
         std::lock_guard lock(m);
         posted.push_back(std::move(fn));
         cv.notify_all();
     });
-    auto running = queued_job(id_a);
+    auto running = a;
     running.status = job_status::running;
     wait_ok([&](auto done) { store.update_and_wake(running, done); });  // would hang if posted
     {
         std::lock_guard lock(m);
         EXPECT_TRUE(posted.empty());
     }
-    store.update(finished(queued_job(id_a)), [&](bool ok, const std::string&) { later.set_value(ok); });
+    store.update(finished(a), [&](bool ok, const std::string&) { later.set_value(ok); });
     std::function<void()> fn;
     {
         std::unique_lock lock(m);
