@@ -4,11 +4,12 @@
 // Guarded by job_engine's mutex.
 //
 // Every live key of every principal stays here (a submit must not wait for the disk to
-// learn that its key is new), so an entry is kept small, about 56 bytes with the hash
+// learn that its key is new), so an entry is kept small, about 64 bytes with the hash
 // table's share: the key is the first 128 bits of SHA-256(principal, key), the request's
-// fingerprint its first 128 bits, two flags and the binding's seq (where the store keeps
-// it). Which job a key is bound to is not kept: a retry (rare) reads it from the store. Collisions of 128-bit SHA-256 prefixes are not
-// a practical concern (content-addressed stores rely on less).
+// fingerprint its first 128 bits, two flags and the binding's seq (its row in the store).
+// Which job a key is bound to is not kept: a retry (rare) reads it from the store by that
+// seq. Collisions of 128-bit SHA-256 prefixes are not a practical concern
+// (content-addressed stores rely on less).
 #pragma once
 
 #include "store/job_store.hpp"

@@ -172,7 +172,7 @@ class job_engine {
     std::string reload(const std::vector<job_type_config>& next, const job_type_factory& create);
     std::filesystem::path result_path(const std::string& job_id) const { return results_.path_of(job_id); }
     // A small result kept in the store (job_record::result_inline); answers on the
-    // store's reader thread.
+    // store's reader thread, or at once on the caller's (job_store::read_result).
     void read_result(const std::string& job_id, std::function<void(std::optional<std::string>)> done) {
         store_.read_result(job_id, std::move(done));
     }

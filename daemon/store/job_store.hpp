@@ -3,7 +3,7 @@
 //
 // Writes are queued and applied in order; `done` runs once the write is durable (or
 // failed), on the store's own thread: it must not block. Reads answer on the store's
-// reader thread, never on the caller's.
+// reader thread, never on the caller's (read_result excepted: see there).
 #pragma once
 
 #include "jobs/job.hpp"
@@ -97,7 +97,8 @@ class job_store {
     virtual void update_and_wake(const job_record& job, write_done done) = 0;
     // The same as update(), committing a small result with it (job.result_inline).
     virtual void update(const job_record& job, std::string result, write_done done) = 0;
-    // A result stored with update(job, result, ...); nullopt when there is none.
+    // A result stored with update(job, result, ...); nullopt when there is none. May
+    // answer at once, on the caller's thread (a result still in memory).
     virtual void read_result(const std::string& job_id, std::function<void(std::optional<std::string>)> done) = 0;
     // Forget a job: remove its row, leave a tombstone, mark its key binding deleted.
     virtual void remove(const tombstone& t, write_done done) = 0;

@@ -925,24 +925,28 @@ void sqlite_store::update(const job_record& job, std::string result, write_done 
     enqueue_job_write(update_of(job, std::move(result)), std::move(done));
 }
 
+std::optional<std::optional<std::string>> sqlite_store::pending_result(const std::string& job_id) const {
+    // A write waiting to be applied is the newest truth; once applied (and only then) it
+    // leaves the pending set, so a miss here finds it in SQLite.
+    std::lock_guard lock(pending_mutex_);
+    const auto it = pending_jobs_.find(job_id);
+    if (it == pending_jobs_.end()) return std::nullopt;
+    if (it->second.with_result) return *it->second.with_result->result;
+    if (it->second.latest->what == job_write::kind::remove) return std::optional<std::string>();
+    return std::nullopt;
+}
+
 void sqlite_store::read_result(const std::string& job_id, std::function<void(std::optional<std::string>)> done) {
+    // A result fetched right after its job finished (the usual case) is not applied yet:
+    // answered at once, without a round trip through the reader thread.
+    if (auto pending = pending_result(job_id)) return done(std::move(*pending));
     enqueue_read([this, job_id, done = std::move(done)](sqlite_connection& db) {
+        if (auto pending = pending_result(job_id)) return done(std::move(*pending));  // written meanwhile
         std::optional<std::string> body;
-        {
-            // A write waiting to be applied is the newest truth; once applied (and only
-            // then) it leaves the pending set, so a miss here finds it in SQLite.
-            std::lock_guard lock(pending_mutex_);
-            if (const auto it = pending_jobs_.find(job_id); it != pending_jobs_.end()) {
-                if (it->second.with_result) body = *it->second.with_result->result;
-                else if (it->second.latest->what == job_write::kind::remove) return done(std::nullopt);
-            }
-        }
         try {
-            if (!body) {
-                auto& s = db.cached(read_result_sql.c_str());
-                s.bind(1, job_id);
-                if (s.step()) body = s.blob(0);
-            }
+            auto& s = db.cached(read_result_sql.c_str());
+            s.bind(1, job_id);
+            if (s.step()) body = s.blob(0);
         } catch (const std::exception& e) {
             log_error(std::string("store: reading a result failed: ") + e.what());
         }

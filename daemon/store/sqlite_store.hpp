@@ -98,6 +98,8 @@ class sqlite_store final : public job_store {
     // The last journal position in `batch` and how many journaled writes it holds.
     static std::pair<uint64_t, size_t> journal_reach(const std::vector<write_op>& batch);
     void add_pending(const write_op& op);
+    // A result not yet applied (or nullopt inside: the job was removed); nullopt: ask SQLite.
+    std::optional<std::optional<std::string>> pending_result(const std::string& job_id) const;
     void drop_pending(const std::vector<write_op>& applied);
     void wait_applied(uint64_t position);
     void reader_loop();

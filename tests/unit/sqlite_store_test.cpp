@@ -16,6 +16,7 @@
 #include <condition_variable>
 #include <future>
 #include <mutex>
+#include <thread>
 #include <vector>
 #include <string>
 
@@ -301,4 +302,38 @@ TEST(sqlite_store, new_ids_find_their_row_and_nothing_else) {
     sqlite_store again(db);
     EXPECT_EQ(again.new_job_id().seq, made[2].seq + 1);
     EXPECT_TRUE(ask<job_lookup>([&](auto done) { again.find(made[1].id, done); }).job.has_value());
+}
+
+// A result not yet in SQLite (the usual case: a client fetches it right after the 303) is
+// answered at once, on the caller's thread, without a round trip through the reader.
+// Held back here by another connection's write lock, which the applier waits out.
+TEST(sqlite_store, a_result_not_yet_applied_is_answered_on_the_callers_thread) {
+    temp_dir t("ticketd-store");
+    const auto db = t.path / "ticketd.db";
+    sqlite_store store(db);
+    const auto a = new_job(store);
+    wait_ok([&](auto done) { store.insert(a, std::nullopt, done); });
+    sqlite3* blocker = nullptr;
+    ASSERT_EQ(sqlite3_open(db.c_str(), &blocker), SQLITE_OK);
+    ASSERT_EQ(sqlite3_exec(blocker, "BEGIN IMMEDIATE", nullptr, nullptr, nullptr), SQLITE_OK);
+    wait_ok([&](auto done) { store.update(finished(a), R"({"ok":4})", done); });  // journaled only
+    std::optional<std::string> body;
+    std::thread::id answered_on;
+    store.read_result(a.id, [&](std::optional<std::string> b) {
+        body = std::move(b);
+        answered_on = std::this_thread::get_id();
+    });
+    EXPECT_EQ(answered_on, std::this_thread::get_id());
+    EXPECT_EQ(body, std::optional<std::string>(R"({"ok":4})"));
+    sqlite3_exec(blocker, "ROLLBACK", nullptr, nullptr, nullptr);
+    sqlite3_close(blocker);
+    // Once applied, the result comes from SQLite, through the reader thread.
+    job_query q;
+    q.principal = "team-a";
+    ASSERT_EQ(ask<std::vector<job_record>>([&](auto done) { store.list(q, done); }).size(), 1u);
+    std::promise<std::pair<std::optional<std::string>, std::thread::id>> later;
+    store.read_result(a.id, [&](std::optional<std::string> b) { later.set_value({std::move(b), std::this_thread::get_id()}); });
+    const auto [stored, on] = later.get_future().get();
+    EXPECT_EQ(stored, std::optional<std::string>(R"({"ok":4})"));
+    EXPECT_NE(on, std::this_thread::get_id());
 }
