@@ -1,5 +1,6 @@
 -- POST /v1/jobs with a unique Idempotency-Key per request; anything but 202 is counted.
--- Env: BENCH_TYPE (job type, default noop), BENCH_RUN (makes keys unique across runs).
+-- Env: BENCH_TYPE (job type, default noop), BENCH_RUN (makes keys unique across runs),
+-- BENCH_SEQUENTIAL_KEYS=1 (per-connection counters as keys instead of random UUIDs).
 package.path = package.path .. ";" .. (os.getenv("BENCH_LUA_DIR") or "bench/lua") .. "/?.lua"
 require("common")
 local job_type = os.getenv("BENCH_TYPE") or "noop"
