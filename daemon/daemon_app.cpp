@@ -274,8 +274,19 @@ int run_daemon(const daemon_options& options) {
     // connections. Each further io thread runs a context of its own (below).
     boost::asio::io_context io(1);
     scheduler timers;
+    // systemd (Type=notify) hears READY=1 once everything is up (below); before that, only
+    // that a schema migration makes this start longer than its start timeout allows: a
+    // migration killed halfway rolls back, and would start over at every restart.
+    service_notifier notifier;
     std::unique_ptr<sqlite_store> store;
     try {
+        if (const auto jobs = sqlite_store::migration_size(config.state_dir / "ticketd.db")) {
+            // ~14 s per million jobs measured; four times that, and a minute more.
+            const auto allow = std::chrono::seconds(60) + std::chrono::seconds(*jobs * 60 / 1'000'000);
+            notifier.notify("EXTEND_TIMEOUT_USEC=" +
+                            std::to_string(std::chrono::duration_cast<std::chrono::microseconds>(allow).count()) +
+                            "\nSTATUS=migrating the store (" + std::to_string(*jobs) + " jobs)");
+        }
         store = std::make_unique<sqlite_store>(config.state_dir / "ticketd.db");
     } catch (const std::exception& e) {
         log_error(std::string("startup failed: cannot open the store: ") + e.what());
@@ -356,7 +367,6 @@ int run_daemon(const daemon_options& options) {
     // systemd (Type=notify): ready only now that the store is open, plugins are loaded and
     // the listener is bound; the watchdog is fed from the event loop, so a hung loop gets
     // the service restarted.
-    service_notifier notifier;
     if (notifier.active()) {
         notifier.notify("READY=1\nSTATUS=" + status_line(engine));
         every(timers, std::chrono::seconds(5), [&] { notifier.notify("STATUS=" + status_line(engine)); });

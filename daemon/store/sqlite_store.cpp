@@ -522,6 +522,20 @@ sqlite_store::sqlite_store(const std::filesystem::path& db_file, std::filesystem
 
 sqlite_store::~sqlite_store() { close(); }
 
+std::optional<size_t> sqlite_store::migration_size(const std::filesystem::path& db_file) {
+    std::error_code ec;
+    if (!std::filesystem::exists(db_file, ec)) return std::nullopt;
+    try {
+        sqlite_connection db(db_file, true);
+        sqlite_statement version(db.handle(), "PRAGMA user_version");
+        if (!version.step() || version.int64(0) < 1 || version.int64(0) >= schema_version) return std::nullopt;
+        sqlite_statement count(db.handle(), "SELECT count(*) FROM jobs");
+        return count.step() ? static_cast<size_t>(count.int64(0)) : size_t{0};
+    } catch (const std::exception&) {
+        return std::nullopt;  // opening it for real says what is wrong
+    }
+}
+
 job_identity sqlite_store::new_job_id() {
     const int64_t seq = next_seq_.fetch_add(1);
     return {seq, ids_->make(seq)};

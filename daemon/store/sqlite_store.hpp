@@ -65,6 +65,10 @@ class sqlite_store final : public job_store {
     // instead of on the store's threads. Unset (the default, and during startup): inline.
     void set_completion_executor(std::function<void(std::function<void()>)> executor);
 
+    // Before opening: how many jobs a schema migration of `db_file` will copy (nullopt:
+    // none is needed), so that a supervisor can be told the start takes longer.
+    static std::optional<size_t> migration_size(const std::filesystem::path& db_file);
+
     // Writes acknowledged but not yet in SQLite (a gauge: how far the applier is behind).
     size_t unapplied_writes() const;
 

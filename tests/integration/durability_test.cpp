@@ -1,5 +1,6 @@
 // kill -9 at any moment loses nothing that was acknowledged (protocol principle 4).
 #include "support/daemon_test.hpp"
+#include "support/old_schemas.hpp"
 #include "support/sqlite_reader.hpp"
 
 #include <fstream>
@@ -124,22 +125,6 @@ TEST_F(durability, finished_results_survive_a_kill) {
     EXPECT_EQ(d.get("/v1/jobs/" + id).status, 303u);
 }
 
-// The tables of the first release (schema 1).
-constexpr const char* schema_1 = R"sql(
-PRAGMA journal_mode=WAL;
-CREATE TABLE jobs (seq INTEGER PRIMARY KEY AUTOINCREMENT, id TEXT NOT NULL UNIQUE, type TEXT NOT NULL,
-  principal TEXT NOT NULL, idempotency_key TEXT, fingerprint TEXT, status TEXT NOT NULL,
-  cancel_requested INTEGER NOT NULL, attempt INTEGER NOT NULL, priority INTEGER NOT NULL,
-  timeout_ms INTEGER NOT NULL, created_at INTEGER NOT NULL, started_at INTEGER, updated_at INTEGER NOT NULL,
-  finished_at INTEGER, expires_at INTEGER, not_before INTEGER, progress_percent REAL, progress_message TEXT,
-  input TEXT NOT NULL, labels TEXT NOT NULL, error TEXT, result_type TEXT, result_size INTEGER,
-  version INTEGER NOT NULL);
-CREATE TABLE idempotency_keys (principal TEXT NOT NULL, key TEXT NOT NULL, job_id TEXT NOT NULL,
-  fingerprint TEXT NOT NULL, job_deleted INTEGER NOT NULL DEFAULT 0, expires_at INTEGER NOT NULL,
-  PRIMARY KEY (principal, key));
-CREATE TABLE tombstones (job_id TEXT PRIMARY KEY, type TEXT NOT NULL, deleted_at INTEGER NOT NULL,
-  expires_at INTEGER NOT NULL);
-)sql";
 
 // A state directory from the first release (schema 1: no uploads, results as files only)
 // is migrated in place: its queued job runs and its finished job's result is served.

@@ -1,7 +1,10 @@
 // The systemd notification protocol, against a fake $NOTIFY_SOCKET: READY=1 once
 // listening, STATUS= lines, WATCHDOG=1 at half of WATCHDOG_USEC, RELOADING=1 and READY=1
-// on SIGHUP, STOPPING=1 with EXTEND_TIMEOUT_USEC on SIGTERM.
+// on SIGHUP, STOPPING=1 with EXTEND_TIMEOUT_USEC on SIGTERM, and EXTEND_TIMEOUT_USEC
+// before a store migration.
 #include "support/daemon_test.hpp"
+#include "support/old_schemas.hpp"
+#include "support/sqlite_reader.hpp"
 
 #include <poll.h>
 #include <arpa/inet.h>
@@ -90,6 +93,37 @@ TEST(systemd_notify, ready_status_watchdog_and_stopping) {
     const auto& last = *std::find_if(seen.begin(), seen.end(),
                                      [](const std::string& m) { return m.find("STOPPING=1") != std::string::npos; });
     EXPECT_NE(last.find("EXTEND_TIMEOUT_USEC="), std::string::npos) << last;
+}
+
+// A store of an earlier schema is migrated before the daemon is ready (one transaction,
+// ~14 s per million jobs): systemd hears first that the start will take longer, or it
+// would kill the migration at its start timeout and start it over, forever.
+TEST(systemd_notify, a_store_migration_extends_the_start_timeout_first) {
+    daemon_process d;
+    std::filesystem::create_directories(d.dir() / "state");
+    {
+        sqlite_reader db((d.dir() / "state" / "ticketd.db").string());
+        db.exec(schema_1);
+        db.exec(R"sql(
+INSERT INTO jobs (id, type, principal, status, cancel_requested, attempt, priority, timeout_ms, created_at,
+  updated_at, input, labels, version) VALUES ('aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa', 'hello', 'anonymous', 'queued',
+  0, 1, 0, 0, 1790000000000, 1790000000000, '{"name":"v1"}', '{}', 1);
+PRAGMA user_version = 1;
+)sql");
+    }
+    notify_socket sock(d.dir() / "notify.sock");
+    d.set_env("NOTIFY_SOCKET", (d.dir() / "notify.sock").string());
+    d.start();
+    std::vector<std::string> seen;
+    ASSERT_TRUE(sock.collect(seen, [&] { return count_with(seen, "READY=1") >= 1; }, 20s)) << seen.size();
+    EXPECT_EQ(seen.front(), "EXTEND_TIMEOUT_USEC=60000000\nSTATUS=migrating the store (1 jobs)");
+    // Migrated: the old job is there. A second start has nothing to migrate.
+    EXPECT_EQ(d.wait_terminal("aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa").value("status", ""), "succeeded");
+    EXPECT_EQ(d.stop(), 0);
+    seen.clear();
+    d.start();
+    ASSERT_TRUE(sock.collect(seen, [&] { return count_with(seen, "READY=1") >= 1; }, 20s));
+    EXPECT_EQ(count_with(seen, "migrating"), 0u);  // (the last stop's STOPPING=1 extends its own timeout)
 }
 
 TEST(systemd_socket_activation, the_daemon_serves_on_the_socket_it_is_given) {
