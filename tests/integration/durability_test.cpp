@@ -131,10 +131,7 @@ TEST_F(durability, finished_results_survive_a_kill) {
 TEST(schema_migration, a_schema_1_store_is_migrated_and_keeps_its_jobs) {
     daemon_process d;
     std::filesystem::create_directories(d.dir() / "state" / "results");
-    {
-        sqlite_reader db((d.dir() / "state" / "ticketd.db").string());
-        db.exec(schema_1);
-        db.exec(R"sql(
+    write_schema_1_store(d.dir() / "state", R"sql(
 INSERT INTO jobs (id, type, principal, status, cancel_requested, attempt, priority, timeout_ms, created_at,
   updated_at, input, labels, version) VALUES ('aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa', 'hello', 'anonymous', 'queued',
   0, 1, 0, 0, 1790000000000, 1790000000000, '{"name":"v1"}', '{}', 1);
@@ -144,7 +141,6 @@ INSERT INTO jobs (id, type, principal, status, cancel_requested, attempt, priori
   1790000000001, 1790000000001, 4102444800000, '{}', '{}', 'text/plain', 3, 2);
 PRAGMA user_version = 1;
 )sql");
-    }
     std::ofstream(d.dir() / "state" / "results" / "bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb") << "old";
     d.start();
     const auto job = d.wait_terminal("aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa");
@@ -160,11 +156,7 @@ PRAGMA user_version = 1;
 // stays bound to its job, and a deleted job's key keeps its flag.
 TEST(schema_migration, a_schema_3_store_keeps_inline_results_and_key_bindings) {
     daemon_process d;
-    std::filesystem::create_directories(d.dir() / "state");
-    {
-        sqlite_reader db((d.dir() / "state" / "ticketd.db").string());
-        db.exec(schema_1);
-        db.exec(R"sql(
+    write_schema_1_store(d.dir() / "state", R"sql(
 ALTER TABLE jobs ADD COLUMN files TEXT NOT NULL DEFAULT '{}';
 ALTER TABLE jobs ADD COLUMN result_name TEXT;
 ALTER TABLE jobs ADD COLUMN result_inline INTEGER NOT NULL DEFAULT 0;
@@ -188,7 +180,6 @@ INSERT INTO jobs (seq, id, type, principal, status, cancel_requested, attempt, p
 DELETE FROM jobs WHERE seq = 41;
 PRAGMA user_version = 3;
 )sql");
-    }
     d.start();
     EXPECT_EQ(d.get("/v1/jobs/cccccccccccccccccccccccccccccccc/result").body, R"({"v":"3"})");
     // Both keys are still bound (to their jobs, by another request): 422 naming the job.

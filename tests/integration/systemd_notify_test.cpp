@@ -4,7 +4,6 @@
 // before a store migration.
 #include "support/daemon_test.hpp"
 #include "support/old_schemas.hpp"
-#include "support/sqlite_reader.hpp"
 
 #include <poll.h>
 #include <arpa/inet.h>
@@ -100,17 +99,12 @@ TEST(systemd_notify, ready_status_watchdog_and_stopping) {
 // would kill the migration at its start timeout and start it over, forever.
 TEST(systemd_notify, a_store_migration_extends_the_start_timeout_first) {
     daemon_process d;
-    std::filesystem::create_directories(d.dir() / "state");
-    {
-        sqlite_reader db((d.dir() / "state" / "ticketd.db").string());
-        db.exec(schema_1);
-        db.exec(R"sql(
+    write_schema_1_store(d.dir() / "state", R"sql(
 INSERT INTO jobs (id, type, principal, status, cancel_requested, attempt, priority, timeout_ms, created_at,
   updated_at, input, labels, version) VALUES ('aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa', 'hello', 'anonymous', 'queued',
   0, 1, 0, 0, 1790000000000, 1790000000000, '{"name":"v1"}', '{}', 1);
 PRAGMA user_version = 1;
 )sql");
-    }
     notify_socket sock(d.dir() / "notify.sock");
     d.set_env("NOTIFY_SOCKET", (d.dir() / "notify.sock").string());
     d.start();

@@ -1,6 +1,11 @@
 // Store schemas of earlier releases, to test that the daemon migrates them.
 #pragma once
 
+#include "support/sqlite_reader.hpp"
+
+#include <filesystem>
+#include <string>
+
 namespace ticketd::test {
 
 // The tables of the first release (schema 1).
@@ -19,5 +24,14 @@ CREATE TABLE idempotency_keys (principal TEXT NOT NULL, key TEXT NOT NULL, job_i
 CREATE TABLE tombstones (job_id TEXT PRIMARY KEY, type TEXT NOT NULL, deleted_at INTEGER NOT NULL,
   expires_at INTEGER NOT NULL);
 )sql";
+
+// <state_dir>/ticketd.db with the schema 1 tables, then `sql` (the rows, the later
+// schema's changes, and its `PRAGMA user_version`).
+inline void write_schema_1_store(const std::filesystem::path& state_dir, const std::string& sql) {
+    std::filesystem::create_directories(state_dir);
+    sqlite_reader db((state_dir / "ticketd.db").string());
+    db.exec(schema_1);
+    db.exec(sql);
+}
 
 }  // namespace ticketd::test
