@@ -261,8 +261,7 @@ void journal::release(uint64_t applied) {
 void journal::prepare_spare() {
     {
         std::lock_guard lock(spare_mutex_);
-        if (spare_ready_ || spare_preparing_) return;
-        spare_preparing_ = true;
+        if (spare_ready_) return;
     }
     const auto file = dir_ / spare_name;
     std::string error;
@@ -283,12 +282,11 @@ void journal::prepare_spare() {
         if (error.empty() && ::fdatasync(fd) != 0) error = "cannot sync " + file.string() + ": " + errno_text();
         ::close(fd);
     }
-    std::lock_guard lock(spare_mutex_);
-    spare_preparing_ = false;
     if (!error.empty()) {
         ::unlink(file.c_str());
         throw journal_error("journal: " + error);
     }
+    std::lock_guard lock(spare_mutex_);
     spare_ready_ = true;
 }
 

@@ -55,7 +55,7 @@ class journal {
     // Deletes the segments whose records are all at or below `applied`.
     void release(uint64_t applied);
     // Writes the zeros of the next segment ahead of time (<dir>/spare), unless that is
-    // done: from another thread, off the appends' path. An append into written zeros
+    // done: from one other thread (the store's applier), off the appends' path. An append into written zeros
     // only overwrites data; into space merely reserved (posix_fallocate, the fallback)
     // the file system must also record the extents as written, in each fdatasync
     // (measured on ext4: ~45 instead of ~75 us of CPU and ~110 instead of ~180 us per sync).
@@ -76,8 +76,7 @@ class journal {
     std::string pending_;  // framed records not yet written
     bool broken_ = false;
     std::mutex spare_mutex_;
-    bool spare_ready_ = false;     // <dir>/spare is zero-filled and synced
-    bool spare_preparing_ = false;
+    bool spare_ready_ = false;  // <dir>/spare is zero-filled and synced
     mutable std::mutex segments_mutex_;
     std::map<uint64_t, std::filesystem::path> segments_;  // first position -> file
 };

@@ -303,12 +303,8 @@ void apply_update(sqlite_connection& db, const job_record& j) {
     if (db.changes() != 1) throw sqlite_error("update: no job " + j.id);
 }
 
-const std::string seq_of_id1 = "(SELECT seq FROM jobs WHERE " + row_of_id1 + ")";
-const std::string delete_result_sql = "DELETE FROM results WHERE seq=" + seq_of_id1;
-// The job's key binding: the row numbered by the job's seq.
-const std::string mark_key_deleted_sql =
-    "UPDATE idempotency_keys SET job_deleted=1 WHERE seq=" + seq_of_id1 + " AND job_id=?1";
-const std::string delete_job_sql = "DELETE FROM jobs WHERE " + row_of_id1;
+const std::string find_seq_sql = "SELECT seq FROM jobs WHERE " + row_of_id1;
+const std::string seq_of_id1 = "(" + find_seq_sql + ")";
 const std::string find_sql = std::string("SELECT ") + job_columns + " FROM jobs WHERE " + row_of_id1;
 const std::string store_result_sql = "INSERT OR REPLACE INTO results (seq, body) VALUES (" + seq_of_id1 + ", ?2)";
 const std::string read_result_sql = "SELECT body FROM results WHERE seq=" + seq_of_id1;
@@ -323,14 +319,32 @@ void store_result(sqlite_connection& db, const std::string& job_id, const std::s
     db.cached(store_result_sql.c_str()).bind(1, job_id).bind_blob(2, body).run();
 }
 
-void apply_removal(sqlite_connection& db, const tombstone& t) {
-    db.cached(delete_result_sql.c_str()).bind(1, t.job_id).run();
-    db.cached(mark_key_deleted_sql.c_str()).bind(1, t.job_id).run();
-    db.cached(delete_job_sql.c_str()).bind(1, t.job_id).run();
+// A job's rows go (its result, its row, its old id's listing) and a tombstone stays: a
+// removal and a purge alike. `seq` is 0 when the row is gone already.
+void forget_job(sqlite_connection& db, int64_t seq, const tombstone& t) {
+    if (seq != 0) {
+        db.cached("DELETE FROM results WHERE seq=?1").bind(1, seq).run();
+        db.cached("DELETE FROM jobs WHERE seq=?1").bind(1, seq).run();
+    }
     db.cached("DELETE FROM legacy_job_ids WHERE id=?1").bind(1, t.job_id).run();
     auto& s = db.cached("INSERT OR REPLACE INTO tombstones (job_id, type, deleted_at, expires_at) VALUES (?1,?2,?3,?4)");
     s.bind(1, t.job_id).bind(2, t.type).bind(3, t.deleted_at).bind(4, t.expires_at);
     s.run();
+}
+
+// A removal also marks the job's key binding (the row numbered by the job's seq) deleted.
+void apply_removal(sqlite_connection& db, const tombstone& t) {
+    auto& find = db.cached(find_seq_sql.c_str());
+    find.bind(1, t.job_id);
+    const int64_t seq = find.step() ? find.int64(0) : 0;
+    find.release();
+    if (seq != 0) {
+        db.cached("UPDATE idempotency_keys SET job_deleted=1 WHERE seq=?1 AND job_id=?2")
+            .bind(1, seq)
+            .bind(2, t.job_id)
+            .run();
+    }
+    forget_job(db, seq, t);
 }
 
 // Several journaled writes to one job, applied as one: the first says whether the row is
@@ -991,13 +1005,7 @@ void sqlite_store::purge(unix_ms now, int64_t tombstone_ttl_ms,
                        std::vector<expired_job> jobs;
                        while (expired.step()) jobs.push_back({expired.int64(0), expired.text(1), expired.text(2)});
                        for (const auto& [seq, id, type] : jobs) {
-                           db.cached("DELETE FROM results WHERE seq=?1").bind(1, seq).run();
-                           db.cached("DELETE FROM jobs WHERE seq=?1").bind(1, seq).run();
-                           db.cached("DELETE FROM legacy_job_ids WHERE id=?1").bind(1, id).run();
-                           db.cached("INSERT OR REPLACE INTO tombstones (job_id, type, deleted_at, "
-                                     "expires_at) VALUES (?1,?2,?3,?4)")
-                               .bind(1, id).bind(2, type).bind(3, now).bind(4, now + tombstone_ttl_ms)
-                               .run();
+                           forget_job(db, seq, tombstone{id, type, now, now + tombstone_ttl_ms});
                            report->purged_job_ids.push_back(id);
                        }
                        db.cached("DELETE FROM tombstones WHERE expires_at <= ?1").bind(1, now).run();
