@@ -1,5 +1,5 @@
 #include "daemon_app.hpp"
-#include "system/thread_name.hpp"
+#include "system/threads.hpp"
 
 #include "api/jobs_api.hpp"
 #include "api/metrics_endpoint.hpp"

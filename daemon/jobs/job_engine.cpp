@@ -1,5 +1,5 @@
 #include "jobs/job_engine.hpp"
-#include "system/thread_name.hpp"
+#include "system/threads.hpp"
 
 #include "system/log.hpp"
 
@@ -39,6 +39,7 @@ job_engine::job_engine(const daemon_config& config, job_store& store, upload_sto
       uploads_(uploads),
       timers_(timers),
       results_(config.state_dir / "results"),
+      marks_(config.state_dir / "attempts"),
       types_(std::move(types)) {
     // Scratch directories of attempts a crash interrupted: nobody needs them any more.
     std::error_code ec;
@@ -79,6 +80,7 @@ void job_engine::start_workers(const job_type_ptr& rt, unsigned count) {
     for (unsigned i = 0; i < count; ++i) {
         rt->workers.emplace_back([this, r = rt.get()] {
             name_this_thread("td-w-" + r->type);
+            run_this_thread_as_batch();
             worker_loop(*r);
         });
     }
@@ -98,8 +100,11 @@ void job_engine::recover() {
     store_.load_bindings([&](idempotency_binding&& b) { keys_.bind(b); });
 
     jobs_.reserve(store_.count_unfinished());
+    // Attempts the last process started (marked before their plugin ran) and did not see
+    // return: their `running` write may not have reached the journal.
+    const auto marked = marks_.left_over();
     std::vector<std::future<void>> writes;
-    size_t loaded = 0, requeued = 0, retried = 0, interrupted = 0;
+    size_t loaded = 0, requeued = 0, retried = 0, interrupted = 0, by_mark = 0;
     job_type_ptr rt;  // of the previous job: most jobs in a row share their type
     store_.load_unfinished([&](job_record&& r) {
         ++loaded;
@@ -109,7 +114,13 @@ void job_engine::recover() {
             return;
         }
         if (!rt || rt->type != r.type) rt = find_type(r.type);
-        if (r.status == job_status::running) {
+        bool ran = r.status == job_status::running;
+        if (!ran && r.status == job_status::queued && !marked.empty()) {
+            const auto it = marked.find(r.id);
+            ran = it != marked.end() && it->second == r.attempt;
+            by_mark += ran;
+        }
+        if (ran) {
             // The process died while this attempt ran: the attempt counts.
             const unsigned max_attempts = rt ? rt->config()->max_attempts : 1;
             if (r.attempt >= max_attempts) {
@@ -160,9 +171,12 @@ void job_engine::recover() {
         }
     });
     for (auto& w : writes) w.wait();
+    marks_.forget_left_over();  // what they said is stored now
     log_info("recovery: " + std::to_string(loaded) + " unfinished jobs: " + std::to_string(requeued) +
              " queued (" + std::to_string(retried) + " interrupted and retried), " +
-             std::to_string(interrupted) + " failed as interrupted");
+             std::to_string(interrupted) + " failed as interrupted" +
+             (by_mark > 0 ? " (" + std::to_string(by_mark) + " known to have started from their attempt mark only)"
+                          : std::string()));
 }
 
 void job_engine::start() {
@@ -663,20 +677,28 @@ void job_engine::remove(const std::string& id, const std::string& principal,
 // Running jobs
 
 void job_engine::worker_loop(job_type_runtime& rt) {
+    std::unique_ptr<attempt_marks::slot> mark;
+    try {
+        mark = marks_.open_slot();
+    } catch (const std::exception& e) {
+        log_warning("worker of type " + rt.type + ": " + e.what() +
+                    "; its plugin runs start after the fdatasync of their 'running' state instead");
+    }
     while (auto e = rt.queue->pop()) {
         rt.busy++;
-        run_attempt(rt, e);
+        run_attempt(rt, e, mark.get());
         rt.busy--;
     }
 }
 
-void job_engine::run_attempt(job_type_runtime& rt, const job_entry_ptr& e) {
+void job_engine::run_attempt(job_type_runtime& rt, const job_entry_ptr& e, attempt_marks::slot* mark) {
     job_context ctx;
     std::string input_json;
     int64_t timeout_ms = 0;
-    // The plugin runs only once "running" (with its attempt) is durable, so whatever the
-    // plugin does is covered by the crash rules (a retry counts the attempt).
-    auto started = std::make_shared<std::promise<void>>();
+    // Whatever the plugin does must be covered by the crash rules (a retry counts the
+    // attempt): the attempt is marked before the plugin starts, or, without a mark, the
+    // plugin waits until "running" (with its attempt) is durable.
+    std::shared_ptr<std::promise<void>> started;
     {
         std::unique_lock lock(mutex_);
         auto& r = e->record;
@@ -690,10 +712,16 @@ void job_engine::run_attempt(job_type_runtime& rt, const job_entry_ptr& e) {
         e->control = std::make_shared<run_control>();
         running_.insert(e);
         rt.metrics->started(static_cast<double>(r.started_at - std::max(r.created_at, r.not_before)) / 1000.0);
-        store_.update_and_wake(r, [started](bool ok, const std::string& error) {
-            log_write_failure("start", ok, error);
-            started->set_value();
-        });
+        if (mark) {
+            mark->mark(r.id, r.attempt);
+            store_.update(r, [](bool ok, const std::string& error) { log_write_failure("start", ok, error); });
+        } else {
+            started = std::make_shared<std::promise<void>>();
+            store_.update_and_wake(r, [started](bool ok, const std::string& error) {
+                log_write_failure("start", ok, error);
+                started->set_value();
+            });
+        }
         timeout_ms = rt.config()->timeout.count();
         if (r.timeout_ms > 0) timeout_ms = std::min(timeout_ms, r.timeout_ms);
         ctx.job_id = r.id;
@@ -707,7 +735,7 @@ void job_engine::run_attempt(job_type_runtime& rt, const job_entry_ptr& e) {
         lock.unlock();
         run_all(wake);
     }
-    started->get_future().wait();
+    if (started) started->get_future().wait();
     const auto control = ctx.control;
     ctx.on_progress = [this, e, control](double percent, std::string message) {
         on_progress(e, control, percent, std::move(message));
@@ -726,6 +754,7 @@ void job_engine::run_attempt(job_type_runtime& rt, const job_entry_ptr& e) {
     });
     const auto run_start = std::chrono::steady_clock::now();
     const ticketd_run_status status = rt.handler->run(ctx, input_json);
+    if (mark) mark->clear();
     deadline->cancel();
     const double ran = std::chrono::duration<double>(std::chrono::steady_clock::now() - run_start).count();
     rt.metrics->ran(ran);

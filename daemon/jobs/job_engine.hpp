@@ -9,6 +9,7 @@
 #pragma once
 
 #include "config/config.hpp"
+#include "jobs/attempt_marks.hpp"
 #include "jobs/idempotency_index.hpp"
 #include "jobs/job_entry.hpp"
 #include "jobs/job_queue.hpp"
@@ -185,7 +186,8 @@ class job_engine {
     std::vector<job_type_ptr> types_snapshot() const;
     void start_workers(const job_type_ptr& rt, unsigned count);
     void worker_loop(job_type_runtime& rt);
-    void run_attempt(job_type_runtime& rt, const job_entry_ptr& e);
+    // `mark` null: the plugin waits for the `running` write instead (see attempt_marks.hpp).
+    void run_attempt(job_type_runtime& rt, const job_entry_ptr& e, attempt_marks::slot* mark);
     void finish_attempt(job_type_runtime& rt, const job_entry_ptr& e, job_context& ctx,
                         ticketd_run_status status);
     void force_finish(const job_entry_ptr& e, const std::shared_ptr<run_control>& control);
@@ -217,6 +219,7 @@ class job_engine {
     upload_store& uploads_;
     scheduler& timers_;
     result_files results_;
+    attempt_marks marks_;
     mutable std::shared_mutex types_mutex_;  // guards the vector; runtimes guard themselves
     std::vector<job_type_ptr> types_;
     std::mutex reload_mutex_;              // one reload at a time

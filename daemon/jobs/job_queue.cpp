@@ -17,14 +17,21 @@ void job_queue::release_reservation() {
 }
 
 void job_queue::push_reserved(job_entry_ptr entry, int32_t priority, unix_ms not_before) {
-    std::lock_guard lock(mutex_);
-    if (reserved_ > 0) --reserved_;
-    insert_locked(std::move(entry), priority, not_before);
+    {
+        std::lock_guard lock(mutex_);
+        if (reserved_ > 0) --reserved_;
+        insert_locked(std::move(entry), priority, not_before);
+    }
+    // After the unlock: the worker it wakes does not find the mutex still held.
+    cv_.notify_one();
 }
 
 void job_queue::push(job_entry_ptr entry, int32_t priority, unix_ms not_before) {
-    std::lock_guard lock(mutex_);
-    insert_locked(std::move(entry), priority, not_before);
+    {
+        std::lock_guard lock(mutex_);
+        insert_locked(std::move(entry), priority, not_before);
+    }
+    cv_.notify_one();
 }
 
 void job_queue::insert_locked(job_entry_ptr entry, int32_t priority, unix_ms not_before) {
@@ -41,7 +48,6 @@ void job_queue::insert_locked(job_entry_ptr entry, int32_t priority, unix_ms not
         pos.key = {-static_cast<int64_t>(priority), seq};
         ready_.emplace(pos.key, std::move(entry));
     }
-    cv_.notify_one();
 }
 
 bool job_queue::remove(const job_entry_ptr& entry) {

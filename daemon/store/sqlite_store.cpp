@@ -1,5 +1,5 @@
 #include "store/sqlite_store.hpp"
-#include "system/thread_name.hpp"
+#include "system/threads.hpp"
 
 #include "store/sqlite_db.hpp"
 #include "system/log.hpp"
@@ -526,6 +526,7 @@ sqlite_store::sqlite_store(const std::filesystem::path& db_file, std::filesystem
     });
     applier_ = std::thread([this] {
         name_this_thread("td-store-apply");
+        run_this_thread_as_batch();  // off the latency path
         applier_loop();
     });
     reader_ = std::thread([this] {

@@ -1,6 +1,6 @@
 #include "system/scheduler.hpp"
 
-#include "system/thread_name.hpp"
+#include "system/threads.hpp"
 
 namespace ticketd {
 

@@ -1,5 +1,5 @@
 #include "uploads/upload_store.hpp"
-#include "system/thread_name.hpp"
+#include "system/threads.hpp"
 
 #include "store/result_files.hpp"
 #include "system/log.hpp"

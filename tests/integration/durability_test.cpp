@@ -3,7 +3,12 @@
 #include "support/old_schemas.hpp"
 #include "support/sqlite_reader.hpp"
 
+#include <boost/crc.hpp>
+
+#include <cstring>
+#include <filesystem>
 #include <fstream>
+#include <vector>
 
 #include <atomic>
 #include <mutex>
@@ -93,7 +98,7 @@ TEST_F(durability, kill_9_under_concurrent_load_loses_no_accepted_job) {
 
 TEST_F(durability, an_interrupted_running_job_is_retried_with_its_attempt_counted) {
     const auto id = submit_id("sleep", {{"delayMs", 30000}});
-    // Progress comes from the plugin, which runs only once "running" is durable.
+    // Progress comes from the plugin, which runs only once its attempt is marked.
     ASSERT_TRUE(eventually([&] { return d.get("/v1/jobs/" + id).json().contains("progress"); }));
     d.kill9();
     d.start();
@@ -103,9 +108,92 @@ TEST_F(durability, an_interrupted_running_job_is_retried_with_its_attempt_counte
     EXPECT_EQ(d.post("/v1/jobs/" + id + "/cancel", "").status / 100, 2u);
 }
 
+// A plugin that crashes the daemon uses up its attempts: the daemon does not crash-loop
+// on that job. The plugin kills the process the instant it starts, long before the
+// `running` write could be fdatasync'd; the attempt is known from its mark
+// (jobs/attempt_marks.hpp).
+TEST_F(durability, a_plugin_that_kills_the_daemon_uses_up_its_attempts) {
+    const auto body = nlohmann::json{{"type", "once"}, {"input", {{"killDaemon", true}}}}.dump();
+    const header_list key{{"Content-Type", "application/json"}, {"Idempotency-Key", "crash-1"}};
+    try {
+        d.post("/v1/jobs", body, key);  // the answer may or may not come before the crash
+    } catch (const std::exception&) {
+    }
+    ASSERT_TRUE(eventually([&] { return !d.running(); }));
+    d.start();
+    const auto replay = d.post("/v1/jobs", body, key);  // the same job, by its key
+    ASSERT_EQ(replay.status, 202u) << replay.body;
+    const auto id = replay.json()["id"].get<std::string>();
+    const auto doc = d.get("/v1/jobs/" + id + "?redirect=false").json();
+    EXPECT_EQ(doc["status"], "failed") << doc.dump();
+    EXPECT_EQ(doc["error"]["code"], "job-interrupted") << doc.dump();
+    EXPECT_EQ(doc["attempt"], 1);
+    EXPECT_TRUE(d.running());
+    EXPECT_EQ(d.get("/healthz").status, 200u);
+}
+
+namespace {
+// The ids of the jobs marked in the state directory's attempt marks (the layout of
+// daemon/jobs/attempt_marks.cpp: u32 state (1 = marked), u32 attempt, u32 CRC-32 of
+// attempt and id, 32 bytes of job id).
+std::vector<std::string> marked_jobs(const std::filesystem::path& state) {
+    std::vector<std::string> ids;
+    for (const auto& e : std::filesystem::directory_iterator(state / "attempts")) {
+        std::ifstream in(e.path(), std::ios::binary);
+        char bytes[44] = {};
+        if (!in.read(bytes, sizeof bytes) || bytes[0] != 1) continue;
+        ids.emplace_back(bytes + 12, 32);
+    }
+    return ids;
+}
+
+void write_mark(const std::filesystem::path& file, const std::string& job_id, uint32_t attempt) {
+    char bytes[44] = {};
+    const uint32_t state = 1;
+    std::memcpy(bytes, &state, 4);
+    std::memcpy(bytes + 4, &attempt, 4);
+    std::memcpy(bytes + 12, job_id.data(), 32);
+    boost::crc_32_type crc;
+    crc.process_bytes(bytes + 4, 4);
+    crc.process_bytes(bytes + 12, 32);
+    const uint32_t check = crc.checksum();
+    std::memcpy(bytes + 8, &check, 4);
+    std::ofstream(file, std::ios::binary).write(bytes, sizeof bytes);
+}
+}  // namespace
+
+TEST_F(durability, a_running_attempt_is_marked_until_it_returns) {
+    const auto id = submit_id("once", {{"delayMs", 30000}});
+    ASSERT_TRUE(eventually([&] { return d.get("/v1/jobs/" + id).json().contains("progress"); }));
+    const auto state = d.dir() / "state";
+    EXPECT_EQ(marked_jobs(state), std::vector<std::string>{id});
+    ASSERT_EQ(d.post("/v1/jobs/" + id + "/cancel", "").status / 100, 2u);
+    d.wait_terminal(id);
+    EXPECT_TRUE(marked_jobs(state).empty());
+}
+
+// The `running` write of an attempt did not reach the journal before the crash, its mark
+// did: recovery counts the attempt.
+TEST_F(durability, a_queued_job_with_a_left_over_attempt_mark_counts_that_attempt) {
+    const auto busy = submit_id("once", {{"delayMs", 30000}});  // holds the only worker
+    ASSERT_TRUE(eventually([&] { return d.get("/v1/jobs/" + busy).json().contains("progress"); }));
+    const auto queued = submit_id("once", {{"delayMs", 1}});
+    EXPECT_EQ(d.get("/v1/jobs/" + queued).json()["status"], "queued");
+    d.kill9();
+    write_mark(d.dir() / "state" / "attempts" / "left-over.mark", queued, 1);
+    d.start();
+    for (const auto& id : {busy, queued}) {
+        const auto doc = d.get("/v1/jobs/" + id + "?redirect=false").json();
+        EXPECT_EQ(doc["status"], "failed") << doc.dump();
+        EXPECT_EQ(doc["error"]["code"], "job-interrupted") << doc.dump();
+    }
+    EXPECT_NE(d.log().find("1 known to have started from their attempt mark only"), std::string::npos);
+    EXPECT_FALSE(std::filesystem::exists(d.dir() / "state" / "attempts" / "left-over.mark"));
+}
+
 TEST_F(durability, out_of_attempts_an_interrupted_job_fails_job_interrupted) {
     const auto id = submit_id("once", {{"delayMs", 30000}});
-    // Progress comes from the plugin, which runs only once "running" is durable.
+    // Progress comes from the plugin, which runs only once its attempt is marked.
     ASSERT_TRUE(eventually([&] { return d.get("/v1/jobs/" + id).json().contains("progress"); }));
     d.kill9();
     d.start();

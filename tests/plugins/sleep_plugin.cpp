@@ -1,8 +1,10 @@
 // Fixture: sleeps `delayMs` honouring cancellation, reports progress, then echoes its input
 // and attempt as the result (text/plain when the input has "text"; the bytes of input file
-// `copyFile` names, under the result name `resultName`, when it has those).
+// `copyFile` names, under the result name `resultName`, when it has those). With
+// "killDaemon": true it kills the whole process the moment it starts (a plugin that crashes).
 #include "fixtures.hpp"
 
+#include <csignal>
 #include <fstream>
 
 namespace {
@@ -12,6 +14,7 @@ class sleep_handler final : public ticketd::handler {
         : runs_(ticketd::counter("runs_total", "Attempts the sleep fixture ran.")),
           input_bytes_(ticketd::histogram("input_bytes", "Size of the inputs it saw.", {10, 100, 1000})) {}
     void run(ticketd::job& job) override {
+        if (job.input().find("\"killDaemon\":true") != std::string_view::npos) std::raise(SIGKILL);
         runs_.record(1);
         input_bytes_.record(static_cast<double>(job.input().size()));
         job.progress(10, "sleeping");

@@ -1,0 +1,81 @@
+// Attempt marks: a mark outlives the process that made it (a crash loses nothing written
+// into the shared mapping), a cleared or torn mark is no mark, and startup forgets only the
+// marks it has read.
+#include "jobs/attempt_marks.hpp"
+
+#include "support/temp_dir.hpp"
+
+#include <gtest/gtest.h>
+
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <csignal>
+#include <filesystem>
+#include <fstream>
+
+using namespace ticketd;
+using ticketd::test::temp_dir;
+namespace fs = std::filesystem;
+
+namespace {
+const std::string job_a(32, 'a'), job_b(32, 'b');
+
+size_t mark_files(const fs::path& dir) {
+    size_t n = 0;
+    for (const auto& e : fs::directory_iterator(dir)) n += e.path().extension() == ".mark";
+    return n;
+}
+}  // namespace
+
+TEST(attempt_marks, a_mark_outlives_a_process_killed_while_its_attempt_runs) {
+    temp_dir dir("marks");
+    const pid_t child = ::fork();
+    ASSERT_GE(child, 0);
+    if (child == 0) {
+        attempt_marks marks(dir.path);
+        auto first = marks.open_slot();
+        auto second = marks.open_slot();
+        first->mark(job_a, 3);
+        second->mark(job_b, 1);
+        second->clear();  // returned before the crash
+        std::raise(SIGKILL);
+    }
+    int status = 0;
+    ASSERT_EQ(::waitpid(child, &status, 0), child);
+    ASSERT_TRUE(WIFSIGNALED(status));
+
+    attempt_marks marks(dir.path);
+    const auto left = marks.left_over();
+    ASSERT_EQ(left.size(), 1u);
+    EXPECT_EQ(left.at(job_a), 3u);
+    EXPECT_EQ(mark_files(dir.path), 2u);
+
+    auto live = marks.open_slot();  // a worker of the new process
+    live->mark(job_b, 2);
+    marks.forget_left_over();
+    EXPECT_EQ(mark_files(dir.path), 1u);  // the live one stays
+    live.reset();
+    EXPECT_EQ(mark_files(dir.path), 0u);  // a worker that stops removes its mark
+}
+
+TEST(attempt_marks, a_torn_mark_is_no_mark) {
+    temp_dir dir("marks");
+    attempt_marks marks(dir.path);
+    auto slot = marks.open_slot();
+    slot->mark(job_a, 1);
+    fs::path file;
+    for (const auto& e : fs::directory_iterator(dir.path)) file = e.path();
+    {
+        attempt_marks reader(dir.path);
+        EXPECT_EQ(reader.left_over().count(job_a), 1u);
+    }
+    // Change one byte of the job id, as a crash in the middle of writing the mark would.
+    {
+        std::fstream f(file, std::ios::in | std::ios::out | std::ios::binary);
+        f.seekp(12);
+        f.put('z');
+    }
+    attempt_marks reader(dir.path);
+    EXPECT_TRUE(reader.left_over().empty());
+}
