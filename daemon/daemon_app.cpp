@@ -46,6 +46,9 @@ daemon_config load_effective_config(const daemon_options& options) {
 
 namespace {
 
+// The io_context the calling thread runs (null on other threads).
+thread_local boost::asio::io_context* this_thread_io = nullptr;
+
 fs::path plugin_path(const daemon_config& config, const job_type_config& t) {
     const fs::path p(t.plugin);
     return p.is_absolute() ? p : config.plugin_dir / p;
@@ -352,12 +355,17 @@ int run_daemon(const daemon_options& options) {
     }
     api.set_base_url(base_url);
     metrics_api.set_base_url(base_url);
-    // Write callbacks render answers and wake waiters: on the io threads (round-robin), so
-    // that the store's writer thread only writes.
-    store->set_completion_executor([&connection_io, next = std::make_shared<std::atomic<size_t>>(0)](
-                                       std::function<void()> fn) {
-        boost::asio::post(*connection_io[next->fetch_add(1) % connection_io.size()], std::move(fn));
-    });
+    // Write callbacks render answers and wake waiters: on the io threads, so that the
+    // store's writer thread only writes. A write made on an io thread is answered there
+    // (its connection lives there), others round-robin.
+    store->set_completion_executor(
+        [] { return static_cast<sqlite_store::completion_origin>(this_thread_io); },
+        [&connection_io, next = std::make_shared<std::atomic<size_t>>(0)](sqlite_store::completion_origin origin,
+                                                                          std::function<void()> fn) {
+            auto* target = origin ? static_cast<boost::asio::io_context*>(origin)
+                                  : connection_io[next->fetch_add(1) % connection_io.size()];
+            boost::asio::post(*target, std::move(fn));
+        });
     engine.start();
     api.set_ready(true);
     if (options.port_file) write_port_file(*options.port_file, port, metrics_server ? metrics_server->port() : 0);
@@ -449,9 +457,11 @@ int run_daemon(const daemon_options& options) {
 
     std::vector<std::thread> io_threads;
     name_this_thread("td-io");
+    this_thread_io = &io;
     for (auto& c : more_io) {
         io_threads.emplace_back([&c] {
             name_this_thread("td-io");
+            this_thread_io = c.get();
             auto busy = boost::asio::make_work_guard(*c);  // runs until stopped, even with no connection
             c->run();
         });

@@ -577,8 +577,10 @@ void sqlite_store::close() {
     if (reader_.joinable()) reader_.join();
 }
 
-void sqlite_store::set_completion_executor(std::function<void(std::function<void()>)> executor) {
+void sqlite_store::set_completion_executor(std::function<completion_origin()> origin,
+                                           completion_executor executor) {
     std::lock_guard lock(write_mutex_);
+    completion_origin_ = std::move(origin);
     completion_executor_ = std::move(executor);
 }
 
@@ -587,15 +589,15 @@ size_t sqlite_store::unapplied_writes() const {
     return unapplied_;
 }
 
-void sqlite_store::run_completion(std::function<void()> complete) {
+void sqlite_store::run_completion(completion_origin origin, std::function<void()> complete) {
     // The callbacks (answers to render, waiters to wake) run elsewhere when an executor
     // is set, so that this thread can go on at once.
-    std::function<void(std::function<void()>)> executor;
+    completion_executor executor;
     {
         std::lock_guard lock(write_mutex_);
         executor = completion_executor_;
     }
-    if (executor) executor(std::move(complete));
+    if (executor) executor(origin, std::move(complete));
     else complete();
 }
 
@@ -603,6 +605,7 @@ void sqlite_store::enqueue_write(write_op op) {
     {
         std::lock_guard lock(write_mutex_);
         if (!stopping_) {
+            if (op.journaled && completion_origin_) op.origin = completion_origin_();
             writes_.push_back(std::move(op));
             write_cv_.notify_one();
             return;
@@ -676,12 +679,25 @@ void sqlite_store::journal_loop() {
                 if (op.journaled) add_pending(op);
             }
         }
-        std::vector<write_done> acknowledged, wake_now;
+        // The callbacks, by the thread they go back to (a handful: the io threads, others).
+        std::vector<std::pair<completion_origin, std::vector<write_done>>> acknowledged;
+        std::vector<write_done> wake_now;
+        bool wake_applier;
         {
             std::lock_guard lock(apply_mutex_);
+            // The applier waits for a first write, then gathers more until its delay
+            // passes, someone waits for a write or the batch is full: only those wake it.
+            wake_applier = to_apply_.empty();
             for (auto& op : batch) {
                 if (op.journaled) {
-                    (op.wake_only ? wake_now : acknowledged).push_back(std::move(op.done));
+                    if (op.wake_only) {
+                        wake_now.push_back(std::move(op.done));
+                    } else {
+                        auto group = std::find_if(acknowledged.begin(), acknowledged.end(),
+                                                  [&](const auto& g) { return g.first == op.origin; });
+                        if (group == acknowledged.end()) group = acknowledged.insert(group, {op.origin, {}});
+                        group->second.push_back(std::move(op.done));
+                    }
                     if (!ok) continue;
                     appended_ = op.position;
                     ++unapplied_;
@@ -689,12 +705,13 @@ void sqlite_store::journal_loop() {
                 if (!op.journaled) apply_now_ = true;  // someone waits for it
                 to_apply_.push_back(std::move(op));
             }
+            wake_applier = wake_applier || apply_now_ || to_apply_.size() >= max_apply_batch;
         }
-        apply_cv_.notify_one();
+        if (wake_applier) apply_cv_.notify_one();
         for (const auto& done : wake_now) done(ok, error);
-        if (!acknowledged.empty()) {
-            run_completion([acknowledged = std::move(acknowledged), ok, error]() {
-                for (const auto& done : acknowledged) done(ok, error);
+        for (auto& [origin, callbacks] : acknowledged) {
+            run_completion(origin, [callbacks = std::move(callbacks), ok, error]() {
+                for (const auto& done : callbacks) done(ok, error);
             });
         }
     }
@@ -759,7 +776,7 @@ void sqlite_store::applier_loop() {
             if (!batch[i].journaled) completions.emplace_back(std::move(batch[i].done), std::move(outcomes[i]));
         }
         if (!completions.empty()) {
-            run_completion([completions = std::move(completions)]() {
+            run_completion(nullptr, [completions = std::move(completions)]() {
                 for (const auto& [done, outcome] : completions) done(outcome.first, outcome.second);
             });
         }

@@ -63,7 +63,12 @@ class sqlite_store final : public job_store {
 
     // From now on, write callbacks run through `executor` (e.g. posted to the io threads)
     // instead of on the store's threads. Unset (the default, and during startup): inline.
-    void set_completion_executor(std::function<void(std::function<void()>)> executor);
+    // `origin` is asked on the thread that makes a job write; its answer comes back to
+    // `executor` with that write's callback (nullptr for other writes), so that an io
+    // thread hears of its own writes without a hop through another thread.
+    using completion_origin = void*;
+    using completion_executor = std::function<void(completion_origin, std::function<void()>)>;
+    void set_completion_executor(std::function<completion_origin()> origin, completion_executor executor);
 
     // Before opening: how many jobs a schema migration of `db_file` will copy (nullopt:
     // none is needed), so that a supervisor can be told the start takes longer.
@@ -78,6 +83,7 @@ class sqlite_store final : public job_store {
         std::function<void(sqlite_connection&)> apply;  // a write applied as is
         write_done done;
         uint64_t position = 0;  // the journal record's (journaled writes)
+        completion_origin origin = nullptr;
         bool wake_only = false;  // `done` runs on the journal thread (update_and_wake)
     };
     using read_op = std::function<void(sqlite_connection&)>;
@@ -107,7 +113,7 @@ class sqlite_store final : public job_store {
     void drop_pending(const std::vector<write_op>& applied);
     void wait_applied(uint64_t position);
     void reader_loop();
-    void run_completion(std::function<void()> complete);
+    void run_completion(completion_origin origin, std::function<void()> complete);
 
     std::unique_ptr<job_ids> ids_;  // before the connections: their job_seq() uses it
     std::atomic<int64_t> next_seq_{1};
@@ -118,7 +124,8 @@ class sqlite_store final : public job_store {
     mutable std::mutex write_mutex_;  // the journal thread's queue
     std::condition_variable write_cv_;
     std::deque<write_op> writes_;
-    std::function<void(std::function<void()>)> completion_executor_;  // guarded by write_mutex_
+    std::function<completion_origin()> completion_origin_;  // guarded by write_mutex_
+    completion_executor completion_executor_;               // guarded by write_mutex_
     bool stopping_ = false;  // guarded by write_mutex_ and read_mutex_ in turn
 
     mutable std::mutex apply_mutex_;  // the applier's queue and progress

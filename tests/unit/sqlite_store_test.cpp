@@ -210,21 +210,26 @@ TEST(sqlite_store, a_record_it_cannot_read_stops_the_start_with_the_fix) {
 }
 
 // A worker waiting to start a plugin is woken by the store's own thread; other
-// completions go through the executor (in the daemon: the io threads).
+// completions go through the executor (in the daemon: the io threads), with the origin
+// the writing thread had.
 TEST(sqlite_store, update_and_wake_does_not_go_through_the_executor) {
     temp_dir t("ticketd-store");
     std::mutex m;  // declared before the store: its last completions may still be posted
     std::condition_variable cv;
     std::vector<std::function<void()>> posted;
+    std::vector<sqlite_store::completion_origin> origins;
     std::promise<bool> later;
     sqlite_store store(t.path / "ticketd.db");
     const auto a = new_job(store);
     wait_ok([&](auto done) { store.insert(a, std::nullopt, done); });
-    store.set_completion_executor([&](std::function<void()> fn) {
-        std::lock_guard lock(m);
-        posted.push_back(std::move(fn));
-        cv.notify_all();
-    });
+    int this_thread_marker = 0;
+    store.set_completion_executor([&] { return static_cast<sqlite_store::completion_origin>(&this_thread_marker); },
+                                  [&](sqlite_store::completion_origin origin, std::function<void()> fn) {
+                                      std::lock_guard lock(m);
+                                      origins.push_back(origin);
+                                      posted.push_back(std::move(fn));
+                                      cv.notify_all();
+                                  });
     auto running = a;
     running.status = job_status::running;
     wait_ok([&](auto done) { store.update_and_wake(running, done); });  // would hang if posted
@@ -238,10 +243,11 @@ TEST(sqlite_store, update_and_wake_does_not_go_through_the_executor) {
         std::unique_lock lock(m);
         ASSERT_TRUE(cv.wait_for(lock, std::chrono::seconds(10), [&] { return !posted.empty(); }));
         fn = std::move(posted.front());
+        EXPECT_EQ(origins.front(), &this_thread_marker);
     }
     fn();
     EXPECT_TRUE(later.get_future().get());
-    store.set_completion_executor(nullptr);
+    store.set_completion_executor(nullptr, nullptr);
 }
 
 // Ids from new_job_id() lead to their row by its seq, once in SQLite (no id index);
