@@ -383,7 +383,7 @@ void jobs_api::submit(std::shared_ptr<call> c) {
             }
             c->respond(std::move(res));
         };
-        const job_record job = *out.job;
+        const job_record& job = *out.job;
         if (!wait || *wait <= 0 || is_terminal(job.status)) {
             return answer(job, wait ? std::optional<long>(std::min(*wait, max_wait_s)) : std::nullopt);
         }

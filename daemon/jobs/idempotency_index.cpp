@@ -35,9 +35,9 @@ idempotency_index::digest idempotency_index::fingerprint_of(const std::string& f
     return prefix_of<digest>(sha256(fingerprint));
 }
 
-std::optional<idempotency_index::entry> idempotency_index::find(const std::string& principal, const std::string& key,
+std::optional<idempotency_index::entry> idempotency_index::find(const digest& key,
                                                                 const std::string& fingerprint) const {
-    const auto it = keys_.find(key_of(principal, key));
+    const auto it = keys_.find(key);
     if (it == keys_.end()) return std::nullopt;
     const slot& s = it->second;
     entry e;
@@ -48,9 +48,8 @@ std::optional<idempotency_index::entry> idempotency_index::find(const std::strin
     return e;
 }
 
-void idempotency_index::reserve(const std::string& principal, const std::string& key,
-                                const std::string& fingerprint) {
-    keys_[key_of(principal, key)] = slot{fingerprint_of(fingerprint), 0, true, false};
+void idempotency_index::reserve(const digest& key, const std::string& fingerprint) {
+    keys_[key] = slot{fingerprint_of(fingerprint), 0, true, false};
 }
 
 void idempotency_index::release(const std::string& principal, const std::string& key) {
@@ -58,8 +57,8 @@ void idempotency_index::release(const std::string& principal, const std::string&
     if (it != keys_.end() && it->second.committing) keys_.erase(it);
 }
 
-void idempotency_index::bind(const idempotency_binding& b) {
-    keys_[key_of(b.principal, b.key)] = slot{fingerprint_of(b.fingerprint), b.seq, false, b.job_deleted};
+void idempotency_index::bind(const digest& key, const idempotency_binding& b) {
+    keys_[key] = slot{fingerprint_of(b.fingerprint), b.seq, false, b.job_deleted};
 }
 
 void idempotency_index::mark_deleted(const std::string& principal, const std::string& key) {

@@ -32,19 +32,31 @@ class idempotency_index {
         int64_t seq = 0;            // the binding's (idempotency_binding::seq), once bound
     };
 
-    std::optional<entry> find(const std::string& principal, const std::string& key,
-                              const std::string& fingerprint) const;
+    // What a (principal, key) is looked up by: worked out once per request, and outside
+    // the engine's lock (it is a SHA-256).
+    using digest = std::array<uint64_t, 2>;
+    static digest key_of(const std::string& principal, const std::string& key);
+
+    std::optional<entry> find(const digest& key, const std::string& fingerprint) const;
     // Claims a free key for an accept in progress.
-    void reserve(const std::string& principal, const std::string& key, const std::string& fingerprint);
+    void reserve(const digest& key, const std::string& fingerprint);
     void release(const std::string& principal, const std::string& key);
-    void bind(const idempotency_binding& b);
+    void bind(const digest& key, const idempotency_binding& b);
+    // The same, working out the digest.
+    std::optional<entry> find(const std::string& principal, const std::string& key,
+                              const std::string& fingerprint) const {
+        return find(key_of(principal, key), fingerprint);
+    }
+    void reserve(const std::string& principal, const std::string& key, const std::string& fingerprint) {
+        reserve(key_of(principal, key), fingerprint);
+    }
+    void bind(const idempotency_binding& b) { bind(key_of(b.principal, b.key), b); }
     void mark_deleted(const std::string& principal, const std::string& key);
     void erase(const std::string& principal, const std::string& key);
     size_t size() const { return keys_.size(); }
     void reserve(size_t n) { keys_.reserve(n); }
 
    private:
-    using digest = std::array<uint64_t, 2>;
     struct digest_hash {
         size_t operator()(const digest& d) const noexcept { return static_cast<size_t>(d[0]); }
     };
@@ -54,7 +66,6 @@ class idempotency_index {
         bool committing = false;
         bool job_deleted = false;
     };
-    static digest key_of(const std::string& principal, const std::string& key);
     static digest fingerprint_of(const std::string& fingerprint);
 
     // The entries come from a pool of their own: they live for days, while everything

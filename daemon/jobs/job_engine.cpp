@@ -280,14 +280,17 @@ void job_engine::submit(submit_request req, std::function<void(submit_outcome)> 
         return;
     }
 
+    const bool keyed = !req.idempotency_key.empty();
+    const auto key_digest = keyed ? idempotency_index::key_of(req.principal, req.idempotency_key)
+                                  : idempotency_index::digest{};
     std::unique_lock lock(mutex_);
     std::optional<idempotency_binding> binding;
     auto answer = [&lock, &done](submit_outcome out) {
         lock.unlock();  // callbacks never run under the engine's lock
         done(std::move(out));
     };
-    if (!req.idempotency_key.empty()) {
-        if (const auto k = keys_.find(req.principal, req.idempotency_key, req.fingerprint)) {
+    if (keyed) {
+        if (const auto k = keys_.find(key_digest, req.fingerprint)) {
             if (k->committing) {
                 return answer({submit_status::key_in_progress, {}, {}, "a request with this key is being processed", {}});
             }
@@ -336,15 +339,16 @@ void job_engine::submit(submit_request req, std::function<void(submit_outcome)> 
     r.updated_at = now;
     r.input = std::move(input_json);
     r.labels = req.labels.dump();
-    if (!req.idempotency_key.empty()) {
-        keys_.reserve(req.principal, req.idempotency_key, req.fingerprint);
+    if (keyed) {
+        keys_.reserve(key_digest, req.fingerprint);
         binding = idempotency_binding{req.principal, req.idempotency_key, r.id, req.fingerprint, false,
                                       now + config_.idempotency_ttl.count(), r.seq};
     }
     lock.unlock();
-    store_.insert(r, binding, [this, rt, r, binding, done = std::move(done)](bool ok, const std::string& error) {
-        accept_committed(*rt, r, binding, ok, error, done);
-    });
+    store_.insert(r, binding,
+                  [this, rt, r, binding, key_digest, done = std::move(done)](bool ok, const std::string& error) mutable {
+                      accept_committed(*rt, std::move(r), binding, key_digest, ok, error, done);
+                  });
 }
 
 void job_engine::answer_bound_key(bool same_request, bool job_deleted, std::optional<std::string> bound,
@@ -379,7 +383,8 @@ void job_engine::answer_bound_key(bool same_request, bool job_deleted, std::opti
 }
 
 void job_engine::accept_committed(job_type_runtime& rt, job_record record,
-                                  std::optional<idempotency_binding> key, bool ok,
+                                  std::optional<idempotency_binding> key,
+                                  const idempotency_index::digest& key_digest, bool ok,
                                   const std::string& error,
                                   const std::function<void(submit_outcome)>& done) {
     if (!ok) {
@@ -396,11 +401,13 @@ void job_engine::accept_committed(job_type_runtime& rt, job_record record,
     }
     auto e = std::make_shared<job_entry>();
     e->record = record;
+    const int32_t priority = record.priority;
+    const auto job_key = *job_key_of(record.id);  // made by the store: 32 hex digits
     {
         std::lock_guard lock(mutex_);
-        jobs_[*job_key_of(record.id)] = e;  // made by the store: 32 hex digits
-        if (key) keys_.bind(*key);
-        rt.queue->push_reserved(e, record.priority, 0);
+        jobs_[job_key] = e;
+        if (key) keys_.bind(key_digest, *key);
+        rt.queue->push_reserved(e, priority, 0);
     }
     rt.metrics->submitted();
     done({submit_status::accepted, std::move(record), {}, {}, {}});

@@ -210,8 +210,8 @@ class job_engine {
     // A submit whose key is bound already: replay, 422 or 409 (on a store thread).
     void answer_bound_key(bool same_request, bool job_deleted, std::optional<std::string> bound,
                           const std::function<void(submit_outcome)>& done);
-    void accept_committed(job_type_runtime& rt, job_record record,
-                          std::optional<idempotency_binding> key, bool ok,
+    void accept_committed(job_type_runtime& rt, job_record record, std::optional<idempotency_binding> key,
+                          const idempotency_index::digest& key_digest, bool ok,
                           const std::string& error, const std::function<void(submit_outcome)>& done);
 
     const daemon_config& config_;

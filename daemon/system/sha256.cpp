@@ -8,11 +8,29 @@
 
 namespace ticketd {
 
+namespace {
+// Fetched once: OpenSSL 3 looks the algorithm up by name in every call handed EVP_sha256()
+// (about as long as hashing a short key), and a context per thread is made once too.
+const EVP_MD* sha256_md() {
+    static const EVP_MD* const md = EVP_MD_fetch(nullptr, "SHA256", nullptr);
+    if (md == nullptr) throw std::runtime_error("OpenSSL has no SHA256");
+    return md;
+}
+}  // namespace
+
 std::array<unsigned char, 32> sha256(std::string_view data) {
+    struct context {
+        EVP_MD_CTX* ctx = EVP_MD_CTX_new();
+        ~context() { EVP_MD_CTX_free(ctx); }
+    };
+    thread_local const context per_thread;
     std::array<unsigned char, 32> digest{};
     unsigned int size = 0;
-    if (EVP_Digest(data.data(), data.size(), digest.data(), &size, EVP_sha256(), nullptr) != 1 || size != 32) {
-        throw std::runtime_error("EVP_Digest(sha256) failed");
+    EVP_MD_CTX* ctx = per_thread.ctx;
+    if (ctx == nullptr || EVP_DigestInit_ex(ctx, sha256_md(), nullptr) != 1 ||
+        EVP_DigestUpdate(ctx, data.data(), data.size()) != 1 || EVP_DigestFinal_ex(ctx, digest.data(), &size) != 1 ||
+        size != 32) {
+        throw std::runtime_error("SHA-256 failed");
     }
     return digest;
 }
@@ -28,7 +46,7 @@ struct sha256_stream::impl {
 };
 
 sha256_stream::sha256_stream() : impl_(std::make_unique<impl>()) {
-    if (impl_->ctx == nullptr || EVP_DigestInit_ex(impl_->ctx, EVP_sha256(), nullptr) != 1) {
+    if (impl_->ctx == nullptr || EVP_DigestInit_ex(impl_->ctx, sha256_md(), nullptr) != 1) {
         throw std::runtime_error("EVP_DigestInit_ex(sha256) failed");
     }
 }
