@@ -7,7 +7,7 @@ packages=(
     build-essential dpkg-dev cmake ninja-build ccache pkg-config git
     libboost1.81-dev libboost-filesystem1.81-dev libboost-program-options1.81-dev
     libyaml-cpp-dev nlohmann-json3-dev prometheus-cpp-dev libsqlite3-dev sqlite3
-    libgtest-dev libgmock-dev libssl-dev libjemalloc-dev json-schema-test-suite
+    libgtest-dev libgmock-dev libssl-dev zlib1g-dev libjemalloc-dev json-schema-test-suite
     curl python3 clang libc++-dev libc++abi-dev binutils ffmpeg
 )
 

@@ -3,7 +3,7 @@
 #include "system/log.hpp"
 #include "system/random_id.hpp"
 
-#include <boost/crc.hpp>
+#include <zlib.h>
 
 #include <fcntl.h>
 #include <sys/mman.h>
@@ -30,11 +30,10 @@ struct mark_bytes {
 constexpr uint32_t marked = 1;
 constexpr const char* extension = ".mark";
 
-uint32_t check_of(const mark_bytes& m) {
-    boost::crc_32_type crc;
-    crc.process_bytes(&m.attempt, sizeof m.attempt);
-    crc.process_bytes(m.job_id, sizeof m.job_id);
-    return crc.checksum();
+uint32_t check_of(const mark_bytes& m) {  // CRC-32, as the journal's records
+    uLong crc = crc32(0, reinterpret_cast<const Bytef*>(&m.attempt), sizeof m.attempt);
+    crc = crc32(crc, reinterpret_cast<const Bytef*>(m.job_id), sizeof m.job_id);
+    return static_cast<uint32_t>(crc);
 }
 
 std::atomic_ref<uint32_t> state_of(mark_bytes& m) { return std::atomic_ref<uint32_t>(m.state); }

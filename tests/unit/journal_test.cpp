@@ -7,6 +7,8 @@
 
 #include <gtest/gtest.h>
 
+#include <boost/crc.hpp>
+
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -219,6 +221,32 @@ TEST(journal, appends_after_a_restart_continue_the_positions) {
     const auto back = replay_all(t.path, 2);
     ASSERT_EQ(back.size(), 1u);
     EXPECT_EQ(back[0], (std::pair<uint64_t, std::string>{3, "c"}));
+}
+
+// The record format is fixed: length, CRC-32 (ISO-HDLC) of position and payload,
+// position, payload. A segment framed here by another implementation of that CRC
+// (Boost.CRC, which wrote the journals of earlier versions) replays.
+TEST(journal, records_framed_with_the_standard_crc_32_replay) {
+    temp_dir t("ticketd-journal");
+    std::string bytes;
+    uint64_t position = 1;
+    for (const std::string payload : {"first", "second record"}) {
+        boost::crc_32_type crc;
+        crc.process_bytes(&position, sizeof position);
+        crc.process_bytes(payload.data(), payload.size());
+        const uint32_t length = static_cast<uint32_t>(payload.size()), sum = crc.checksum();
+        bytes.append(reinterpret_cast<const char*>(&length), 4);
+        bytes.append(reinterpret_cast<const char*>(&sum), 4);
+        bytes.append(reinterpret_cast<const char*>(&position), 8);
+        bytes += payload;
+        ++position;
+    }
+    bytes.resize(4096, '\0');
+    std::ofstream(t.path / "00000000000000000001.journal", std::ios::binary) << bytes;
+    const auto records = replay_all(t.path);
+    ASSERT_EQ(records.size(), 2u);
+    EXPECT_EQ(records[0], (std::pair<uint64_t, std::string>{1, "first"}));
+    EXPECT_EQ(records[1], (std::pair<uint64_t, std::string>{2, "second record"}));
 }
 
 TEST(journal, a_torn_tail_is_a_write_never_acknowledged) {
