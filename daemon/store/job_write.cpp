@@ -3,6 +3,7 @@
 #include <cstring>
 #include <stdexcept>
 #include <type_traits>
+#include <unordered_set>
 
 namespace ticketd {
 
@@ -185,6 +186,22 @@ job_write decode_job_write(std::string_view bytes) {
     }
     if (!r.done()) throw std::runtime_error("unexpected bytes after the write");
     return jw;
+}
+
+std::vector<bool> superseded_writes(const std::vector<const job_write*>& group) {
+    std::vector<bool> superseded(group.size(), false);
+    std::unordered_set<std::string_view> updated_later;
+    for (size_t i = group.size(); i-- > 0;) {
+        const job_write* w = group[i];
+        if (w == nullptr) {
+            updated_later.clear();
+        } else if (w->what != job_write::kind::update) {
+            updated_later.erase(w->job_id());
+        } else if (!updated_later.insert(w->job.id).second && !w->result) {
+            superseded[i] = true;
+        }
+    }
+    return superseded;
 }
 
 }  // namespace ticketd

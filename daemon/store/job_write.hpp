@@ -9,6 +9,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace ticketd {
 
@@ -29,5 +30,12 @@ struct job_write {
 void encode(const job_write& w, std::string& out);
 // Throws std::runtime_error naming what is wrong when `bytes` is not a write it made.
 job_write decode_job_write(std::string_view bytes);
+
+// Of a group of writes made durable together (null: a write that is not a job's), those
+// that need not be journaled or applied: a job's state written twice in one group
+// (typically `running`, then the finish of a short job), where the later write carries
+// the whole state. Only plain state changes are dropped (not one with a result); any
+// other write to the job, or a write that is not a job's, is a barrier.
+std::vector<bool> superseded_writes(const std::vector<const job_write*>& group);
 
 }  // namespace ticketd

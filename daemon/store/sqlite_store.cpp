@@ -659,8 +659,9 @@ void sqlite_store::journal_loop() {
                                          " writes wait to be applied to the database (see the log)"
                                    : std::string();
         if (ok) {
+            mark_superseded(batch);
             for (auto& op : batch) {
-                if (!op.journaled) continue;
+                if (!op.journaled || op.superseded) continue;
                 record.clear();
                 encode(*op.journaled, record);
                 op.position = journal_->add(record);
@@ -676,7 +677,7 @@ void sqlite_store::journal_loop() {
         // Acknowledged writes become visible to lookups before anyone hears of them.
         if (ok) {
             for (const auto& op : batch) {
-                if (op.journaled) add_pending(op);
+                if (op.journaled && !op.superseded) add_pending(op);
             }
         }
         // The callbacks, by the thread they go back to (a handful: the io threads, others).
@@ -698,7 +699,7 @@ void sqlite_store::journal_loop() {
                         if (group == acknowledged.end()) group = acknowledged.insert(group, {op.origin, {}});
                         group->second.push_back(std::move(op.done));
                     }
-                    if (!ok) continue;
+                    if (!ok || op.superseded) continue;
                     appended_ = op.position;
                     ++unapplied_;
                 }
@@ -715,6 +716,14 @@ void sqlite_store::journal_loop() {
             });
         }
     }
+}
+
+void sqlite_store::mark_superseded(std::deque<write_op>& group) {
+    std::vector<const job_write*> writes;
+    writes.reserve(group.size());
+    for (const auto& op : group) writes.push_back(op.journaled.get());
+    const auto superseded = superseded_writes(writes);
+    for (size_t i = 0; i < group.size(); ++i) group[i].superseded = superseded[i];
 }
 
 // The applier thread: journaled writes (already durable) and other writes into SQLite.

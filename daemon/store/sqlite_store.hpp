@@ -85,6 +85,7 @@ class sqlite_store final : public job_store {
         uint64_t position = 0;  // the journal record's (journaled writes)
         completion_origin origin = nullptr;
         bool wake_only = false;  // `done` runs on the journal thread (update_and_wake)
+        bool superseded = false;  // a later write in its group has the job's whole state
     };
     using read_op = std::function<void(sqlite_connection&)>;
     struct pending_job {
@@ -107,6 +108,7 @@ class sqlite_store final : public job_store {
                std::string& error);
     // The last journal position in `batch` and how many journaled writes it holds.
     static std::pair<uint64_t, size_t> journal_reach(const std::vector<write_op>& batch);
+    static void mark_superseded(std::deque<write_op>& group);
     void add_pending(const write_op& op);
     // A result not yet applied (or nullopt inside: the job was removed); nullopt: ask SQLite.
     std::optional<std::optional<std::string>> pending_result(const std::string& job_id) const;

@@ -184,6 +184,31 @@ TEST(job_write, decoding_refuses_what_it_did_not_write) {
     EXPECT_THROW(decode_job_write(""), std::runtime_error);
 }
 
+// In a group made durable together, a job's `running` followed by its finish needs only
+// the finish; a write with a result, other kinds of writes and non-job writes are kept
+// (and the last two are barriers).
+TEST(job_write, a_state_written_again_in_the_same_group_is_superseded) {
+    const auto state = [](const std::string& id, job_status status) {
+        job_write w;
+        w.what = job_write::kind::update;
+        w.job.id = id;
+        w.job.status = status;
+        return w;
+    };
+    const job_write a_running = state("a", job_status::running), a_done = state("a", job_status::succeeded),
+                    b_running = state("b", job_status::running), b_done = state("b", job_status::queued),
+                    c_running = state("c", job_status::running), c_done = state("c", job_status::succeeded);
+    job_write a_with_result = state("a", job_status::running);
+    a_with_result.result = "kept";
+    job_write b_removed;
+    b_removed.what = job_write::kind::remove;
+    b_removed.removal.job_id = "b";
+    const std::vector<const job_write*> group{&a_running, &a_with_result, nullptr, &b_running, &b_removed,
+                                              &b_done,    &c_running,     &c_done, &a_done};
+    EXPECT_EQ(superseded_writes(group),
+              (std::vector<bool>{true, false, false, false, false, false, true, false, false}));
+}
+
 TEST(journal, records_come_back_in_order_across_commits_and_segments) {
     temp_dir t("ticketd-journal");
     std::vector<std::string> payloads;
