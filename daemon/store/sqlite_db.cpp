@@ -41,6 +41,13 @@ sqlite_statement& sqlite_statement::bind(int index, std::string_view value) {
     return *this;
 }
 
+sqlite_statement& sqlite_statement::bind_ref(int index, std::string_view value) {
+    if (sqlite3_bind_text64(stmt_, index, value.data(), value.size(), SQLITE_STATIC, SQLITE_UTF8) != SQLITE_OK) {
+        throw_error(db_, "bind");
+    }
+    return *this;
+}
+
 sqlite_statement& sqlite_statement::bind_null(int index) {
     if (sqlite3_bind_null(stmt_, index) != SQLITE_OK) throw_error(db_, "bind");
     return *this;
@@ -55,6 +62,13 @@ bool sqlite_statement::step() {
 
 sqlite_statement& sqlite_statement::bind_blob(int index, std::string_view value) {
     if (sqlite3_bind_blob64(stmt_, index, value.data(), value.size(), SQLITE_TRANSIENT) != SQLITE_OK) {
+        throw_error(db_, "bind");
+    }
+    return *this;
+}
+
+sqlite_statement& sqlite_statement::bind_blob_ref(int index, std::string_view value) {
+    if (sqlite3_bind_blob64(stmt_, index, value.data(), value.size(), SQLITE_STATIC) != SQLITE_OK) {
         throw_error(db_, "bind");
     }
     return *this;

@@ -31,9 +31,13 @@ class sqlite_statement {
     void release() { sqlite3_reset(stmt_); }
     sqlite_statement& bind(int index, int64_t value);
     sqlite_statement& bind(int index, double value);
-    sqlite_statement& bind(int index, std::string_view value);
+    sqlite_statement& bind(int index, std::string_view value);  // copied
+    // Not copied (SQLITE_STATIC): `value` must stay unchanged until the statement has run.
+    // For the store's hot writes, whose strings belong to the write being applied.
+    sqlite_statement& bind_ref(int index, std::string_view value);
     sqlite_statement& bind_null(int index);
     sqlite_statement& bind_blob(int index, std::string_view value);
+    sqlite_statement& bind_blob_ref(int index, std::string_view value);  // as bind_ref
     sqlite_statement& bind_optional(int index, int64_t value) {  // 0 -> NULL
         return value == 0 ? bind_null(index) : bind(index, value);
     }

@@ -236,14 +236,14 @@ void bind_state(sqlite_statement& s, const job_record& j, int first) {
         .bind_optional(first + 7, j.not_before);
     if (j.progress_percent) s.bind(first + 8, *j.progress_percent);
     else s.bind_null(first + 8);
-    s.bind(first + 9, j.progress_message);
+    s.bind_ref(first + 9, j.progress_message);
     if (j.error) s.bind(first + 10, error_json(*j.error));
     else s.bind_null(first + 10);
-    s.bind(first + 11, j.result_type)
+    s.bind_ref(first + 11, j.result_type)
         .bind(first + 12, static_cast<int64_t>(j.result_size))
         .bind(first + 13, static_cast<int64_t>(j.version));
     if (j.result_name.empty()) s.bind_null(first + 14);
-    else s.bind(first + 14, j.result_name);
+    else s.bind_ref(first + 14, j.result_name);
     s.bind(first + 15, int64_t{j.result_inline});
     static_assert(state_column_count == 16, "bind every state column");
 }
@@ -267,15 +267,16 @@ const std::string update_sql = [] {
 
 // The job's row: what never changes from `created`, its state from `state` (the same
 // record, or a later one when the applier merged the job's writes); with a key, the
-// request's fingerprint comes from its binding.
+// request's fingerprint comes from its binding. The strings are the write's own, bound
+// without a copy.
 void insert_job(sqlite_connection& db, const job_record& created, const job_record& state,
                 const std::optional<idempotency_binding>& key) {
     auto& s = db.cached(insert_sql.c_str());
-    s.bind(1, created.id).bind(2, created.type).bind(3, created.principal);
-    if (key) s.bind(4, key->key).bind(5, key->fingerprint);
+    s.bind_ref(1, created.id).bind_ref(2, created.type).bind_ref(3, created.principal);
+    if (key) s.bind_ref(4, key->key).bind_ref(5, key->fingerprint);
     else s.bind_null(4).bind_null(5);
     s.bind(6, int64_t{created.priority}).bind(7, created.timeout_ms).bind(8, created.created_at);
-    s.bind(9, created.input).bind(10, created.labels);
+    s.bind_ref(9, created.input).bind_ref(10, created.labels);
     s.bind(11, created.files.empty() ? std::string("{}") : created.files.dump());
     bind_state(s, state, 12);
     s.bind_optional(12 + state_column_count, created.seq);  // 0: written before schema 6, SQLite numbers it
@@ -288,8 +289,8 @@ void insert_job(sqlite_connection& db, const job_record& created, const job_reco
         auto& k = db.cached(
             "INSERT OR REPLACE INTO idempotency_keys (seq, principal, key, job_id, "
             "fingerprint, job_deleted, expires_at) VALUES (?1,?2,?3,?4,?5,0,?6)");
-        k.bind(1, seq).bind(2, key->principal).bind(3, key->key).bind(4, key->job_id).bind(5, key->fingerprint)
-            .bind(6, key->expires_at);
+        k.bind(1, seq).bind_ref(2, key->principal).bind_ref(3, key->key).bind_ref(4, key->job_id)
+            .bind_ref(5, key->fingerprint).bind(6, key->expires_at);
         k.run();
     }
 }
@@ -315,8 +316,12 @@ const char* const expired_keys_sql =
     "AND NOT EXISTS (SELECT 1 FROM tombstones t WHERE t.job_id = k.job_id) "
     "LIMIT 5000";
 
-void store_result(sqlite_connection& db, const std::string& job_id, const std::string& body) {
-    db.cached(store_result_sql.c_str()).bind(1, job_id).bind_blob(2, body).run();
+void store_result(sqlite_connection& db, const job_record& job, const std::string& body) {
+    if (job.seq == 0) {  // journaled before schema 6: find the row's seq by the id
+        db.cached(store_result_sql.c_str()).bind(1, job.id).bind_blob_ref(2, body).run();
+    } else {
+        db.cached("INSERT OR REPLACE INTO results (seq, body) VALUES (?1, ?2)").bind(1, job.seq).bind_blob_ref(2, body).run();
+    }
 }
 
 // A job's rows go (its result, its row, its old id's listing) and a tombstone stays: a
@@ -362,7 +367,7 @@ void apply_merged(sqlite_connection& db, const merged_write& m) {
         case job_write::kind::update: apply_update(db, *m.state); break;
         case job_write::kind::remove: apply_removal(db, m.first->removal); return;
     }
-    if (m.result) store_result(db, m.state->id, *m.result);
+    if (m.result) store_result(db, *m.state, *m.result);
 }
 
 job_write update_of(const job_record& job, std::optional<std::string> result = std::nullopt) {
