@@ -409,6 +409,7 @@ void job_engine::accept_committed(job_type_runtime& rt, job_record record,
         if (key) keys_.bind(key_digest, *key);
         rt.queue->push_reserved(e, priority, 0);
     }
+    rt.queue->wake_one();  // outside the engine's lock, which the worker takes first
     rt.metrics->submitted();
     done({submit_status::accepted, std::move(record), {}, {}, {}});
 }

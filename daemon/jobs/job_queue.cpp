@@ -17,13 +17,9 @@ void job_queue::release_reservation() {
 }
 
 void job_queue::push_reserved(job_entry_ptr entry, int32_t priority, unix_ms not_before) {
-    {
-        std::lock_guard lock(mutex_);
-        if (reserved_ > 0) --reserved_;
-        insert_locked(std::move(entry), priority, not_before);
-    }
-    // After the unlock: the worker it wakes does not find the mutex still held.
-    cv_.notify_one();
+    std::lock_guard lock(mutex_);
+    if (reserved_ > 0) --reserved_;
+    insert_locked(std::move(entry), priority, not_before);
 }
 
 void job_queue::push(job_entry_ptr entry, int32_t priority, unix_ms not_before) {
@@ -31,7 +27,7 @@ void job_queue::push(job_entry_ptr entry, int32_t priority, unix_ms not_before) 
         std::lock_guard lock(mutex_);
         insert_locked(std::move(entry), priority, not_before);
     }
-    cv_.notify_one();
+    cv_.notify_one();  // after the unlock: the worker it wakes does not find the mutex held
 }
 
 void job_queue::insert_locked(job_entry_ptr entry, int32_t priority, unix_ms not_before) {

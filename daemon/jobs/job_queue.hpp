@@ -19,8 +19,10 @@ class job_queue {
 
     bool try_reserve();
     void release_reservation();
-    // Adds a job for which a reservation was taken.
+    // Adds a job for which a reservation was taken, without waking a worker: the caller
+    // calls wake_one() once it has let go of its own locks (the worker it wakes takes them).
     void push_reserved(job_entry_ptr entry, int32_t priority, unix_ms not_before);
+    void wake_one() { cv_.notify_one(); }
     // Adds a job regardless of capacity (recovery after a restart).
     void push(job_entry_ptr entry, int32_t priority, unix_ms not_before);
     // Takes a job out that will not run (canceled or deleted while queued).
