@@ -607,16 +607,17 @@ void sqlite_store::run_completion(completion_origin origin, std::function<void()
 }
 
 void sqlite_store::enqueue_write(write_op op) {
+    bool queued = false;
     {
         std::lock_guard lock(write_mutex_);
         if (!stopping_) {
             if (op.journaled && completion_origin_) op.origin = completion_origin_();
             writes_.push_back(std::move(op));
-            write_cv_.notify_one();
-            return;
+            queued = true;
         }
     }
-    op.done(false, "the store is closed");
+    if (!queued) return op.done(false, "the store is closed");
+    write_cv_.notify_one();  // after the unlock: the journal thread it wakes takes the mutex
 }
 
 void sqlite_store::enqueue_direct(std::function<void(sqlite_connection&)> apply, write_done done) {
