@@ -35,10 +35,26 @@ idempotency_index::digest idempotency_index::fingerprint_of(const std::string& f
     return prefix_of<digest>(sha256(fingerprint));
 }
 
+idempotency_index::idempotency_index() {
+    tables_.reserve(table_count);
+    for (size_t i = 0; i < table_count; ++i) tables_.emplace_back(&pool_);
+}
+
+size_t idempotency_index::size() const {
+    size_t n = 0;
+    for (const auto& t : tables_) n += t.size();
+    return n;
+}
+
+void idempotency_index::reserve(size_t n) {
+    for (auto& t : tables_) t.reserve(n / table_count + 1);
+}
+
 std::optional<idempotency_index::entry> idempotency_index::find(const digest& key,
                                                                 const std::string& fingerprint) const {
-    const auto it = keys_.find(key);
-    if (it == keys_.end()) return std::nullopt;
+    const auto& keys = table_of(key);
+    const auto it = keys.find(key);
+    if (it == keys.end()) return std::nullopt;
     const slot& s = it->second;
     entry e;
     e.committing = s.committing;
@@ -49,25 +65,30 @@ std::optional<idempotency_index::entry> idempotency_index::find(const digest& ke
 }
 
 void idempotency_index::reserve(const digest& key, const std::string& fingerprint) {
-    keys_[key] = slot{fingerprint_of(fingerprint), 0, true, false};
+    table_of(key)[key] = slot{fingerprint_of(fingerprint), 0, true, false};
 }
 
 void idempotency_index::release(const std::string& principal, const std::string& key) {
-    auto it = keys_.find(key_of(principal, key));
-    if (it != keys_.end() && it->second.committing) keys_.erase(it);
+    const auto d = key_of(principal, key);
+    auto& keys = table_of(d);
+    auto it = keys.find(d);
+    if (it != keys.end() && it->second.committing) keys.erase(it);
 }
 
 void idempotency_index::bind(const digest& key, const idempotency_binding& b) {
-    keys_[key] = slot{fingerprint_of(b.fingerprint), b.seq, false, b.job_deleted};
+    table_of(key)[key] = slot{fingerprint_of(b.fingerprint), b.seq, false, b.job_deleted};
 }
 
 void idempotency_index::mark_deleted(const std::string& principal, const std::string& key) {
-    auto it = keys_.find(key_of(principal, key));
-    if (it != keys_.end()) it->second.job_deleted = true;
+    const auto d = key_of(principal, key);
+    auto& keys = table_of(d);
+    auto it = keys.find(d);
+    if (it != keys.end()) it->second.job_deleted = true;
 }
 
 void idempotency_index::erase(const std::string& principal, const std::string& key) {
-    keys_.erase(key_of(principal, key));
+    const auto d = key_of(principal, key);
+    table_of(d).erase(d);
 }
 
 }  // namespace ticketd

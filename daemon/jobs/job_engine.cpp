@@ -401,13 +401,12 @@ void job_engine::accept_committed(job_type_runtime& rt, job_record record,
     }
     auto e = std::make_shared<job_entry>();
     e->record = record;
-    const int32_t priority = record.priority;
     const auto job_key = *job_key_of(record.id);  // made by the store: 32 hex digits
     {
         std::lock_guard lock(mutex_);
         jobs_[job_key] = e;
         if (key) keys_.bind(key_digest, *key);
-        rt.queue->push_reserved(e, priority, 0);
+        rt.queue->push_reserved(e, record.priority, 0);
     }
     rt.queue->wake_one();  // outside the engine's lock, which the worker takes first
     rt.metrics->submitted();

@@ -320,7 +320,10 @@ void store_result(sqlite_connection& db, const job_record& job, const std::strin
     if (job.seq == 0) {  // journaled before schema 6: find the row's seq by the id
         db.cached(store_result_sql.c_str()).bind(1, job.id).bind_blob_ref(2, body).run();
     } else {
-        db.cached("INSERT OR REPLACE INTO results (seq, body) VALUES (?1, ?2)").bind(1, job.seq).bind_blob_ref(2, body).run();
+        db.cached("INSERT OR REPLACE INTO results (seq, body) VALUES (?1, ?2)")
+            .bind(1, job.seq)
+            .bind_blob_ref(2, body)
+            .run();
     }
 }
 
