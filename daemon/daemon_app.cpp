@@ -303,7 +303,14 @@ int run_daemon(const daemon_options& options) {
         log_error(std::string("startup failed: cannot open the uploads: ") + e.what());
         return 1;
     }
-    job_engine engine(config, *store, *uploads, timers, std::move(types));
+    std::optional<job_engine> engine_storage;
+    try {
+        engine_storage.emplace(config, *store, *uploads, timers, std::move(types));
+    } catch (const std::exception& e) {  // its directories (scratch/, attempts/) cannot be made
+        log_error(std::string("startup failed: ") + e.what());
+        return 1;
+    }
+    job_engine& engine = *engine_storage;
     // Timer callbacks call into the engine: the timer thread stops before the engine goes.
     struct timers_stopper {
         scheduler& timers;

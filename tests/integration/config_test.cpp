@@ -3,6 +3,9 @@
 
 #include <gtest/gtest.h>
 
+#include <filesystem>
+#include <fstream>
+
 using namespace ticketd::test;
 
 namespace {
@@ -63,4 +66,16 @@ TEST(startup, a_job_type_declared_twice_stops_startup) {
     expect_startup_failure("hello2.yaml", "type: hello\nplugin: @PLUGINS@/hello.so\n",
                            {"hello2.yaml:1:1: job type 'hello' is also declared in ",
                             "hello.yaml; fix: give each job type one file"});
+}
+
+// A state directory in which the engine cannot make its own directories (here
+// `attempts` is a file) stops the start with a message, not a crash.
+TEST(startup, a_state_directory_it_cannot_set_up_stops_startup_with_a_message) {
+    daemon_process d;
+    std::filesystem::create_directories(d.dir() / "state");
+    std::ofstream(d.dir() / "state" / "attempts") << "not a directory";
+    std::string log;
+    EXPECT_EQ(d.start_expect_failure(log), 1) << log;
+    EXPECT_NE(log.find("startup failed: cannot create"), std::string::npos) << log;
+    EXPECT_NE(log.find("attempts"), std::string::npos) << log;
 }
