@@ -45,15 +45,7 @@ class idempotency_index {
     void reserve(const digest& key, const std::string& fingerprint);
     void release(const std::string& principal, const std::string& key);
     void bind(const digest& key, const idempotency_binding& b);
-    // The same, working out the digest.
-    std::optional<entry> find(const std::string& principal, const std::string& key,
-                              const std::string& fingerprint) const {
-        return find(key_of(principal, key), fingerprint);
-    }
-    void reserve(const std::string& principal, const std::string& key, const std::string& fingerprint) {
-        reserve(key_of(principal, key), fingerprint);
-    }
-    void bind(const idempotency_binding& b) { bind(key_of(b.principal, b.key), b); }
+    void bind(const idempotency_binding& b) { bind(key_of(b.principal, b.key), b); }  // recovery
     void mark_deleted(const std::string& principal, const std::string& key);
     void erase(const std::string& principal, const std::string& key);
     size_t size() const;

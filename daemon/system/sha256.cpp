@@ -9,6 +9,11 @@
 namespace ticketd {
 
 namespace {
+struct md_context {
+    EVP_MD_CTX* ctx = EVP_MD_CTX_new();
+    ~md_context() { EVP_MD_CTX_free(ctx); }
+};
+
 // Fetched once: OpenSSL 3 looks the algorithm up by name in every call handed EVP_sha256()
 // (about as long as hashing a short key), and a context per thread is made once too.
 const EVP_MD* sha256_md() {
@@ -19,11 +24,7 @@ const EVP_MD* sha256_md() {
 }  // namespace
 
 std::array<unsigned char, 32> sha256(std::string_view data) {
-    struct context {
-        EVP_MD_CTX* ctx = EVP_MD_CTX_new();
-        ~context() { EVP_MD_CTX_free(ctx); }
-    };
-    thread_local const context per_thread;
+    thread_local const md_context per_thread;
     std::array<unsigned char, 32> digest{};
     unsigned int size = 0;
     EVP_MD_CTX* ctx = per_thread.ctx;
@@ -40,10 +41,7 @@ std::string sha256_hex(std::string_view data) {
     return to_hex(digest.data(), digest.size());
 }
 
-struct sha256_stream::impl {
-    EVP_MD_CTX* ctx = EVP_MD_CTX_new();
-    ~impl() { EVP_MD_CTX_free(ctx); }
-};
+struct sha256_stream::impl : md_context {};
 
 sha256_stream::sha256_stream() : impl_(std::make_unique<impl>()) {
     if (impl_->ctx == nullptr || EVP_DigestInit_ex(impl_->ctx, sha256_md(), nullptr) != 1) {
