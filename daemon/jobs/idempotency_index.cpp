@@ -37,7 +37,7 @@ idempotency_index::digest idempotency_index::fingerprint_of(const std::string& f
 
 idempotency_index::idempotency_index() {
     tables_.reserve(table_count);
-    for (size_t i = 0; i < table_count; ++i) tables_.emplace_back(&pool_);
+    for (size_t i = 0; i < table_count; ++i) tables_.emplace_back();
 }
 
 size_t idempotency_index::size() const {

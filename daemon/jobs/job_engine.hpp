@@ -29,7 +29,8 @@
 #include <set>
 #include <shared_mutex>
 #include <thread>
-#include <unordered_map>
+
+#include <boost/unordered/unordered_flat_map.hpp>
 
 namespace ticketd {
 
@@ -226,7 +227,9 @@ class job_engine {
 
     mutable std::mutex mutex_;
     std::condition_variable idle_cv_;
-    std::unordered_map<job_key, job_entry_ptr, job_key_hash> jobs_;
+    // Flat (entries in place, see idempotency_index.hpp): no iterator into it is kept
+    // across an insert, which may move every entry.
+    boost::unordered_flat_map<job_key, job_entry_ptr, job_key_hash> jobs_;
     // jobs_.find by the id's text (end() for a malformed id).
     auto find_job_locked(std::string_view id) {
         const auto key = job_key_of(id);

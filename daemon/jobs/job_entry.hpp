@@ -48,6 +48,7 @@ struct job_key {
     bool operator==(const job_key&) const = default;
 };
 struct job_key_hash {
+    using is_avalanching = void;  // an id is AES-128 output: its bits are uniform already
     size_t operator()(const job_key& k) const noexcept { return static_cast<size_t>(k.lo ^ (k.hi >> 1)); }
 };
 // nullopt unless `id` is 32 lowercase hex digits (every id ticketd makes).
