@@ -5,6 +5,7 @@
 
 #include <boost/crc.hpp>
 
+#include <csignal>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
@@ -130,6 +131,40 @@ TEST_F(durability, a_plugin_that_kills_the_daemon_uses_up_its_attempts) {
     EXPECT_EQ(doc["attempt"], 1);
     EXPECT_TRUE(d.running());
     EXPECT_EQ(d.get("/healthz").status, 200u);
+}
+
+// A worker that cannot make its attempt mark falls back to waiting for the fdatasync of
+// its `running` write before the plugin starts, so a plugin that kills the daemon still
+// uses up its attempt. (A type added by a reload after the marks' directory was replaced
+// by a file gets workers without marks.)
+TEST_F(durability, without_an_attempt_mark_a_run_starts_after_its_running_state_is_durable) {
+    const auto attempts = d.dir() / "state" / "attempts";
+    std::filesystem::remove_all(attempts);
+    std::ofstream(attempts) << "not a directory";
+    std::ofstream(d.dir() / "jobs.d" / "late.yaml")
+        << "type: late\nplugin: " TICKETD_FIXTURE_DIR "/sleep.so\nworkers: 1\nmax_attempts: 1\n";
+    d.signal(SIGHUP);
+    ASSERT_TRUE(eventually([&] {
+        return d.log().find("worker of type late: ") != std::string::npos &&
+               d.log().find("its plugin runs start after the fdatasync of their 'running' state instead") !=
+                   std::string::npos;
+    }));
+    const auto body = nlohmann::json{{"type", "late"}, {"input", {{"killDaemon", true}}}}.dump();
+    const header_list key{{"Content-Type", "application/json"}, {"Idempotency-Key", "crash-late"}};
+    try {
+        d.post("/v1/jobs", body, key);  // the answer may or may not come before the crash
+    } catch (const std::exception&) {
+    }
+    ASSERT_TRUE(eventually([&] { return !d.running(); }));
+    std::filesystem::remove(attempts);  // the next start makes the directory again
+    d.start();
+    const auto replay = d.post("/v1/jobs", body, key);
+    ASSERT_EQ(replay.status, 202u) << replay.body;
+    const auto doc = d.get("/v1/jobs/" + replay.json()["id"].get<std::string>() + "?redirect=false").json();
+    EXPECT_EQ(doc["status"], "failed") << doc.dump();
+    EXPECT_EQ(doc["error"]["code"], "job-interrupted") << doc.dump();
+    EXPECT_TRUE(d.running());
+    EXPECT_EQ(d.log().find("known to have started from their attempt mark only"), std::string::npos);
 }
 
 namespace {
