@@ -149,8 +149,13 @@ void add_queue_gauges(daemon_metrics& metrics, const job_engine& engine) {
     });
 }
 
-// How far the store's applier is behind the journal (docs/operations.md).
-void add_store_gauges(daemon_metrics& metrics, const sqlite_store& store) {
+// The store's durability path: journal syncs, applier transactions, how far the applier
+// is behind the journal (docs/monitoring.md, docs/operations.md).
+void add_store_metrics(daemon_metrics& metrics, sqlite_store& store) {
+    store.set_observer({
+        [&metrics](std::chrono::duration<double> took, size_t writes) { metrics.journal_synced(took.count(), writes); },
+        [&metrics](std::chrono::duration<double> took, size_t) { metrics.store_applied(took.count()); },
+    });
     metrics.add_source([&store](std::vector<prometheus::MetricFamily>& out) {
         prometheus::ClientMetric m;
         m.gauge.value = static_cast<double>(store.unapplied_writes());
@@ -317,7 +322,7 @@ int run_daemon(const daemon_options& options) {
         ~timers_stopper() { timers.stop(); }
     } stop_timers_first{timers};
     add_queue_gauges(metrics, engine);
-    add_store_gauges(metrics, *store);
+    add_store_metrics(metrics, *store);
     jobs_api api(config, engine, *uploads, metrics);
     std::vector<std::unique_ptr<boost::asio::io_context>> more_io;
     std::vector<boost::asio::io_context*> connection_io{&io};

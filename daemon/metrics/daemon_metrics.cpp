@@ -17,6 +17,11 @@ const prometheus::Histogram::BucketBoundaries job_buckets = {0.005, 0.01, 0.025,
                                                              1200,  1800, 3600};
 const prometheus::Histogram::BucketBoundaries http_buckets = {0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05,
                                                               0.1,    0.25,  0.5,    1,     2.5,  5,     10,   30};
+// 100 us (a fast SSD's flush) .. 2.5 s (a disk in trouble).
+const prometheus::Histogram::BucketBoundaries sync_buckets = {0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01,
+                                                              0.025,  0.05,    0.1,    0.25,  0.5,    1,     2.5};
+const prometheus::Histogram::BucketBoundaries apply_buckets = {0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1,
+                                                               0.25,  0.5,    1,     2.5,  5,     10,   30};
 
 constexpr const char* route_names[] = {"/v1/jobs",          "/v1/jobs/{id}", "/v1/jobs/{id}/result",
                                        "/v1/jobs/{id}/cancel", "/v1/job-types", "/healthz",
@@ -66,7 +71,17 @@ daemon_metrics::daemon_metrics(std::string version, bool enabled)
                      .Add({})),
       reload_time_(family(prometheus::BuildGauge(), "ticketd_config_last_reload_success_timestamp_seconds",
                           "When the configuration was last loaded successfully.", *registry_)
-                       .Add({})) {
+                       .Add({})),
+      journal_sync_(family(prometheus::BuildHistogram(), "ticketd_store_journal_sync_duration_seconds",
+                           "Time to append a group of job writes to the journal and fdatasync it.", *registry_)
+                        .Add({}, sync_buckets)),
+      journal_writes_(family(prometheus::BuildCounter(), "ticketd_store_journal_writes_total",
+                             "Job writes made durable in the journal (accepts, state changes, removals).",
+                             *registry_)
+                          .Add({})),
+      store_apply_(family(prometheus::BuildHistogram(), "ticketd_store_apply_duration_seconds",
+                          "Time of one applier transaction putting journaled writes into SQLite.", *registry_)
+                       .Add({}, apply_buckets)) {
     family(prometheus::BuildGauge(), "ticketd_build_info", "ticketd's version and plugin ABI (value 1).", *registry_)
         .Add({{"version", version},
               {"abi", std::to_string(TICKETD_PLUGIN_ABI_MAJOR) + "." + std::to_string(TICKETD_PLUGIN_ABI_MINOR)}})
@@ -189,6 +204,16 @@ std::function<void(double)> daemon_metrics::add_plugin_metric(const std::string&
 void daemon_metrics::set_config_reload(bool ok, double unix_seconds) {
     reload_ok_.Set(ok ? 1 : 0);
     if (ok) reload_time_.Set(unix_seconds);
+}
+
+void daemon_metrics::journal_synced(double seconds, size_t writes) {
+    if (!enabled_) return;
+    journal_sync_.Observe(seconds);
+    journal_writes_.Increment(static_cast<double>(writes));
+}
+
+void daemon_metrics::store_applied(double seconds) {
+    if (enabled_) store_apply_.Observe(seconds);
 }
 
 void daemon_metrics::add_source(scrape_source source) {

@@ -86,6 +86,10 @@ class daemon_metrics {
                                                   const std::string& name, const std::string& help,
                                                   const std::vector<double>& buckets, std::string& error);
     void set_config_reload(bool ok, double unix_seconds);
+    // The store's durability path: a group of job writes appended to the journal and
+    // fdatasync'd (its time is every accept's floor), an applier transaction into SQLite.
+    void journal_synced(double seconds, size_t writes);
+    void store_applied(double seconds);
     void add_source(scrape_source source);
 
     // The text exposition format (version 0.0.4).
@@ -114,6 +118,9 @@ class daemon_metrics {
     prometheus::Counter& plugin_load_failures_;
     prometheus::Gauge& reload_ok_;
     prometheus::Gauge& reload_time_;
+    prometheus::Histogram& journal_sync_;
+    prometheus::Counter& journal_writes_;
+    prometheus::Histogram& store_apply_;
 
     // Lazily filled, then read lock-free.
     std::array<std::atomic<prometheus::Counter*>, static_cast<size_t>(http_route::count_) * method_count * code_count>

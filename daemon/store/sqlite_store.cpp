@@ -597,6 +597,10 @@ size_t sqlite_store::unapplied_writes() const {
     return unapplied_;
 }
 
+void sqlite_store::set_observer(observer o) {
+    observer_.store(std::make_shared<const observer>(std::move(o)));
+}
+
 void sqlite_store::run_completion(completion_origin origin, std::function<void()> complete) {
     // The callbacks (answers to render, waiters to wake) run elsewhere when an executor
     // is set, so that this thread can go on at once.
@@ -669,18 +673,25 @@ void sqlite_store::journal_loop() {
                                    : std::string();
         if (ok) {
             mark_superseded(batch);
+            size_t journaled = 0;
             for (auto& op : batch) {
-                if (!op.journaled || op.superseded) continue;
+                if (!op.journaled) continue;
+                ++journaled;
+                if (op.superseded) continue;
                 record.clear();
                 encode(*op.journaled, record);
                 op.position = journal_->add(record);
             }
+            const auto started = std::chrono::steady_clock::now();
             try {
                 journal_->commit();
             } catch (const std::exception& e) {
                 ok = false;
                 error = e.what();
                 log_error(std::string("store: ") + error);
+            }
+            if (const auto o = observer_.load(); ok && journaled > 0 && o && o->journal_synced) {
+                o->journal_synced(std::chrono::steady_clock::now() - started, journaled);
             }
         }
         // Acknowledged writes become visible to lookups before anyone hears of them.
@@ -760,6 +771,7 @@ void sqlite_store::applier_loop() {
         }
         std::vector<std::pair<bool, std::string>> outcomes;
         std::string error;
+        const auto started = std::chrono::steady_clock::now();
         if (!apply(batch, outcomes, error)) {
             log_error("store: applying " + std::to_string(batch.size()) + " writes failed (retrying): " + error);
             std::unique_lock lock(apply_mutex_);
@@ -778,6 +790,9 @@ void sqlite_store::applier_loop() {
             continue;
         }
         backoff = std::chrono::milliseconds(100);
+        if (const auto o = observer_.load(); o && o->applied) {
+            o->applied(std::chrono::steady_clock::now() - started, batch.size());
+        }
         drop_pending(batch);
         const auto [reached, journaled] = journal_reach(batch);
         if (journaled > 0) {

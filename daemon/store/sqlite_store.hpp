@@ -22,9 +22,11 @@
 #include "store/journal.hpp"
 
 #include <atomic>
+#include <chrono>
 #include <condition_variable>
 #include <deque>
 #include <filesystem>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <thread>
@@ -69,6 +71,15 @@ class sqlite_store final : public job_store {
     using completion_origin = void*;
     using completion_executor = std::function<void(completion_origin, std::function<void()>)>;
     void set_completion_executor(std::function<completion_origin()> origin, completion_executor executor);
+
+    // Told of the store's work as it is done, on the store's threads (keep it cheap): each
+    // group of job writes made durable (appended to the journal and fdatasync'd) and each
+    // transaction of the applier, with how long it took and how many writes it held.
+    struct observer {
+        std::function<void(std::chrono::duration<double> took, size_t writes)> journal_synced;
+        std::function<void(std::chrono::duration<double> took, size_t writes)> applied;
+    };
+    void set_observer(observer o);
 
     // Before opening: how many jobs a schema migration of `db_file` will copy (nullopt:
     // none is needed), so that a supervisor can be told the start takes longer.
@@ -129,6 +140,7 @@ class sqlite_store final : public job_store {
     std::function<completion_origin()> completion_origin_;  // guarded by write_mutex_
     completion_executor completion_executor_;               // guarded by write_mutex_
     bool stopping_ = false;  // guarded by write_mutex_ and read_mutex_ in turn
+    std::atomic<std::shared_ptr<const observer>> observer_;
 
     mutable std::mutex apply_mutex_;  // the applier's queue and progress
     std::condition_variable apply_cv_;

@@ -98,10 +98,26 @@ panel("timeseries", "Resident memory", [(f"process_resident_memory_bytes{{{SEL}}
 panel("timeseries", "Open file descriptors", [
     (f"process_open_fds{{{SEL}}}", "open {{instance}}"), (f"process_max_fds{{{SEL}}}", "max {{instance}}")], 6)
 panel("timeseries", "Restarts (1h)", [(f"changes(process_start_time_seconds{{{SEL}}}[1h])", "{{instance}}")], 6)
-panel("timeseries", "Store: writes not yet applied to SQLite", [
+
+row("Store")
+panel("timeseries", "Journal sync (write + fdatasync) quantiles", [
+    (f"histogram_quantile({q}, sum by (instance, le) (rate(ticketd_store_journal_sync_duration_seconds_bucket{{{SEL}}}[5m])))",
+     f"p{int(q * 100)} {{{{instance}}}}") for q in (0.5, 0.99)], 6, unit="s",
+    description="Every accept and every state change waits for one; a healthy SSD takes well under 5 ms. "
+                "Slower means the disk under the state directory is slow or overloaded.")
+panel("timeseries", "Job writes per journal sync", [
+    (f"rate(ticketd_store_journal_writes_total{{{SEL}}}[5m]) / rate(ticketd_store_journal_sync_duration_seconds_count{{{SEL}}}[5m])",
+     "{{instance}}")], 6,
+    description="Group commit at work: under load, many writes share one fdatasync.")
+panel("timeseries", "Applier transaction p99", [
+    (f"histogram_quantile(0.99, sum by (instance, le) (rate(ticketd_store_apply_duration_seconds_bucket{{{SEL}}}[5m])))",
+     "{{instance}}")], 6, unit="s",
+    description="Journaled writes put into SQLite, off the latency path (gathered for up to 50 ms).")
+panel("timeseries", "Writes not yet applied to SQLite", [
     (f"ticketd_store_unapplied_writes{{{SEL}}}", "{{instance}}")], 6,
     description="Durable in the journal, waiting for the applier; normally below a few thousand. "
-                "A steady climb means the database is failing or too slow (see the log).")
+                "A steady climb means the database is failing or too slow (see the log); "
+                "past 100,000, new writes wait for it.")
 
 row("Build and plugins")
 panel("table", "Build", [(f"ticketd_build_info{{{SEL}}}", "")], 8, 6,

@@ -79,6 +79,22 @@ TEST_F(metrics, a_known_workload_adds_up) {
     for (const auto& id : ids) EXPECT_EQ(text.find(id), std::string::npos);
 }
 
+// Every job that runs once is three journaled writes (accepted, running, finished), made
+// durable in groups of one or more; the applier's transactions follow.
+TEST_F(metrics, the_store_reports_its_journal_syncs_and_applier_transactions) {
+    for (int i = 0; i < 4; ++i) d.wait_terminal(submit_id("hello", {{"name", "store"}}));
+    const auto text = scrape();
+    EXPECT_EQ(metric(text, "ticketd_store_journal_writes_total"), 12);
+    const double syncs = metric(text, "ticketd_store_journal_sync_duration_seconds_count");
+    EXPECT_GE(syncs, 4);  // each submit waits for its accept's sync before the next one
+    EXPECT_LE(syncs, 12);
+    EXPECT_EQ(metric(text, "ticketd_store_journal_sync_duration_seconds_bucket", {{"le", "+Inf"}}), syncs);
+    EXPECT_GT(metric(text, "ticketd_store_journal_sync_duration_seconds_sum"), 0);
+    EXPECT_LT(metric(text, "ticketd_store_journal_sync_duration_seconds_sum"), 60);
+    ASSERT_TRUE(eventually([&] { return metric(scrape(), "ticketd_store_apply_duration_seconds_count") >= 1; }));
+    EXPECT_GT(metric(scrape(), "ticketd_store_apply_duration_seconds_sum"), 0);
+}
+
 TEST_F(metrics, queue_length_and_oldest_age_while_the_worker_is_busy) {
     const auto blocker = submit_id("slow", {{"delayMs", 30000}});
     ASSERT_TRUE(eventually([&] { return d.get("/v1/jobs/" + blocker).json().contains("progress"); }));

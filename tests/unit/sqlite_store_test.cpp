@@ -250,6 +250,42 @@ TEST(sqlite_store, update_and_wake_does_not_go_through_the_executor) {
     store.set_completion_executor(nullptr, nullptr);
 }
 
+// The observer hears of every group of job writes made durable and of every applier
+// transaction, with how many writes each held: all of them, each once.
+TEST(sqlite_store, the_observer_is_told_of_each_journal_sync_and_applier_transaction) {
+    temp_dir t("ticketd-store");
+    std::mutex m;  // declared before the store, which calls the observer until closed
+    size_t synced_writes = 0, syncs = 0, applied_writes = 0, transactions = 0;
+    double synced_seconds = 0;
+    sqlite_store store(t.path / "ticketd.db");
+    store.set_observer({[&](std::chrono::duration<double> took, size_t writes) {
+                            std::lock_guard lock(m);
+                            synced_writes += writes;
+                            ++syncs;
+                            synced_seconds += took.count();
+                        },
+                        [&](std::chrono::duration<double>, size_t writes) {
+                            std::lock_guard lock(m);
+                            applied_writes += writes;
+                            ++transactions;
+                        }});
+    const auto a = new_job(store);
+    const auto b = new_job(store);
+    wait_ok([&](auto done) { store.insert(a, std::nullopt, done); });
+    wait_ok([&](auto done) { store.insert(b, std::nullopt, done); });
+    wait_ok([&](auto done) { store.update(finished(a), done); });
+    {
+        std::lock_guard lock(m);
+        EXPECT_EQ(synced_writes, 3u);
+        EXPECT_EQ(syncs, 3u);  // each write was waited for before the next was made
+        EXPECT_GT(synced_seconds, 0);
+    }
+    store.close();  // applies what is left
+    std::lock_guard lock(m);
+    EXPECT_EQ(applied_writes, 3u);
+    EXPECT_GE(transactions, 1u);
+}
+
 // Ids from new_job_id() lead to their row by its seq, once in SQLite (no id index);
 // an id that is not exactly the stored one finds nothing, and seqs are never given twice.
 TEST(sqlite_store, new_ids_find_their_row_and_nothing_else) {
