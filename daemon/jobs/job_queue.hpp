@@ -6,6 +6,7 @@
 
 #include "jobs/job_entry.hpp"
 
+#include <atomic>
 #include <condition_variable>
 #include <map>
 #include <mutex>
@@ -55,6 +56,7 @@ class job_queue {
     uint64_t seq_ = 0;
     uint64_t reserved_ = 0;
     bool closed_ = false;
+    std::atomic<uint64_t> inserted_{0};  // jobs ever inserted: what a yielding worker watches
     std::map<ready_key, job_entry_ptr> ready_;
     std::map<delayed_key, std::pair<int32_t, job_entry_ptr>> delayed_;
     std::multiset<unix_ms> created_;  // created_at of every queued job

@@ -3,7 +3,12 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <cstdlib>
 #include <thread>
+#include <vector>
 
 using namespace ticketd;
 
@@ -70,4 +75,44 @@ TEST(job_queue, close_wakes_waiting_workers) {
     std::thread worker([&] { EXPECT_EQ(q.pop(), nullptr); });
     q.close();
     worker.join();
+}
+
+// Workers that find the queue empty yield, then sleep; jobs handed over as the engine does
+// (reserve, push without a wake-up, wake one) in bursts reach exactly one worker each,
+// whichever state the worker was in.
+TEST(job_queue, jobs_handed_over_in_bursts_each_reach_one_worker) {
+    constexpr int jobs = 20000;
+    job_queue q(jobs);
+    std::vector<int> taken(jobs, 0);
+    std::atomic<int> stopped{0};
+    std::vector<std::thread> workers;
+    for (int w = 0; w < 3; ++w) {
+        workers.emplace_back([&] {
+            while (auto e = q.pop()) ++taken[static_cast<size_t>(std::stoi(e->record.id))];
+            ++stopped;
+        });
+    }
+    for (int i = 0; i < jobs; ++i) {
+        if (!q.try_reserve()) {
+            ADD_FAILURE() << "no room for job " << i;
+            break;
+        }
+        q.push_reserved(entry(std::to_string(i)), 0, 0);
+        q.wake_one();
+        if (i % 7 == 6) std::this_thread::yield();  // bursts of seven, as a journal group's accepts
+    }
+    // A job left queued with every worker asleep would be a lost wake-up.
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+    while (q.size() > 0 && std::chrono::steady_clock::now() < deadline) std::this_thread::yield();
+    EXPECT_EQ(q.size(), 0u);
+    q.close();
+    while (stopped < 3 && std::chrono::steady_clock::now() < deadline + std::chrono::seconds(10)) {
+        std::this_thread::yield();
+    }
+    if (stopped < 3) {  // joining would hang the suite: fail now
+        ADD_FAILURE() << "a worker went to sleep after close() and never returned";
+        std::_Exit(1);
+    }
+    for (auto& w : workers) w.join();
+    EXPECT_EQ(std::count(taken.begin(), taken.end(), 1), jobs);
 }
