@@ -71,7 +71,8 @@ class idempotency_index {
     // allocate (nodes of long-lived keys, scattered among short-lived allocations, pinned
     // a drained backlog's memory; they needed a pool of their own). Measured in session 7:
     // with the job table also flat, io CPU per accept -10-16 %, recovery of 1M jobs
-    // 4.2 -> 3.1 s, same RSS with 1M finished jobs. In 64 tables (by other bits of the digest than the tables' hash): a table that
+    // 4.2 -> 3.1 s, same RSS with 1M finished jobs.
+    // In 64 tables (by other bits of the digest than the tables' hash): a table that
     // grows moves all its entries at once, under the engine's lock. One table of 500k
     // keys stalled every request for ~50 ms (p99.9 of an accept run 13 -> 60 ms);
     // 64 tables each move 1/64 of that, at different times.
