@@ -27,7 +27,32 @@ daemon_config_text crashable() {
     c.job_types["hello.yaml"] = "type: hello\nplugin: @PLUGINS@/hello.so\nworkers: 2\nqueue_capacity: 100000\n";
     return c;
 }
-class durability : public daemon_test_with<crashable> {};
+class durability : public daemon_test_with<crashable> {
+   protected:
+    // Submits a job of `type` whose plugin kills the daemon the moment it starts, and
+    // waits for the daemon to be gone.
+    void submit_a_crash(const std::string& type, const std::string& key) {
+        try {
+            d.post("/v1/jobs", crash_body(type), crash_headers(key));  // answered or not before the crash
+        } catch (const std::exception&) {
+        }
+        ASSERT_TRUE(eventually([&] { return !d.running(); }));
+    }
+    // The same request again, after the restart: the document of the job its key finds.
+    nlohmann::json replay_crash(const std::string& type, const std::string& key) {
+        const auto replay = d.post("/v1/jobs", crash_body(type), crash_headers(key));
+        EXPECT_EQ(replay.status, 202u) << replay.body;
+        return d.get("/v1/jobs/" + replay.json()["id"].get<std::string>() + "?redirect=false").json();
+    }
+
+   private:
+    static std::string crash_body(const std::string& type) {
+        return nlohmann::json{{"type", type}, {"input", {{"killDaemon", true}}}}.dump();
+    }
+    static header_list crash_headers(const std::string& key) {
+        return {{"Content-Type", "application/json"}, {"Idempotency-Key", key}};
+    }
+};
 }  // namespace
 
 TEST_F(durability, kill_9_under_concurrent_load_loses_no_accepted_job) {
@@ -114,18 +139,9 @@ TEST_F(durability, an_interrupted_running_job_is_retried_with_its_attempt_counte
 // `running` write could be fdatasync'd; the attempt is known from its mark
 // (jobs/attempt_marks.hpp).
 TEST_F(durability, a_plugin_that_kills_the_daemon_uses_up_its_attempts) {
-    const auto body = nlohmann::json{{"type", "once"}, {"input", {{"killDaemon", true}}}}.dump();
-    const header_list key{{"Content-Type", "application/json"}, {"Idempotency-Key", "crash-1"}};
-    try {
-        d.post("/v1/jobs", body, key);  // the answer may or may not come before the crash
-    } catch (const std::exception&) {
-    }
-    ASSERT_TRUE(eventually([&] { return !d.running(); }));
+    ASSERT_NO_FATAL_FAILURE(submit_a_crash("once", "crash-1"));
     d.start();
-    const auto replay = d.post("/v1/jobs", body, key);  // the same job, by its key
-    ASSERT_EQ(replay.status, 202u) << replay.body;
-    const auto id = replay.json()["id"].get<std::string>();
-    const auto doc = d.get("/v1/jobs/" + id + "?redirect=false").json();
+    const auto doc = replay_crash("once", "crash-1");
     EXPECT_EQ(doc["status"], "failed") << doc.dump();
     EXPECT_EQ(doc["error"]["code"], "job-interrupted") << doc.dump();
     EXPECT_EQ(doc["attempt"], 1);
@@ -149,18 +165,10 @@ TEST_F(durability, without_an_attempt_mark_a_run_starts_after_its_running_state_
                d.log().find("its plugin runs start after the fdatasync of their 'running' state instead") !=
                    std::string::npos;
     }));
-    const auto body = nlohmann::json{{"type", "late"}, {"input", {{"killDaemon", true}}}}.dump();
-    const header_list key{{"Content-Type", "application/json"}, {"Idempotency-Key", "crash-late"}};
-    try {
-        d.post("/v1/jobs", body, key);  // the answer may or may not come before the crash
-    } catch (const std::exception&) {
-    }
-    ASSERT_TRUE(eventually([&] { return !d.running(); }));
+    ASSERT_NO_FATAL_FAILURE(submit_a_crash("late", "crash-late"));
     std::filesystem::remove(attempts);  // the next start makes the directory again
     d.start();
-    const auto replay = d.post("/v1/jobs", body, key);
-    ASSERT_EQ(replay.status, 202u) << replay.body;
-    const auto doc = d.get("/v1/jobs/" + replay.json()["id"].get<std::string>() + "?redirect=false").json();
+    const auto doc = replay_crash("late", "crash-late");
     EXPECT_EQ(doc["status"], "failed") << doc.dump();
     EXPECT_EQ(doc["error"]["code"], "job-interrupted") << doc.dump();
     EXPECT_TRUE(d.running());
