@@ -724,7 +724,8 @@ void job_engine::run_attempt(job_type_runtime& rt, const job_entry_ptr& e, attem
             store_.update(r, [](bool ok, const std::string& error) { log_write_failure("start", ok, error); });
         } else {
             started = std::make_shared<std::promise<void>>();
-            store_.update_and_wake(r, [started](bool ok, const std::string& error) {
+            // Answered on the journal thread (a worker is not an io thread): no hand-off.
+            store_.update(r, [started](bool ok, const std::string& error) {
                 log_write_failure("start", ok, error);
                 started->set_value();
             });

@@ -91,10 +91,6 @@ class job_store {
                         write_done done) = 0;
     // Replace the stored state of an existing job.
     virtual void update(const job_record& job, write_done done) = 0;
-    // The same, but `done` runs on the store's own thread as soon as the write is durable,
-    // never through a completion executor: for a caller that only waits for durability (a
-    // worker about to start a plugin), one thread hand-off less. `done` must only wake someone.
-    virtual void update_and_wake(const job_record& job, write_done done) = 0;
     // The same as update(), committing a small result with it (job.result_inline).
     virtual void update(const job_record& job, std::string result, write_done done) = 0;
     // A result stored with update(job, result, ...); nullopt when there is none. May

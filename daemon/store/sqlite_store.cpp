@@ -634,11 +634,10 @@ void sqlite_store::enqueue_direct(std::function<void(sqlite_connection&)> apply,
     enqueue_write(std::move(op));
 }
 
-void sqlite_store::enqueue_job_write(job_write w, write_done done, bool wake_only) {
+void sqlite_store::enqueue_job_write(job_write w, write_done done) {
     write_op op;
     op.journaled = std::make_shared<const job_write>(std::move(w));
     op.done = std::move(done);
-    op.wake_only = wake_only;
     enqueue_write(std::move(op));
 }
 
@@ -700,9 +699,11 @@ void sqlite_store::journal_loop() {
                 if (op.journaled && !op.superseded) add_pending(op);
             }
         }
-        // The callbacks, by the thread they go back to (a handful: the io threads, others).
+        // The callbacks, by the io thread they go back to; those of writes made elsewhere
+        // (workers, timers) run here at once: a hop through an io thread would only add a
+        // wake-up (their waiters' answers are posted to their connections anyway).
         std::vector<std::pair<completion_origin, std::vector<write_done>>> acknowledged;
-        std::vector<write_done> wake_now;
+        std::vector<write_done> answer_here;
         bool wake_applier;
         {
             std::lock_guard lock(apply_mutex_);
@@ -711,8 +712,8 @@ void sqlite_store::journal_loop() {
             wake_applier = to_apply_.empty();
             for (auto& op : batch) {
                 if (op.journaled) {
-                    if (op.wake_only) {
-                        wake_now.push_back(std::move(op.done));
+                    if (op.origin == nullptr) {
+                        answer_here.push_back(std::move(op.done));
                     } else {
                         auto group = std::find_if(acknowledged.begin(), acknowledged.end(),
                                                   [&](const auto& g) { return g.first == op.origin; });
@@ -729,7 +730,7 @@ void sqlite_store::journal_loop() {
             wake_applier = wake_applier || apply_now_ || to_apply_.size() >= max_apply_batch;
         }
         if (wake_applier) apply_cv_.notify_one();
-        for (const auto& done : wake_now) done(ok, error);
+        for (const auto& done : answer_here) done(ok, error);
         for (auto& [origin, callbacks] : acknowledged) {
             run_completion(origin, [callbacks = std::move(callbacks), ok, error]() {
                 for (const auto& done : callbacks) done(ok, error);
@@ -994,10 +995,6 @@ void sqlite_store::insert(const job_record& job, std::optional<idempotency_bindi
 
 void sqlite_store::update(const job_record& job, write_done done) {
     enqueue_job_write(update_of(job), std::move(done));
-}
-
-void sqlite_store::update_and_wake(const job_record& job, write_done done) {
-    enqueue_job_write(update_of(job), std::move(done), true);
 }
 
 void sqlite_store::update(const job_record& job, std::string result, write_done done) {

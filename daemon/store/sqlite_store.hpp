@@ -46,7 +46,6 @@ class sqlite_store final : public job_store {
     job_identity new_job_id() override;
     void insert(const job_record& job, std::optional<idempotency_binding> key, write_done done) override;
     void update(const job_record& job, write_done done) override;
-    void update_and_wake(const job_record& job, write_done done) override;
     void update(const job_record& job, std::string result, write_done done) override;
     void read_result(const std::string& job_id, std::function<void(std::optional<std::string>)> done) override;
     void remove(const tombstone& t, write_done done) override;
@@ -66,8 +65,10 @@ class sqlite_store final : public job_store {
     // From now on, write callbacks run through `executor` (e.g. posted to the io threads)
     // instead of on the store's threads. Unset (the default, and during startup): inline.
     // `origin` is asked on the thread that makes a job write; its answer comes back to
-    // `executor` with that write's callback (nullptr for other writes), so that an io
-    // thread hears of its own writes without a hop through another thread.
+    // `executor` with that write's callback, so that an io thread hears of its own writes
+    // without a hop through another thread. A job write whose origin is nullptr (made on
+    // a worker or another thread that is not an io thread) is answered on the journal
+    // thread itself, at once: its callback must not block.
     using completion_origin = void*;
     using completion_executor = std::function<void(completion_origin, std::function<void()>)>;
     void set_completion_executor(std::function<completion_origin()> origin, completion_executor executor);
@@ -95,7 +96,6 @@ class sqlite_store final : public job_store {
         write_done done;
         uint64_t position = 0;  // the journal record's (journaled writes)
         completion_origin origin = nullptr;
-        bool wake_only = false;  // `done` runs on the journal thread (update_and_wake)
         bool superseded = false;  // a later write in its group has the job's whole state
     };
     using read_op = std::function<void(sqlite_connection&)>;
@@ -107,7 +107,7 @@ class sqlite_store final : public job_store {
 
     void enqueue_write(write_op op);
     void enqueue_direct(std::function<void(sqlite_connection&)> apply, write_done done);
-    void enqueue_job_write(job_write w, write_done done, bool wake_only = false);
+    void enqueue_job_write(job_write w, write_done done);
     void enqueue_read(read_op op);
     template <class T>
     T read_now(std::function<T(sqlite_connection&)> read);

@@ -11,9 +11,10 @@
 
 #include <sqlite3.h>
 
-#include <filesystem>
+#include <atomic>
 #include <chrono>
 #include <condition_variable>
+#include <filesystem>
 #include <future>
 #include <mutex>
 #include <thread>
@@ -209,10 +210,10 @@ TEST(sqlite_store, a_record_it_cannot_read_stops_the_start_with_the_fix) {
     }
 }
 
-// A worker waiting to start a plugin is woken by the store's own thread; other
-// completions go through the executor (in the daemon: the io threads), with the origin
-// the writing thread had.
-TEST(sqlite_store, update_and_wake_does_not_go_through_the_executor) {
+// A job write made on an io thread is answered through the executor with that thread's
+// origin (in the daemon: posted to that io thread); one made elsewhere (a worker, whose
+// origin is nullptr) is answered on the journal thread at once, never posted.
+TEST(sqlite_store, writes_are_answered_on_their_io_thread_or_at_once) {
     temp_dir t("ticketd-store");
     std::mutex m;  // declared before the store: its last completions may still be posted
     std::condition_variable cv;
@@ -222,28 +223,31 @@ TEST(sqlite_store, update_and_wake_does_not_go_through_the_executor) {
     sqlite_store store(t.path / "ticketd.db");
     const auto a = new_job(store);
     wait_ok([&](auto done) { store.insert(a, std::nullopt, done); });
-    int this_thread_marker = 0;
-    store.set_completion_executor([&] { return static_cast<sqlite_store::completion_origin>(&this_thread_marker); },
-                                  [&](sqlite_store::completion_origin origin, std::function<void()> fn) {
-                                      std::lock_guard lock(m);
-                                      origins.push_back(origin);
-                                      posted.push_back(std::move(fn));
-                                      cv.notify_all();
-                                  });
+    int io_thread_marker = 0;
+    std::atomic<bool> on_io{false};  // what the writing thread is, as the origin says
+    store.set_completion_executor(
+        [&] { return on_io ? static_cast<sqlite_store::completion_origin>(&io_thread_marker) : nullptr; },
+        [&](sqlite_store::completion_origin origin, std::function<void()> fn) {
+            std::lock_guard lock(m);
+            origins.push_back(origin);
+            posted.push_back(std::move(fn));
+            cv.notify_all();
+        });
     auto running = a;
     running.status = job_status::running;
-    wait_ok([&](auto done) { store.update_and_wake(running, done); });  // would hang if posted
+    wait_ok([&](auto done) { store.update(running, done); });  // would hang if posted
     {
         std::lock_guard lock(m);
         EXPECT_TRUE(posted.empty());
     }
+    on_io = true;
     store.update(finished(a), [&](bool ok, const std::string&) { later.set_value(ok); });
     std::function<void()> fn;
     {
         std::unique_lock lock(m);
         ASSERT_TRUE(cv.wait_for(lock, std::chrono::seconds(10), [&] { return !posted.empty(); }));
         fn = std::move(posted.front());
-        EXPECT_EQ(origins.front(), &this_thread_marker);
+        EXPECT_EQ(origins.front(), &io_thread_marker);
     }
     fn();
     EXPECT_TRUE(later.get_future().get());
