@@ -367,16 +367,12 @@ int run_daemon(const daemon_options& options) {
     }
     api.set_base_url(base_url);
     metrics_api.set_base_url(base_url);
-    // Write callbacks render answers and wake waiters: on the io threads, so that the
-    // store's writer thread only writes. A write made on an io thread is answered there
-    // (its connection lives there), others round-robin.
+    // A write made on an io thread is answered on it (its connection lives there), so
+    // that the store's threads only write; others are answered by the store's threads.
     store->set_completion_executor(
         [] { return static_cast<sqlite_store::completion_origin>(this_thread_io); },
-        [&connection_io, next = std::make_shared<std::atomic<size_t>>(0)](sqlite_store::completion_origin origin,
-                                                                          std::function<void()> fn) {
-            auto* target = origin ? static_cast<boost::asio::io_context*>(origin)
-                                  : connection_io[next->fetch_add(1) % connection_io.size()];
-            boost::asio::post(*target, std::move(fn));
+        [](sqlite_store::completion_origin origin, std::function<void()> fn) {
+            boost::asio::post(*static_cast<boost::asio::io_context*>(origin), std::move(fn));
         });
     engine.start();
     api.set_ready(true);

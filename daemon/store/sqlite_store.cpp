@@ -601,16 +601,37 @@ void sqlite_store::set_observer(observer o) {
     observer_.store(std::make_shared<const observer>(std::move(o)));
 }
 
-void sqlite_store::run_completion(completion_origin origin, std::function<void()> complete) {
-    // The callbacks (answers to render, waiters to wake) run elsewhere when an executor
-    // is set, so that this thread can go on at once.
-    completion_executor executor;
-    {
-        std::lock_guard lock(write_mutex_);
-        executor = completion_executor_;
+void sqlite_store::answer_all(std::vector<answer> answers) {
+    // A write made on an io thread is answered there, where its connection lives: one
+    // hand-off per io thread, so that this thread can go on at once. Any other write (a
+    // worker's, a timer's) is answered here: a hop through an io thread would only add a
+    // wake-up (its waiters' answers are posted to their connections anyway).
+    std::vector<std::pair<completion_origin, std::vector<answer>>> by_origin;
+    std::vector<answer> here;
+    for (auto& a : answers) {
+        if (a.origin == nullptr) {
+            here.push_back(std::move(a));
+            continue;
+        }
+        auto group = std::find_if(by_origin.begin(), by_origin.end(), [&](const auto& g) { return g.first == a.origin; });
+        if (group == by_origin.end()) group = by_origin.insert(group, {a.origin, {}});
+        group->second.push_back(std::move(a));
     }
-    if (executor) executor(origin, std::move(complete));
-    else complete();
+    if (!by_origin.empty()) {
+        completion_executor executor;
+        {
+            std::lock_guard lock(write_mutex_);
+            executor = completion_executor_;
+        }
+        for (auto& [origin, group] : by_origin) {
+            auto run = [group = std::move(group)]() {
+                for (const auto& a : group) a.done(a.ok, a.error);
+            };
+            if (executor) executor(origin, std::move(run));
+            else run();  // the executor was unset since the write was made
+        }
+    }
+    for (const auto& a : here) a.done(a.ok, a.error);
 }
 
 void sqlite_store::enqueue_write(write_op op) {
@@ -618,7 +639,7 @@ void sqlite_store::enqueue_write(write_op op) {
     {
         std::lock_guard lock(write_mutex_);
         if (!stopping_) {
-            if (op.journaled && completion_origin_) op.origin = completion_origin_();
+            if (completion_origin_) op.origin = completion_origin_();
             writes_.push_back(std::move(op));
             queued = true;
         }
@@ -699,11 +720,7 @@ void sqlite_store::journal_loop() {
                 if (op.journaled && !op.superseded) add_pending(op);
             }
         }
-        // The callbacks, by the io thread they go back to; those of writes made elsewhere
-        // (workers, timers) run here at once: a hop through an io thread would only add a
-        // wake-up (their waiters' answers are posted to their connections anyway).
-        std::vector<std::pair<completion_origin, std::vector<write_done>>> acknowledged;
-        std::vector<write_done> answer_here;
+        std::vector<answer> answers;
         bool wake_applier;
         {
             std::lock_guard lock(apply_mutex_);
@@ -712,14 +729,7 @@ void sqlite_store::journal_loop() {
             wake_applier = to_apply_.empty();
             for (auto& op : batch) {
                 if (op.journaled) {
-                    if (op.origin == nullptr) {
-                        answer_here.push_back(std::move(op.done));
-                    } else {
-                        auto group = std::find_if(acknowledged.begin(), acknowledged.end(),
-                                                  [&](const auto& g) { return g.first == op.origin; });
-                        if (group == acknowledged.end()) group = acknowledged.insert(group, {op.origin, {}});
-                        group->second.push_back(std::move(op.done));
-                    }
+                    answers.push_back({op.origin, std::move(op.done), ok, error});
                     if (!ok || op.superseded) continue;
                     appended_ = op.position;
                     ++unapplied_;
@@ -730,12 +740,7 @@ void sqlite_store::journal_loop() {
             wake_applier = wake_applier || apply_now_ || to_apply_.size() >= max_apply_batch;
         }
         if (wake_applier) apply_cv_.notify_one();
-        for (const auto& done : answer_here) done(ok, error);
-        for (auto& [origin, callbacks] : acknowledged) {
-            run_completion(origin, [callbacks = std::move(callbacks), ok, error]() {
-                for (const auto& done : callbacks) done(ok, error);
-            });
-        }
+        answer_all(std::move(answers));
     }
 }
 
@@ -805,15 +810,14 @@ void sqlite_store::applier_loop() {
             applied_cv_.notify_all();
             journal_->release(reached);
         }
-        std::vector<std::pair<write_done, std::pair<bool, std::string>>> completions;
+        std::vector<answer> answers;
         for (size_t i = 0; i < batch.size(); ++i) {
-            if (!batch[i].journaled) completions.emplace_back(std::move(batch[i].done), std::move(outcomes[i]));
+            if (!batch[i].journaled) {
+                answers.push_back({batch[i].origin, std::move(batch[i].done), outcomes[i].first,
+                                   std::move(outcomes[i].second)});
+            }
         }
-        if (!completions.empty()) {
-            run_completion(nullptr, [completions = std::move(completions)]() {
-                for (const auto& [done, outcome] : completions) done(outcome.first, outcome.second);
-            });
-        }
+        answer_all(std::move(answers));
         // The journal's next segment is written here, off the latency path, after the
         // batch's waiters have their answers.
         try {

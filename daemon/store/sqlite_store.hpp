@@ -62,13 +62,11 @@ class sqlite_store final : public job_store {
     std::vector<upload_record> load_uploads() override;
     void close() override;
 
-    // From now on, write callbacks run through `executor` (e.g. posted to the io threads)
-    // instead of on the store's threads. Unset (the default, and during startup): inline.
-    // `origin` is asked on the thread that makes a job write; its answer comes back to
-    // `executor` with that write's callback, so that an io thread hears of its own writes
-    // without a hop through another thread. A job write whose origin is nullptr (made on
-    // a worker or another thread that is not an io thread) is answered on the journal
-    // thread itself, at once: its callback must not block.
+    // From now on, `origin` is asked on the thread that makes a write. A write whose origin
+    // is not nullptr (made on an io thread) is answered through `executor` with it, so
+    // that the io thread hears of its own writes (e.g. posted back to it); any other write
+    // (a worker's, a timer's) and every write before this call is answered on the store's
+    // thread that finished it, at once: its callback must not block.
     using completion_origin = void*;
     using completion_executor = std::function<void(completion_origin, std::function<void()>)>;
     void set_completion_executor(std::function<completion_origin()> origin, completion_executor executor);
@@ -95,7 +93,7 @@ class sqlite_store final : public job_store {
         std::function<void(sqlite_connection&)> apply;  // a write applied as is
         write_done done;
         uint64_t position = 0;  // the journal record's (journaled writes)
-        completion_origin origin = nullptr;
+        completion_origin origin = nullptr;  // of the thread that made it
         bool superseded = false;  // a later write in its group has the job's whole state
     };
     using read_op = std::function<void(sqlite_connection&)>;
@@ -126,7 +124,13 @@ class sqlite_store final : public job_store {
     void drop_pending(const std::vector<write_op>& applied);
     void wait_applied(uint64_t position);
     void reader_loop();
-    void run_completion(completion_origin origin, std::function<void()> complete);
+    struct answer {
+        completion_origin origin;
+        write_done done;
+        bool ok;
+        std::string error;
+    };
+    void answer_all(std::vector<answer> answers);
 
     std::unique_ptr<job_ids> ids_;  // before the connections: their job_seq() uses it
     std::atomic<int64_t> next_seq_{1};
