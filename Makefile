@@ -5,7 +5,7 @@ JOBS ?= 2
 
 PREFIX ?= /usr
 
-.PHONY: all deps configure build run test test-asan check-config install package systemd-test bench clean
+.PHONY: all deps configure build run test test-asan check-config install package systemd-test bench bench-celery clean
 
 all: build
 
@@ -50,6 +50,12 @@ systemd-test: package
 bench: build
 	@./scripts/install-deps.sh --with-bench
 	python3 bench/bench.py $(BENCH_ARGS)
+
+# ticketd against Celery + Redis on the same machine (bench/celery/compare.py). Debian's
+# python3-celery is for its /usr/bin/python3, hence that interpreter.
+bench-celery: build
+	@./scripts/install-deps.sh --with-bench --with-celery
+	/usr/bin/python3 bench/celery/compare.py $(BENCH_ARGS)
 
 clean:
 	rm -rf build

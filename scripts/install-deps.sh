@@ -16,11 +16,14 @@ packages=(
 # --with-systemd-test: systemd-nspawn and debootstrap, for `make systemd-test` (boots the
 # packaged unit under a real systemd in a container).
 # --with-bench: wrk (load generator) and nginx-light (the baseline), for `make bench`.
+# --with-celery: Redis and Celery, for `make bench-celery` (ticketd against Celery). Debian's
+# redis-server package also enables a Redis service on port 6379; the bench starts its own.
 for option in "$@"; do
     case "$option" in
         --with-promtool) packages+=(prometheus) ;;
         --with-systemd-test) packages+=(systemd-container debootstrap) ;;
         --with-bench) packages+=(wrk nginx-light) ;;
+        --with-celery) packages+=(redis-server python3-celery python3-redis) ;;
         *) echo "install-deps: unknown option $option" >&2; exit 2 ;;
     esac
 done
