@@ -24,7 +24,7 @@ comparison favours Celery. Its clients are Python (Celery has no other), so thei
 printed too; the numbers are Celery as its users run it. One JSON line per measurement,
 then a table; medians of --repeat runs.
 """
-import argparse, json, os, resource, shutil, signal, socket, statistics, subprocess, sys, tempfile, threading, time
+import argparse, json, os, shutil, signal, socket, statistics, subprocess, sys, tempfile, threading, time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.dirname(HERE))
@@ -32,17 +32,6 @@ import bench  # noqa: E402  (bench/bench.py: the ticketd daemon, wrk and the e2e
 
 CLIENT_PROCESSES = 2   # the GIL: one process per core
 CLIENT_THREADS = 16    # per process: 32 clients in all, as against ticketd
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def children_cpu():
-    r = resource.getrusage(resource.RUSAGE_CHILDREN)
-    return r.ru_utime + r.ru_stime
 
 
 def tree_cpu(*pids):
@@ -69,12 +58,12 @@ def tree_cpu(*pids):
 class Redis:
     def __init__(self, work, durable):
         self.dir = tempfile.mkdtemp(dir=work, prefix="redis-")
-        self.port = free_port()
+        self.port = bench.free_port()
         self.url = f"redis://127.0.0.1:{self.port}/0"
         persistence = ["--appendonly", "yes", "--appendfsync", "always"] if durable else ["--appendonly", "no"]
         self.proc = subprocess.Popen(["redis-server", "--port", str(self.port), "--bind", "127.0.0.1",
-                                      "--dir", self.dir, "--save", "", *persistence, "--loglevel", "warning"],
-                                     stdout=subprocess.DEVNULL)
+                                      "--dir", self.dir, "--save", "", *persistence, "--loglevel", "warning",
+                                      "--logfile", f"{self.dir}/redis.log"])
         deadline = time.time() + 20
         while time.time() < deadline:
             try:
@@ -121,7 +110,7 @@ class CeleryWorker:
 
 def client(redis_url, mode, processes, threads, amount):
     """Runs `processes` client processes (this script with --client) and sums their counts."""
-    cpu0 = children_cpu()
+    cpu0 = bench.children_cpu()
     env = dict(os.environ, BENCH_REDIS_URL=redis_url)
     share = [amount // processes + (1 if i < amount % processes else 0) for i in range(processes)]
     procs = [subprocess.Popen([sys.executable, __file__, "--client", mode, "--threads", str(threads),
@@ -134,7 +123,7 @@ def client(redis_url, mode, processes, threads, amount):
     return {"ok": total, "bad": sum(o["bad"] for o in outs), "seconds": round(seconds, 3),
             "per_s": round(total / seconds, 1) if seconds else 0.0,
             "latency_ms": {"p50": percentile(latencies, 50), "p99": percentile(latencies, 99)},
-            "client_cpu_percent": round(100 * (children_cpu() - cpu0) / seconds, 1) if seconds else 0.0}
+            "client_cpu_percent": round(100 * (bench.children_cpu() - cpu0) / seconds, 1) if seconds else 0.0}
 
 
 def percentile(sorted_values, p):
