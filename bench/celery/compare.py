@@ -24,7 +24,7 @@ comparison favours Celery. Its clients are Python (Celery has no other), so thei
 printed too; the numbers are Celery as its users run it. One JSON line per measurement,
 then a table; medians of --repeat runs.
 """
-import argparse, json, os, shutil, signal, socket, statistics, subprocess, sys, tempfile, threading, time
+import argparse, json, os, shutil, signal, socket, subprocess, sys, tempfile, threading, time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.dirname(HERE))
@@ -53,6 +53,18 @@ def tree_cpu(*pids):
         if p in wanted:
             total += ticks
     return total / os.sysconf("SC_CLK_TCK")
+
+
+def cpu_us_per_job(pids, cpu0, jobs):
+    return round((tree_cpu(*pids) - cpu0) * 1e6 / jobs, 1)
+
+
+def wait_drained(queued):
+    """Until `queued()` is 0 (at most 10 min): the next run starts from an empty queue, and
+    the CPU the backlog's jobs take counts for the run that left it."""
+    deadline = time.time() + 600
+    while queued() > 0 and time.time() < deadline:
+        time.sleep(0.2)
 
 
 class Redis:
@@ -208,17 +220,13 @@ def celery_runs(work, durable, args):
             cpu0 = tree_cpu(*servers)
             r = client(redis.url, "submit", CLIENT_PROCESSES, CLIENT_THREADS, args.seconds)
             r["queued_after"] = redis.queued()
-            # The next run starts from an empty queue: the backlog is work not yet paid for,
-            # and the CPU its jobs take is counted in the run's CPU per job.
-            deadline = time.time() + 600
-            while redis.queued() > 0 and time.time() < deadline:
-                time.sleep(0.2)
-            r["server_cpu_us_per_job"] = round((tree_cpu(*servers) - cpu0) * 1e6 / r["ok"], 1)
+            wait_drained(redis.queued)
+            r["server_cpu_us_per_job"] = cpu_us_per_job(servers, cpu0, r["ok"])
             submits.append(r)
         for _ in range(args.repeat):
             cpu0 = tree_cpu(*servers)
             r = client(redis.url, "e2e", CLIENT_PROCESSES, CLIENT_THREADS, args.jobs)
-            r["server_cpu_us_per_job"] = round((tree_cpu(*servers) - cpu0) * 1e6 / args.jobs, 1)
+            r["server_cpu_us_per_job"] = cpu_us_per_job(servers, cpu0, args.jobs)
             e2es.append(r)
         return submits, e2es
     finally:
@@ -229,38 +237,33 @@ def celery_runs(work, durable, args):
 def ticketd_runs(work, args):
     t = bench.Ticketd(work, "compare")
     t.start()
+    servers = (t.proc.pid,)
+
+    def queued():
+        return t.metric("ticketd_queue_length", '{type="noop"}')
+
     try:
         submits, e2es = [], []
         for i in range(args.repeat):
             env = {"BENCH_RUN": f"compare-{i}-{time.time()}"}
-            cpu0 = tree_cpu(t.proc.pid)
+            cpu0 = tree_cpu(*servers)
             r = bench.wrk(f"{t.url}/v1/jobs", "accept.lua", args.seconds, 32, env)
             submits.append({"ok": r["requests"], "per_s": r["requests_per_s"], "latency_ms": r["latency_ms"],
                             "client_cpu_percent": r["generator_cpu_percent"],
                             "non_202": r["unexpected_status"] + r["socket_errors"],
-                            "queued_after": int(t.metric("ticketd_queue_length", '{type="noop"}'))})
-            deadline = time.time() + 600
-            while t.metric("ticketd_queue_length", '{type="noop"}') > 0 and time.time() < deadline:
-                time.sleep(0.2)
-            submits[-1]["server_cpu_us_per_job"] = round((tree_cpu(t.proc.pid) - cpu0) * 1e6 / r["requests"], 1)
+                            "queued_after": int(queued())})
+            wait_drained(queued)
+            submits[-1]["server_cpu_us_per_job"] = cpu_us_per_job(servers, cpu0, r["requests"])
         for i in range(args.repeat):
-            cpu0 = tree_cpu(t.proc.pid)
+            cpu0 = tree_cpu(*servers)
             r = bench.driver(t.port, args.jobs, 32, run=f"compare-{i}")
-            cpu = tree_cpu(t.proc.pid) - cpu0
             e2es.append({"ok": r["completed"] - r["bad_results"], "bad": r["bad_results"] + r["errors"],
                          "per_s": r["jobs_per_s"], "latency_ms": r["latency_ms"],
                          "client_cpu_percent": r["generator_cpu_percent"],
-                         "server_cpu_us_per_job": round(cpu * 1e6 / args.jobs, 1)})
+                         "server_cpu_us_per_job": cpu_us_per_job(servers, cpu0, args.jobs)})
         return submits, e2es
     finally:
         t.stop()
-
-
-def median_of(runs):
-    rates = [r["per_s"] for r in runs]
-    med = statistics.median(rates)
-    return {"median": round(med, 1), "min": round(min(rates), 1), "max": round(max(rates), 1),
-            "median_run": min(runs, key=lambda r: abs(r["per_s"] - med))}
 
 
 def main():
@@ -295,7 +298,7 @@ def main():
         shutil.rmtree(work, ignore_errors=True)
     table = []
     for system, (submits, e2es) in results.items():
-        s, e = median_of(submits), median_of(e2es)
+        s, e = bench.summarize(submits, "per_s"), bench.summarize(e2es, "per_s")
         print(json.dumps({"bench": "compare", "system": system, "submit": s, "e2e": e,
                           "e2e_bad_results": sum(r.get("bad", 0) for r in e2es)}))
         table.append((system, s, e))
