@@ -77,11 +77,20 @@ std::vector<job_type_ptr> job_engine::types_snapshot() const {
 
 void job_engine::start_workers(const job_type_ptr& rt, unsigned count) {
     // Workers hold a plain pointer: whoever removes a type joins them before letting go.
+    // Their attempt marks are made here, not by the threads, so that once this returns
+    // (before the daemon says it is ready) every worker's mark file exists.
     for (unsigned i = 0; i < count; ++i) {
-        rt->workers.emplace_back([this, r = rt.get()] {
+        std::unique_ptr<attempt_marks::slot> mark;
+        try {
+            mark = marks_.open_slot();
+        } catch (const std::exception& e) {
+            log_warning("worker of type " + rt->type + ": " + e.what() +
+                        "; its plugin runs start after the fdatasync of their 'running' state instead");
+        }
+        rt->workers.emplace_back([this, r = rt.get(), mark = std::move(mark)] {
             name_this_thread("td-w-" + r->type);
             run_this_thread_as_batch();
-            worker_loop(*r);
+            worker_loop(*r, mark.get());
         });
     }
 }
@@ -683,17 +692,10 @@ void job_engine::remove(const std::string& id, const std::string& principal,
 // ---------------------------------------------------------------------------------------
 // Running jobs
 
-void job_engine::worker_loop(job_type_runtime& rt) {
-    std::unique_ptr<attempt_marks::slot> mark;
-    try {
-        mark = marks_.open_slot();
-    } catch (const std::exception& e) {
-        log_warning("worker of type " + rt.type + ": " + e.what() +
-                    "; its plugin runs start after the fdatasync of their 'running' state instead");
-    }
+void job_engine::worker_loop(job_type_runtime& rt, attempt_marks::slot* mark) {
     while (auto e = rt.queue->pop()) {
         rt.busy++;
-        run_attempt(rt, e, mark.get());
+        run_attempt(rt, e, mark);
         rt.busy--;
     }
 }

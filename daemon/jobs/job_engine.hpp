@@ -186,7 +186,7 @@ class job_engine {
     job_type_ptr find_type(const std::string& type) const;
     std::vector<job_type_ptr> types_snapshot() const;
     void start_workers(const job_type_ptr& rt, unsigned count);
-    void worker_loop(job_type_runtime& rt);
+    void worker_loop(job_type_runtime& rt, attempt_marks::slot* mark);  // mark may be null
     // `mark` null: the plugin waits for the `running` write instead (see attempt_marks.hpp).
     void run_attempt(job_type_runtime& rt, const job_entry_ptr& e, attempt_marks::slot* mark);
     void finish_attempt(job_type_runtime& rt, const job_entry_ptr& e, job_context& ctx,
