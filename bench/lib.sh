@@ -1,7 +1,7 @@
 # Shared helpers of the benchmark scripts (sourced, not run).
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
-bin=build/release/daemon/ticketd
+bin=${TICKETD_BIN:-build/release/daemon/ticketd}  # TICKETD_BIN: another build to compare
 command -v wrk >/dev/null || { echo "bench: wrk is missing (apt-get install wrk)" >&2; exit 1; }
 [ -x "$bin" ] || { echo "bench: build first (make build)" >&2; exit 1; }
 bench_dir=$(mktemp -d)

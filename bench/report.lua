@@ -14,8 +14,8 @@ function done(summary, latency, requests)
       + summary.errors.status + summary.errors.timeout
   io.write(string.format(
     '{"requests": %d, "seconds": %.3f, "requests_per_s": %.1f, "errors": %d, ' ..
-    '"latency_ms": {"p50": %.3f, "p90": %.3f, "p99": %.3f, "max": %.3f}}\n',
+    '"latency_ms": {"p50": %.3f, "p90": %.3f, "p99": %.3f, "p99.9": %.3f, "max": %.3f}}\n',
     summary.requests, seconds, summary.requests / seconds, errors,
     latency:percentile(50) / 1000, latency:percentile(90) / 1000,
-    latency:percentile(99) / 1000, latency.max / 1000))
+    latency:percentile(99) / 1000, latency:percentile(99.9) / 1000, latency.max / 1000))
 end

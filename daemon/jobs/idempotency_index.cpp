@@ -35,60 +35,37 @@ idempotency_index::digest idempotency_index::fingerprint_of(const std::string& f
     return prefix_of<digest>(sha256(fingerprint));
 }
 
-idempotency_index::idempotency_index() {
-    tables_.reserve(table_count);
-    for (size_t i = 0; i < table_count; ++i) tables_.emplace_back();
-}
-
-size_t idempotency_index::size() const {
-    size_t n = 0;
-    for (const auto& t : tables_) n += t.size();
-    return n;
-}
-
-void idempotency_index::reserve(size_t n) {
-    for (auto& t : tables_) t.reserve(n / table_count + 1);
-}
-
 std::optional<idempotency_index::entry> idempotency_index::find(const digest& key,
                                                                 const std::string& fingerprint) const {
-    const auto& keys = table_of(key);
-    const auto it = keys.find(key);
-    if (it == keys.end()) return std::nullopt;
-    const slot& s = it->second;
+    const slot* s = keys_.find(key);
+    if (s == nullptr) return std::nullopt;
     entry e;
-    e.committing = s.committing;
-    e.job_deleted = s.job_deleted;
-    e.same_request = s.fingerprint == fingerprint_of(fingerprint);
-    e.seq = s.seq;
+    e.committing = s->committing;
+    e.job_deleted = s->job_deleted;
+    e.same_request = s->fingerprint == fingerprint_of(fingerprint);
+    e.seq = s->seq;
     return e;
 }
 
 void idempotency_index::reserve(const digest& key, const std::string& fingerprint) {
-    table_of(key)[key] = slot{fingerprint_of(fingerprint), 0, true, false};
+    keys_[key] = slot{fingerprint_of(fingerprint), 0, true, false};
 }
 
 void idempotency_index::release(const std::string& principal, const std::string& key) {
     const auto d = key_of(principal, key);
-    auto& keys = table_of(d);
-    auto it = keys.find(d);
-    if (it != keys.end() && it->second.committing) keys.erase(it);
+    if (const slot* s = keys_.find(d); s != nullptr && s->committing) keys_.erase(d);
 }
 
 void idempotency_index::bind(const digest& key, const idempotency_binding& b) {
-    table_of(key)[key] = slot{fingerprint_of(b.fingerprint), b.seq, false, b.job_deleted};
+    keys_[key] = slot{fingerprint_of(b.fingerprint), b.seq, false, b.job_deleted};
 }
 
 void idempotency_index::mark_deleted(const std::string& principal, const std::string& key) {
-    const auto d = key_of(principal, key);
-    auto& keys = table_of(d);
-    auto it = keys.find(d);
-    if (it != keys.end()) it->second.job_deleted = true;
+    if (slot* s = keys_.find(key_of(principal, key))) s->job_deleted = true;
 }
 
 void idempotency_index::erase(const std::string& principal, const std::string& key) {
-    const auto d = key_of(principal, key);
-    table_of(d).erase(d);
+    keys_.erase(key_of(principal, key));
 }
 
 }  // namespace ticketd

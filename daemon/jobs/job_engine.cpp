@@ -161,7 +161,7 @@ void job_engine::recover() {
         }
         auto e = std::make_shared<job_entry>();
         e->record = std::move(r);
-        jobs_.emplace(*key, e);
+        jobs_[*key] = e;
         const job_record& stored = e->record;
         if (stored.status == job_status::queued && !stored.files.empty()) {
             for (const auto& [name, problem] : uploads_.pin(stored.id, stored.principal, stored.files, 0)) {
@@ -377,9 +377,9 @@ void job_engine::answer_bound_key(bool same_request, bool job_deleted, std::opti
     }
     {
         std::unique_lock lock(mutex_);
-        auto it = find_job_locked(job_id);
-        if (it != jobs_.end() && !it->second->deleted) {
-            submit_outcome out{submit_status::replayed, it->second->record, {}, {}, job_id};
+        auto* found = find_job_locked(job_id);
+        if (found != nullptr && !(*found)->deleted) {
+            submit_outcome out{submit_status::replayed, (*found)->record, {}, {}, job_id};
             lock.unlock();
             done(std::move(out));
             return;
@@ -429,9 +429,9 @@ void job_engine::get(const std::string& id, const std::string& principal,
                      std::function<void(lookup_outcome)> done) {
     {
         std::unique_lock lock(mutex_);
-        auto it = find_job_locked(id);
-        if (it != jobs_.end()) {
-            const auto& e = *it->second;
+        auto* found = find_job_locked(id);
+        if (found != nullptr) {
+            const auto& e = **found;
             lookup_outcome out;
             if (e.record.principal == principal) {
                 if (e.deleted) out.gone = true;
@@ -452,10 +452,10 @@ std::optional<uint64_t> job_engine::watch(const std::string& id, const std::stri
                                           const std::string& etag, milliseconds wait,
                                           std::function<void(lookup_outcome)> done) {
     std::unique_lock lock(mutex_);
-    auto it = find_job_locked(id);
+    auto* found = find_job_locked(id);
     const bool satisfied =
-        it == jobs_.end() || it->second->deleted || it->second->record.principal != principal ||
-        (etag.empty() ? is_terminal(it->second->record.status) : it->second->record.etag() != etag);
+        found == nullptr || (*found)->deleted || (*found)->record.principal != principal ||
+        (etag.empty() ? is_terminal((*found)->record.status) : (*found)->record.etag() != etag);
     if (satisfied || wait.count() <= 0) {
         lock.unlock();
         get(id, principal, std::move(done));
@@ -464,7 +464,7 @@ std::optional<uint64_t> job_engine::watch(const std::string& id, const std::stri
     if (waiters_.load() >= config_.server.max_waiters) return std::nullopt;
     ++waiters_;
     const uint64_t waiter_id = ++next_waiter_id_;
-    auto entry = it->second;
+    auto entry = *found;
     job_waiter w;
     w.etag = etag;
     w.wake = [this, done](const job_record* r, bool gone) {
@@ -489,9 +489,9 @@ std::optional<uint64_t> job_engine::watch(const std::string& id, const std::stri
 
 void job_engine::unwatch(const std::string& id, uint64_t waiter_id) {
     std::lock_guard lock(mutex_);
-    auto it = find_job_locked(id);
-    if (it == jobs_.end()) return;
-    auto& waiters = it->second->waiters;
+    auto* found = find_job_locked(id);
+    if (found == nullptr) return;
+    auto& waiters = (*found)->waiters;
     auto w = waiters.find(waiter_id);
     if (w == waiters.end()) return;
     if (w->second.deadline) w->second.deadline->cancel();
@@ -528,11 +528,11 @@ void job_engine::list(const job_query& query, std::function<void(std::vector<job
             std::vector<job_record> out;
             out.reserve(rows.size());
             for (auto& r : rows) {
-                auto it = find_job_locked(r.id);
-                if (it == jobs_.end()) {
+                auto* found = find_job_locked(r.id);
+                if (found == nullptr) {
                     out.push_back(std::move(r));
-                } else if (!it->second->deleted) {
-                    out.push_back(it->second->record);
+                } else if (!(*found)->deleted) {
+                    out.push_back((*found)->record);
                     out.back().seq = r.seq;
                 }
             }
@@ -548,8 +548,8 @@ void job_engine::list(const job_query& query, std::function<void(std::vector<job
 void job_engine::cancel(const std::string& id, const std::string& principal,
                         std::function<void(cancel_outcome)> done) {
     std::unique_lock lock(mutex_);
-    auto it = find_job_locked(id);
-    if (it == jobs_.end()) {
+    auto* found = find_job_locked(id);
+    if (found == nullptr) {
         lock.unlock();
         store_.find(id, [principal, done = std::move(done)](job_lookup found) {
             if (found.job && found.job->principal == principal) {
@@ -563,7 +563,7 @@ void job_engine::cancel(const std::string& id, const std::string& principal,
         });
         return;
     }
-    auto e = it->second;
+    auto e = *found;
     auto answer = [&lock, &done](cancel_outcome out) {
         lock.unlock();  // callbacks never run under the engine's lock
         done(std::move(out));
@@ -635,8 +635,8 @@ void job_engine::cancel(const std::string& id, const std::string& principal,
 void job_engine::remove(const std::string& id, const std::string& principal,
                         std::function<void(remove_status)> done) {
     std::unique_lock lock(mutex_);
-    auto it = find_job_locked(id);
-    if (it == jobs_.end()) {
+    auto* found = find_job_locked(id);
+    if (found == nullptr) {
         lock.unlock();
         store_.find(id, [this, id, principal, done = std::move(done)](job_lookup found) {
             if (found.gone) {
@@ -661,7 +661,7 @@ void job_engine::remove(const std::string& id, const std::string& principal,
         });
         return;
     }
-    auto e = it->second;
+    auto e = *found;
     if (e->record.principal != principal) {
         lock.unlock();
         done(remove_status::not_found);
@@ -669,7 +669,7 @@ void job_engine::remove(const std::string& id, const std::string& principal,
     }
     const bool live = !is_terminal(e->record.status);
     e->deleted = true;
-    jobs_.erase(it);
+    erase_job_locked(id);
     uploads_.release(e->record.id, e->record.files);
     if (e->record.status == job_status::queued) {
         if (auto rt = find_type(e->record.type)) rt->queue->remove(e);
@@ -976,10 +976,10 @@ void job_engine::remember_terminal_locked(const job_entry_ptr& e) {
     while (terminal_order_.size() > config_.max_cached_jobs) {
         const job_entry_ptr oldest = std::move(terminal_order_.front());
         terminal_order_.pop_front();
-        auto it = find_job_locked(oldest->record.id);
-        if (it != jobs_.end() && it->second == oldest && is_terminal(oldest->record.status) &&
+        auto* found = find_job_locked(oldest->record.id);
+        if (found != nullptr && *found == oldest && is_terminal(oldest->record.status) &&
             oldest->waiters.empty()) {
-            jobs_.erase(it);
+            erase_job_locked(oldest->record.id);
         }
     }
 }
@@ -999,14 +999,14 @@ void job_engine::purge() {
         {
             std::lock_guard lock(mutex_);
             for (const auto& id : report.purged_job_ids) {
-                auto it = find_job_locked(id);
-                if (it != jobs_.end() && is_terminal(it->second->record.status)) jobs_.erase(it);
+                auto* found = find_job_locked(id);
+                if (found != nullptr && is_terminal((*found)->record.status)) erase_job_locked(id);
             }
             for (const auto& k : report.expired_keys) keys_.erase(k.principal, k.key);
             if (!report.purged_job_ids.empty()) {  // the cache order must not keep them alive
                 std::erase_if(terminal_order_, [&](const job_entry_ptr& e) {
-                    const auto it = find_job_locked(e->record.id);
-                    return it == jobs_.end() || it->second != e;
+                    const auto* found = find_job_locked(e->record.id);
+                    return found == nullptr || *found != e;
                 });
             }
             if (draining_) return;
@@ -1072,9 +1072,9 @@ std::string job_engine::reload(const std::vector<job_type_config>& next, const j
         std::lock_guard lock(mutex_);
         for (const auto& rt : retired) {
             size_t unfinished = 0;
-            for (const auto& [id, e] : jobs_) {
+            jobs_.for_each([&](const job_key&, const job_entry_ptr& e) {
                 if (e->record.type == rt->type && !e->deleted && !is_terminal(e->record.status)) ++unfinished;
-            }
+            });
             unfinished += rt->queue->reserved();  // accepts still committing
             // A deleted job whose plugin has not returned yet still holds a worker.
             unfinished = std::max<size_t>(unfinished, rt->busy.load());
@@ -1091,12 +1091,12 @@ std::string job_engine::reload(const std::vector<job_type_config>& next, const j
         }
         // Jobs recovered at startup for a type that was not configured then run now.
         for (const auto& rt : created) {
-            for (const auto& [id, e] : jobs_) {
+            jobs_.for_each([&](const job_key&, const job_entry_ptr& e) {
                 if (e->record.type == rt->type && e->record.status == job_status::queued && !e->deleted &&
                     !e->finalizing) {
                     rt->queue->push(e, e->record.priority, e->record.not_before);
                 }
-            }
+            });
         }
     }
 

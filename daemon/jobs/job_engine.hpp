@@ -13,6 +13,7 @@
 #include "jobs/idempotency_index.hpp"
 #include "jobs/job_entry.hpp"
 #include "jobs/job_queue.hpp"
+#include "jobs/sharded_map.hpp"
 #include "metrics/daemon_metrics.hpp"
 #include "plugins/job_handler.hpp"
 #include "store/job_store.hpp"
@@ -30,7 +31,6 @@
 #include <shared_mutex>
 #include <thread>
 
-#include <boost/unordered/unordered_flat_map.hpp>
 
 namespace ticketd {
 
@@ -227,13 +227,15 @@ class job_engine {
 
     mutable std::mutex mutex_;
     std::condition_variable idle_cv_;
-    // Flat (entries in place, see idempotency_index.hpp): no iterator into it is kept
-    // across an insert, which may move every entry.
-    boost::unordered_flat_map<job_key, job_entry_ptr, job_key_hash> jobs_;
-    // jobs_.find by the id's text (end() for a malformed id).
-    auto find_job_locked(std::string_view id) {
+    // No pointer into it is kept across an insert, which may move entries.
+    sharded_map<job_key, job_entry_ptr, job_key_hash, job_key_shard> jobs_;
+    // The job with the id `id` (null if there is none, or `id` is malformed).
+    job_entry_ptr* find_job_locked(std::string_view id) {
         const auto key = job_key_of(id);
-        return key ? jobs_.find(*key) : jobs_.end();
+        return key ? jobs_.find(*key) : nullptr;
+    }
+    void erase_job_locked(std::string_view id) {
+        if (const auto key = job_key_of(id)) jobs_.erase(*key);
     }
     std::set<job_entry_ptr> running_;
     idempotency_index keys_;

@@ -51,6 +51,9 @@ struct job_key_hash {
     using is_avalanching = void;  // an id is AES-128 output: its bits are uniform already
     size_t operator()(const job_key& k) const noexcept { return static_cast<size_t>(k.lo ^ (k.hi >> 1)); }
 };
+struct job_key_shard {  // sharded_map's table: hi's bits (the hash is uniform without them: lo is)
+    size_t operator()(const job_key& k) const noexcept { return static_cast<size_t>(k.hi); }
+};
 // nullopt unless `id` is 32 lowercase hex digits (every id ticketd makes).
 std::optional<job_key> job_key_of(std::string_view id);
 
