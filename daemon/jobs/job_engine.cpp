@@ -161,7 +161,7 @@ void job_engine::recover() {
         }
         auto e = std::make_shared<job_entry>();
         e->record = std::move(r);
-        jobs_[*key] = e;
+        jobs_.emplace(*key, e);
         const job_record& stored = e->record;
         if (stored.status == job_status::queued && !stored.files.empty()) {
             for (const auto& [name, problem] : uploads_.pin(stored.id, stored.principal, stored.files, 0)) {

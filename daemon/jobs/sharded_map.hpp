@@ -19,6 +19,7 @@
 
 #include <array>
 #include <cstddef>
+#include <utility>
 
 #include <boost/unordered/unordered_flat_map.hpp>
 
@@ -43,6 +44,8 @@ class sharded_map {
     }
     // The value at `k`, value-initialised if it was not there.
     Value& operator[](const Key& k) { return table_of(k)[k]; }
+    // Adds `v` at `k` unless `k` is there already; whether it did.
+    bool emplace(const Key& k, Value v) { return table_of(k).emplace(k, std::move(v)).second; }
     bool erase(const Key& k) { return table_of(k).erase(k) > 0; }
 
     size_t size() const {

@@ -32,6 +32,8 @@ TEST(sharded_map, entries_are_found_replaced_erased_and_visited_once) {
         }
     }
     EXPECT_EQ(m.size(), expected.size());
+    EXPECT_FALSE(m.emplace(0, 99));  // there already: kept
+    EXPECT_EQ(*m.find(0), 0);
     EXPECT_EQ(m.find(5), nullptr);  // hash and shard of a key that is there, not the key
 
     for (auto& [k, v] : expected) {
