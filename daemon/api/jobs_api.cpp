@@ -9,6 +9,7 @@
 
 #include <algorithm>
 #include <charconv>
+#include <filesystem>
 
 namespace ticketd {
 
@@ -65,6 +66,26 @@ std::string content_disposition(std::string_view name) {
         }
     }
     return "attachment; filename=\"" + ascii + "\"; filename*=UTF-8''" + encoded;
+}
+
+// A GET's Range over a result of `size` bytes (RFC 9110 14): for a part, `res` becomes
+// a 206 with its Content-Range; the caller sends the part's bytes, or range_not_satisfiable.
+range_answer apply_range(const http_request& req, http_response& res, uint64_t size, std::string_view etag) {
+    const range_answer range = requested_range(req, size, etag);
+    if (range.kind == range_answer::part) {
+        res.status = 206;
+        res.set("Content-Range", "bytes " + std::to_string(range.first) + "-" +
+                                     std::to_string(range.first + range.length - 1) + "/" + std::to_string(size));
+    }
+    return range;
+}
+
+http_response range_not_satisfiable(const problem_context& ctx, uint64_t size) {
+    auto res = make_problem(ctx, 416, "range-not-satisfiable",
+                            "the result has " + std::to_string(size) + " bytes; the Range asks for none of them",
+                            {{"resultBytes", size}});
+    res.set("Content-Range", "bytes */" + std::to_string(size));
+    return res;
 }
 
 // Page tokens: "<seq>.<check>"; the check makes edited or made-up tokens fail cleanly.
@@ -497,13 +518,23 @@ void jobs_api::get_result(std::shared_ptr<call> c, const std::string& id) {
         }
         res.set("Content-Type", job.result_type.empty() ? "application/octet-stream" : job.result_type);
         if (!job.result_name.empty()) res.set("Content-Disposition", content_disposition(job.result_name));
+        res.set("Accept-Ranges", "bytes");
         if (!job.result_inline) {
             res.file_path = engine_.result_path(job.id).string();
+            std::error_code ec;  // a file that is not there: the server answers 500 when it opens it
+            const uint64_t size = std::filesystem::file_size(res.file_path, ec);
+            const range_answer range = ec ? range_answer{} : apply_range(c->req, res, size, etag);
+            if (range.kind == range_answer::unsatisfiable) return c->respond(range_not_satisfiable(c->ctx, size));
+            if (range.kind == range_answer::part) res.file_part = http_response::byte_span{range.first, range.length};
             return c->respond(std::move(res));
         }
-        engine_.read_result(job.id, [c, res = std::move(res)](std::optional<std::string> body) mutable {
+        engine_.read_result(job.id, [c, etag, res = std::move(res)](std::optional<std::string> body) mutable {
             if (!body) return c->problem(500, "internal", "the result could not be read");
-            res.body = std::move(*body);
+            const range_answer range = apply_range(c->req, res, body->size(), etag);
+            if (range.kind == range_answer::unsatisfiable) {
+                return c->respond(range_not_satisfiable(c->ctx, body->size()));
+            }
+            res.body = range.kind == range_answer::part ? body->substr(range.first, range.length) : std::move(*body);
             c->respond(std::move(res));
         });
     });

@@ -20,6 +20,7 @@ std::string_view problem_title(std::string_view code) {
         {"job-gone", "Job gone"},
         {"result-not-ready", "Result not ready"},
         {"result-unavailable", "Result unavailable"},
+        {"range-not-satisfiable", "Range not satisfiable"},
         {"job-already-terminal", "Job already finished"},
         {"invalid-wait", "Invalid wait"},
         {"invalid-page-token", "Invalid page token"},

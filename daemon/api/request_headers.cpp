@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <charconv>
+#include <optional>
 
 namespace ticketd {
 
@@ -90,6 +91,58 @@ bool if_none_match(const http_request& req, const std::string& etag) {
         if (tag == "*" || opaque(tag) == mine) return true;
     }
     return false;
+}
+
+namespace {
+// 1*DIGIT, the whole of `t`, as a uint64_t (nullopt when empty, not digits, or too big).
+std::optional<uint64_t> digits(std::string_view t) {
+    uint64_t v = 0;
+    if (t.empty() || !std::all_of(t.begin(), t.end(), [](char c) { return c >= '0' && c <= '9'; })) return {};
+    const auto [end, ec] = std::from_chars(t.data(), t.data() + t.size(), v);
+    if (ec != std::errc() || end != t.data() + t.size()) return {};
+    return v;
+}
+}  // namespace
+
+range_answer requested_range(const http_request& req, uint64_t size, std::string_view etag) {
+    const range_answer whole;
+    if (req.method != "GET" || req.header_count("range") != 1 || size == 0) return whole;
+    // If-Range: the Range counts only while the client's copy is the current one (a strong
+    // ETag, compared strongly; a date never matches: results carry no Last-Modified).
+    if (const auto if_range = req.header("if-range"); if_range && trim(*if_range) != etag) return whole;
+    std::string_view spec = trim(*req.header("range"));
+    const auto eq = spec.find('=');
+    if (eq == std::string_view::npos || lower(trim(spec.substr(0, eq))) != "bytes") return whole;
+    spec = spec.substr(eq + 1);
+    // One range only; several (or none) are answered whole rather than as multipart.
+    std::string_view one;
+    while (!spec.empty()) {
+        const auto comma = spec.find(',');
+        const std::string_view element = trim(spec.substr(0, comma));
+        spec = comma == std::string_view::npos ? std::string_view() : spec.substr(comma + 1);
+        if (element.empty()) continue;
+        if (!one.empty()) return whole;
+        one = element;
+    }
+    const auto dash = one.find('-');
+    if (dash == std::string_view::npos) return whole;
+    range_answer part{range_answer::part};
+    if (dash == 0) {  // suffix-range: the last N bytes
+        const auto n = digits(one.substr(1));
+        if (!n) return whole;
+        if (*n == 0) return {range_answer::unsatisfiable};
+        part.length = std::min(*n, size);
+        part.first = size - part.length;
+        return part;
+    }
+    const auto first = digits(one.substr(0, dash));
+    const std::string_view last_text = one.substr(dash + 1);
+    const auto last = last_text.empty() ? std::optional<uint64_t>(UINT64_MAX) : digits(last_text);
+    if (!first || !last || *last < *first) return whole;  // invalid: ignored
+    if (*first >= size) return {range_answer::unsatisfiable};
+    part.first = *first;
+    part.length = std::min(*last, size - 1) - *first + 1;
+    return part;
 }
 
 bool is_json_media_type(std::string_view content_type) {

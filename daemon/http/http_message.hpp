@@ -72,6 +72,11 @@ struct http_response {
     std::vector<std::pair<std::string, std::string>> headers;
     std::string body;
     std::string file_path;  // when set, the body is this file's content (streamed)
+    struct byte_span {
+        uint64_t offset = 0;
+        uint64_t length = 0;
+    };
+    std::optional<byte_span> file_part;  // with file_path: only these bytes (a Range's part)
 
     http_response& set(std::string name, std::string value);
     std::optional<std::string_view> header(std::string_view name) const;

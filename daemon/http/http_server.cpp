@@ -15,6 +15,7 @@
 #include <sys/socket.h>
 
 #include <algorithm>
+#include <array>
 #include <cerrno>
 #include <mutex>
 #include <optional>
@@ -88,6 +89,46 @@ struct sink_body {
 
        private:
         value_type& sink_;
+    };
+};
+
+// A Beast body that sends `length` bytes of a file from `offset`: a whole result, or the
+// part a Range asked for (Beast 1.81's file_body sends whole files only). Read in 64 KiB
+// pieces as the socket takes them (file_body's are 4 KiB: 16x the reads and sends).
+struct file_part_body {
+    struct value_type {
+        beast::file file;
+        uint64_t offset = 0;
+        uint64_t length = 0;
+    };
+    static std::uint64_t size(const value_type& v) { return v.length; }
+
+    class writer {
+       public:
+        using const_buffers_type = net::const_buffer;
+        template <bool isRequest, class Fields>
+        writer(http::header<isRequest, Fields>&, value_type& v) : body_(v), remain_(v.length) {}
+        void init(beast::error_code& ec) { body_.file.seek(body_.offset, ec); }
+        boost::optional<std::pair<const_buffers_type, bool>> get(beast::error_code& ec) {
+            const auto amount = static_cast<std::size_t>(std::min<std::uint64_t>(remain_, buf_.size()));
+            if (amount == 0) {
+                ec = {};
+                return boost::none;
+            }
+            const std::size_t n = body_.file.read(buf_.data(), amount, ec);
+            if (ec) return boost::none;
+            if (n == 0) {  // the file is shorter than it was: the answer cannot be completed
+                ec = http::error::short_read;
+                return boost::none;
+            }
+            remain_ -= n;
+            return {{net::const_buffer(buf_.data(), n), remain_ > 0}};
+        }
+
+       private:
+        value_type& body_;
+        std::uint64_t remain_;
+        std::array<char, 64 * 1024> buf_;
     };
 };
 
@@ -363,22 +404,33 @@ class session : public std::enable_shared_from_this<session> {
         stream_.expires_after(st_->config.request_timeout);
         const bool bodyless = head_ || r.status == 204 || r.status == 304;
         if (!r.file_path.empty()) {
-            http::file_body::value_type file;
+            file_part_body::value_type part;
             beast::error_code ec;
-            file.open(r.file_path.c_str(), beast::file_mode::scan, ec);
+            part.file.open(r.file_path.c_str(), beast::file_mode::scan, ec);
+            const std::uint64_t size = ec ? 0 : part.file.size(ec);
             if (ec) {
                 log_error("http: cannot open " + r.file_path + ": " + ec.message());
                 return write(st_->handler.protocol_error(500, "internal", "the result file is unreadable", rid), rid);
             }
+            part.length = size;
+            if (r.file_part) {
+                if (r.file_part->offset > size || r.file_part->length > size - r.file_part->offset) {
+                    log_error("http: " + r.file_path + " has " + std::to_string(size) + " bytes, fewer than asked");
+                    return write(st_->handler.protocol_error(500, "internal", "the result file is unreadable", rid),
+                                 rid);
+                }
+                part.offset = r.file_part->offset;
+                part.length = r.file_part->length;
+            }
             if (bodyless) {
                 http::response<http::empty_body> res;
                 fill(res, r, rid);
-                res.content_length(file.size());
+                res.content_length(part.length);
                 return send(http::message_generator(std::move(res)));
             }
-            http::response<http::file_body> res;
+            http::response<file_part_body> res;
             fill(res, r, rid);
-            res.body() = std::move(file);
+            res.body() = std::move(part);
             res.prepare_payload();
             return send(http::message_generator(std::move(res)));
         }

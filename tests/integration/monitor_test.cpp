@@ -240,3 +240,74 @@ TEST_F(monitor, a_result_written_to_a_host_file_is_served) {
     EXPECT_EQ(r.header("Content-Type"), "text/csv");
     EXPECT_EQ(r.body, "a,b\n1,2\n");
 }
+
+// RFC 9110 14: one byte range of a result (a download resumed after a cut connection),
+// from a file result across the server's 64 KiB read pieces, and from an inline one.
+TEST_F(monitor, a_range_of_a_result_is_206_and_past_its_end_416) {
+    std::string content;
+    for (int i = 0; content.size() < 150000; ++i) content += std::to_string(i) + ",";
+    const std::string n = std::to_string(content.size());
+    const auto id = submit_id("sleep", {{"delayMs", 1}, {"file", content}});
+    d.wait_terminal(id);
+    const std::string result = "/v1/jobs/" + id + "/result";
+
+    const auto whole = d.get(result);
+    ASSERT_EQ(whole.status, 200u);
+    EXPECT_EQ(whole.header("Accept-Ranges"), "bytes");
+    EXPECT_EQ(whole.body, content);
+    const auto etag = whole.header("ETag").value();
+
+    struct asked {
+        std::string range;
+        uint64_t first, length;
+    };
+    for (const auto& a : {asked{"bytes=0-9", 0, 10}, asked{"bytes=65530-140000", 65530, 140000 - 65530 + 1},
+                          asked{"bytes=-5", content.size() - 5, 5}, asked{"bytes=149990-", 149990, content.size() - 149990},
+                          asked{"bytes=100-999999", 100, content.size() - 100}}) {
+        const auto r = d.get(result, {{"Range", a.range}});
+        ASSERT_EQ(r.status, 206u) << a.range;
+        EXPECT_EQ(r.header("Content-Range"),
+                  "bytes " + std::to_string(a.first) + "-" + std::to_string(a.first + a.length - 1) + "/" + n)
+            << a.range;
+        EXPECT_EQ(r.header("Content-Length"), std::to_string(a.length)) << a.range;
+        EXPECT_EQ(r.body, content.substr(a.first, a.length)) << a.range;
+        EXPECT_EQ(r.header("ETag"), etag);
+        EXPECT_EQ(r.header("Content-Type"), "text/csv");
+    }
+
+    const auto past = d.get(result, {{"Range", "bytes=" + n + "-"}});
+    EXPECT_EQ(past.status, 416u);
+    EXPECT_EQ(past.header("Content-Range"), "bytes */" + n);
+    EXPECT_EQ(past.header("Content-Type"), "application/problem+json");
+    EXPECT_EQ(past.json()["code"], "range-not-satisfiable");
+    EXPECT_EQ(past.json()["resultBytes"], content.size());
+
+    // If-Range: a part only of the copy the client has; else the whole current result.
+    EXPECT_EQ(d.get(result, {{"Range", "bytes=0-9"}, {"If-Range", etag}}).status, 206u);
+    const auto changed = d.get(result, {{"Range", "bytes=0-9"}, {"If-Range", "\"r-old\""}});
+    EXPECT_EQ(changed.status, 200u);
+    EXPECT_EQ(changed.body, content);
+    // Several ranges are answered whole (no multipart), and HEAD is never a part.
+    EXPECT_EQ(d.get(result, {{"Range", "bytes=0-1,5-6"}}).body, content);
+    const auto head = http_request(d.port(), "HEAD", result, {{"Range", "bytes=0-9"}});
+    EXPECT_EQ(head.status, 200u);
+    EXPECT_EQ(head.header("Content-Length"), n);
+    // The daemon serves on after a 416 and parts on the same connection.
+    EXPECT_EQ(d.get("/healthz").status, 200u);
+}
+
+TEST_F(monitor, a_range_of_an_inline_result) {
+    const auto id = submit_id("sleep", {{"delayMs", 1}, {"text", "hello world"}});
+    d.wait_terminal(id);
+    const std::string result = "/v1/jobs/" + id + "/result";
+    const auto part = d.get(result, {{"Range", "bytes=6-"}});
+    EXPECT_EQ(part.status, 206u);
+    EXPECT_EQ(part.header("Content-Range"), "bytes 6-10/11");
+    EXPECT_EQ(part.body, "world");
+    EXPECT_EQ(part.header("Accept-Ranges"), "bytes");
+    const auto past = d.get(result, {{"Range", "bytes=11-"}});
+    EXPECT_EQ(past.status, 416u);
+    EXPECT_EQ(past.header("Content-Range"), "bytes */11");
+    // A conditional GET that matches is still 304, Range or not.
+    EXPECT_EQ(d.get(result, {{"Range", "bytes=0-1"}, {"If-None-Match", part.header("ETag").value()}}).status, 304u);
+}
