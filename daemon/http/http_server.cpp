@@ -145,7 +145,8 @@ class session : public std::enable_shared_from_this<session> {
     void run() {
         net::dispatch(stream_.get_executor(), [self = shared_from_this()] {
             if (self->over_capacity_) {
-                self->reply_error(503, "unavailable", "too many connections; retry later", new_random_id());
+                // No lingering here: a connection over the cap is shed at once.
+                self->reply_error(503, "unavailable", "too many connections; retry later", new_random_id(), false);
             } else {
                 self->do_read();
             }
@@ -194,6 +195,7 @@ class session : public std::enable_shared_from_this<session> {
         body_plan plan = st_->handler.plan_body(request_);
         if (plan.reject) {
             keep_alive_ = false;  // the body (if any) is never read
+            linger_ = true;
             head_ = false;
             return write(std::move(*plan.reject), request_.request_id);
         }
@@ -378,8 +380,12 @@ class session : public std::enable_shared_from_this<session> {
         });
     }
 
-    void reply_error(unsigned status, std::string_view code, const std::string& detail, const std::string& rid) {
+    // An answer to a request that is not read to its end: the connection closes after it
+    // (with `linger`, once what the client still sends has been dropped).
+    void reply_error(unsigned status, std::string_view code, const std::string& detail, const std::string& rid,
+                     bool linger = true) {
         keep_alive_ = false;
+        linger_ = linger;
         head_ = false;
         write(st_->handler.protocol_error(status, code, detail, rid), rid);
     }
@@ -468,8 +474,31 @@ class session : public std::enable_shared_from_this<session> {
     }
 
     void on_write(beast::error_code ec, std::size_t) {
+        if (!ec && !keep_alive_ && linger_) return linger();
         if (ec || !keep_alive_) return close();
         do_read();
+    }
+
+    // Closes a connection whose client may still be sending the request we answered early
+    // (413, 431, 400, a refused upload): stop sending, then read and drop what still comes
+    // (up to 5 s and 64 MiB) before closing, as nginx's lingering close does. Closing with
+    // unread bytes makes the kernel reset the connection, and a client still sending (one
+    // that did not ask with Expect: 100-continue) would see "connection reset", not our answer.
+    void linger() {
+        beast::error_code ec;
+        stream_.socket().shutdown(tcp::socket::shutdown_send, ec);
+        if (ec) return stream_.close();
+        stream_.expires_after(std::chrono::seconds(5));  // for all of it
+        buffer_.clear();
+        drop_input(0);
+    }
+    void drop_input(uint64_t dropped) {
+        static constexpr uint64_t most = 64 << 20;
+        stream_.async_read_some(buffer_.prepare(64 * 1024),
+                                [self = shared_from_this(), dropped](beast::error_code ec, std::size_t n) {
+                                    if (ec || dropped + n >= most) return self->stream_.close();
+                                    self->drop_input(dropped + n);
+                                });
     }
 
     void close() {
@@ -494,6 +523,7 @@ class session : public std::enable_shared_from_this<session> {
     bool awaiting_answer_ = false;
     bool watching_ = false;  // watch_for_hangup's wait is pending
     bool keep_alive_ = true;
+    bool linger_ = false;  // close by linger(): the request was answered before it was all read
     bool head_ = false;
     unsigned version_ = 11;
 };

@@ -100,6 +100,22 @@ TEST_F(uploads, an_upload_over_its_limit_is_413_before_the_body_is_sent) {
     EXPECT_EQ(files_in(d.dir() / "state" / "uploads"), 0u);
 }
 
+TEST_F(uploads, an_upload_over_its_limit_sent_without_asking_first_still_reads_its_413) {
+    // As clients that never send Expect: 100-continue do (Python's requests, most
+    // libraries): the whole body right behind the header. The daemon answers 413 at the
+    // header, then reads and drops the rest before closing, so every send succeeds and the
+    // client reads the 413 instead of a connection reset.
+    raw_connection c(d.port());
+    ASSERT_TRUE(c.send("POST /v1/uploads HTTP/1.1\r\nHost: x\r\nContent-Length: " + std::to_string(9 << 20) +
+                       "\r\n\r\n"));
+    const std::string chunk(1 << 20, 'x');
+    for (int i = 0; i < 9; ++i) ASSERT_TRUE(c.send(chunk)) << "the daemon reset the connection at MiB " << i;
+    const std::string answer = c.read_until_close(10s);
+    EXPECT_EQ(answer.rfind("HTTP/1.1 413", 0), 0u) << answer.substr(0, 200);
+    EXPECT_NE(answer.find("8388608 bytes"), std::string::npos) << answer.substr(0, 400);
+    EXPECT_EQ(files_in(d.dir() / "state" / "uploads"), 0u);
+}
+
 TEST_F(uploads, a_chunked_upload_over_its_limit_is_413_and_leaves_nothing) {
     raw_connection c(d.port());
     std::string request = "POST /v1/uploads HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n";
