@@ -9,7 +9,6 @@
 
 #include <algorithm>
 #include <charconv>
-#include <filesystem>
 
 namespace ticketd {
 
@@ -521,10 +520,11 @@ void jobs_api::get_result(std::shared_ptr<call> c, const std::string& id) {
         res.set("Accept-Ranges", "bytes");
         if (!job.result_inline) {
             res.file_path = engine_.result_path(job.id).string();
-            std::error_code ec;  // a file that is not there: the server answers 500 when it opens it
-            const uint64_t size = std::filesystem::file_size(res.file_path, ec);
-            const range_answer range = ec ? range_answer{} : apply_range(c->req, res, size, etag);
-            if (range.kind == range_answer::unsatisfiable) return c->respond(range_not_satisfiable(c->ctx, size));
+            // The record has the file's size (the server checks a part against the file it opens).
+            const range_answer range = apply_range(c->req, res, job.result_size, etag);
+            if (range.kind == range_answer::unsatisfiable) {
+                return c->respond(range_not_satisfiable(c->ctx, job.result_size));
+            }
             if (range.kind == range_answer::part) res.file_part = http_response::byte_span{range.first, range.length};
             return c->respond(std::move(res));
         }

@@ -96,8 +96,7 @@ bool if_none_match(const http_request& req, const std::string& etag) {
 namespace {
 // 1*DIGIT, the whole of `t`, as a uint64_t (nullopt when empty, not digits, or too big).
 std::optional<uint64_t> digits(std::string_view t) {
-    uint64_t v = 0;
-    if (t.empty() || !std::all_of(t.begin(), t.end(), [](char c) { return c >= '0' && c <= '9'; })) return {};
+    uint64_t v = 0;  // from_chars takes no sign, space or prefix for an unsigned type
     const auto [end, ec] = std::from_chars(t.data(), t.data() + t.size(), v);
     if (ec != std::errc() || end != t.data() + t.size()) return {};
     return v;

@@ -976,10 +976,11 @@ void job_engine::remember_terminal_locked(const job_entry_ptr& e) {
     while (terminal_order_.size() > config_.max_cached_jobs) {
         const job_entry_ptr oldest = std::move(terminal_order_.front());
         terminal_order_.pop_front();
-        auto* found = find_job_locked(oldest->record.id);
+        const auto key = job_key_of(oldest->record.id);
+        const job_entry_ptr* found = key ? jobs_.find(*key) : nullptr;
         if (found != nullptr && *found == oldest && is_terminal(oldest->record.status) &&
             oldest->waiters.empty()) {
-            erase_job_locked(oldest->record.id);
+            jobs_.erase(*key);
         }
     }
 }

@@ -31,7 +31,6 @@
 #include <shared_mutex>
 #include <thread>
 
-
 namespace ticketd {
 
 struct job_type_runtime {

@@ -9,9 +9,9 @@
 // 4.2 -> 3.1 s, the same RSS with 1M finished jobs.
 // Why 64 tables: a table that grows moves all its entries at once, and the engine does
 // that under its lock. One table of ~500k idempotency keys stalled every request for
-// ~50 ms (p99.9 of an accept run 13 -> 60 ms); one job table stalled 16, 31 and 62 ms
-// as a backlog passed ~430k, ~860k and ~1.7M jobs. 64 tables each move 1/64 of that,
-// at different times.
+// ~50 ms (p99.9 of an accept run 13 -> 60 ms); one job table stalled every request for
+// ~375 ms as a backlog passed ~1.7M jobs (bench/backlog.sh). 64 tables each move 1/64
+// of that, with requests served between the moves (max 15 ms at the same point).
 //
 // A pointer find() returns is valid until the next insert into the map (an insert may
 // move the entries of the table it lands in). Not thread-safe: its owner locks.
