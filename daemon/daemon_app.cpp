@@ -8,6 +8,7 @@
 #include "metrics/daemon_metrics.hpp"
 #include "plugins/job_handler.hpp"
 #include "store/sqlite_store.hpp"
+#include "system/control_signals.hpp"
 #include "system/log.hpp"
 #include "system/scheduler.hpp"
 #include "system/service_notifier.hpp"
@@ -260,6 +261,9 @@ int check_plugin(const fs::path& file, const std::optional<std::string>& setting
 }
 
 int run_daemon(const daemon_options& options) {
+    // Before any thread starts (plugins' own included) and before anything outside can
+    // learn that the daemon exists: a SIGTERM or SIGHUP now waits instead of ending it.
+    hold_control_signals();
     daemon_config config;
     std::vector<job_type_ptr> types;
     std::optional<daemon_metrics> metrics_storage;
@@ -374,29 +378,14 @@ int run_daemon(const daemon_options& options) {
         [](sqlite_store::completion_origin origin, std::function<void()> fn) {
             boost::asio::post(*static_cast<boost::asio::io_context*>(origin), std::move(fn));
         });
-    engine.start();
-    api.set_ready(true);
-    if (options.port_file) write_port_file(*options.port_file, port, metrics_server ? metrics_server->port() : 0);
-    if (metrics_server) {
-        log_info("metrics on " + config.metrics.listen_host + ":" + std::to_string(metrics_server->port()));
+    // A stop asked for during start-up ends it here, before any job starts or anyone is told
+    // the daemon is up; a SIGHUP waits and is applied once the loop runs.
+    if (const int sig = pending_stop_signal()) {
+        log_info(std::string("received ") + (sig == SIGTERM ? "SIGTERM" : "SIGINT") +
+                 " during start-up: stopping before serving");
+        ::close(lock_fd);
+        return 0;
     }
-    // systemd (Type=notify): ready only now that the store is open, plugins are loaded and
-    // the listener is bound; the watchdog is fed from the event loop, so a hung loop gets
-    // the service restarted.
-    if (notifier.active()) {
-        notifier.notify("READY=1\nSTATUS=" + status_line(engine));
-        every(timers, std::chrono::seconds(5), [&] { notifier.notify("STATUS=" + status_line(engine)); });
-        if (const auto interval = notifier.watchdog_interval()) {
-            // Through the main io thread: a hung event loop starves the watchdog.
-            every(timers, std::chrono::duration_cast<std::chrono::milliseconds>(*interval), [&] {
-                boost::asio::post(io, [&] { notifier.notify("WATCHDOG=1"); });
-            });
-        }
-    }
-    log_info("ticketd listening on " + config.server.listen_host + ":" + std::to_string(port) + " (" + base_url +
-             "), state in " + config.state_dir.string() + ", " + std::to_string(config.job_types.size()) +
-             " job types");
-
     bool clean_stop = true;
     std::thread drainer;
     // SIGHUP: re-read the config and jobs.d/ and apply the job types (on its own thread:
@@ -463,6 +452,29 @@ int run_daemon(const daemon_options& options) {
         };
     signals.async_wait(on_signal);
 
+    engine.start();
+    api.set_ready(true);
+    if (options.port_file) write_port_file(*options.port_file, port, metrics_server ? metrics_server->port() : 0);
+    if (metrics_server) {
+        log_info("metrics on " + config.metrics.listen_host + ":" + std::to_string(metrics_server->port()));
+    }
+    // systemd (Type=notify): ready only now that the store is open, plugins are loaded and
+    // the listener is bound; the watchdog is fed from the event loop, so a hung loop gets
+    // the service restarted.
+    if (notifier.active()) {
+        notifier.notify("READY=1\nSTATUS=" + status_line(engine));
+        every(timers, std::chrono::seconds(5), [&] { notifier.notify("STATUS=" + status_line(engine)); });
+        if (const auto interval = notifier.watchdog_interval()) {
+            // Through the main io thread: a hung event loop starves the watchdog.
+            every(timers, std::chrono::duration_cast<std::chrono::milliseconds>(*interval), [&] {
+                boost::asio::post(io, [&] { notifier.notify("WATCHDOG=1"); });
+            });
+        }
+    }
+    log_info("ticketd listening on " + config.server.listen_host + ":" + std::to_string(port) + " (" + base_url +
+             "), state in " + config.state_dir.string() + ", " + std::to_string(config.job_types.size()) +
+             " job types");
+
     std::vector<std::thread> io_threads;
     name_this_thread("td-io");
     this_thread_io = &io;
@@ -474,7 +486,13 @@ int run_daemon(const daemon_options& options) {
             c->run();
         });
     }
+    // The handlers are in place: this thread takes the control signals from here on
+    // (every other thread keeps them blocked), those that arrived during start-up first.
+    release_control_signals();
     io.run();
+    // Held again before the handlers go (`signals` restores the default actions): a late
+    // SIGTERM must not end the process in the middle of its clean stop.
+    hold_control_signals();
     for (auto& t : io_threads) t.join();
     if (drainer.joinable()) drainer.join();
     if (reloader.joinable()) reloader.join();

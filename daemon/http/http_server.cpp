@@ -485,6 +485,11 @@ class session : public std::enable_shared_from_this<session> {
     // unread bytes makes the kernel reset the connection, and a client still sending (one
     // that did not ask with Expect: 100-continue) would see "connection reset", not our answer.
     void linger() {
+        // What was read of the refused request goes now, not when the connection ends: a
+        // partial upload's file is deleted, a partial body's memory freed.
+        header_parser_.reset();
+        body_parser_.reset();
+        sink_parser_.reset();
         beast::error_code ec;
         stream_.socket().shutdown(tcp::socket::shutdown_send, ec);
         if (ec) return stream_.close();

@@ -56,7 +56,7 @@ pid_t spawn(const std::vector<std::string>& args, const fs::path& log,
     return pid;
 }
 
-int wait_exit(pid_t pid, std::chrono::milliseconds timeout) {
+int wait_for_exit(pid_t pid, std::chrono::milliseconds timeout) {
     const auto deadline = std::chrono::steady_clock::now() + timeout;
     for (;;) {
         int status = 0;
@@ -105,6 +105,11 @@ void daemon_process::write_config() const {
 }
 
 void daemon_process::start() {
+    launch();
+    wait_listening();
+}
+
+void daemon_process::launch() {
     const auto port_file = dir_.path / "port";
     fs::remove(port_file);
     std::vector<std::string> args{TICKETD_BINARY, "--config", (dir_.path / "ticketd.yaml").string(), "--port-file",
@@ -114,6 +119,10 @@ void daemon_process::start() {
         args.insert(args.begin(), {"/bin/sh", "-c", "LISTEN_PID=$$ LISTEN_FDS=1 exec \"$0\" \"$@\""});
     }
     pid_ = spawn(args, dir_.path / "daemon.log", env_, activation_fd_);
+}
+
+void daemon_process::wait_listening() {
+    const auto port_file = dir_.path / "port";
     const bool up = eventually([&] { return fs::exists(port_file) || !running(); }, std::chrono::seconds(30));
     if (!up || !fs::exists(port_file)) {
         throw std::runtime_error("ticketd did not start; log:\n" + log());
@@ -127,7 +136,7 @@ void daemon_process::start() {
 
 int daemon_process::start_expect_failure(std::string& log_text) {
     const pid_t pid = spawn({TICKETD_BINARY, "--config", (dir_.path / "ticketd.yaml").string()}, dir_.path / "daemon.log");
-    const int rc = wait_exit(pid, std::chrono::seconds(30));
+    const int rc = wait_for_exit(pid, std::chrono::seconds(30));
     log_text = log();
     return rc;
 }
@@ -142,7 +151,7 @@ int run_ticketd(const std::vector<std::string>& args, std::string& out) {
     ::close(fd);
     std::vector<std::string> argv{TICKETD_BINARY};
     argv.insert(argv.end(), args.begin(), args.end());
-    const int rc = wait_exit(spawn(argv, tmpl), std::chrono::seconds(30));
+    const int rc = wait_for_exit(spawn(argv, tmpl), std::chrono::seconds(30));
     out = read_file(tmpl);
     fs::remove(tmpl);
     return rc;
@@ -152,6 +161,7 @@ bool daemon_process::running() {
     if (pid_ <= 0) return false;
     int status = 0;
     if (::waitpid(pid_, &status, WNOHANG) == pid_) {
+        exit_code_ = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
         pid_ = -1;
         return false;
     }
@@ -161,8 +171,16 @@ bool daemon_process::running() {
 int daemon_process::stop(std::chrono::milliseconds timeout) {
     if (pid_ <= 0) return -1;
     ::kill(pid_, SIGTERM);
-    const int rc = wait_exit(pid_, timeout);
-    if (rc != -1) pid_ = -1;
+    return wait_exit(timeout);
+}
+
+int daemon_process::wait_exit(std::chrono::milliseconds timeout) {
+    if (pid_ <= 0) return -1;
+    const int rc = wait_for_exit(pid_, timeout);
+    if (rc != -1) {
+        exit_code_ = rc;
+        pid_ = -1;
+    }
     return rc;
 }
 
@@ -173,7 +191,7 @@ void daemon_process::signal(int sig) const {
 void daemon_process::kill9() {
     if (pid_ <= 0) return;
     ::kill(pid_, SIGKILL);
-    wait_exit(pid_, std::chrono::seconds(30));
+    wait_for_exit(pid_, std::chrono::seconds(30));
     pid_ = -1;
 }
 

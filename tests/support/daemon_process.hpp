@@ -36,12 +36,22 @@ class daemon_process {
 
     // Starts and waits until it listens (throws with the log on failure).
     void start();
+    // The two halves of start(): spawn the process, then wait until it listens.
+    void launch();
+    void wait_listening();
+    pid_t pid() const { return pid_; }
+    // Waits for the process to end; its exit code (128 + signal when a signal ended it),
+    // -1 on timeout.
+    int wait_exit(std::chrono::milliseconds timeout);
     // SIGTERM; waits for exit and returns the exit status (-1 on timeout).
     int stop(std::chrono::milliseconds timeout = std::chrono::seconds(60));
     void kill9();
     // Sends a signal (e.g. SIGHUP) to the running daemon.
     void signal(int sig) const;
+    // False once the process has ended (it is reaped then: exit_code() says how it ended).
     bool running();
+    // How the last process ended: its exit code, or 128 + the signal that ended it.
+    int exit_code() const { return exit_code_; }
     // Runs `ticketd --check-config` on this config; returns exit code, output in `out`.
     int check_config(std::string& out) const;
     // Starts the daemon expecting it to fail; returns its exit code and log.
@@ -79,6 +89,7 @@ class daemon_process {
     daemon_config_text config_;
     temp_dir dir_{"ticketd-test"};  // removed after the destructor has killed the daemon
     pid_t pid_ = -1;
+    int exit_code_ = -1;
     uint16_t port_ = 0;
     uint16_t metrics_port_ = 0;
     std::map<std::string, std::string> env_;
