@@ -5,7 +5,7 @@ JOBS ?= 2
 
 PREFIX ?= /usr
 
-.PHONY: all deps configure build run test test-asan check-config install package systemd-test bench bench-celery clean
+.PHONY: all deps configure build run test test-asan test-loaded fresh-test check-config install package systemd-test bench bench-celery clean
 
 all: build
 
@@ -31,6 +31,18 @@ test: build
 # The whole suite under AddressSanitizer + UndefinedBehaviorSanitizer (CI runs it too).
 test-asan:
 	@$(MAKE) --no-print-directory PRESET=asan test
+
+# The whole suite RUNS times in a row while stress-ng keeps every core busy (flakiness).
+RUNS ?= 10
+test-loaded: build
+	@./scripts/install-deps.sh --with-stress
+	./tests/stress/under_load.sh $(BUILD_DIR) $(RUNS)
+
+# The README's two commands on a fresh minimal Debian 12 (debootstrap + systemd-nspawn;
+# needs root): make test there, then make run and the walk-through with curl.
+fresh-test:
+	@./scripts/install-deps.sh --with-systemd-test
+	./tests/fresh/fresh_machine_test.sh
 
 # The FHS layout under $(PREFIX) (default /usr; DESTDIR= for staging): bin/ticketd,
 # lib/ticketd/plugins, the systemd unit, /etc/ticketd (kept if present), the SDK.

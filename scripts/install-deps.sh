@@ -3,18 +3,25 @@
 # Idempotent: installs only what is missing; uses sudo only when not root.
 set -euo pipefail
 
+# Everything the build, the tests and the packaging call, named here even when another
+# package would bring it as a Recommends: it is installed with --no-install-recommends, and
+# a minimal Debian 12 (debootstrap --variant=minbase) has none of them. `make fresh-test`
+# checks that on such a root.
+#   file: dpkg-shlibdeps (cpack's Depends) · systemd: systemd-analyze (the unit check)
+#   ca-certificates: git and curl over https
 packages=(
-    build-essential dpkg-dev cmake ninja-build ccache pkg-config git
+    build-essential dpkg-dev file cmake ninja-build ccache pkg-config git ca-certificates
     libboost1.81-dev libboost-filesystem1.81-dev libboost-program-options1.81-dev
     libyaml-cpp-dev nlohmann-json3-dev prometheus-cpp-dev libsqlite3-dev sqlite3
     libgtest-dev libgmock-dev libssl-dev zlib1g-dev libjemalloc-dev json-schema-test-suite
-    curl python3 clang libc++-dev libc++abi-dev binutils ffmpeg
+    curl python3 clang libc++-dev libc++abi-dev binutils ffmpeg systemd
 )
 
 # --with-promtool: also Debian's prometheus package, for promtool (CI's monitoring check).
 # It installs a Prometheus server as well, so it is not part of the default set.
 # --with-systemd-test: systemd-nspawn and debootstrap, for `make systemd-test` (boots the
 # packaged unit under a real systemd in a container).
+# --with-stress: stress-ng, for `make test-loaded` (the suite while every core is busy).
 # --with-bench: wrk (load generator) and nginx-light (the baseline), for `make bench`.
 # --with-celery: Redis and Celery, for `make bench-celery` (ticketd against Celery). Debian's
 # redis-server package also enables a Redis service on port 6379; the bench starts its own.
@@ -22,6 +29,7 @@ for option in "$@"; do
     case "$option" in
         --with-promtool) packages+=(prometheus) ;;
         --with-systemd-test) packages+=(systemd-container debootstrap) ;;
+        --with-stress) packages+=(stress-ng) ;;
         --with-bench) packages+=(wrk nginx-light) ;;
         --with-celery) packages+=(redis-server python3-celery python3-redis) ;;
         *) echo "install-deps: unknown option $option" >&2; exit 2 ;;

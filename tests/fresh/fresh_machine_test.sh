@@ -52,7 +52,7 @@ chroot "$root" chown -R dev:dev /home/dev/ticketd
 # network (apt must reach Debian's mirrors); the second has only its own loopback, so its
 # 127.0.0.1:8080 is the container's whatever the host runs.
 in_container() {
-    systemd-nspawn --quiet --register=no --keep-unit --as-pid2 --console=pipe -D "$root" --user=dev \
+    systemd-nspawn --quiet --register=no --keep-unit --as-pid2 --console=pipe --machine=ticketd-fresh -D "$root" --user=dev \
         --chdir=/home/dev/ticketd --setenv=HOME=/home/dev "$@"
 }
 

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # `cmake --install` lays out the FHS and never overwrites an operator's configuration;
-# the installed configuration loads the installed plugins; the .deb (when dpkg-deb and
-# dpkg-shlibdeps exist) has the files, dependencies, conffiles and maintainer scripts.
+# the installed configuration loads the installed plugins; the .deb has the files,
+# dependencies (from dpkg-shlibdeps), conffiles and maintainer scripts.
 #   install_test.sh <ticketd build dir>
 set -euo pipefail
 build=$1
@@ -39,24 +39,26 @@ sed -e "s|/usr/lib/ticketd/plugins|$root/usr/lib/ticketd/plugins|" -e "s|/var/li
     { cat "$work/check.log" >&2; fail "the installed configuration does not load"; }
 for t in hello import report transcode; do grep -q "job type $t:" "$work/check.log" || fail "job type $t missing"; done
 
-# The Debian package.
-if command -v dpkg-deb >/dev/null && command -v dpkg-shlibdeps >/dev/null; then
-    (cd "$build" && cpack -B "$work/pkg" >"$work/cpack.log" 2>&1) || { cat "$work/cpack.log" >&2; fail "cpack failed"; }
-    deb=$(ls "$work"/pkg/ticketd_*.deb) || fail "no ticketd .deb"
-    ls "$work"/pkg/ticketd-dev_*.deb >/dev/null || fail "no ticketd-dev .deb"
-    info=$(dpkg-deb -I "$deb")
-    for dep in libsqlite3-0 libyaml-cpp0.7 libssl3 procps; do
-        grep -q "Depends:.*$dep" <<<"$info" || fail "Depends lacks $dep: $info"
-    done
-    grep -q "Recommends: ffmpeg" <<<"$info" || fail "no Recommends: ffmpeg"
-    dpkg-deb -e "$deb" "$work/control"
-    for f in postinst prerm postrm conffiles; do [ -f "$work/control/$f" ] || fail "no $f in the package"; done
-    grep -qx /etc/ticketd/ticketd.yaml "$work/control/conffiles" || fail "ticketd.yaml is not a conffile"
-    grep -q "deb-systemd-helper enable ticketd.service" "$work/control/postinst" || fail "postinst does not enable"
-    contents=$(dpkg-deb -c "$deb")
-    for f in ./usr/bin/ticketd ./usr/lib/ticketd/plugins/transcode.so ./etc/ticketd/jobs.d/report.yaml; do
-        grep -q " $f\$" <<<"$contents" || fail "$f not in the package"
-    done
-    grep -q "include/ticketd" <<<"$contents" && fail "the SDK belongs in ticketd-dev"
-fi
+# The Debian package (dpkg-dev and file come with scripts/install-deps.sh).
+for tool in dpkg-deb dpkg-shlibdeps file; do
+    command -v $tool >/dev/null || fail "$tool is missing: scripts/install-deps.sh installs it"
+done
+(cd "$build" && cpack -B "$work/pkg" >"$work/cpack.log" 2>&1) || { cat "$work/cpack.log" >&2; fail "cpack failed"; }
+if grep -q "not available" "$work/cpack.log"; then cat "$work/cpack.log" >&2; fail "cpack lacked a tool"; fi
+deb=$(ls "$work"/pkg/ticketd_*.deb) || fail "no ticketd .deb"
+ls "$work"/pkg/ticketd-dev_*.deb >/dev/null || fail "no ticketd-dev .deb"
+info=$(dpkg-deb -I "$deb")
+for dep in libsqlite3-0 libyaml-cpp0.7 libssl3 procps; do
+    grep -q "Depends:.*$dep" <<<"$info" || fail "Depends lacks $dep: $info"
+done
+grep -q "Recommends: ffmpeg" <<<"$info" || fail "no Recommends: ffmpeg"
+dpkg-deb -e "$deb" "$work/control"
+for f in postinst prerm postrm conffiles; do [ -f "$work/control/$f" ] || fail "no $f in the package"; done
+grep -qx /etc/ticketd/ticketd.yaml "$work/control/conffiles" || fail "ticketd.yaml is not a conffile"
+grep -q "deb-systemd-helper enable ticketd.service" "$work/control/postinst" || fail "postinst does not enable"
+contents=$(dpkg-deb -c "$deb")
+for f in ./usr/bin/ticketd ./usr/lib/ticketd/plugins/transcode.so ./etc/ticketd/jobs.d/report.yaml; do
+    grep -q " $f\$" <<<"$contents" || fail "$f not in the package"
+done
+grep -q "include/ticketd" <<<"$contents" && fail "the SDK belongs in ticketd-dev"
 echo "install layout OK"

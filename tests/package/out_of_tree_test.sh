@@ -10,12 +10,14 @@ cleanup() { [ -n "$pid" ] && kill "$pid" 2>/dev/null && wait "$pid" 2>/dev/null;
 trap cleanup EXIT
 fail() { echo "FAIL: $*" >&2; [ -f "$work/daemon.log" ] && cat "$work/daemon.log" >&2; exit 1; }
 
-cmake --install "$build" --prefix "$work/prefix" --component sdk >/dev/null
-cmake --install "$build" --prefix "$work/prefix" --component daemon >/dev/null
-[ -f "$work/prefix/lib/cmake/ticketd-plugin/ticketd-plugin-config-version.cmake" ] || \
-    [ -n "$(find "$work/prefix" -name ticketd-plugin-config-version.cmake)" ] || fail "package not installed"
+# Staged under DESTDIR, as a package build does: the unit and /etc/ticketd have absolute
+# destinations, which must not reach the machine's own (nor need root).
+DESTDIR=$work/stage cmake --install "$build" --prefix /usr --component sdk >/dev/null
+DESTDIR=$work/stage cmake --install "$build" --prefix /usr --component daemon >/dev/null
+prefix=$work/stage/usr
+[ -n "$(find "$prefix" -name ticketd-plugin-config-version.cmake)" ] || fail "package not installed"
 
-args=(-G Ninja -DCMAKE_PREFIX_PATH="$work/prefix" -DCMAKE_BUILD_TYPE=Release)
+args=(-G Ninja -DCMAKE_PREFIX_PATH="$prefix" -DCMAKE_BUILD_TYPE=Release)
 if [ "$variant" = clang-libcxx ]; then
     args+=(-DCMAKE_CXX_COMPILER=clang++ -DCMAKE_CXX_FLAGS=-stdlib=libc++ -DCMAKE_MODULE_LINKER_FLAGS=-stdlib=libc++)
 fi
@@ -26,7 +28,7 @@ if [ "$variant" = clang-libcxx ]; then
     readelf -d "$so" | grep -q 'NEEDED.*libc++' || fail "greeter.so does not link libc++"
 fi
 
-"$work/prefix/bin/ticketd" --check-plugin "$so" --settings 'salutation: Howdy' | grep -q 'create({"salutation":"Howdy"}): OK' \
+"$prefix/bin/ticketd" --check-plugin "$so" --settings 'salutation: Howdy' | grep -q 'create({"salutation":"Howdy"}): OK' \
     || fail "--check-plugin"
 
 mkdir -p "$work/etc/jobs.d"
@@ -38,9 +40,9 @@ jobs_dir: jobs.d
 plugin_dir: $work/build
 YAML
 printf 'type: greet\nplugin: greeter.so\nsettings:\n  salutation: Howdy\n' >"$work/etc/jobs.d/greet.yaml"
-"$work/prefix/bin/ticketd" --config "$work/etc/ticketd.yaml" --port-file "$work/port" 2>"$work/daemon.log" &
+"$prefix/bin/ticketd" --config "$work/etc/ticketd.yaml" --port-file "$work/port" 2>"$work/daemon.log" &
 pid=$!
-for _ in $(seq 300); do [ -s "$work/port" ] && break; sleep 0.05; done
+for _ in $(seq 1200); do [ -s "$work/port" ] && break; sleep 0.05; done
 [ -s "$work/port" ] || fail "daemon did not start"
 url="http://127.0.0.1:$(cat "$work/port")"
 
