@@ -395,6 +395,8 @@ int run_daemon(const daemon_options& options) {
     auto reload = [&] {
         notifier.notify("RELOADING=1\nMONOTONIC_USEC=" + monotonic_usec() + "\nSTATUS=reloading the configuration");
         const double now_s = static_cast<double>(now_unix_ms()) / 1000.0;
+        std::string outcome;
+        bool ok = true;
         try {
             const daemon_config next = load_effective_config(options);
             const std::string summary = engine.reload(next.job_types, [&](const job_type_config& t) {
@@ -405,13 +407,17 @@ int run_daemon(const daemon_options& options) {
                             "they take effect after a restart");
             }
             metrics.set_config_reload(true, now_s);
-            log_info("reload: applied " + config.file.string() + ": " + summary);
+            outcome = "reload: applied " + config.file.string() + ": " + summary;
         } catch (const std::exception& e) {
             metrics.set_config_reload(false, now_s);
-            log_error(std::string("reload refused, the running configuration is unchanged: ") + e.what());
+            outcome = std::string("reload refused, the running configuration is unchanged: ") + e.what();
+            ok = false;
         }
         notifier.notify("READY=1\nSTATUS=" + status_line(engine));
+        // Done before it is said: whoever reads the line may send the next SIGHUP at once.
         reloading = false;
+        if (ok) log_info(outcome);
+        else log_error(outcome);
     };
     boost::asio::signal_set signals(io, SIGTERM, SIGINT, SIGHUP);
     std::function<void(const boost::system::error_code&, int)> on_signal =

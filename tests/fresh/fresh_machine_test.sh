@@ -67,7 +67,7 @@ cat >"$root/home/dev/walk-through.sh" <<'WALK'
 set -u
 B=http://127.0.0.1:8080
 fail() { echo "walk-through FAILED: $*"; echo "--- make run's output"; tail -n 40 /home/dev/make-run.log; exit 1; }
-make run >/home/dev/make-run.log 2>&1 &
+setsid make run >/home/dev/make-run.log 2>&1 &   # its own process group, as in a terminal
 run=$!
 for _ in $(seq 600); do curl -sf $B/readyz >/dev/null && break; kill -0 $run 2>/dev/null || fail "make run exited"; sleep 0.5; done
 curl -sf $B/readyz >/dev/null || fail "not ready after 300 s"
@@ -114,10 +114,11 @@ curl -s -o /dev/null -w '%{content_type}' "$B/v1/jobs/$tc/result" | grep -q '^au
 curl -si -X DELETE $B/v1/uploads/$up | grep -q '^HTTP/1.1 204' || fail "upload delete is not 204"
 curl -s $B/metrics | grep -q '^ticketd_jobs_submitted_total' || fail "/metrics"
 
-kill -TERM $run   # make runs the daemon with exec: this is ticketd
+kill -INT -- -$run   # Ctrl-C: make and ticketd both get SIGINT; ticketd drains and stops
 wait $run
-code=$?
-[ $code = 0 ] || fail "make run's ticketd exited $code on SIGTERM"
+for _ in $(seq 600); do grep -q ' info stopped$' /home/dev/make-run.log && break; sleep 0.1; done
+grep -q 'received SIGINT: draining' /home/dev/make-run.log && grep -q ' info stopped$' /home/dev/make-run.log ||
+    fail "ticketd did not stop cleanly on Ctrl-C"
 [ -f var/ticketd.db ] || fail "no state under ./var"
 echo "walk-through OK"
 WALK

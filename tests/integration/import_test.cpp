@@ -37,7 +37,7 @@ class import_jobs : public daemon_test_with<import_config> {
         return eventually([&] {
             auto j = d.get("/v1/jobs/" + id + "?redirect=false").json();
             return j.contains("progress") && j["progress"].value("percent", 0.0) >= 95.0;
-        }, 20s);
+        }, 60s);
     }
     nlohmann::json result_of(const std::string& id) {
         auto r = d.get("/v1/jobs/" + id + "/result");

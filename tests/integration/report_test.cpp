@@ -29,6 +29,8 @@ const char* report_settings =
 
 daemon_config_text report_config() {
     daemon_config_text c;
+    // Time for the plugin to interrupt its query before the daemon would finish without it.
+    c.jobs = "  cancel_grace: 5s\n  drain_timeout: 5s\n";
     c.job_types["report.yaml"] = std::string("type: report\nplugin: @PLUGINS@/report.so\nworkers: 2\nmax_attempts: 1\n") +
                                  report_settings;
     c.job_types["adhoc.yaml"] = "type: adhoc\nplugin: @PLUGINS@/report.so\nworkers: 1\nsettings:\n"
@@ -146,7 +148,7 @@ TEST_F(report_jobs, a_long_query_reports_progress_and_stops_on_cancel) {
         return j.contains("progress") && j["progress"].value("message", "").find("running the query (") == 0;
     }, 20s));
     EXPECT_EQ(d.post("/v1/jobs/" + id + "/cancel", "").status, 202u);
-    const auto job = d.wait_terminal(id, 10s);
+    const auto job = d.wait_terminal(id, 20s);
     EXPECT_EQ(job.value("status", ""), "canceled");
     EXPECT_EQ(d.log().find("ignored the stop request"), std::string::npos);
 }

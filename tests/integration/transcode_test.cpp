@@ -16,6 +16,8 @@ namespace {
 
 daemon_config_text transcode_config() {
     daemon_config_text c;
+    // A grace far beyond killGraceMs: the plugin, not the daemon's force-finish, ends the job.
+    c.jobs = "  cancel_grace: 10s\n  drain_timeout: 5s\n";
     c.job_types["transcode.yaml"] = "type: transcode\nplugin: @PLUGINS@/transcode.so\nworkers: 2\nmax_attempts: 1\n"
                                     "settings:\n  killGraceMs: 2000\n";
     c.job_types["broken.yaml"] = "type: broken_ffmpeg\nplugin: @PLUGINS@/transcode.so\nmax_attempts: 1\n"
@@ -208,8 +210,9 @@ TEST_F(slow_transcode, cancel_ends_the_ffmpeg_process_group) {
     wait_transcoding(id);
     EXPECT_EQ(processes_mentioning(source), 1);  // ffmpeg, reading the upload
     EXPECT_EQ(d.post("/v1/jobs/" + id + "/cancel", "").status, 202u);
-    EXPECT_EQ(d.wait_terminal(id, 10s).value("status", ""), "canceled");
+    EXPECT_EQ(d.wait_terminal(id, 30s).value("status", ""), "canceled");
     EXPECT_EQ(processes_mentioning(source), 0);
+    EXPECT_EQ(d.log().find("ignored the stop request"), std::string::npos);
 }
 
 TEST_F(slow_transcode, the_timeout_ends_the_ffmpeg_process_group) {
@@ -220,4 +223,5 @@ TEST_F(slow_transcode, the_timeout_ends_the_ffmpeg_process_group) {
     const auto job = d.wait_terminal(r.json().value("id", ""), 20s);
     EXPECT_EQ(job["error"].value("code", ""), "job-timeout");
     EXPECT_EQ(processes_mentioning(source), 0);
+    EXPECT_EQ(d.log().find("ignored the stop request"), std::string::npos);
 }

@@ -94,7 +94,7 @@ TEST_F(uploads, an_upload_over_its_limit_is_413_before_the_body_is_sent) {
     raw_connection c(d.port());
     ASSERT_TRUE(c.send("POST /v1/uploads HTTP/1.1\r\nHost: x\r\nContent-Length: 8388609\r\n"
                        "Expect: 100-continue\r\n\r\n"));
-    const std::string answer = c.read_until_close(5s);
+    const std::string answer = c.read_until_close(20s);
     EXPECT_EQ(answer.rfind("HTTP/1.1 413", 0), 0u) << answer;
     EXPECT_NE(answer.find("8388608 bytes"), std::string::npos) << answer;
     EXPECT_EQ(files_in(d.dir() / "state" / "uploads"), 0u);
@@ -123,9 +123,9 @@ TEST_F(uploads, a_chunked_upload_over_its_limit_is_413_and_leaves_nothing) {
     bool open = c.send(request);
     for (int i = 0; i < 9 && open; ++i) open = c.send("100000\r\n" + chunk + "\r\n");
     if (open) c.send("0\r\n\r\n");
-    const std::string answer = c.read_until_close(5s);
+    const std::string answer = c.read_until_close(20s);
     EXPECT_EQ(answer.rfind("HTTP/1.1 413", 0), 0u) << answer.substr(0, 200);
-    EXPECT_TRUE(eventually([&] { return files_in(d.dir() / "state" / "uploads") == 0; }, 5s));
+    EXPECT_TRUE(eventually([&] { return files_in(d.dir() / "state" / "uploads") == 0; }, 20s));
 }
 
 TEST_F(uploads, a_client_that_hangs_up_mid_upload_leaves_no_file) {
@@ -133,9 +133,9 @@ TEST_F(uploads, a_client_that_hangs_up_mid_upload_leaves_no_file) {
         raw_connection c(d.port());
         ASSERT_TRUE(c.send("POST /v1/uploads HTTP/1.1\r\nHost: x\r\nContent-Length: 100000\r\n\r\n" +
                            std::string(5000, 'a')));
-        ASSERT_TRUE(eventually([&] { return files_in(d.dir() / "state" / "uploads") == 1; }, 5s));
+        ASSERT_TRUE(eventually([&] { return files_in(d.dir() / "state" / "uploads") == 1; }, 20s));
     }
-    EXPECT_TRUE(eventually([&] { return files_in(d.dir() / "state" / "uploads") == 0; }, 5s));
+    EXPECT_TRUE(eventually([&] { return files_in(d.dir() / "state" / "uploads") == 0; }, 20s));
     EXPECT_EQ(d.upload("still works").status, 201u);
 }
 
@@ -198,7 +198,7 @@ TEST_F(short_lived_uploads, unpinned_uploads_expire_and_are_purged) {
     const std::string upload_id = d.upload("short-lived").member("id").get<std::string>();
     ASSERT_TRUE(eventually([&] { return d.get("/v1/uploads/" + upload_id).status == 404; }, 10s));
     // The row goes first, then the file (a crash between leaves a file that startup removes).
-    EXPECT_TRUE(eventually([&] { return !fs::exists(d.dir() / "state" / "uploads" / upload_id); }, 5s));
+    EXPECT_TRUE(eventually([&] { return !fs::exists(d.dir() / "state" / "uploads" / upload_id); }, 20s));
     auto r = d.post("/v1/jobs", nlohmann::json{{"type", "sleep"}, {"files", {{"source", upload_id}}}}.dump());
     expect_problem(r, 400, "invalid-request");
 }

@@ -18,7 +18,7 @@ printf 'server:\n  listen: 127.0.0.1:0\nstate_dir: state\njobs_dir: jobs.d\nplug
 printf 'type: hello\nplugin: hello.so\n' >"$work/jobs.d/hello.yaml"
 "$bin" --config "$work/ticketd.yaml" --port-file "$work/port" 2>"$work/log" &
 pid=$!
-for _ in $(seq 300); do [ -s "$work/port" ] && break; sleep 0.05; done
+for _ in $(seq 1200); do [ -s "$work/port" ] && break; sleep 0.05; done
 [ -s "$work/port" ] || fail "daemon did not start: $(cat "$work/log")"
 url="http://127.0.0.1:$(cat "$work/port")"
 curl -s -o /dev/null -X POST "$url/v1/jobs" -H 'Content-Type: application/json' -H 'Prefer: wait=5' -d '{"type":"hello"}'

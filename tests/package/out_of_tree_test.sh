@@ -50,7 +50,7 @@ bad=$(curl -s -o /dev/null -w '%{http_code}' -X POST "$url/v1/jobs" -H 'Content-
     -d '{"type": "greet", "input": {"name": "R2-D2"}}')
 [ "$bad" = 400 ] || fail "input failing the plugin's schema gave $bad, not 400"
 
-doc=$(curl -s -X POST "$url/v1/jobs" -H 'Content-Type: application/json' -H 'Prefer: wait=10' \
+doc=$(curl -s -X POST "$url/v1/jobs" -H 'Content-Type: application/json' -H 'Prefer: wait=30' \
     -d '{"type": "greet", "input": {"name": "Ada"}}')
 echo "$doc" | grep -q '"status":"succeeded"' || fail "job did not succeed: $doc"
 id=$(echo "$doc" | sed -E 's/.*"id":"([0-9a-f]{32})".*/\1/')

@@ -43,7 +43,14 @@ out=/results/outcome
 note() { echo "$*" >>"$out"; }
 B=http://127.0.0.1:8080
 id_of() { sed -n 's/.*"id":"\([0-9a-f]*\)".*/\1/p'; }
-status_of() { curl -s "$B/v1/jobs/$1?wait=60&redirect=false" | sed -n 's/.*"status":"\([a-z]*\)".*/\1/p'; }
+# A wait is capped at max_wait (30 s): ask again until the job has ended.
+status_of() {
+    for _ in $(seq 10); do
+        s=$(curl -s "$B/v1/jobs/$1?wait=30&redirect=false" | sed -n 's/.*"status":"\([a-z]*\)".*/\1/p')
+        case "$s" in succeeded|failed|canceled) break ;; esac
+    done
+    echo "$s"
+}
 note "enabled=$(systemctl is-enabled ticketd)"
 for _ in $(seq 300); do systemctl is-active -q ticketd && curl -sf $B/readyz >/dev/null && break; sleep 0.1; done
 note "active=$(systemctl is-active ticketd)"
@@ -63,7 +70,7 @@ note "transcode=$(status_of "$id")"
 note "transcode_type=$(curl -s -o /dev/null -w '%{content_type}' $B/v1/jobs/$id/result)"
 pid=$(systemctl show -p MainPID --value ticketd)
 systemctl reload ticketd
-for _ in $(seq 100); do journalctl -u ticketd -q | grep -q "reload: applied" && break; sleep 0.1; done
+for _ in $(seq 600); do journalctl -u ticketd -q | grep -q "reload: applied" && break; sleep 0.1; done
 note "reloaded=$(journalctl -u ticketd -q | grep -c 'reload: applied') active=$(systemctl is-active ticketd) same_pid=$([ "$pid" = "$(systemctl show -p MainPID --value ticketd)" ] && echo yes || echo no)"
 note "exposure=$(systemd-analyze security ticketd 2>/dev/null | sed -n 's/.*Overall exposure level for ticketd.service: \([0-9.]*\).*/\1/p')"
 systemctl stop ticketd

@@ -64,7 +64,7 @@ TEST(job_queue, a_delayed_job_can_be_removed_and_a_popped_one_cannot) {
 
 TEST(job_queue, delayed_jobs_wait_for_their_time) {
     job_queue q(10);
-    q.push(entry("later"), 100, now_unix_ms() + 150);
+    q.push(entry("later"), 100, now_unix_ms() + 1000);  // not due yet at the first pop
     q.push(entry("now"), 0, 0);
     EXPECT_EQ(q.pop()->record.id, "now");
     EXPECT_EQ(q.pop()->record.id, "later");  // blocks until due

@@ -36,10 +36,11 @@ struct recorder {
 TEST(scheduler, calls_run_in_due_order_and_cancelled_ones_never) {
     scheduler timers;
     recorder r;
-    auto c = timers.after(40ms, r.add('c'));
+    // Far enough off that x is surely cancelled before it is due, on a slow machine too.
+    auto c = timers.after(600ms, r.add('c'));
     auto a = timers.after(0ms, r.add('a'));
-    auto x = timers.after(20ms, r.add('x'));
-    auto b = timers.after(20ms, r.add('b'));
+    auto x = timers.after(300ms, r.add('x'));
+    auto b = timers.after(300ms, r.add('b'));
     x->cancel();
     x->cancel();  // idempotent
     EXPECT_EQ(r.wait_for_size(3), "abc");
@@ -72,7 +73,7 @@ TEST(scheduler, cancelling_the_call_being_waited_for) {
     scheduler timers;
     recorder r;
     for (int i = 0; i < 200; ++i) {
-        auto far = timers.after(50ms, r.add('x'));
+        auto far = timers.after(1h, r.add('x'));
         far->cancel();
     }
     auto soon = timers.after(1ms, r.add('s'));

@@ -361,6 +361,7 @@ TEST(sqlite_store, a_result_not_yet_applied_is_answered_on_the_callers_thread) {
     wait_ok([&](auto done) { store.insert(a, std::nullopt, done); });
     sqlite3* blocker = nullptr;
     ASSERT_EQ(sqlite3_open(db.c_str(), &blocker), SQLITE_OK);
+    sqlite3_busy_timeout(blocker, 10000);  // the applier may still be writing the insert
     ASSERT_EQ(sqlite3_exec(blocker, "BEGIN IMMEDIATE", nullptr, nullptr, nullptr), SQLITE_OK);
     wait_ok([&](auto done) { store.update(finished(a), R"({"ok":4})", done); });  // journaled only
     std::optional<std::string> body;
