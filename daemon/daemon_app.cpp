@@ -50,6 +50,22 @@ namespace {
 // The io_context the calling thread runs (null on other threads).
 thread_local boost::asio::io_context* this_thread_io = nullptr;
 
+// Runs an io thread's loop until it is stopped. An exception that escapes a handler (a
+// bug: handlers answer errors themselves) is logged and the loop goes on, so that one
+// connection's bug costs that connection (its session is dropped), not the daemon.
+void run_io(boost::asio::io_context& io) {
+    for (;;) {
+        try {
+            io.run();
+            return;
+        } catch (const std::exception& e) {
+            log_error(std::string("io thread: an exception escaped a handler (contained): ") + e.what());
+        } catch (...) {
+            log_error("io thread: an exception escaped a handler (contained)");
+        }
+    }
+}
+
 fs::path plugin_path(const daemon_config& config, const job_type_config& t) {
     const fs::path p(t.plugin);
     return p.is_absolute() ? p : config.plugin_dir / p;
@@ -450,10 +466,12 @@ int run_daemon(const daemon_options& options) {
             // Draining blocks (it waits for jobs): never on an io thread.
             drainer = std::thread([&] {
                 name_this_thread("td-drain");
-                clean_stop = engine.drain();
-                server.stop_accepting();
-                if (metrics_server) metrics_server->stop_accepting();
-                for (auto* c : connection_io) c->stop();
+                run_or_fail_stop("td-drain", [&] {
+                    clean_stop = engine.drain();
+                    server.stop_accepting();
+                    if (metrics_server) metrics_server->stop_accepting();
+                    for (auto* c : connection_io) c->stop();
+                });
             });
         };
     signals.async_wait(on_signal);
@@ -489,13 +507,13 @@ int run_daemon(const daemon_options& options) {
             name_this_thread("td-io");
             this_thread_io = c.get();
             auto busy = boost::asio::make_work_guard(*c);  // runs until stopped, even with no connection
-            c->run();
+            run_io(*c);
         });
     }
     // The handlers are in place: this thread takes the control signals from here on
     // (every other thread keeps them blocked), those that arrived during start-up first.
     release_control_signals();
-    io.run();
+    run_io(io);
     // Held again before the handlers go (`signals` restores the default actions): a late
     // SIGTERM must not end the process in the middle of its clean stop.
     hold_control_signals();

@@ -1,5 +1,7 @@
 #include "api/job_document.hpp"
 
+#include "system/json_text.hpp"
+
 #include <algorithm>
 
 namespace ticketd {
@@ -105,15 +107,15 @@ std::string job_document(const job_record& j, const std::string& base_url) {
         l.str("self", urls.self).str("result", urls.result).str("cancel", urls.cancel);
         l.end();
     }
-    if (!j.files.empty()) doc.raw("files", j.files.dump());
+    if (!j.files.empty()) doc.raw("files", json_text(j.files));
     if (j.progress_percent) {
         std::string progress;
         object_writer p(progress);
-        p.raw("percent", nlohmann::json(*j.progress_percent).dump()).str("message", j.progress_message);
+        p.raw("percent", json_text(*j.progress_percent)).str("message", j.progress_message);
         p.end();
         doc.raw("progress", progress);
     }
-    if (auto error = job_error_object(j, base_url); !error.is_null()) doc.raw("error", error.dump());
+    if (auto error = job_error_object(j, base_url); !error.is_null()) doc.raw("error", json_text(error));
     if (j.status == job_status::succeeded) doc.str("resourceLocation", urls.result);
     doc.end();
     return out;

@@ -1,11 +1,13 @@
 #include "api/jobs_api.hpp"
 
+#include "api/client_json.hpp"
 #include "api/job_document.hpp"
 #include "api/problem.hpp"
 #include "api/request_headers.hpp"
 #include "system/log.hpp"
 #include "system/random_id.hpp"
 #include "system/sha256.hpp"
+#include "system/json_text.hpp"
 
 #include <algorithm>
 #include <charconv>
@@ -38,6 +40,16 @@ nlohmann::json errors_json(const std::vector<validation_error>& errors) {
     auto out = nlohmann::json::array();
     for (const auto& e : errors) out.push_back({{"pointer", e.pointer}, {"detail", e.detail}});
     return out;
+}
+
+// An integer member within [lo, hi] (hi >= 0). Non-negative numbers arrive unsigned, and
+// one past 2^63 must not wrap into range.
+bool in_range(const nlohmann::json& v, int64_t lo, int64_t hi) {
+    if (v.is_number_unsigned()) {
+        const uint64_t u = v.get<uint64_t>();
+        return u <= static_cast<uint64_t>(hi) && (lo <= 0 || u >= static_cast<uint64_t>(lo));
+    }
+    return v.is_number_integer() && v.get<int64_t>() >= lo && v.get<int64_t>() <= hi;
 }
 
 bool valid_file_name(std::string_view name) {
@@ -279,13 +291,14 @@ void jobs_api::submit(std::shared_ptr<call> c) {
         case key_parse::ok: break;
     }
 
-    const auto body = nlohmann::json::parse(req.body, nullptr, false);
+    client_json parsed = parse_client_json(req.body, config_.server.max_json_depth);
+    const nlohmann::json& body = parsed.value;
     if (body.is_discarded() || !body.is_object()) {
-        const char* why = req.body.empty() ? "the body is empty; send a JSON object such as {\"type\": \"hello\"}"
-                          : body.is_discarded() ? "the body is not valid JSON"
-                                                : "the body must be a JSON object";
+        const std::string why = req.body.empty() ? "the body is empty; send a JSON object such as {\"type\": \"hello\"}"
+                                : body.is_discarded() ? parsed.detail
+                                                      : "the body must be a JSON object";
         return c->problem(400, "invalid-request", why,
-                          {{"errors", nlohmann::json::array({{{"pointer", ""}, {"detail", why}}})}});
+                          {{"errors", nlohmann::json::array({{{"pointer", parsed.pointer}, {"detail", why}}})}});
     }
     std::vector<validation_error> errors;
     submit_request s;
@@ -315,13 +328,13 @@ void jobs_api::submit(std::shared_ptr<call> c) {
                 s.files = value;
             }
         } else if (name == "priority") {
-            if (!value.is_number_integer() || value.get<int64_t>() < -1000 || value.get<int64_t>() > 1000) {
+            if (!in_range(value, -1000, 1000)) {
                 errors.push_back({"/priority", "must be an integer from -1000 to 1000 (higher runs first)"});
             } else {
                 s.priority = value.get<int32_t>();
             }
         } else if (name == "timeoutSeconds") {
-            if (!value.is_number_integer() || value.get<int64_t>() < 1 || value.get<int64_t>() > 31'536'000) {
+            if (!in_range(value, 1, 31'536'000)) {
                 errors.push_back({"/timeoutSeconds", "must be a whole number of seconds, at least 1"});
             } else {
                 s.timeout_ms = value.get<int64_t>() * 1000;
@@ -355,7 +368,7 @@ void jobs_api::submit(std::shared_ptr<call> c) {
         std::sort(query.begin(), query.end());
         std::string material = s.type + "\n";
         for (const auto& [k, v] : query) material += k + "=" + v + "&";
-        material += "\n" + body.dump();
+        material += "\n" + json_text(body);
         s.fingerprint = sha256_hex(material);
     }
     std::optional<long> wait = prefer_wait(req);
@@ -639,7 +652,7 @@ void jobs_api::list_jobs(std::shared_ptr<call> c) {
             if (i) res.body += ',';
             res.body += job_document(rows[i], base_url_);
         }
-        res.body += "],\"nextPageToken\":" + next.dump() + "}";
+        res.body += "],\"nextPageToken\":" + json_text(next) + "}";
         c->respond(std::move(res));
     });
 }
@@ -666,7 +679,7 @@ void jobs_api::list_job_types(std::shared_ptr<call> c) {
     http_response res;
     res.set("Content-Type", "application/json");
     res.set("Cache-Control", "no-cache");
-    res.body = nlohmann::json{{"jobTypes", std::move(types)}}.dump();
+    res.body = json_text(nlohmann::json{{"jobTypes", std::move(types)}});
     c->respond(std::move(res));
 }
 
@@ -712,7 +725,7 @@ void jobs_api::create_upload(std::shared_ptr<call> c) {
                         res.status = 201;
                         const std::string self = base_url_ + "/v1/uploads/" + u->id;
                         res.set("Location", self).set("Content-Type", "application/json").set("Cache-Control", "no-store");
-                        res.body = upload_document(*u, base_url_).dump();
+                        res.body = json_text(upload_document(*u, base_url_));
                         c->respond(std::move(res));
                     });
 }
@@ -723,7 +736,7 @@ void jobs_api::get_upload(std::shared_ptr<call> c, const std::string& id) {
     http_response res;
     res.set("Content-Type", "application/json").set("Cache-Control", "no-cache");
     res.set("ETag", "\"" + u->sha256.substr(0, 32) + "\"");
-    res.body = upload_document(*u, base_url_).dump();
+    res.body = json_text(upload_document(*u, base_url_));
     c->respond(std::move(res));
 }
 

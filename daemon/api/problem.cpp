@@ -1,5 +1,7 @@
 #include "api/problem.hpp"
 
+#include "system/json_text.hpp"
+
 #include <map>
 
 namespace ticketd {
@@ -48,7 +50,7 @@ http_response make_problem(const problem_context& ctx, unsigned status, std::str
     res.status = status;
     res.set("Content-Type", "application/problem+json");
     res.set("Cache-Control", "no-store");
-    res.body = body.dump();
+    res.body = json_text(body);
     return res;
 }
 

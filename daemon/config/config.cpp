@@ -371,6 +371,7 @@ daemon_config load_config(const fs::path& file_arg) {
     s.io_threads = static_cast<unsigned>(server.integer("io_threads", s.io_threads, 1, 256));
     s.max_body_bytes = server.size("max_body_bytes", s.max_body_bytes, 1024, 1ULL << 30);
     s.max_header_bytes = server.size("max_header_bytes", s.max_header_bytes, 1024, 1 << 20);
+    s.max_json_depth = static_cast<unsigned>(server.integer("max_json_depth", s.max_json_depth, 2, 1000));
     s.idle_timeout = server.duration("idle_timeout", s.idle_timeout, one_ms, day);
     s.request_timeout = server.duration("request_timeout", s.request_timeout, one_ms, day);
     s.max_connections = static_cast<unsigned>(server.integer("max_connections", s.max_connections, 1, 1'000'000));

@@ -28,6 +28,7 @@ struct server_config {
     unsigned io_threads = 2;
     uint64_t max_body_bytes = 1 << 20;
     uint64_t max_header_bytes = 16 << 10;
+    unsigned max_json_depth = 64;  // objects and arrays nested in a request body
     milliseconds idle_timeout{60'000};
     milliseconds request_timeout{30'000};
     unsigned max_connections = 10'000;

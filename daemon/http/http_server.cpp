@@ -2,6 +2,7 @@
 
 #include "system/log.hpp"
 #include "system/random_id.hpp"
+#include "system/utf8.hpp"
 
 #include <boost/asio/dispatch.hpp>
 #include <boost/asio/io_context.hpp>
@@ -192,7 +193,12 @@ class session : public std::enable_shared_from_this<session> {
         head_ = head.method() == http::verb::head;
         version_ = head.version();
 
-        body_plan plan = st_->handler.plan_body(request_);
+        body_plan plan;
+        try {
+            plan = st_->handler.plan_body(request_);
+        } catch (const std::exception& e) {
+            return handler_failed(e.what(), request_.request_id);
+        }
         if (plan.reject) {
             keep_alive_ = false;  // the body (if any) is never read
             linger_ = true;
@@ -261,8 +267,14 @@ class session : public std::enable_shared_from_this<session> {
         req.method = std::string(msg.method_string());
         req.target = std::string(msg.target());
         const auto q = req.target.find('?');
+        // A URL's text must be UTF-8 once decoded (RFC 3986 2.5): what is not is refused
+        // here, so that no handler can echo a malformed byte into a document.
         if (!percent_decode(std::string_view(req.target).substr(0, q), req.path, false)) {
             reply_error(400, "invalid-request", "malformed percent-encoding in the path", request_id);
+            return false;
+        }
+        if (!is_valid_utf8(req.path)) {
+            reply_error(400, "invalid-request", "the path is not valid UTF-8 once percent-decoded", request_id);
             return false;
         }
         if (q != std::string::npos) {
@@ -277,6 +289,11 @@ class session : public std::enable_shared_from_this<session> {
                 if (!percent_decode(part.substr(0, eq), k, true) ||
                     !percent_decode(eq == std::string_view::npos ? std::string_view() : part.substr(eq + 1), v, true)) {
                     reply_error(400, "invalid-request", "malformed percent-encoding in the query", request_id);
+                    return false;
+                }
+                if (!is_valid_utf8(k) || !is_valid_utf8(v)) {
+                    reply_error(400, "invalid-request", "the query is not valid UTF-8 once percent-decoded",
+                                request_id);
                     return false;
                 }
                 req.query.emplace_back(std::move(k), std::move(v));
@@ -337,21 +354,35 @@ class session : public std::enable_shared_from_this<session> {
         };
         auto slot = std::make_shared<answer_slot>();
         auto self = shared_from_this();
-        st_->handler.handle(std::move(req), [self, slot, rid_copy](http_response res) {
-            std::unique_lock lock(slot->mutex);
-            if (slot->answered) return;
-            slot->answered = true;
-            if (slot->in_handle) {
-                slot->early = std::move(res);
-                return;
-            }
-            lock.unlock();
-            net::post(self->stream_.get_executor(), [self, res = std::move(res), rid_copy]() mutable {
-                self->write(std::move(res), rid_copy);
+        std::string failure;
+        try {
+            st_->handler.handle(std::move(req), [self, slot, rid_copy](http_response res) {
+                std::unique_lock lock(slot->mutex);
+                if (slot->answered) return;
+                slot->answered = true;
+                if (slot->in_handle) {
+                    slot->early = std::move(res);
+                    return;
+                }
+                lock.unlock();
+                net::post(self->stream_.get_executor(), [self, res = std::move(res), rid_copy]() mutable {
+                    self->write(std::move(res), rid_copy);
+                });
             });
-        });
+        } catch (const std::exception& e) {
+            failure = e.what();
+        } catch (...) {
+            failure = "an exception of unknown type";
+        }
         std::unique_lock lock(slot->mutex);
         slot->in_handle = false;
+        if (!failure.empty()) {
+            // The last line of defence: a handler that throws (a bug) costs its request a
+            // 500 and its connection, not the io thread. Whatever it answered is dropped.
+            slot->answered = true;
+            lock.unlock();
+            return handler_failed(failure, rid_copy);
+        }
         if (slot->early) {
             http_response res = std::move(*slot->early);
             lock.unlock();
@@ -378,6 +409,12 @@ class session : public std::enable_shared_from_this<session> {
             if (n < 0) self->watch_for_hangup();
             // n > 0: a pipelined request; it is read after this answer.
         });
+    }
+
+    // A handler threw: logged once, answered 500 with the request id, connection closed.
+    void handler_failed(const std::string& what, const std::string& rid) {
+        log_error("http: request " + rid + " failed with an exception: " + what);
+        reply_error(500, "internal", "the request failed inside ticketd; it was logged as " + rid, rid);
     }
 
     // An answer to a request that is not read to its end: the connection closes after it

@@ -90,7 +90,7 @@ void job_engine::start_workers(const job_type_ptr& rt, unsigned count) {
         rt->workers.emplace_back([this, r = rt.get(), mark = std::move(mark)] {
             name_this_thread("td-w-" + r->type);
             run_this_thread_as_batch();
-            worker_loop(*r, mark.get());
+            run_or_fail_stop("worker", [&] { worker_loop(*r, mark.get()); });
         });
     }
 }

@@ -4,6 +4,7 @@
 #include "plugins/elf_stack.hpp"
 
 #include "system/log.hpp"
+#include "system/utf8.hpp"
 
 #include <boost/dll/library_info.hpp>
 #include <boost/dll/shared_library.hpp>
@@ -26,33 +27,7 @@ job_context& ctx(const ticketd_job* j) {
 
 // Text a plugin hands over, as valid UTF-8: it ends up in JSON documents, problems and
 // logs, so a malformed byte sequence becomes U+FFFD instead of breaking them.
-std::string text(const char* p, size_t n) {
-    std::string out;
-    if (p == nullptr) return out;
-    out.reserve(n);
-    const auto* s = reinterpret_cast<const unsigned char*>(p);
-    for (size_t i = 0; i < n;) {
-        const unsigned char c = s[i];
-        size_t len = c < 0x80 ? 1 : (c >> 5) == 0x6 ? 2 : (c >> 4) == 0xE ? 3 : (c >> 3) == 0x1E ? 4 : 0;
-        bool ok = len > 0 && i + len <= n;
-        uint32_t cp = len == 1 ? c : len == 2 ? (c & 0x1F) : len == 3 ? (c & 0x0F) : (c & 0x07);
-        for (size_t k = 1; ok && k < len; ++k) {
-            ok = (s[i + k] & 0xC0) == 0x80;
-            cp = (cp << 6) | (s[i + k] & 0x3F);
-        }
-        // No overlong forms, surrogates or code points past U+10FFFF.
-        ok = ok && !(len == 2 && cp < 0x80) && !(len == 3 && cp < 0x800) && !(len == 4 && cp < 0x10000) &&
-             !(cp >= 0xD800 && cp <= 0xDFFF) && cp <= 0x10FFFF;
-        if (ok) {
-            out.append(p + i, len);
-            i += len;
-        } else {
-            out += "\xEF\xBF\xBD";
-            i += 1;
-        }
-    }
-    return out;
-}
+std::string text(const char* p, size_t n) { return p == nullptr ? std::string() : valid_utf8({p, n}); }
 
 // A media type as it may go into a Content-Type header; anything else (say, with a line
 // break) becomes application/octet-stream.

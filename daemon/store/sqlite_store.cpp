@@ -3,6 +3,7 @@
 
 #include "store/sqlite_db.hpp"
 #include "system/log.hpp"
+#include "system/json_text.hpp"
 
 #include <algorithm>
 #include <chrono>
@@ -212,7 +213,7 @@ job_record read_job(const sqlite_statement& s) {
 }
 
 std::string error_json(const job_error& e) {
-    return nlohmann::json{{"code", e.code}, {"title", e.title}, {"detail", e.detail}}.dump();
+    return json_text(nlohmann::json{{"code", e.code}, {"title", e.title}, {"detail", e.detail}});
 }
 
 // A job's state: every column that changes after the insert, in the order the
@@ -530,16 +531,16 @@ sqlite_store::sqlite_store(const std::filesystem::path& db_file, std::filesystem
     add_job_seq_function(*reader_db_, *ids_);
     writer_ = std::thread([this] {
         name_this_thread("td-store-write");
-        journal_loop();
+        run_or_fail_stop("td-store-write", [this] { journal_loop(); });
     });
     applier_ = std::thread([this] {
         name_this_thread("td-store-apply");
         run_this_thread_as_batch();  // off the latency path
-        applier_loop();
+        run_or_fail_stop("td-store-apply", [this] { applier_loop(); });
     });
     reader_ = std::thread([this] {
         name_this_thread("td-store-read");
-        reader_loop();
+        run_or_fail_stop("td-store-read", [this] { reader_loop(); });
     });
 }
 

@@ -1,5 +1,6 @@
 #include "system/scheduler.hpp"
 
+#include "system/log.hpp"
 #include "system/threads.hpp"
 
 namespace ticketd {
@@ -76,7 +77,13 @@ void scheduler::run() {
         c->pending = false;
         std::function<void()> fn = std::move(c->fn);
         lock.unlock();
-        fn();
+        try {
+            fn();
+        } catch (const std::exception& e) {  // one timer's bug is contained: the others run on
+            log_error(std::string("timers: a timer failed with an exception: ") + e.what());
+        } catch (...) {
+            log_error("timers: a timer failed with an exception");
+        }
         fn = nullptr;  // its captures go before the lock is taken again
         lock.lock();
     }

@@ -83,7 +83,7 @@ upload_store::upload_store(fs::path dir, job_store& store, std::chrono::millisec
     fs::create_directories(dir_);
     background_ = std::thread([this] {
         name_this_thread("td-uploads");
-        background_loop();
+        run_or_fail_stop("td-uploads", [this] { background_loop(); });
     });
 }
 
