@@ -121,6 +121,8 @@ std::string restart_only_settings(const daemon_config& c) {
     out << s.listen_host << ':' << s.listen_port << ' ' << s.public_base_url << ' ' << s.io_threads << ' '
         << s.max_body_bytes << ' ' << s.max_header_bytes << ' ' << s.idle_timeout.count() << ' '
         << s.request_timeout.count() << ' ' << s.max_connections << ' ' << s.max_waiters << ' ' << s.max_wait.count()
+        << ' ' << s.max_json_depth << ' ' << s.write_timeout.count() << ' ' << s.min_body_rate << ' '
+        << s.max_chunk_header_bytes << ' ' << s.max_body_memory << ' ' << s.max_connections_per_client
         << " | " << c.metrics.enabled << ' ' << c.metrics.listen_host << ':' << c.metrics.listen_port << " | "
         << c.state_dir << ' ' << c.require_idempotency_key << ' ' << c.idempotency_ttl.count() << ' '
         << c.tombstone_ttl.count() << ' ' << c.drain_timeout.count() << ' ' << c.cancel_grace.count() << ' '

@@ -374,7 +374,13 @@ daemon_config load_config(const fs::path& file_arg) {
     s.max_json_depth = static_cast<unsigned>(server.integer("max_json_depth", s.max_json_depth, 2, 1000));
     s.idle_timeout = server.duration("idle_timeout", s.idle_timeout, one_ms, day);
     s.request_timeout = server.duration("request_timeout", s.request_timeout, one_ms, day);
+    s.write_timeout = server.duration("write_timeout", s.write_timeout, one_ms, day);
+    s.min_body_rate = server.size("min_body_rate", s.min_body_rate, 0, 1ULL << 40);
+    s.max_chunk_header_bytes = server.size("max_chunk_header_bytes", s.max_chunk_header_bytes, 256, 1 << 20);
+    s.max_body_memory = server.size("max_body_memory", s.max_body_memory, 1 << 20, 1ULL << 40);
     s.max_connections = static_cast<unsigned>(server.integer("max_connections", s.max_connections, 1, 1'000'000));
+    s.max_connections_per_client = static_cast<unsigned>(
+        server.integer("max_connections_per_client", s.max_connections_per_client, 1, 1'000'000));
     s.max_waiters = static_cast<unsigned>(server.integer("max_waiters", s.max_waiters, 0, 1'000'000));
     s.max_wait = server.duration("max_wait", s.max_wait, milliseconds(0), milliseconds(3600'000));
     server.finish();

@@ -31,7 +31,12 @@ struct server_config {
     unsigned max_json_depth = 64;  // objects and arrays nested in a request body
     milliseconds idle_timeout{60'000};
     milliseconds request_timeout{30'000};
+    milliseconds write_timeout{30'000};    // an answer's write must progress within this
+    uint64_t min_body_rate = 1024;          // bytes/s a body must average past request_timeout; 0: off
+    uint64_t max_chunk_header_bytes = 8 << 10;  // a chunk-size line (extensions too) or the trailer
+    uint64_t max_body_memory = 256 << 20;   // request bodies held in memory at once, all connections
     unsigned max_connections = 10'000;
+    unsigned max_connections_per_client = 256;  // per client IP address
     unsigned max_waiters = 5'000;
     milliseconds max_wait{30'000};
 };

@@ -8,6 +8,7 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/post.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <boost/asio/write.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
@@ -20,6 +21,7 @@
 #include <cerrno>
 #include <mutex>
 #include <optional>
+#include <unordered_map>
 
 namespace ticketd {
 
@@ -31,19 +33,31 @@ using tcp = net::ip::tcp;
 struct http_server::state {
     state(net::io_context& io_, const server_config& config_, request_handler& handler_,
           std::vector<net::io_context*> connection_io_)
-        : io(io_), config(config_), handler(handler_), acceptor(io_), connection_io(std::move(connection_io_)) {
+        : io(io_),
+          config(config_),
+          handler(handler_),
+          acceptor(io_),
+          accept_backoff(io_),
+          connection_io(std::move(connection_io_)) {
         if (connection_io.empty()) connection_io.push_back(&io);
     }
     net::io_context& io;
     server_config config;
     request_handler& handler;
     tcp::acceptor acceptor;
+    net::steady_timer accept_backoff;  // accept() out of descriptors: wait, then try again
+    bool accept_starved = false;       // logged once per episode; on io's thread
     // Connections are spread over these, round-robin; each is run by one thread, so a
     // connection's handlers never run concurrently (no strand needed).
     std::vector<net::io_context*> connection_io;
     size_t next_io = 0;  // on io's thread (the acceptor's)
     tcp protocol = tcp::v4();  // the listener's, set before accepting starts
     std::atomic<unsigned> connections{0};
+    // Open connections by client address, for max_connections_per_client.
+    std::mutex clients_mutex;
+    std::unordered_map<std::string, unsigned> clients;
+    // Bytes of request bodies held in memory now, over all connections (max_body_memory).
+    std::atomic<uint64_t> body_memory{0};
     std::atomic<bool> accepting{true};
     uint16_t port = 0;  // set once by listen(), before accepting starts
 };
@@ -56,6 +70,16 @@ bool valid_request_id(std::string_view id) {
         return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' ||
                c == '_' || c == '.';
     });
+}
+
+std::string_view trim(std::string_view s) {
+    while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
+    while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
+    return s;
+}
+
+bool all_digits(std::string_view s) {
+    return !s.empty() && std::all_of(s.begin(), s.end(), [](char c) { return c >= '0' && c <= '9'; });
 }
 
 std::string lower(std::string_view s) {
@@ -137,17 +161,32 @@ using connection_socket = tcp::socket::rebind_executor<net::io_context::executor
 
 class session : public std::enable_shared_from_this<session> {
    public:
-    session(connection_socket&& socket, std::shared_ptr<http_server::state> st, bool over_capacity)
-        : stream_(std::move(socket)), st_(std::move(st)), over_capacity_(over_capacity) {
+    // `client` is the peer's address as a key; the caller has counted it in st->clients.
+    session(connection_socket&& socket, std::shared_ptr<http_server::state> st, bool over_capacity,
+            std::string client)
+        : stream_(std::move(socket)),
+          // What one connection may hold: a header, a pending chunk-size line or trailer, one read.
+          buffer_(st->config.max_header_bytes + st->config.max_chunk_header_bytes + 64 * 1024),
+          st_(std::move(st)),
+          over_capacity_(over_capacity),
+          client_(std::move(client)) {
         st_->connections++;
     }
-    ~session() { st_->connections--; }
+    ~session() {
+        release_body_memory();
+        st_->connections--;
+        std::lock_guard lock(st_->clients_mutex);
+        if (auto it = st_->clients.find(client_); it != st_->clients.end() && --it->second == 0) {
+            st_->clients.erase(it);
+        }
+    }
 
     void run() {
         net::dispatch(stream_.get_executor(), [self = shared_from_this()] {
             if (self->over_capacity_) {
-                // No lingering here: a connection over the cap is shed at once.
-                self->reply_error(503, "unavailable", "too many connections; retry later", new_random_id(), false);
+                // No lingering here: a connection over a cap is shed at once.
+                self->reply_error(503, "unavailable", "too many connections (from this address, or in all); retry later",
+                                  new_random_id(), false);
             } else {
                 self->do_read();
             }
@@ -206,10 +245,19 @@ class session : public std::enable_shared_from_this<session> {
             return write(std::move(*plan.reject), request_.request_id);
         }
         const uint64_t limit = plan.sink ? plan.limit : st_->config.max_body_bytes;
-        if (const auto length = header_parser_->content_length(); length && *length > limit) {
-            return on_read(http::error::body_limit, 0, limit);
-        }
+        const auto length = header_parser_->content_length();
+        if (length && *length > limit) return on_read(http::error::body_limit, 0, limit);
         streaming_ = plan.sink != nullptr;
+        // A body read into memory reserves its size (a chunked one, its limit) in the
+        // budget all connections share, so that many large bodies at once cannot take
+        // the memory: past it, 503 at once and the body is never read.
+        if (!streaming_ && (!length || *length > 0) && !reserve_body_memory(length ? *length : limit)) {
+            keep_alive_ = false;
+            return reply_error(503, "unavailable", "too many request bodies are being received; retry later",
+                               request_.request_id);
+        }
+        body_start_ = std::chrono::steady_clock::now();
+        body_received_ = 0;
         streamed_limit_ = limit;
         if (streaming_) {
             sink_parser_.emplace(std::move(*header_parser_));
@@ -234,20 +282,65 @@ class session : public std::enable_shared_from_this<session> {
         read_body();
     }
 
+    // A body is read piece by piece, and parsed here rather than by http::async_read:
+    // between pieces, what waits unparsed can only be a chunk-size line or the trailer,
+    // which Beast 1.81 does not bound; past max_chunk_header_bytes, the request is refused.
+    // A body held in memory must arrive, with its header, within request_timeout (the
+    // timer set for the header is left running). A streamed one (an upload) may take
+    // long, but must keep moving: each read within request_timeout, and on average
+    // min_body_rate once request_timeout has passed (a byte every 29 s is not progress).
     void read_body() {
-        if (!streaming_) {
-            return http::async_read(stream_, buffer_, *body_parser_,
-                                    beast::bind_front_handler(&session::on_body_read, shared_from_this()));
+        if (streaming_) return parse_body(*sink_parser_);
+        parse_body(*body_parser_);
+    }
+
+    template <class Parser>
+    void parse_body(Parser& parser) {
+        beast::error_code ec;
+        while (buffer_.size() > 0 && !parser.is_done()) {
+            const std::size_t used = parser.put(buffer_.data(), ec);
+            buffer_.consume(used);
+            if (ec == http::error::need_more) break;
+            if (ec) return on_body_read(ec, 0);
         }
-        // A streamed body (an upload) may take long: it must keep moving, each chunk
-        // within request_timeout, rather than arrive whole within it.
-        if (sink_parser_->is_done()) return on_body_read({}, 0);
-        stream_.expires_after(st_->config.request_timeout);
-        http::async_read_some(stream_, buffer_, *sink_parser_,
-                              [self = shared_from_this()](beast::error_code ec, std::size_t) {
-                                  if (ec) return self->on_body_read(ec, 0);
-                                  self->read_body();
-                              });
+        if (parser.is_done()) return on_body_read({}, 0);
+        if (buffer_.size() > st_->config.max_chunk_header_bytes) {
+            return reply_error(400, "invalid-request",
+                               "a chunk-size line (with its extensions) or the trailer is longer than " +
+                                   std::to_string(st_->config.max_chunk_header_bytes) + " bytes",
+                               request_.request_id);
+        }
+        if (streaming_) stream_.expires_at(streamed_body_deadline());
+        stream_.async_read_some(buffer_.prepare(64 * 1024),
+                                [self = shared_from_this(), &parser](beast::error_code rec, std::size_t n) {
+                                    if (rec == net::error::eof) rec = http::error::partial_message;
+                                    if (rec) return self->on_body_read(rec, 0);
+                                    self->buffer_.commit(n);
+                                    self->body_received_ += n;
+                                    self->parse_body(parser);
+                                });
+    }
+
+    std::chrono::steady_clock::time_point streamed_body_deadline() const {
+        const auto& c = st_->config;
+        const auto idle = std::chrono::steady_clock::now() + c.request_timeout;
+        if (c.min_body_rate == 0) return idle;
+        const auto earned = std::chrono::milliseconds(body_received_ * 1000 / c.min_body_rate);
+        return std::min(idle, body_start_ + c.request_timeout + earned);
+    }
+
+    bool reserve_body_memory(uint64_t bytes) {
+        if (st_->body_memory.fetch_add(bytes) + bytes > st_->config.max_body_memory) {
+            st_->body_memory.fetch_sub(bytes);
+            return false;
+        }
+        body_reserved_ = bytes;
+        return true;
+    }
+    void release_body_memory() {
+        if (body_reserved_ == 0) return;
+        st_->body_memory.fetch_sub(body_reserved_);
+        body_reserved_ = 0;
     }
 
     void on_body_read(beast::error_code ec, std::size_t) {
@@ -301,6 +394,25 @@ class session : public std::enable_shared_from_this<session> {
         }
         for (const auto& field : msg) {
             req.headers.emplace_back(lower(field.name_string()), std::string(field.value()));
+        }
+        // Request smuggling (RFC 9112 6.1, 6.3): a request framed in a way a proxy in front
+        // may read differently is refused, and its connection closed. ticketd reads one
+        // Content-Length of digits, or a lone "chunked"; Beast refuses the two together, but
+        // would pass a repeated Content-Length of one value, and "gzip" (unframed).
+        const size_t lengths = req.header_count("content-length");
+        if (lengths > 1 || (lengths == 1 && !all_digits(trim(*req.header("content-length"))))) {
+            reply_error(400, "invalid-request", "Content-Length must be sent once, as digits only", request_id);
+            return false;
+        }
+        const size_t codings = req.header_count("transfer-encoding");
+        if (codings > 0) {
+            const bool lone_chunked = codings == 1 && beast::iequals(trim(*req.header("transfer-encoding")), "chunked");
+            if (!lone_chunked || msg.version() < 11) {
+                reply_error(400, "invalid-request",
+                            "Transfer-Encoding must be exactly 'chunked' (once, on HTTP/1.1); no other coding is read",
+                            request_id);
+                return false;
+            }
         }
         auto rid = req.header("x-request-id");
         req.request_id = rid && valid_request_id(*rid) ? std::string(*rid) : request_id;
@@ -438,13 +550,14 @@ class session : public std::enable_shared_from_this<session> {
 
     void write(http_response r, const std::string& rid) {
         awaiting_answer_ = false;
+        release_body_memory();  // the handler is done with the body
         if (watching_) {
             watching_ = false;
             beast::error_code ignored;
             stream_.socket().cancel(ignored);  // ends watch_for_hangup's wait
         }
         if (!stream_.socket().is_open()) return;  // the client went away meanwhile
-        stream_.expires_after(st_->config.request_timeout);
+        stream_.expires_after(st_->config.write_timeout);
         const bool bodyless = head_ || r.status == 204 || r.status == 304;
         if (!r.file_path.empty()) {
             file_part_body::value_type part;
@@ -505,9 +618,32 @@ class session : public std::enable_shared_from_this<session> {
         out_ += "\r\n";
     }
 
+    // A file answer goes out piece by piece, each write within write_timeout: a large
+    // result over a slow link finishes as long as it keeps moving.
     void send(http::message_generator&& msg) {
-        beast::async_write(stream_, std::move(msg),
-                           beast::bind_front_handler(&session::on_write, shared_from_this()));
+        generator_.emplace(std::move(msg));
+        send_piece();
+    }
+    void send_piece() {
+        if (generator_->is_done()) {
+            generator_.reset();
+            return on_write({}, 0);
+        }
+        beast::error_code ec;
+        const auto buffers = generator_->prepare(ec);
+        if (ec) {
+            generator_.reset();
+            return on_write(ec, 0);
+        }
+        stream_.expires_after(st_->config.write_timeout);
+        stream_.async_write_some(buffers, [self = shared_from_this()](beast::error_code wec, std::size_t n) {
+            if (wec) {
+                self->generator_.reset();
+                return self->on_write(wec, 0);
+            }
+            self->generator_->consume(n);
+            self->send_piece();
+        });
     }
 
     void on_write(beast::error_code ec, std::size_t) {
@@ -555,12 +691,17 @@ class session : public std::enable_shared_from_this<session> {
     std::optional<http::request_parser<http::empty_body>> header_parser_;
     std::optional<http::request_parser<http::string_body>> body_parser_;
     std::optional<http::request_parser<sink_body>> sink_parser_;
+    std::optional<http::message_generator> generator_;  // a file answer being sent
     http_request request_;  // being read
+    std::chrono::steady_clock::time_point body_start_;
+    uint64_t body_received_ = 0;  // bytes of the body read so far
+    uint64_t body_reserved_ = 0;  // of st_->body_memory, held until the answer
     std::string head_expect_;
     bool streaming_ = false;
     uint64_t streamed_limit_ = 0;
     std::shared_ptr<http_server::state> st_;
     bool over_capacity_;
+    std::string client_;
     std::shared_ptr<client_gone_signal> client_gone_;
     bool awaiting_answer_ = false;
     bool watching_ = false;  // watch_for_hangup's wait is pending
@@ -570,12 +711,41 @@ class session : public std::enable_shared_from_this<session> {
     unsigned version_ = 11;
 };
 
+// The key a client's connections are counted under: its address's bytes.
+std::string client_key(const net::ip::address& address) {
+    if (address.is_v4()) {
+        const auto bytes = address.to_v4().to_bytes();
+        return std::string(bytes.begin(), bytes.end());
+    }
+    const auto bytes = address.to_v6().to_bytes();
+    return std::string(bytes.begin(), bytes.end());
+}
+
 void do_accept(const std::shared_ptr<http_server::state>& st) {
     st->acceptor.async_accept([st](beast::error_code ec, tcp::socket accepted) {
         if (ec) {
             if (ec == net::error::operation_aborted || !st->accepting.load()) return;
+            if (ec == net::error::no_descriptors || ec == beast::errc::too_many_files_open_in_system ||
+                ec == net::error::no_buffer_space || ec == net::error::no_memory) {
+                // Out of descriptors (or kernel memory): the connection waits in the
+                // backlog; try again in 100 ms instead of spinning, and say so once.
+                if (!st->accept_starved) {
+                    log_warning("http: accept failed: " + ec.message() +
+                                "; retrying every 100 ms (raise LimitNOFILE or lower server.max_connections)");
+                    st->accept_starved = true;
+                }
+                st->accept_backoff.expires_after(std::chrono::milliseconds(100));
+                st->accept_backoff.async_wait([st](beast::error_code wec) {
+                    if (!wec && st->accepting.load()) do_accept(st);
+                });
+                return;
+            }
             log_warning("http: accept failed: " + ec.message());
         } else {
+            if (st->accept_starved) {
+                log_info("http: accepting connections again");
+                st->accept_starved = false;
+            }
             // The connection moves to the next io thread's context; only its descriptor
             // crosses over, so a pending accept never holds a socket of another context
             // (the contexts can then be destroyed in any order at exit).
@@ -589,8 +759,17 @@ void do_accept(const std::shared_ptr<http_server::state>& st) {
                 // Responses are written whole; never let Nagle hold them back for a delayed ACK.
                 beast::error_code ignored;
                 socket.set_option(tcp::no_delay(true), ignored);
-                const bool over = st->connections.load() >= st->config.max_connections;
-                std::make_shared<session>(std::move(socket), st, over)->run();
+                beast::error_code peer_ec;
+                const auto peer = socket.remote_endpoint(peer_ec);
+                std::string client = peer_ec ? std::string() : client_key(peer.address());
+                unsigned from_client = 0;
+                {
+                    std::lock_guard lock(st->clients_mutex);
+                    from_client = ++st->clients[client];
+                }
+                const bool over = st->connections.load() >= st->config.max_connections ||
+                                  from_client > st->config.max_connections_per_client;
+                std::make_shared<session>(std::move(socket), st, over, std::move(client))->run();
             }
         }
         if (st->accepting.load()) do_accept(st);

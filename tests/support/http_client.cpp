@@ -69,13 +69,21 @@ http_result http_request(uint16_t port, const std::string& method, const std::st
     return out;
 }
 
-raw_connection::raw_connection(uint16_t port) {
+raw_connection::raw_connection(uint16_t port, const char* from) {
     fd_ = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    sockaddr_in local{};
+    local.sin_family = AF_INET;
+    if (::inet_pton(AF_INET, from, &local.sin_addr) != 1 ||
+        ::bind(fd_, reinterpret_cast<sockaddr*>(&local), sizeof local) != 0) {
+        ::close(fd_);
+        throw std::runtime_error(std::string("cannot bind to ") + from);
+    }
     sockaddr_in addr{};
     addr.sin_family = AF_INET;
     addr.sin_port = htons(port);
     addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
     if (::connect(fd_, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
+        ::close(fd_);
         throw std::runtime_error("connect failed");
     }
 }
@@ -101,6 +109,15 @@ std::string raw_connection::read_until_close(std::chrono::milliseconds timeout) 
         if (n <= 0) return out;
         out.append(buf, static_cast<size_t>(n));
     }
+}
+
+std::string raw_connection::read_some(size_t max, std::chrono::milliseconds timeout) {
+    pollfd p{fd_, POLLIN, 0};
+    if (::poll(&p, 1, static_cast<int>(timeout.count())) <= 0) return {};
+    std::string out(max, '\0');
+    const ssize_t n = ::recv(fd_, out.data(), max, 0);
+    out.resize(n > 0 ? static_cast<size_t>(n) : 0);
+    return out;
 }
 
 bool raw_connection::closed_by_peer(std::chrono::milliseconds timeout) {

@@ -35,12 +35,15 @@ http_result http_request(uint16_t port, const std::string& method, const std::st
 // A raw TCP connection, for tests of the server's limits.
 class raw_connection {
    public:
-    explicit raw_connection(uint16_t port);
+    // Connects to 127.0.0.1:port from `from` (any 127.x.y.z address is this host's).
+    explicit raw_connection(uint16_t port, const char* from = "127.0.0.1");
     ~raw_connection();
     bool send(const std::string& bytes);  // false once the server closed the connection
     // Reads until the server closes the connection or `timeout`; returns what arrived.
     std::string read_until_close(std::chrono::milliseconds timeout);
     bool closed_by_peer(std::chrono::milliseconds timeout);
+    // Reads at most `max` bytes, waiting up to `timeout`; empty at the end or on timeout.
+    std::string read_some(size_t max, std::chrono::milliseconds timeout);
 
    private:
     int fd_ = -1;
