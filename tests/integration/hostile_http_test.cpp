@@ -294,3 +294,24 @@ TEST_F(body_budget, many_large_bodies_at_once_share_a_memory_budget) {
         return first_status_line(probe.read_until_close(20s)) == "HTTP/1.1 400 Bad Request";  // read, then not JSON
     }, 20s));
 }
+
+TEST(accept_limits, running_out_of_descriptors_backs_off_and_recovers) {
+    // The daemon inherits a soft limit of 128 descriptors; 300 connections exhaust them.
+    daemon_process d;
+    rlimit saved{};
+    ::getrlimit(RLIMIT_NOFILE, &saved);
+    rlimit low = saved;
+    low.rlim_cur = 128;
+    ::setrlimit(RLIMIT_NOFILE, &low);
+    d.start();
+    ::setrlimit(RLIMIT_NOFILE, &saved);
+    std::vector<std::unique_ptr<raw_connection>> held;
+    for (int i = 0; i < 300; ++i) held.push_back(std::make_unique<raw_connection>(d.port()));
+    ASSERT_TRUE(eventually([&] { return d.log().find("accept failed") != std::string::npos; }, 20s)) << d.log();
+    held.clear();
+    EXPECT_TRUE(eventually([&] { return d.get("/healthz").status == 200; }, 20s));
+    EXPECT_TRUE(eventually([&] { return d.log().find("accepting connections again") != std::string::npos; }, 20s));
+    // One warning for the episode, not one per failed accept().
+    EXPECT_EQ(count_of(d.log(), "accept failed"), 1u) << d.log();
+    EXPECT_EQ(d.stop(), 0);
+}
