@@ -10,6 +10,12 @@
 // a marked attempt as interrupted even when the `running` write had not reached the
 // journal. A power failure can lose a mark; that failure was not the plugin's doing.
 // (Marks do not replace the `running` write: it stays the state clients see.)
+//
+// A mark also says whether its attempt ended the process: handlers for the fatal signals
+// (SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGABRT), on an alternate stack so that a plugin's
+// stack overflow is caught too, and an atexit hook (a plugin calling exit()) flag the
+// attempt running on the thread where it happened, with a store into the mapping, then
+// let the process end as it would have. Recovery then charges that attempt alone.
 #pragma once
 
 #include <cstdint>
@@ -34,6 +40,9 @@ class attempt_marks {
         void mark(std::string_view job_id, uint32_t attempt);
         // The attempt has returned (whatever happens next is not the plugin's doing).
         void clear();
+        // Makes this the calling thread's slot, for the crash handlers (a worker calls it
+        // once, first): gives the thread its alternate signal stack.
+        void bind_to_this_thread();
 
        private:
         friend class attempt_marks;
@@ -46,9 +55,21 @@ class attempt_marks {
     // Marks live in `dir` (created if missing).
     explicit attempt_marks(std::filesystem::path dir);
 
+    // Installs the crash handlers and the exit hook (once per process; later calls do
+    // nothing). A handler that was there before (a sanitizer's, say) runs after ours.
+    static void attribute_crashes();
+
+    struct left_over_mark {
+        uint32_t attempt = 0;
+        // What ended the process during the attempt, on its thread: the signal's number,
+        // exit_code_mark for exit(), 0 when it was not this attempt's doing (or unknown).
+        uint32_t ended_process = 0;
+    };
+    static constexpr uint32_t exit_code_mark = 1000;
+
     // Startup, before any worker runs: the attempts the last process had started and not
-    // seen return (job id -> attempt).
-    std::unordered_map<std::string, uint32_t> left_over();
+    // seen return (job id -> what the mark says).
+    std::unordered_map<std::string, left_over_mark> left_over();
     // Startup, once recovery has stored what left_over() said: deletes those marks' files.
     void forget_left_over();
     // A slot for a worker thread; throws std::runtime_error when the file cannot be made.

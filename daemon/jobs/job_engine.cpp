@@ -90,6 +90,7 @@ void job_engine::start_workers(const job_type_ptr& rt, unsigned count) {
         rt->workers.emplace_back([this, r = rt.get(), mark = std::move(mark)] {
             name_this_thread("td-w-" + r->type);
             run_this_thread_as_batch();
+            if (mark) mark->bind_to_this_thread();
             run_or_fail_stop("worker", [&] { worker_loop(*r, mark.get()); });
         });
     }
@@ -110,10 +111,23 @@ void job_engine::recover() {
 
     jobs_.reserve(store_.count_unfinished());
     // Attempts the last process started (marked before their plugin ran) and did not see
-    // return: their `running` write may not have reached the journal.
+    // return: their `running` write may not have reached the journal. When one of them
+    // ended the process (a crash or exit() on its thread), that attempt alone is charged:
+    // the others were interrupted through no fault of their own and run again as they
+    // were. When none did (kill -9, the OOM killer, a crash outside a plugin), every
+    // interrupted attempt counts, so that no job can crash the daemon forever.
     const auto marked = marks_.left_over();
+    std::string culprit;
+    for (const auto& [id, m] : marked) {
+        if (m.ended_process == 0) continue;
+        culprit = id;
+        log_error("recovery: job " + id + " attempt " + std::to_string(m.attempt) + " ended the process (" +
+                  (m.ended_process == attempt_marks::exit_code_mark ? std::string("exit() in its plugin")
+                                                                    : "signal " + std::to_string(m.ended_process)) +
+                  "); only its attempt is counted");
+    }
     std::vector<std::future<void>> writes;
-    size_t loaded = 0, requeued = 0, retried = 0, interrupted = 0, by_mark = 0;
+    size_t loaded = 0, requeued = 0, retried = 0, interrupted = 0, by_mark = 0, spared = 0;
     job_type_ptr rt;  // of the previous job: most jobs in a row share their type
     store_.load_unfinished([&](job_record&& r) {
         ++loaded;
@@ -126,10 +140,17 @@ void job_engine::recover() {
         bool ran = r.status == job_status::running;
         if (!ran && r.status == job_status::queued && !marked.empty()) {
             const auto it = marked.find(r.id);
-            ran = it != marked.end() && it->second == r.attempt;
+            ran = it != marked.end() && it->second.attempt == r.attempt;
             by_mark += ran;
         }
-        if (ran) {
+        if (ran && !culprit.empty() && r.id != culprit) {
+            // Interrupted by another job's crash: queued again with the same attempt.
+            r.status = job_status::queued;
+            r.started_at = 0;
+            r.progress_percent.reset();
+            r.progress_message.clear();
+            ++spared;
+        } else if (ran) {
             // The process died while this attempt ran: the attempt counts.
             const unsigned max_attempts = rt ? rt->config()->max_attempts : 1;
             if (r.attempt >= max_attempts) {
@@ -150,6 +171,8 @@ void job_engine::recover() {
                 ++retried;
                 rt->metrics->retried();
             }
+        }
+        if (ran) {
             r.updated_at = std::max(now, r.updated_at + 1);
             r.version += 1;
             auto done = std::make_shared<std::promise<void>>();
@@ -184,11 +207,13 @@ void job_engine::recover() {
     log_info("recovery: " + std::to_string(loaded) + " unfinished jobs: " + std::to_string(requeued) +
              " queued (" + std::to_string(retried) + " interrupted and retried), " +
              std::to_string(interrupted) + " failed as interrupted" +
+             (spared > 0 ? ", " + std::to_string(spared) + " requeued without using an attempt" : std::string()) +
              (by_mark > 0 ? " (" + std::to_string(by_mark) + " known to have started from their attempt mark only)"
                           : std::string()));
 }
 
 void job_engine::start() {
+    attempt_marks::attribute_crashes();
     for (auto& rt : types_snapshot()) start_workers(rt, rt->config()->workers);
     accepting_ = true;
     schedule_purge();

@@ -1,13 +1,38 @@
 // Fixture: sleeps `delayMs` honouring cancellation, reports progress, then echoes its input
 // and attempt as the result (text/plain when the input has "text"; the bytes of input file
 // `copyFile` names, under the result name `resultName`, when it has those). With
-// "killDaemon": true it kills the whole process the moment it starts (a plugin that crashes).
+// "killDaemon": true it kills the whole process the moment it starts (a plugin that crashes);
+// with "crashWith": "segv" | "abort" | "stack" | "exit" it ends the process on its worker
+// thread as a buggy plugin would: a fault, abort(), a stack overflow, exit(0).
 #include "fixtures.hpp"
 
 #include <csignal>
+#include <cstdint>
+#include <cstdlib>
 #include <fstream>
 
 namespace {
+
+int overflow_the_stack(int depth) {
+    volatile char frame[4096];
+    frame[0] = static_cast<char>(depth);
+    if (depth == -1) return 0;  // never: keeps the recursion from being called infinite
+    return overflow_the_stack(depth + 1) + frame[0];
+}
+
+void crash_with(const std::string& how) {
+    if (how == "segv") {
+        volatile std::uintptr_t nowhere = 0;
+        *reinterpret_cast<volatile int*>(nowhere) = 1;
+    } else if (how == "abort") {
+        std::abort();
+    } else if (how == "stack") {
+        overflow_the_stack(0);
+    } else if (how == "exit") {
+        std::exit(0);
+    }
+}
+
 class sleep_handler final : public ticketd::handler {
    public:
     explicit sleep_handler(std::string_view)
@@ -15,6 +40,9 @@ class sleep_handler final : public ticketd::handler {
           input_bytes_(ticketd::histogram("input_bytes", "Size of the inputs it saw.", {10, 100, 1000})) {}
     void run(ticketd::job& job) override {
         if (job.input().find("\"killDaemon\":true") != std::string_view::npos) std::raise(SIGKILL);
+        if (job.input().find("\"crashWith\"") != std::string_view::npos) {
+            crash_with(nlohmann::json::parse(job.input()).value("crashWith", ""));
+        }
         runs_.record(1);
         input_bytes_.record(static_cast<double>(job.input().size()));
         job.progress(10, "sleeping");

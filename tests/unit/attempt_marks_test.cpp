@@ -11,8 +11,11 @@
 #include <unistd.h>
 
 #include <csignal>
+#include <cstdint>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <thread>
 
 using namespace ticketd;
 using ticketd::test::temp_dir;
@@ -48,7 +51,8 @@ TEST(attempt_marks, a_mark_outlives_a_process_killed_while_its_attempt_runs) {
     attempt_marks marks(dir.path);
     const auto left = marks.left_over();
     ASSERT_EQ(left.size(), 1u);
-    EXPECT_EQ(left.at(job_a), 3u);
+    EXPECT_EQ(left.at(job_a).attempt, 3u);
+    EXPECT_EQ(left.at(job_a).ended_process, 0u);  // killed from outside: nobody's doing
     EXPECT_EQ(mark_files(dir.path), 2u);
 
     auto live = marks.open_slot();  // a worker of the new process
@@ -78,4 +82,60 @@ TEST(attempt_marks, a_torn_mark_is_no_mark) {
     }
     attempt_marks reader(dir.path);
     EXPECT_TRUE(reader.left_over().empty());
+}
+
+namespace {
+// In a child: two workers' marks, then `crash` on the second worker's thread; returns the
+// marks the next process finds.
+std::unordered_map<std::string, attempt_marks::left_over_mark> crash_on_a_worker(const fs::path& dir,
+                                                                                 void (*crash)()) {
+    const pid_t child = ::fork();
+    if (child == 0) {
+        attempt_marks::attribute_crashes();
+        attempt_marks marks(dir);
+        auto idle = marks.open_slot();
+        idle->mark(job_a, 1);  // a bystander, on this thread
+        auto slot = marks.open_slot();
+        std::thread worker([&] {
+            slot->bind_to_this_thread();
+            slot->mark(job_b, 2);
+            crash();
+        });
+        worker.join();
+        std::_Exit(0);  // not reached
+    }
+    int status = 0;
+    EXPECT_EQ(::waitpid(child, &status, 0), child);
+    attempt_marks marks(dir);
+    return marks.left_over();
+}
+
+int deeper(int depth) {
+    volatile char frame[4096];
+    frame[0] = static_cast<char>(depth);
+    if (depth == -1) return 0;
+    return deeper(depth + 1) + frame[0];
+}
+}  // namespace
+
+TEST(attempt_marks, a_crash_flags_only_the_attempt_on_the_thread_that_crashed) {
+    struct crash_case {
+        int expected;
+        void (*crash)();
+    };
+    const crash_case cases[] = {
+        {SIGSEGV, [] { *reinterpret_cast<volatile int*>(static_cast<std::uintptr_t>(job_a.size() - 32)) = 1; }},
+        {SIGABRT, [] { std::abort(); }},
+        {SIGSEGV, [] { deeper(0); }},  // a stack overflow, caught on the alternate stack
+        {SIGFPE, [] { std::raise(SIGFPE); }},
+        {static_cast<int>(attempt_marks::exit_code_mark), [] { std::exit(0); }},
+    };
+    for (const auto& c : cases) {
+        temp_dir dir("marks");
+        const auto left = crash_on_a_worker(dir.path, c.crash);
+        ASSERT_EQ(left.size(), 2u);
+        EXPECT_EQ(left.at(job_b).attempt, 2u);
+        EXPECT_EQ(left.at(job_b).ended_process, static_cast<uint32_t>(c.expected));
+        EXPECT_EQ(left.at(job_a).ended_process, 0u);  // its thread did not crash
+    }
 }
