@@ -294,8 +294,10 @@ int run_daemon(const daemon_options& options) {
         types = load_job_types(config, &*metrics_storage);
         metrics_storage->set_config_reload(true, static_cast<double>(now_unix_ms()) / 1000.0);
     } catch (const std::exception& e) {
+        // The configuration, its plugins or the state directory need a person: exit 78
+        // (EX_CONFIG), which the unit does not restart (RestartPreventExitStatus).
         log_error(std::string("startup failed: ") + e.what());
-        return 1;
+        return exit_config_error;
     }
 
     daemon_metrics& metrics = *metrics_storage;
@@ -335,7 +337,7 @@ int run_daemon(const daemon_options& options) {
         engine_storage.emplace(config, *store, *uploads, timers, std::move(types));
     } catch (const std::exception& e) {  // its directories (scratch/, attempts/) cannot be made
         log_error(std::string("startup failed: ") + e.what());
-        return 1;
+        return exit_config_error;
     }
     job_engine& engine = *engine_storage;
     // Timer callbacks call into the engine: the timer thread stops before the engine goes.

@@ -23,8 +23,12 @@ int check_config(const daemon_options& options);
 // Loads one plugin file and prints its descriptor, or the exact rejection; with
 // `settings` (YAML text, or the name of a YAML file) also creates an instance with them.
 int check_plugin(const std::filesystem::path& file, const std::optional<std::string>& settings);
-// Runs the daemon in the foreground until SIGTERM/SIGINT. Returns the exit code.
+// Runs the daemon in the foreground until SIGTERM/SIGINT. Returns the exit code: 0 after a
+// clean stop, exit_config_error when the configuration, a plugin or the state directory
+// refuses start-up (a person must fix it: systemd does not restart it), 1 for other
+// start-up failures; 70 is a fail-stop of an internal thread (system/threads.hpp).
 int run_daemon(const daemon_options& options);
+constexpr int exit_config_error = 78;  // EX_CONFIG
 
 // The config with command-line overrides applied; throws config_error.
 daemon_config load_effective_config(const daemon_options& options);

@@ -9,7 +9,7 @@
 using namespace ticketd::test;
 
 namespace {
-// Starts a daemon with `file` in jobs.d set to `yaml`; it must exit 1 and its log must
+// Starts a daemon with `file` in jobs.d set to `yaml`; it must exit 78 and its log must
 // contain every one of `expected`.
 void expect_startup_failure(const std::string& file, const std::string& yaml,
                             const std::vector<std::string>& expected) {
@@ -17,7 +17,7 @@ void expect_startup_failure(const std::string& file, const std::string& yaml,
     c.job_types[file] = yaml;
     daemon_process d(c);
     std::string log;
-    EXPECT_EQ(d.start_expect_failure(log), 1) << log;
+    EXPECT_EQ(d.start_expect_failure(log), 78) << log;  // EX_CONFIG: not restarted
     for (const auto& text : expected) EXPECT_NE(log.find(text), std::string::npos) << text << "\n" << log;
 }
 }  // namespace
@@ -75,7 +75,7 @@ TEST(startup, a_state_directory_it_cannot_set_up_stops_startup_with_a_message) {
     std::filesystem::create_directories(d.dir() / "state");
     std::ofstream(d.dir() / "state" / "attempts") << "not a directory";
     std::string log;
-    EXPECT_EQ(d.start_expect_failure(log), 1) << log;
+    EXPECT_EQ(d.start_expect_failure(log), 78) << log;  // EX_CONFIG: not restarted
     EXPECT_NE(log.find("startup failed: cannot create"), std::string::npos) << log;
     EXPECT_NE(log.find("attempts"), std::string::npos) << log;
 }
