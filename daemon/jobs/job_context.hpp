@@ -25,6 +25,10 @@ struct run_control {
     }
     stop_reason stop() const { return static_cast<stop_reason>(reason.load()); }
     bool stopping() const { return stop() != stop_reason::none; }
+    // Set when the job was finished without its plugin (it ignored the stop request past
+    // cancel_grace) and another worker took this one's place in the pool: if the plugin
+    // ever returns, its worker leaves the pool.
+    std::atomic<bool> abandoned{false};
 };
 
 struct job_context {

@@ -56,7 +56,7 @@ job_engine::~job_engine() {
     const auto types = types_snapshot();
     for (auto& rt : types) rt->queue->close();
     for (auto& rt : types) {
-        for (auto& t : rt->workers) {
+        for (auto& t : rt->take_workers()) {
             if (t.joinable()) t.join();
         }
     }
@@ -87,6 +87,7 @@ void job_engine::start_workers(const job_type_ptr& rt, unsigned count) {
             log_warning("worker of type " + rt->type + ": " + e.what() +
                         "; its plugin runs start after the fdatasync of their 'running' state instead");
         }
+        std::lock_guard lock(rt->workers_mutex);
         rt->workers.emplace_back([this, r = rt.get(), mark = std::move(mark)] {
             name_this_thread("td-w-" + r->type);
             run_this_thread_as_batch();
@@ -272,7 +273,7 @@ bool job_engine::drain() {
     for (const auto& rt : types) all_stopped = all_stopped && rt->busy.load() == 0;
     if (all_stopped) {
         for (auto& rt : types) {
-            for (auto& t : rt->workers) {
+            for (auto& t : rt->take_workers()) {
                 if (t.joinable()) t.join();
             }
         }
@@ -720,12 +721,17 @@ void job_engine::remove(const std::string& id, const std::string& principal,
 void job_engine::worker_loop(job_type_runtime& rt, attempt_marks::slot* mark) {
     while (auto e = rt.queue->pop()) {
         rt.busy++;
-        run_attempt(rt, e, mark);
+        const bool abandoned = run_attempt(rt, e, mark);
         rt.busy--;
+        if (abandoned) {  // its replacement serves the pool now
+            rt.metrics->worker_abandoned(-1);
+            log_info("worker of type " + rt.type + ": the plugin it was abandoned in returned; the worker leaves");
+            return;
+        }
     }
 }
 
-void job_engine::run_attempt(job_type_runtime& rt, const job_entry_ptr& e, attempt_marks::slot* mark) {
+bool job_engine::run_attempt(job_type_runtime& rt, const job_entry_ptr& e, attempt_marks::slot* mark) {
     job_context ctx;
     std::string input_json;
     int64_t timeout_ms = 0;
@@ -736,8 +742,8 @@ void job_engine::run_attempt(job_type_runtime& rt, const job_entry_ptr& e, attem
     {
         std::unique_lock lock(mutex_);
         auto& r = e->record;
-        if (e->deleted || e->finalizing || r.status != job_status::queued) return;
-        if (draining_) return;  // stays queued in the store; runs after the restart
+        if (e->deleted || e->finalizing || r.status != job_status::queued) return false;
+        if (draining_) return false;  // stays queued in the store; runs after the restart
         r.status = job_status::running;
         r.started_at = now_unix_ms();
         r.progress_percent.reset();
@@ -798,6 +804,7 @@ void job_engine::run_attempt(job_type_runtime& rt, const job_entry_ptr& e, attem
         std::error_code ec;
         std::filesystem::remove_all(scratch, ec);
     }
+    return control->abandoned.load();
 }
 
 void job_engine::on_progress(const job_entry_ptr& e, const std::shared_ptr<run_control>& control,
@@ -936,7 +943,15 @@ void job_engine::force_finish(const job_entry_ptr& e, const std::shared_ptr<run_
     const stop_reason reason = control->stop();
     if (reason == stop_reason::drain) return;  // drain() handles its own stragglers
     log_warning(job_tag(e->record) + " plugin ignored the stop request for " +
-                std::to_string(config_.cancel_grace.count()) + " ms; the job is finished without it");
+                std::to_string(config_.cancel_grace.count()) + " ms; the job is finished without it, and " +
+                "another worker takes its worker's place");
+    // The worker stays inside the plugin, perhaps for good: the pool gets a new one, so
+    // that a plugin that never returns does not cost its type a worker. (During a drain
+    // there is no pool left to serve.)
+    if (auto rt = find_type(e->record.type); rt && !rt->removed && !draining_ && !control->abandoned.exchange(true)) {
+        rt->metrics->worker_abandoned(+1);
+        start_workers(rt, 1);
+    }
     if (reason == stop_reason::timeout) {
         finalize_locked(e, terminal_record(e->record, job_status::failed,
                                            job_error{"job-timeout", "Job timed out",
@@ -1140,7 +1155,7 @@ std::string job_engine::reload(const std::vector<job_type_config>& next, const j
     }
     for (const auto& rt : retired) {
         rt->queue->close();
-        for (auto& t : rt->workers) {
+        for (auto& t : rt->take_workers()) {
             if (t.joinable()) t.join();
         }
         if (wanted.count(rt->type) == 0) note("removed " + rt->type);

@@ -30,6 +30,8 @@
 #include <set>
 #include <shared_mutex>
 #include <thread>
+#include <utility>
+#include <vector>
 
 namespace ticketd {
 
@@ -51,7 +53,15 @@ struct job_type_runtime {
     const std::string type;
     std::unique_ptr<job_handler> handler;
     std::unique_ptr<job_queue> queue;
-    std::vector<std::thread> workers;  // includes threads that retired after a pool shrank
+    // Its worker threads, including those that retired after a pool shrank and those
+    // abandoned inside a plugin; guarded by workers_mutex (a replacement for an abandoned
+    // one is started from the timer thread).
+    std::vector<std::thread> workers;
+    std::mutex workers_mutex;
+    std::vector<std::thread> take_workers() {
+        std::lock_guard lock(workers_mutex);
+        return std::exchange(workers, {});
+    }
     std::atomic<unsigned> busy{0};
     job_type_metrics* metrics = nullptr;  // set when the type registers with daemon_metrics
     bool removed = false;                 // guarded by the engine's mutex: a reload took it out
@@ -187,7 +197,8 @@ class job_engine {
     void start_workers(const job_type_ptr& rt, unsigned count);
     void worker_loop(job_type_runtime& rt, attempt_marks::slot* mark);  // mark may be null
     // `mark` null: the plugin waits for the `running` write instead (see attempt_marks.hpp).
-    void run_attempt(job_type_runtime& rt, const job_entry_ptr& e, attempt_marks::slot* mark);
+    // Runs one attempt; true when its worker was abandoned meanwhile (and so must leave).
+    bool run_attempt(job_type_runtime& rt, const job_entry_ptr& e, attempt_marks::slot* mark);
     void finish_attempt(job_type_runtime& rt, const job_entry_ptr& e, job_context& ctx,
                         ticketd_run_status status);
     void force_finish(const job_entry_ptr& e, const std::shared_ptr<run_control>& control);

@@ -57,6 +57,10 @@ daemon_metrics::daemon_metrics(std::string version, bool enabled)
                        "Run time of attempts, by job type.", *registry_)),
       busy_seconds_(family(prometheus::BuildCounter(), "ticketd_worker_busy_seconds_total",
                            "Seconds workers spent running jobs, by job type.", *registry_)),
+      abandoned_(family(prometheus::BuildGauge(), "ticketd_workers_abandoned",
+                        "Worker threads still inside a plugin that ignored its stop request past "
+                        "cancel_grace (each replaced in its pool), by job type.",
+                        *registry_)),
       http_requests_(family(prometheus::BuildCounter(), "ticketd_http_requests_total",
                             "HTTP requests, by route template, method and status code.", *registry_)),
       http_duration_(family(prometheus::BuildHistogram(), "ticketd_http_request_duration_seconds",
@@ -105,6 +109,7 @@ job_type_metrics& daemon_metrics::add_job_type(const std::string& type, const st
     m->queue_wait_ = &queue_wait_.Add(labels, job_buckets);
     m->duration_ = &duration_.Add(labels, job_buckets);
     m->busy_seconds_ = &busy_seconds_.Add(labels);
+    m->abandoned_ = &abandoned_.Add(labels);
     std::lock_guard lock(types_mutex_);
     // A type reloaded with another plugin: one info series per type, the current one.
     if (auto it = plugin_info_by_type_.find(type); it != plugin_info_by_type_.end()) plugin_info_.Remove(it->second);

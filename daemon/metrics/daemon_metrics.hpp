@@ -39,6 +39,7 @@ struct job_type_metrics {
     prometheus::Histogram* queue_wait_ = nullptr;
     prometheus::Histogram* duration_ = nullptr;
     prometheus::Counter* busy_seconds_ = nullptr;
+    prometheus::Gauge* abandoned_ = nullptr;
 
     void submitted() const {
         if (enabled) submitted_->Increment();
@@ -61,6 +62,10 @@ struct job_type_metrics {
     }
     void retried() const {
         if (enabled) retried_->Increment();
+    }
+    // A worker left inside a plugin that ignored its stop request (+1), or back from it (-1).
+    void worker_abandoned(double change) const {
+        if (enabled) abandoned_->Increment(change);
     }
 };
 
@@ -112,6 +117,7 @@ class daemon_metrics {
     prometheus::Family<prometheus::Histogram>& queue_wait_;
     prometheus::Family<prometheus::Histogram>& duration_;
     prometheus::Family<prometheus::Counter>& busy_seconds_;
+    prometheus::Family<prometheus::Gauge>& abandoned_;
     prometheus::Family<prometheus::Counter>& http_requests_;
     prometheus::Family<prometheus::Histogram>& http_duration_;
     prometheus::Family<prometheus::Gauge>& plugin_info_;

@@ -84,6 +84,8 @@ panel("timeseries", "Worker utilisation", [
     12, unit="percentunit")
 panel("timeseries", "Busy workers / workers", [
     (f"ticketd_workers_busy{{{SELT}}}", "busy {{type}}"), (f"ticketd_workers{{{SELT}}}", "workers {{type}}")], 12)
+panel("timeseries", "Workers abandoned in a plugin (replaced)", [
+    (f"ticketd_workers_abandoned{{{SELT}}}", "{{instance}} {{type}}")], 12)
 
 row("HTTP")
 panel("timeseries", "Requests by code (/s)", [

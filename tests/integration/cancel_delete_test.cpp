@@ -11,6 +11,7 @@ daemon_config_text one_sleep_worker() {
     c.job_types["stubborn.yaml"] = "type: stubborn\nplugin: @FIXTURES@/stubborn.so\nworkers: 2\n";
     c.job_types["stubborn-timeout.yaml"] =
         "type: stubborn-timeout\nplugin: @FIXTURES@/stubborn.so\nworkers: 2\ntimeout: 500ms\n";
+    c.job_types["stubborn-one.yaml"] = "type: stubborn-one\nplugin: @FIXTURES@/stubborn.so\nworkers: 1\n";
     return c;
 }
 class cancel_delete : public daemon_test_with<one_sleep_worker> {
@@ -114,4 +115,28 @@ TEST_F(cancel_delete, a_plugin_that_ignores_cancel_is_canceled_after_the_grace) 
     EXPECT_EQ(d.post("/v1/jobs/" + id + "/cancel", "").status, 202u);
     const auto doc = d.wait_terminal(id, 15s);
     EXPECT_EQ(doc["status"], "canceled") << doc.dump();
+}
+
+// A plugin that never gives its worker back after a stop request does not cost its pool
+// that worker: once the job is finished without it, another worker takes its place, and
+// if the plugin returns after all, that worker leaves instead of swelling the pool.
+TEST_F(cancel_delete, a_worker_abandoned_in_its_plugin_is_replaced_in_the_pool) {
+    auto abandoned = [&] {
+        const std::string m = d.get("/metrics").body, series = "ticketd_workers_abandoned{type=\"stubborn-one\"} ";
+        const auto at = m.find(series);
+        return at == std::string::npos ? -1 : std::stoi(m.substr(at + series.size()));
+    };
+    const std::string stuck = submit_id("stubborn-one", {{"delayMs", 15000}});
+    wait_running(stuck);
+    ASSERT_EQ(d.post("/v1/jobs/" + stuck + "/cancel", "").status, 202u);
+    EXPECT_EQ(d.wait_terminal(stuck, 15s)["status"], "canceled");
+    EXPECT_EQ(abandoned(), 1);
+    // The pool's only worker is still asleep in the plugin; its replacement runs this.
+    const auto next = d.wait_terminal(submit_id("stubborn-one", {{"delayMs", 1}}), 12s);
+    EXPECT_EQ(next["status"], "succeeded") << next.dump();
+    EXPECT_EQ(d.log().find("worker leaves"), std::string::npos) << "the quick job waited for the stuck plugin";
+    // The stuck plugin returns after its 15 s: its worker leaves, the pool is one again.
+    ASSERT_TRUE(eventually([&] { return d.log().find("worker leaves") != std::string::npos; }, 30s)) << d.log();
+    EXPECT_TRUE(eventually([&] { return abandoned() == 0; }, 5s));
+    EXPECT_EQ(d.wait_terminal(submit_id("stubborn-one", {{"delayMs", 1}}), 20s)["status"], "succeeded");
 }
