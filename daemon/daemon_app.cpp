@@ -487,15 +487,21 @@ int run_daemon(const daemon_options& options) {
         log_info("metrics on " + config.metrics.listen_host + ":" + std::to_string(metrics_server->port()));
     }
     // systemd (Type=notify): ready only now that the store is open, plugins are loaded and
-    // the listener is bound; the watchdog is fed from the event loop, so a hung loop gets
-    // the service restarted.
+    // the listener is bound; the watchdog is fed by the event loops, so that any hung loop
+    // gets the service restarted.
     if (notifier.active()) {
         notifier.notify("READY=1\nSTATUS=" + status_line(engine));
         every(timers, std::chrono::seconds(5), [&] { notifier.notify("STATUS=" + status_line(engine)); });
         if (const auto interval = notifier.watchdog_interval()) {
-            // Through the main io thread: a hung event loop starves the watchdog.
+            // Each ping is a round through every io thread; the last to answer sends it.
+            // One wedged loop (a handler that never returns) starves the watchdog.
             every(timers, std::chrono::duration_cast<std::chrono::milliseconds>(*interval), [&] {
-                boost::asio::post(io, [&] { notifier.notify("WATCHDOG=1"); });
+                auto unanswered = std::make_shared<std::atomic<size_t>>(connection_io.size());
+                for (auto* c : connection_io) {
+                    boost::asio::post(*c, [&notifier, unanswered] {
+                        if (unanswered->fetch_sub(1) == 1) notifier.notify("WATCHDOG=1");
+                    });
+                }
             });
         }
     }

@@ -8,14 +8,18 @@
 #include <poll.h>
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <sys/ptrace.h>
 #include <sys/socket.h>
 #include <sys/un.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <csignal>
 #include <ctime>
 #include <cstring>
+#include <filesystem>
+#include <fstream>
 #include <thread>
 
 using namespace ticketd::test;
@@ -139,4 +143,40 @@ TEST(systemd_socket_activation, the_daemon_serves_on_the_socket_it_is_given) {
     EXPECT_EQ(d.port(), port);
     EXPECT_EQ(http_request(port, "GET", "/healthz").status, 200u);
     EXPECT_NE(d.log().find("socket activation"), std::string::npos) << d.log();
+}
+
+// The watchdog is fed only when every io thread answers: one wedged loop (here the second
+// io thread, stopped alone with ptrace while the others run) starves it, so systemd
+// restarts the service; once the loop runs again, the pings come back.
+TEST(systemd_notify, a_wedged_io_thread_starves_the_watchdog) {
+    daemon_process d;
+    notify_socket sock(d.dir() / "notify.sock");
+    d.set_env("NOTIFY_SOCKET", (d.dir() / "notify.sock").string());
+    d.set_env("WATCHDOG_USEC", "200000");
+    d.start();
+    std::vector<std::string> seen;
+    ASSERT_TRUE(sock.collect(seen, [&] { return count_with(seen, "WATCHDOG=1") >= 2; }, 10s));
+    // The io thread that is not the main thread (the config runs two).
+    pid_t io = 0;
+    for (const auto& task : std::filesystem::directory_iterator("/proc/" + std::to_string(d.pid()) + "/task")) {
+        std::string name;
+        std::getline(std::ifstream(task.path() / "comm"), name);
+        const pid_t tid = std::stoi(task.path().filename().string());
+        if (name == "td-io" && tid != d.pid()) io = tid;
+    }
+    ASSERT_NE(io, 0);
+    if (::ptrace(PTRACE_SEIZE, io, nullptr, nullptr) != 0) {
+        GTEST_SKIP() << "ptrace is not allowed here: " << std::strerror(errno);
+    }
+    ASSERT_EQ(::ptrace(PTRACE_INTERRUPT, io, nullptr, nullptr), 0);
+    int status = 0;
+    ASSERT_EQ(::waitpid(io, &status, __WALL), io);  // stopped now
+    // A ping already on its way may still arrive; after it, none for 2 s (ten intervals).
+    sock.collect(seen, [] { return false; }, 300ms);
+    const size_t before = count_with(seen, "WATCHDOG=1");
+    sock.collect(seen, [] { return false; }, 2s);
+    EXPECT_EQ(count_with(seen, "WATCHDOG=1"), before) << "the watchdog was fed while an io thread was wedged";
+    ASSERT_EQ(::ptrace(PTRACE_DETACH, io, nullptr, nullptr), 0);
+    EXPECT_TRUE(sock.collect(seen, [&] { return count_with(seen, "WATCHDOG=1") >= before + 2; }, 10s));
+    EXPECT_EQ(d.get("/healthz").status, 200u);
 }
