@@ -4,6 +4,7 @@
 #include <poll.h>
 #include <signal.h>
 #include <spawn.h>
+#include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -97,6 +98,18 @@ child_result run_child(const child_options& o) {
     posix_spawn_file_actions_destroy(&actions);
     posix_spawnattr_destroy(&attr);
     if (rc != 0) throw std::system_error(rc, std::generic_category(), "cannot start " + o.argv[0]);
+    // posix_spawn cannot set them: applied as the child starts (it has only exec'd).
+    for (const auto& [resource, value] : {std::pair{RLIMIT_CPU, o.cpu_seconds}, std::pair{RLIMIT_AS, o.address_space_bytes},
+                                          std::pair{RLIMIT_FSIZE, o.file_size_bytes}}) {
+        if (value == 0) continue;
+        const rlimit limit{value, value};
+        if (::prlimit(pid, resource, &limit, nullptr) != 0) {
+            ::kill(-pid, SIGKILL);  // unbounded is not an option
+            int ignored = 0;
+            ::waitpid(pid, &ignored, 0);
+            throw std::system_error(errno, std::generic_category(), "cannot limit " + o.argv[0]);
+        }
+    }
     out_w.reset();
     err_w.reset();
 

@@ -25,6 +25,11 @@ struct child_options {
     std::function<bool()> should_stop;                             // polled every 100 ms
     std::chrono::milliseconds kill_grace{3000};
     size_t stderr_tail_bytes = 4096;
+    // Resource limits of the child (0: none): CPU seconds (SIGXCPU past it), address space
+    // bytes (allocations fail past it), bytes of any file it writes (SIGXFSZ past it).
+    uint64_t cpu_seconds = 0;
+    uint64_t address_space_bytes = 0;
+    uint64_t file_size_bytes = 0;
 };
 
 // Throws std::system_error when the program cannot be started.

@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include <cmath>
+#include <csignal>
 #include <cstdio>
 #include <filesystem>
 #include <map>
@@ -32,7 +33,13 @@ constexpr const char* settings_schema = R"json({
     "threads": {"type": "integer", "minimum": 0, "maximum": 64, "default": 0,
                 "description": "ffmpeg -threads (0: ffmpeg chooses)"},
     "maxDurationSeconds": {"type": "number", "exclusiveMinimum": 0, "default": 21600},
-    "killGraceMs": {"type": "integer", "minimum": 0, "maximum": 60000, "default": 3000}
+    "killGraceMs": {"type": "integer", "minimum": 0, "maximum": 60000, "default": 3000},
+    "cpuSeconds": {"type": "integer", "minimum": 1, "default": 21600,
+                   "description": "CPU time ffmpeg/ffprobe may use per run (RLIMIT_CPU)"},
+    "memoryBytes": {"type": "integer", "minimum": 67108864, "default": 4294967296,
+                    "description": "address space ffmpeg/ffprobe may map (RLIMIT_AS)"},
+    "outputBytes": {"type": "integer", "minimum": 1048576, "default": 17179869184,
+                    "description": "the largest file ffmpeg may write (RLIMIT_FSIZE)"}
   },
   "additionalProperties": false
 })json";
@@ -99,6 +106,18 @@ std::string tail_lines(const std::string& text, size_t max_lines) {
     return text.substr(start, end - start);
 }
 
+// Options before every input, for ffprobe and ffmpeg alike. An upload is read as one
+// local file of a single-file container: only the file protocol, and only demuxers that
+// never open anything else (no hls, dash, concat/ffconcat, image sequences, playlists),
+// so an upload cannot make ffmpeg read other files of the host or other clients' uploads.
+// mov's external data references stay off (its enable_drefs default).
+const std::vector<std::string> input_guards = {
+    "-protocol_whitelist", "file",
+    "-format_whitelist",
+    "aac,ac3,aiff,amr,ape,asf,au,avi,caf,dts,eac3,flac,flv,gsm,h264,hevc,ivf,m4v,matroska,mov,mp3,mpeg,"
+    "mpegts,mpegvideo,ogg,tta,voc,w64,wav,wv",
+};
+
 class transcoder final : public ticketd::handler {
    public:
     explicit transcoder(std::string_view settings_json) {
@@ -108,6 +127,9 @@ class transcoder final : public ticketd::handler {
         threads_ = s.value("threads", 0);
         max_duration_ = s.value("maxDurationSeconds", 21600.0);
         kill_grace_ = std::chrono::milliseconds(s.value("killGraceMs", 3000));
+        cpu_seconds_ = s.value("cpuSeconds", uint64_t{21600});
+        memory_bytes_ = s.value("memoryBytes", uint64_t{4} << 30);
+        output_bytes_ = s.value("outputBytes", uint64_t{16} << 30);
         for (const auto& [key, path] : {std::pair{"ffmpeg", ffmpeg_}, std::pair{"ffprobe", ffprobe_}}) {
             if (path.empty() || path[0] != '/' || ::access(path.c_str(), X_OK) != 0) {
                 throw std::runtime_error(std::string(key) + " '" + path +
@@ -164,7 +186,9 @@ class transcoder final : public ticketd::handler {
         const std::string output = job.result_file(spec.content_type);
         job.set_result_name(in.value("outputName", "transcoded") + "." + (target == "opus" ? "opus" : target));
         std::vector<std::string> args = {ffmpeg_, "-nostdin", "-hide_banner", "-nostats", "-loglevel", "error",
-                                         "-progress", "pipe:1", "-y", "-i", "file:" + input};
+                                         "-progress", "pipe:1", "-y"};
+        args.insert(args.end(), input_guards.begin(), input_guards.end());
+        args.insert(args.end(), {"-i", "file:" + input});
         if (threads_ > 0) args.insert(args.end(), {"-threads", std::to_string(threads_)});
         if (spec.video) {
             args.insert(args.end(), {"-map", "0:v:0", "-map", "0:a:0?", "-sn", "-dn"});
@@ -190,7 +214,7 @@ class transcoder final : public ticketd::handler {
         args.insert(args.end(), {"-f", spec.format, "file:" + output});
 
         job.progress(2, "transcoding to " + target);
-        child_options o;
+        child_options o = limited();
         o.argv = args;
         o.working_dir = std::string(job.scratch_dir());
         o.kill_grace = kill_grace_;
@@ -206,6 +230,14 @@ class transcoder final : public ticketd::handler {
         };
         const auto r = run_child(o);
         if (r.stopped) throw ticketd::job_canceled();
+        if (r.signal == SIGXCPU) {
+            throw ticketd::job_failed("ffmpeg-limit", "ffmpeg used its " + std::to_string(cpu_seconds_) +
+                                                          " s of CPU (setting cpuSeconds)");
+        }
+        if (r.signal == SIGXFSZ) {
+            throw ticketd::job_failed("ffmpeg-limit", "the output reached its " + std::to_string(output_bytes_) +
+                                                          " bytes (setting outputBytes)");
+        }
         if (r.exit_code != 0) {
             const std::string how = r.signal ? "was killed by signal " + std::to_string(r.signal)
                                              : "exited with status " + std::to_string(r.exit_code);
@@ -220,8 +252,10 @@ class transcoder final : public ticketd::handler {
 
    private:
     probe probe_input(ticketd::job& job, const std::string& input) const {
-        child_options o;
-        o.argv = {ffprobe_, "-v", "error", "-print_format", "json", "-show_format", "-show_streams", "file:" + input};
+        child_options o = limited();
+        o.argv = {ffprobe_, "-v", "error", "-print_format", "json", "-show_format", "-show_streams"};
+        o.argv.insert(o.argv.end(), input_guards.begin(), input_guards.end());
+        o.argv.push_back("file:" + input);
         o.working_dir = std::string(job.scratch_dir());
         o.kill_grace = kill_grace_;
         o.should_stop = [&job] { return job.canceled(); };
@@ -255,7 +289,16 @@ class transcoder final : public ticketd::handler {
         return p;
     }
 
+    child_options limited() const {
+        child_options o;
+        o.cpu_seconds = cpu_seconds_;
+        o.address_space_bytes = memory_bytes_;
+        o.file_size_bytes = output_bytes_;
+        return o;
+    }
+
     std::string ffmpeg_, ffprobe_;
+    uint64_t cpu_seconds_ = 0, memory_bytes_ = 0, output_bytes_ = 0;
     int threads_ = 0;
     double max_duration_ = 21600;
     std::chrono::milliseconds kill_grace_{3000};

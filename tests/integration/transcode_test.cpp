@@ -22,6 +22,8 @@ daemon_config_text transcode_config() {
                                     "settings:\n  killGraceMs: 2000\n";
     c.job_types["broken.yaml"] = "type: broken_ffmpeg\nplugin: @PLUGINS@/transcode.so\nmax_attempts: 1\n"
                                  "settings:\n  ffmpeg: @FIXTURES@/failing-ffmpeg\n";
+    c.job_types["small.yaml"] = "type: small_output\nplugin: @PLUGINS@/transcode.so\nmax_attempts: 1\n"
+                                "settings:\n  outputBytes: 1048576\n";
     return c;
 }
 
@@ -224,4 +226,30 @@ TEST_F(slow_transcode, the_timeout_ends_the_ffmpeg_process_group) {
     EXPECT_EQ(job["error"].value("code", ""), "job-timeout");
     EXPECT_EQ(processes_mentioning(source), 0);
     EXPECT_EQ(d.log().find("ignored the stop request"), std::string::npos);
+}
+
+// An upload that names other files (an HLS playlist, an ffconcat script) must not make
+// ffmpeg read them: here they name another upload, which would transcode fine alone.
+TEST_F(transcode_jobs, an_upload_that_names_other_files_reads_none_of_them) {
+    const std::string media_id = upload(generate("tone.ts", "-f lavfi -i sine=duration=2 -f mpegts"), "video/mp2t");
+    const auto media_path = d.dir() / "state" / "uploads" / media_id;
+    ASSERT_TRUE(fs::exists(media_path));
+    const std::string playlist = "#EXTM3U\n#EXT-X-TARGETDURATION:10\n#EXTINF:2,\nfile:" + media_path.string() +
+                                 "\n#EXT-X-ENDLIST\n";
+    const std::string concat = "ffconcat version 1.0\nfile " + media_id + "\n";
+    for (const auto& text : {playlist, concat}) {
+        const auto job = d.wait_terminal(submit(upload(text, "application/octet-stream"), {{"target", "mp3"}}), 60s);
+        EXPECT_EQ(job.value("status", ""), "failed") << job.dump();
+        EXPECT_EQ(job["error"].value("code", ""), "transcode/not-media") << job.dump();
+    }
+    // The named upload itself is media.
+    EXPECT_EQ(d.wait_terminal(submit(media_id, {{"target", "mp3"}}), 60s).value("status", ""), "succeeded");
+}
+
+TEST_F(transcode_jobs, ffmpeg_is_held_to_its_output_limit) {
+    // 10 s of 44.1 kHz stereo PCM: 1.7 MB as WAV, over the type's outputBytes of 1 MiB.
+    const auto source = upload(generate("long.wav", "-f lavfi -i sine=duration=10:sample_rate=44100 -ac 2"), "audio/wav");
+    const auto job = d.wait_terminal(submit(source, {{"target", "wav"}}, "small_output"), 60s);
+    EXPECT_EQ(job.value("status", ""), "failed") << job.dump();
+    EXPECT_EQ(job["error"].value("code", ""), "small_output/ffmpeg-limit") << job.dump();
 }
