@@ -117,7 +117,16 @@ bool csv_reader::next(record& out) {
         }
         out.fields.push_back(std::move(field));
         c = in_.get();
-        if (c == delimiter_) continue;
+        if (c == delimiter_) {
+            // Delimiters count too: a line of nothing but commas is a record of that size
+            // (and as many empty fields), bounded like any other.
+            if (++bytes > max_record_bytes) {
+                out.error = "the record is longer than " + std::to_string(max_record_bytes) + " bytes";
+                skip_rest_of_line();
+                return true;
+            }
+            continue;
+        }
         if (c == '\r') {
             if (in_.peek() == '\n') in_.get();
             ++line_;

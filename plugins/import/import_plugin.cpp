@@ -410,7 +410,7 @@ class importer final : public ticketd::handler {
                     " FROM stage.rows");
             sql::statement ledger(db, "INSERT INTO _ticketd_imports (job_id, target, rows, result, imported_at) "
                                       "VALUES (?1, ?2, ?3, ?4, ?5)");
-            ledger.bind(1, job.id()).bind(2, table).bind(3, static_cast<int64_t>(imported)).bind(4, result.dump())
+            ledger.bind(1, job.id()).bind(2, table).bind(3, static_cast<int64_t>(imported)).bind(4, result.dump(-1, ' ', false, json::error_handler_t::replace))
                 .bind(5, now_rfc3339()).run();
             db.exec("COMMIT");
         } catch (const sql::error&) {
@@ -419,7 +419,7 @@ class importer final : public ticketd::handler {
         }
         db.exec("DETACH DATABASE stage");
         job.progress(100.0, std::to_string(imported) + " rows imported into " + table);
-        job.set_result("application/json", result.dump());
+        job.set_result("application/json", result.dump(-1, ' ', false, json::error_handler_t::replace));
     }
 
     static std::string lower(std::string s) {

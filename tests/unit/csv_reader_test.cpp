@@ -71,6 +71,20 @@ TEST(csv_reader, a_record_longer_than_the_limit_is_an_error_not_unbounded_memory
     EXPECT_EQ(rows[1].fields, std::vector<std::string>{"next"});
 }
 
+TEST(csv_reader, delimiters_count_against_the_record_limit) {
+    // A line of nothing but commas: as many empty fields, which must not be unbounded.
+    const auto rows = read_all(std::string(csv_reader::max_record_bytes + 10, ',') + "\nnext\n");
+    ASSERT_EQ(rows.size(), 2u);
+    EXPECT_NE(rows[0].error.find("longer than"), std::string::npos);
+    EXPECT_LE(rows[0].fields.size(), csv_reader::max_record_bytes + 1);
+    EXPECT_EQ(rows[1].fields, std::vector<std::string>{"next"});
+    // Just under the limit is a record.
+    const auto fits = read_all(std::string(1000, ',') + "\n");
+    ASSERT_EQ(fits.size(), 1u);
+    EXPECT_TRUE(fits[0].error.empty());
+    EXPECT_EQ(fits[0].fields.size(), 1001u);
+}
+
 TEST(line_reader, strips_line_endings_and_a_byte_order_mark) {
     temp_file f("\xEF\xBB\xBF{\"a\":1}\r\n\n  \n{\"b\":2}");
     byte_source in(f.path);
