@@ -197,12 +197,13 @@ std::string status_line(const job_engine& engine) {
            std::to_string(running) + " running";
 }
 
-// Calls `fn` every `period` on the timer thread until the process stops.
+// Calls `fn` every `period` on the timer thread until the process stops. The next call is
+// scheduled first: one that throws (contained by the scheduler) does not end the series.
 void every(scheduler& timers, std::chrono::milliseconds period, std::function<void()> fn) {
     auto tick = std::make_shared<std::function<void()>>();
     *tick = [&timers, period, fn = std::move(fn), weak = std::weak_ptr<std::function<void()>>(tick)] {
-        fn();
         if (auto next = weak.lock()) timers.after(period, [next] { (*next)(); });
+        fn();
     };
     timers.after(period, [tick] { (*tick)(); });
 }
@@ -452,6 +453,7 @@ int run_daemon(const daemon_options& options) {
                     log_info("received SIGHUP: reloading " + config.file.string());
                     if (reloader.joinable()) reloader.join();  // the previous one, finished
                     reloader = std::thread([&] {
+                        hold_control_signals();  // and so do the workers a reload starts
                         name_this_thread("td-reload");
                         reload();
                     });
@@ -469,6 +471,7 @@ int run_daemon(const daemon_options& options) {
                             "\nEXTEND_TIMEOUT_USEC=" + std::to_string(extend.count()));
             // Draining blocks (it waits for jobs): never on an io thread.
             drainer = std::thread([&] {
+                hold_control_signals();
                 name_this_thread("td-drain");
                 run_or_fail_stop("td-drain", [&] {
                     clean_stop = engine.drain();
@@ -528,6 +531,7 @@ int run_daemon(const daemon_options& options) {
     // SIGTERM must not end the process in the middle of its clean stop.
     hold_control_signals();
     for (auto& t : io_threads) t.join();
+    timers.stop();  // before the io contexts and their list go: the watchdog's round uses them
     if (drainer.joinable()) drainer.join();
     if (reloader.joinable()) reloader.join();
     store->close();

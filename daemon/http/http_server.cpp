@@ -237,6 +237,8 @@ class session : public std::enable_shared_from_this<session> {
             plan = st_->handler.plan_body(request_);
         } catch (const std::exception& e) {
             return handler_failed(e.what(), request_.request_id);
+        } catch (...) {
+            return handler_failed("an exception of unknown type", request_.request_id);
         }
         if (plan.reject) {
             keep_alive_ = false;  // the body (if any) is never read
@@ -251,7 +253,7 @@ class session : public std::enable_shared_from_this<session> {
         // A body read into memory reserves its size (a chunked one, its limit) in the
         // budget all connections share, so that many large bodies at once cannot take
         // the memory: past it, 503 at once and the body is never read.
-        if (!streaming_ && (!length || *length > 0) && !reserve_body_memory(length ? *length : limit)) {
+        if (!streaming_ && !header_parser_->is_done() && !reserve_body_memory(length.value_or(limit))) {
             keep_alive_ = false;
             return reply_error(503, "unavailable", "too many request bodies are being received; retry later",
                                request_.request_id);
@@ -717,8 +719,11 @@ std::string client_key(const net::ip::address& address) {
         const auto bytes = address.to_v4().to_bytes();
         return std::string(bytes.begin(), bytes.end());
     }
-    const auto bytes = address.to_v6().to_bytes();
-    return std::string(bytes.begin(), bytes.end());
+    const auto v6 = address.to_v6();
+    if (v6.is_v4_mapped()) return client_key(net::ip::make_address_v4(net::ip::v4_mapped, v6));
+    // An IPv6 client holds a /64 at least: its connections count together.
+    const auto bytes = v6.to_bytes();
+    return std::string(bytes.begin(), bytes.begin() + 8);
 }
 
 void do_accept(const std::shared_ptr<http_server::state>& st) {

@@ -38,15 +38,22 @@ constexpr uint32_t marked = 1;
 constexpr const char* extension = ".mark";
 
 // The calling worker's mark while it has one (initial-exec TLS of the executable: safe to
-// read in a signal handler).
+// read in a signal handler), and the process that bound it: a child forked on a worker
+// thread inherits both, and what ends the child is not the parent's doing.
 thread_local mark_bytes* this_thread_mark = nullptr;
+thread_local pid_t this_thread_mark_pid = 0;
+// One attempt is named per process, the first: a crash that a first one sets off on
+// another thread (a plugin's exit() tearing down what others use) names nobody else.
+std::atomic<bool> flagged{false};
 
 constexpr int fatal_signals[] = {SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGABRT};
 struct sigaction previous_actions[NSIG];
 
 void flag_this_thread(uint32_t what) {
     mark_bytes* m = this_thread_mark;
-    if (m == nullptr || std::atomic_ref<uint32_t>(m->state).load(std::memory_order_acquire) != marked) return;
+    if (m == nullptr || this_thread_mark_pid != ::getpid()) return;
+    if (std::atomic_ref<uint32_t>(m->state).load(std::memory_order_acquire) != marked) return;
+    if (flagged.exchange(true)) return;
     std::atomic_ref<uint32_t>(m->ended_process).store(what, std::memory_order_release);
 }
 
@@ -123,6 +130,7 @@ void attempt_marks::slot::clear() {
 void attempt_marks::slot::bind_to_this_thread() {
     thread_local alternate_stack stack;
     this_thread_mark = static_cast<mark_bytes*>(map_);
+    this_thread_mark_pid = ::getpid();
 }
 
 void attempt_marks::attribute_crashes() {

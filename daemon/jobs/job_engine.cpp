@@ -947,10 +947,10 @@ void job_engine::force_finish(const job_entry_ptr& e, const std::shared_ptr<run_
                 "another worker takes its worker's place");
     // The worker stays inside the plugin, perhaps for good: the pool gets a new one, so
     // that a plugin that never returns does not cost its type a worker. (During a drain
-    // there is no pool left to serve.)
+    // there is no pool left to serve.) Started once the job is finished and the lock let go.
+    job_type_ptr replace;
     if (auto rt = find_type(e->record.type); rt && !rt->removed && !draining_ && !control->abandoned.exchange(true)) {
-        rt->metrics->worker_abandoned(+1);
-        start_workers(rt, 1);
+        replace = rt;
     }
     if (reason == stop_reason::timeout) {
         finalize_locked(e, terminal_record(e->record, job_status::failed,
@@ -959,6 +959,14 @@ void job_engine::force_finish(const job_entry_ptr& e, const std::shared_ptr<run_
     } else {
         finalize_locked(e, terminal_record(e->record, job_status::canceled,
                                            job_error{"job-canceled", "Job canceled", "canceled while running"}));
+    }
+    lock.unlock();
+    if (!replace) return;
+    replace->metrics->worker_abandoned(+1);
+    try {
+        start_workers(replace, 1);
+    } catch (const std::exception& ex) {
+        log_error("worker of type " + replace->type + ": no replacement for an abandoned worker: " + ex.what());
     }
 }
 
@@ -1035,7 +1043,11 @@ void job_engine::schedule_purge() {
 }
 
 void job_engine::purge() {
-    uploads_.purge(now_unix_ms());
+    try {
+        uploads_.purge(now_unix_ms());
+    } catch (const std::exception& e) {  // the jobs' purge, and the next round, still run
+        log_error(std::string("retention: purging uploads failed: ") + e.what());
+    }
     store_.purge(now_unix_ms(), config_.tombstone_ttl.count(), [this](purge_report report) {
         {
             std::lock_guard lock(mutex_);

@@ -98,16 +98,19 @@ child_result run_child(const child_options& o) {
     posix_spawn_file_actions_destroy(&actions);
     posix_spawnattr_destroy(&attr);
     if (rc != 0) throw std::system_error(rc, std::generic_category(), "cannot start " + o.argv[0]);
-    // posix_spawn cannot set them: applied as the child starts (it has only exec'd).
+    // posix_spawn cannot set them, so they are applied the moment it returns: the child has
+    // just exec'd and runs unlimited for that moment only. The CPU limit's soft value comes
+    // first (SIGXCPU), its hard one (SIGKILL) 5 s later.
     for (const auto& [resource, value] : {std::pair{RLIMIT_CPU, o.cpu_seconds}, std::pair{RLIMIT_AS, o.address_space_bytes},
                                           std::pair{RLIMIT_FSIZE, o.file_size_bytes}}) {
         if (value == 0) continue;
-        const rlimit limit{value, value};
+        const rlimit limit{value, resource == RLIMIT_CPU ? value + 5 : value};
         if (::prlimit(pid, resource, &limit, nullptr) != 0) {
-            ::kill(-pid, SIGKILL);  // unbounded is not an option
+            const int error = errno;
+            ::kill(-pid, SIGKILL);  // a child that cannot be limited does not run
             int ignored = 0;
             ::waitpid(pid, &ignored, 0);
-            throw std::system_error(errno, std::generic_category(), "cannot limit " + o.argv[0]);
+            throw std::system_error(error, std::generic_category(), "cannot limit " + o.argv[0]);
         }
     }
     out_w.reset();

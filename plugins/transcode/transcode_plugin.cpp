@@ -230,10 +230,6 @@ class transcoder final : public ticketd::handler {
         };
         const auto r = run_child(o);
         if (r.stopped) throw ticketd::job_canceled();
-        if (r.signal == SIGXCPU) {
-            throw ticketd::job_failed("ffmpeg-limit", "ffmpeg used its " + std::to_string(cpu_seconds_) +
-                                                          " s of CPU (setting cpuSeconds)");
-        }
         if (r.signal == SIGXFSZ) {
             throw ticketd::job_failed("ffmpeg-limit", "the output reached its " + std::to_string(output_bytes_) +
                                                           " bytes (setting outputBytes)");

@@ -71,6 +71,9 @@ http_result http_request(uint16_t port, const std::string& method, const std::st
 
 raw_connection::raw_connection(uint16_t port, const char* from) {
     fd_ = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    // Bound to its source address, but its port chosen at connect() as usual.
+    const int no_port = 1;
+    ::setsockopt(fd_, IPPROTO_IP, IP_BIND_ADDRESS_NO_PORT, &no_port, sizeof no_port);
     sockaddr_in local{};
     local.sin_family = AF_INET;
     if (::inet_pton(AF_INET, from, &local.sin_addr) != 1 ||

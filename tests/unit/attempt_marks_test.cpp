@@ -7,6 +7,7 @@
 
 #include <gtest/gtest.h>
 
+#include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -91,10 +92,13 @@ std::unordered_map<std::string, attempt_marks::left_over_mark> crash_on_a_worker
                                                                                  void (*crash)()) {
     const pid_t child = ::fork();
     if (child == 0) {
+        const rlimit no_core{0, 0};
+        ::setrlimit(RLIMIT_CORE, &no_core);
         attempt_marks::attribute_crashes();
         attempt_marks marks(dir);
         auto idle = marks.open_slot();
-        idle->mark(job_a, 1);  // a bystander, on this thread
+        idle->bind_to_this_thread();
+        idle->mark(job_a, 1);  // a bystander, on this thread (waiting in join() when the crash comes)
         auto slot = marks.open_slot();
         std::thread worker([&] {
             slot->bind_to_this_thread();
