@@ -7,9 +7,10 @@
 #include "fixtures.hpp"
 
 #include <csignal>
-#include <cstdint>
 #include <cstdlib>
 #include <fstream>
+
+#include <sys/mman.h>
 
 namespace {
 
@@ -22,8 +23,10 @@ int overflow_the_stack(int depth) {
 
 void crash_with(const std::string& how) {
     if (how == "segv") {
-        volatile std::uintptr_t nowhere = 0;
-        *reinterpret_cast<volatile int*>(nowhere) = 1;
+        // A wild write to a page nothing may touch (not a null store, which UBSan's check
+        // would stop before any fault happens).
+        void* page = ::mmap(nullptr, 4096, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+        *static_cast<volatile int*>(page) = 1;
     } else if (how == "abort") {
         std::abort();
     } else if (how == "stack") {

@@ -7,6 +7,7 @@
 
 #include <gtest/gtest.h>
 
+#include <sys/mman.h>
 #include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -114,6 +115,12 @@ std::unordered_map<std::string, attempt_marks::left_over_mark> crash_on_a_worker
     return marks.left_over();
 }
 
+// A wild write that faults (a null store would be stopped by UBSan before any fault).
+void write_to_a_forbidden_page() {
+    void* page = ::mmap(nullptr, 4096, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    *static_cast<volatile int*>(page) = 1;
+}
+
 int deeper(int depth) {
     volatile char frame[4096];
     frame[0] = static_cast<char>(depth);
@@ -128,7 +135,7 @@ TEST(attempt_marks, a_crash_flags_only_the_attempt_on_the_thread_that_crashed) {
         void (*crash)();
     };
     const crash_case cases[] = {
-        {SIGSEGV, [] { *reinterpret_cast<volatile int*>(static_cast<std::uintptr_t>(job_a.size() - 32)) = 1; }},
+        {SIGSEGV, [] { write_to_a_forbidden_page(); }},
         {SIGABRT, [] { std::abort(); }},
         {SIGSEGV, [] { deeper(0); }},  // a stack overflow, caught on the alternate stack
         {SIGFPE, [] { std::raise(SIGFPE); }},
