@@ -305,6 +305,13 @@ TEST_F(body_budget, many_large_bodies_at_once_share_a_memory_budget) {
 }
 
 TEST(accept_limits, running_out_of_descriptors_backs_off_and_recovers) {
+#if defined(__SANITIZE_ADDRESS__)
+    // UBSan checks a polymorphic object's type by probing its vtable's memory through a
+    // pipe(); with no descriptors left the probe fails and it reports an "invalid vptr"
+    // on a valid object and ends the process (reproduced with a six-line program), and its
+    // suppressions file is read too late to silence it. The release suite runs this test.
+    GTEST_SKIP() << "UBSan's vptr check fails falsely once the process has no descriptors";
+#endif
     // The daemon inherits a soft limit of 128 descriptors; 300 connections exhaust them.
     daemon_process d;
     rlimit saved{};
