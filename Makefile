@@ -5,7 +5,7 @@ JOBS ?= 2
 
 PREFIX ?= /usr
 
-.PHONY: all deps configure build run test test-asan test-loaded fresh-test check-config install package systemd-test bench bench-celery clean
+.PHONY: all deps configure build run test test-asan test-loaded fresh-test fuzz fuzz-smoke fuzz-build check-config install package systemd-test bench bench-celery clean
 
 all: build
 
@@ -31,6 +31,23 @@ test: build
 # The whole suite under AddressSanitizer + UndefinedBehaviorSanitizer (CI runs it too).
 test-asan:
 	@$(MAKE) --no-print-directory PRESET=asan test
+
+# The libFuzzer harnesses (tests/fuzz): each runs FUZZ_SECONDS on its seeds and what
+# earlier runs found (build/fuzz/fuzz-corpus); FUZZ=name,... picks some; FUZZ_JOBS at once.
+FUZZ_SECONDS ?= 300
+FUZZ ?=
+fuzz-build: deps
+	@cmake --preset fuzz >/dev/null
+	@cmake --build --preset fuzz -j$(JOBS)
+
+fuzz: fuzz-build
+	./tests/fuzz/run.sh build/fuzz $(FUZZ_SECONDS) $(subst $(comma), ,$(FUZZ))
+
+# CI: every harness built and run briefly on its corpus, so none of them rots.
+fuzz-smoke: fuzz-build
+	./tests/fuzz/run.sh build/fuzz 10
+
+comma := ,
 
 # The whole suite RUNS times in a row while stress-ng keeps every core busy (flakiness).
 RUNS ?= 10

@@ -1,7 +1,7 @@
 #include "plugins/job_handler.hpp"
 
 #include "api/request_headers.hpp"
-#include "plugins/elf_stack.hpp"
+#include "plugins/elf_file.hpp"
 
 #include "system/log.hpp"
 #include "system/utf8.hpp"
@@ -200,6 +200,9 @@ std::shared_ptr<plugin_library> plugin_library::load(const std::filesystem::path
     if (!std::filesystem::is_regular_file(file)) {
         reject(file, "a plugin file", "no such file",
                "build the plugin or correct 'plugin:' / 'plugin_dir'");
+    }
+    if (std::string error; !elf_sections_in_bounds(file, error)) {
+        reject(file, "an ELF shared object", error, "point 'plugin:' at a .so built with ticketd_add_plugin()");
     }
     try {
         boost::dll::library_info info(file);

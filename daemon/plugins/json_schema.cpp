@@ -6,10 +6,14 @@
 
 // GCC 12 reports false -Wmaybe-uninitialized errors inside libstdc++'s <regex> when
 // optimising with sanitizers (GCC bug 105562); the code in question is the library's.
+#if defined(__GNUC__) && !defined(__clang__)
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#endif
 #include <regex>
+#if defined(__GNUC__) && !defined(__clang__)
 #pragma GCC diagnostic pop
+#endif
 
 namespace ticketd {
 

@@ -111,7 +111,10 @@ job_record get_job(reader& r) {
     j.progress_message = r.str();
     j.input = r.str();
     j.labels = r.str();
-    if (auto files = r.str(); !files.empty()) j.files = nlohmann::json::parse(files);
+    if (auto files = r.str(); !files.empty()) {
+        j.files = nlohmann::json::parse(files, nullptr, false);
+        if (!j.files.is_object()) throw std::runtime_error("a job's files that are not a JSON object");
+    }
     j.result_name = r.str();
     if (r.flag()) {
         job_error e;

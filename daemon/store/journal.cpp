@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <charconv>
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
@@ -79,12 +80,14 @@ journal::journal(std::filesystem::path dir, uint64_t segment_bytes)
         const auto name = entry.path().filename().string();
         if (entry.path().extension() != ".journal") continue;
         const auto stem = entry.path().stem().string();
-        if (stem.size() != 20 || stem.find_first_not_of("0123456789") != std::string::npos) {
+        uint64_t first = 0;
+        const auto [end, parsed] = std::from_chars(stem.data(), stem.data() + stem.size(), first);
+        if (stem.size() != 20 || parsed != std::errc() || end != stem.data() + stem.size()) {
             throw journal_error("journal: " + entry.path().string() +
-                                " is not a journal segment (expected a 20-digit name); fix: move it out of " +
+                                " is not a journal segment (expected a 20-digit name below 2^64); fix: move it out of " +
                                 dir_.string());
         }
-        segments_[std::stoull(stem)] = entry.path();
+        segments_[first] = entry.path();
     }
 }
 
@@ -95,7 +98,8 @@ journal::~journal() {
 uint64_t journal::replay(uint64_t after, const std::function<void(uint64_t, std::string_view)>& each) {
     uint64_t expected = 0;  // the next position; 0 before the first segment
     for (auto it = segments_.begin(); it != segments_.end(); ++it) {
-        const auto& [first, file] = *it;
+        const uint64_t first = it->first;
+        const std::filesystem::path& file = it->second;
         const bool last = std::next(it) == segments_.end();
         if (expected == 0 && first > after + 1) {
             throw journal_error("journal: records " + std::to_string(after + 1) + " to " + std::to_string(first - 1) +
