@@ -4,6 +4,13 @@
 
 #include <gtest/gtest.h>
 
+#include <elf.h>
+
+#include <cstring>
+#include <fstream>
+#include <functional>
+#include <iterator>
+
 using namespace ticketd::test;
 
 namespace {
@@ -130,4 +137,67 @@ TEST_F(plugin_strings, malformed_strings_from_a_plugin_are_cleaned) {
     EXPECT_EQ(r.header("Content-Type").value_or(""), "application/octet-stream");
     EXPECT_FALSE(r.header("X-Injected").has_value());
     EXPECT_EQ(d.get("/v1/jobs?type=garbage").status, 200u);  // the list renders too
+}
+
+// Found by fuzzing (tests/fuzz/plugin_file_fuzzer.cpp): Boost.DLL's symbol listing trusts
+// an ELF's section headers and allocated what they claimed (exabytes: std::bad_alloc, or
+// under a sanitizer the end of the process). ticketd checks them first, on copies of a
+// real plugin with one field made wrong.
+namespace {
+std::string patched_plugin(const temp_dir& dir, const std::string& name,
+                           const std::function<void(std::string& elf, Elf64_Ehdr& header, Elf64_Shdr* sections)>& patch) {
+    std::ifstream in(std::string(TICKETD_PLUGIN_DIR) + "/hello.so", std::ios::binary);
+    std::string elf((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    Elf64_Ehdr header;
+    std::memcpy(&header, elf.data(), sizeof header);
+    patch(elf, header, reinterpret_cast<Elf64_Shdr*>(elf.data() + header.e_shoff));
+    std::memcpy(elf.data(), &header, sizeof header);
+    const auto file = (dir.path / (name + ".so")).string();
+    std::ofstream(file, std::ios::binary) << elf;
+    return file;
+}
+
+Elf64_Ehdr elf_header_of_hello() {
+    std::ifstream in(std::string(TICKETD_PLUGIN_DIR) + "/hello.so", std::ios::binary);
+    Elf64_Ehdr header{};
+    in.read(reinterpret_cast<char*>(&header), sizeof header);
+    return header;
+}
+
+std::string check_plugin_output(const std::string& file) {
+    std::string out;
+    EXPECT_EQ(run_ticketd({"--check-plugin", file}, out), 1) << out;
+    return out;
+}
+}  // namespace
+
+TEST(plugin_loading, section_headers_that_claim_more_than_the_file_holds_are_refused) {
+    temp_dir dir("ticketd-elf");
+    const std::vector<std::pair<std::string, std::string>> cases{
+        {patched_plugin(dir, "names",
+                        [](std::string&, Elf64_Ehdr& h, Elf64_Shdr* s) {
+                            s[h.e_shstrndx].sh_type = SHT_NOBITS;  // whatever its type, it is read
+                            s[h.e_shstrndx].sh_size = 0x70000f0021000007;
+                        }),
+         "found ELF section " + std::to_string(elf_header_of_hello().e_shstrndx) + " extends past the end of the file"},
+        {patched_plugin(dir, "no-sections", [](std::string&, Elf64_Ehdr& h, Elf64_Shdr*) { h.e_shnum = 0; }),
+         "found no ELF section headers"},
+        {patched_plugin(dir, "headers-past-the-end",
+                        [](std::string& elf, Elf64_Ehdr& h, Elf64_Shdr*) { h.e_shoff = elf.size() - 8; }),
+         "found ELF section headers outside the file"},
+        {patched_plugin(dir, "partial-symbol",
+                        [](std::string&, Elf64_Ehdr& h, Elf64_Shdr* s) {
+                            for (unsigned i = 0; i < h.e_shnum; ++i) {
+                                if (s[i].sh_type == SHT_DYNSYM) s[i].sh_size = 8;
+                            }
+                        }),
+         "is not a whole number of symbols"},
+    };
+    for (const auto& [file, found] : cases) {
+        const auto out = check_plugin_output(file);
+        EXPECT_EQ(out.rfind("ticketd: " + file + ": expected an ELF shared object, ", 0), 0u) << out;
+        EXPECT_NE(out.find(found), std::string::npos) << out;
+        EXPECT_NE(out.find("; fix: point 'plugin:' at a .so built with ticketd_add_plugin()\n"), std::string::npos)
+            << out;
+    }
 }

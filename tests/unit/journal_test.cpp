@@ -184,6 +184,29 @@ TEST(job_write, decoding_refuses_what_it_did_not_write) {
     EXPECT_THROW(decode_job_write(""), std::runtime_error);
 }
 
+// Found by fuzzing (tests/fuzz/journal_fuzzer.cpp): a job's files that are not a JSON
+// object threw nlohmann's parse_error, not the runtime_error recovery names.
+TEST(job_write, files_that_are_not_a_json_object_are_refused_by_name) {
+    job_write w;
+    w.job = full_record();
+    w.job.files = {{"source", "u1"}};
+    std::string bytes;
+    encode(w, bytes);
+    const auto at = bytes.find("{\"source\"");
+    ASSERT_NE(at, std::string::npos);
+    // Same length: not JSON, then JSON that is not an object.
+    for (std::string_view replacement : {R"(x"source":"u1"})", R"(["source","u1"])"}) {
+        std::string damaged = bytes;
+        damaged.replace(at, replacement.size(), replacement);
+        try {
+            (void)decode_job_write(damaged);
+            FAIL() << "decoded files that are not a JSON object";
+        } catch (const std::runtime_error& e) {
+            EXPECT_NE(std::string(e.what()).find("files"), std::string::npos) << e.what();
+        }
+    }
+}
+
 // In a group made durable together, a job's `running` followed by its finish needs only
 // the finish; a write with a result, other kinds of writes and non-job writes are kept
 // (and the last two are barriers).
@@ -341,6 +364,18 @@ TEST(journal, a_foreign_file_in_the_directory_is_named) {
         FAIL() << "accepted a foreign file";
     } catch (const journal_error& e) {
         EXPECT_NE(std::string(e.what()).find("notes.journal"), std::string::npos) << e.what();
+    }
+}
+
+// Found by fuzzing: twenty digits can name a number past 2^64 (std::stoull threw).
+TEST(journal, a_segment_name_past_two_to_the_64_is_named) {
+    temp_dir t("ticketd-journal");
+    std::ofstream(t.path / "99999999999999999999.journal") << "";
+    try {
+        journal j(t.path);
+        FAIL() << "accepted a segment name past 2^64";
+    } catch (const journal_error& e) {
+        EXPECT_NE(std::string(e.what()).find("99999999999999999999.journal"), std::string::npos) << e.what();
     }
 }
 
