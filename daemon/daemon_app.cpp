@@ -320,7 +320,7 @@ int run_daemon(const daemon_options& options) {
                             std::to_string(std::chrono::duration_cast<std::chrono::microseconds>(allow).count()) +
                             "\nSTATUS=migrating the store (" + std::to_string(*jobs) + " jobs)");
         }
-        store = std::make_unique<sqlite_store>(config.state_dir / "ticketd.db");
+        store = std::make_unique<sqlite_store>(config.state_dir / "ticketd.db", config.journal_segment_bytes);
     } catch (const std::exception& e) {
         log_error(std::string("startup failed: cannot open the store: ") + e.what());
         return 1;

@@ -20,6 +20,9 @@ namespace {
 // by principal in the engine and the store, ready for auth to fill it in).
 constexpr const char* anonymous = "anonymous";
 
+// Seconds a client waits before retrying a write the store could not make durable.
+constexpr int store_retry_after = 5;
+
 std::vector<std::string_view> split(std::string_view s, char sep) {
     std::vector<std::string_view> out;
     size_t start = 0;
@@ -214,6 +217,9 @@ void jobs_api::route(std::shared_ptr<call> c) {
     if (path == "/readyz") {
         if (!get) return c->method_not_allowed("GET, HEAD");
         if (!ready_ || !engine_.accepting()) return c->unavailable("ticketd is starting or draining", 1);
+        if (const auto trouble = engine_.store_trouble(); !trouble.empty()) {
+            return c->unavailable("the store cannot write: " + trouble, store_retry_after);
+        }
         http_response res;
         res.set("Content-Type", "application/json").set("Cache-Control", "no-store");
         res.body = R"({"status":"ready"})";
@@ -398,6 +404,7 @@ void jobs_api::submit(std::shared_ptr<call> c) {
                                   "the job this Idempotency-Key created was deleted; use a new key",
                                   {{"jobId", out.job_id}});
             case submit_status::unavailable: return c->unavailable(out.detail, 1);
+            case submit_status::store_unavailable: return c->unavailable(out.detail, store_retry_after);
             case submit_status::internal: return c->problem(500, "internal", out.detail);
         }
         const bool replayed = out.status == submit_status::replayed;
@@ -561,7 +568,10 @@ void jobs_api::cancel_job(std::shared_ptr<call> c, const std::string& id) {
         switch (out.status) {
             case cancel_status::not_found: return c->not_found_job();
             case cancel_status::gone: return c->gone_job();
-            case cancel_status::internal: return c->problem(500, "internal", "the cancellation could not be stored");
+            case cancel_status::internal:
+                return c->unavailable("the cancellation could not be stored (the state directory cannot be written "
+                                      "now); retry later",
+                                      store_retry_after);
             case cancel_status::already_terminal:
                 return c->problem(409, "job-already-terminal",
                                   "the job already " + std::string(to_string(out.job->status)) + "; nothing to cancel",
@@ -590,7 +600,10 @@ void jobs_api::delete_job(std::shared_ptr<call> c, const std::string& id) {
         http_response res;
         switch (status) {
             case remove_status::not_found: return c->not_found_job();
-            case remove_status::internal: return c->problem(500, "internal", "the deletion could not be stored");
+            case remove_status::internal:
+                return c->unavailable("the deletion could not be stored (the state directory cannot be written now); "
+                                      "retry later",
+                                      store_retry_after);
             case remove_status::removed_terminal: res.status = 204; break;
             case remove_status::removed_live: res.status = 202; break;
         }

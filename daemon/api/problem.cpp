@@ -13,6 +13,7 @@ std::string_view problem_title(std::string_view code) {
         {"unsupported-media-type", "Unsupported media type"},
         {"content-too-large", "Content too large"},
         {"unavailable", "Service unavailable"},
+        {"insufficient-storage", "Insufficient storage"},
         {"idempotency-key-reused", "Idempotency key reused with a different request"},
         {"idempotency-request-in-progress", "A request with this idempotency key is in progress"},
         {"idempotency-key-job-deleted", "The idempotency key's job was deleted"},

@@ -406,6 +406,10 @@ daemon_config load_config(const fs::path& file_arg) {
     c.idempotency_ttl = idem.duration("ttl", c.idempotency_ttl, min_keep, max_duration);
     idem.finish();
 
+    auto store = top.child("store");
+    c.journal_segment_bytes = store.size("journal_segment_bytes", c.journal_segment_bytes, 64 << 10, 1ULL << 30);
+    store.finish();
+
     auto uploads = top.child("uploads");
     c.uploads.max_bytes = uploads.size("max_bytes", c.uploads.max_bytes, 1, 1ULL << 40);
     c.uploads.ttl = uploads.duration("ttl", c.uploads.ttl, c.allow_short_retention ? one_ms : milliseconds(60'000),

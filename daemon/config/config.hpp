@@ -73,6 +73,7 @@ struct daemon_config {
     metrics_config metrics;
     uploads_config uploads;
     std::filesystem::path state_dir;
+    uint64_t journal_segment_bytes = 16 << 20;  // store.journal_segment_bytes: preallocated per segment
     std::filesystem::path plugin_dir;
     std::filesystem::path jobs_dir;
     bool require_idempotency_key = false;

@@ -38,8 +38,10 @@ class client_gone_signal {
 class body_sink {
    public:
     virtual ~body_sink() = default;
-    // False when the bytes cannot be stored: the request is answered with a 500.
+    // False when the bytes cannot be stored: the request is answered with a 500, or a 507
+    // when out_of_space() says the disk is full.
     virtual bool write(const char* data, size_t size) = 0;
+    virtual bool out_of_space() const { return false; }
 };
 
 struct http_response;

@@ -441,6 +441,10 @@ class session : public std::enable_shared_from_this<session> {
                                request_id);
         }
         if (ec == beast::errc::io_error) {
+            if (streaming_ && sink_parser_ && sink_parser_->get().body() && sink_parser_->get().body()->out_of_space()) {
+                return reply_error(507, "insufficient-storage",
+                                   "the request body does not fit: ticketd's storage is full; retry later", request_id);
+            }
             return reply_error(500, "internal", "the request body could not be stored", request_id);
         }
         if (ec) return reply_error(400, "invalid-request", "malformed HTTP request: " + ec.message(), request_id);

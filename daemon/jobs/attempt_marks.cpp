@@ -183,9 +183,13 @@ std::unique_ptr<attempt_marks::slot> attempt_marks::open_slot() {
     const auto file = dir_ / (new_random_id() + extension);
     const int fd = ::open(file.c_str(), O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
     if (fd < 0) throw std::runtime_error("cannot create " + file.string() + ": " + std::strerror(errno));
+    // Its block is allocated now, not at the first store into the mapping: a store into a
+    // hole of a full filesystem (tmpfs, or ext4 out of blocks) would fault with SIGBUS.
     void* map = MAP_FAILED;
-    if (::ftruncate(fd, sizeof(mark_bytes)) == 0) {
+    if (const int err = ::posix_fallocate(fd, 0, sizeof(mark_bytes)); err == 0) {
         map = ::mmap(nullptr, sizeof(mark_bytes), PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+    } else {
+        errno = err;
     }
     if (map == MAP_FAILED) {
         const std::string why = std::strerror(errno);

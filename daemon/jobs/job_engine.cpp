@@ -431,7 +431,10 @@ void job_engine::accept_committed(job_type_runtime& rt, job_record record,
         uploads_.release(record.id, record.files);
         rt.queue->release_reservation();
         rt.metrics->rejected(reject_reason::store_error);
-        done({submit_status::internal, {}, {}, "the job could not be stored", {}});
+        done({submit_status::store_unavailable, {}, {},
+              "the job could not be stored (the state directory cannot be written now); retry later with the same "
+              "Idempotency-Key",
+              {}});
         return;
     }
     auto e = std::make_shared<job_entry>();

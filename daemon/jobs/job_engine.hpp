@@ -95,7 +95,8 @@ enum class submit_status {
     key_reused,
     key_in_progress,
     key_job_deleted,
-    unavailable,
+    unavailable,        // a queue or the long-poll slots are full
+    store_unavailable,  // the job could not be made durable (a full disk, an I/O error)
     internal
 };
 
@@ -156,6 +157,8 @@ class job_engine {
     bool drain();
 
     bool accepting() const { return accepting_.load(); }
+    // Why the store cannot make writes durable now (empty: it can).
+    std::string store_trouble() const { return store_.trouble(); }
 
     void submit(submit_request request, std::function<void(submit_outcome)> done);
     void get(const std::string& id, const std::string& principal,

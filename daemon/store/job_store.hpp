@@ -122,6 +122,10 @@ class job_store {
     virtual void remove_uploads(std::vector<std::string> ids, write_done done) = 0;
     virtual std::vector<upload_record> load_uploads() = 0;  // startup only (blocking)
 
+    // Why writes cannot be made durable now, from the latest attempt (a full disk, an I/O
+    // error); empty when they can. Clears by itself once a write succeeds again.
+    virtual std::string trouble() const = 0;
+
     // Stop the threads after finishing queued writes.
     virtual void close() = 0;
 };

@@ -1,5 +1,6 @@
 #include "store/journal.hpp"
 
+#include "system/durable_dir.hpp"
 #include "system/log.hpp"
 
 #include <zlib.h>
@@ -13,6 +14,7 @@
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
+#include <system_error>
 
 namespace ticketd {
 
@@ -29,14 +31,13 @@ uint32_t checksum(uint64_t position, std::string_view payload) {
     return static_cast<uint32_t>(crc);
 }
 
-void sync_directory(const std::filesystem::path& dir) {
-    const int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (fd < 0 || ::fsync(fd) != 0) {
-        const auto why = errno_text();
-        if (fd >= 0) ::close(fd);
-        throw journal_error("journal: cannot sync " + dir.string() + ": " + why);
+// The journal's errors are journal_error, whatever failed underneath.
+void sync_dir(const std::filesystem::path& dir) {
+    try {
+        sync_directory(dir);
+    } catch (const std::system_error& e) {
+        throw journal_error(std::string("journal: cannot sync a directory: ") + e.what());
     }
-    ::close(fd);
 }
 
 std::string read_file(const std::filesystem::path& file) {
@@ -59,6 +60,24 @@ std::string read_file(const std::filesystem::path& file) {
     return out;
 }
 
+// The offset of the first record after `from` whose header and checksum hold and whose
+// position is `expected` or later (npos: none). Each byte offset is tried: only records
+// whose position is plausible for what is left of the segment get their checksum taken.
+size_t find_record_after(const std::string& bytes, size_t from, uint64_t expected) {
+    for (size_t at = from + 1; at + header_bytes <= bytes.size(); ++at) {
+        uint32_t length, sum;
+        uint64_t position;
+        std::memcpy(&length, bytes.data() + at, 4);
+        std::memcpy(&sum, bytes.data() + at + 4, 4);
+        std::memcpy(&position, bytes.data() + at + 8, 8);
+        const size_t left = bytes.size() - at - header_bytes;
+        if (position < expected || position - expected > (bytes.size() - from) / header_bytes) continue;
+        if (length > left) continue;
+        if (checksum(position, std::string_view(bytes.data() + at + header_bytes, length)) == sum) return at;
+    }
+    return std::string::npos;
+}
+
 constexpr const char* spare_name = "spare";
 
 std::string segment_name(uint64_t first) {
@@ -71,9 +90,12 @@ std::string segment_name(uint64_t first) {
 
 journal::journal(std::filesystem::path dir, uint64_t segment_bytes)
     : dir_(std::move(dir)), segment_bytes_(segment_bytes) {
+    try {
+        create_durable_directories(dir_);
+    } catch (const std::exception& e) {
+        throw journal_error("journal: cannot create " + dir_.string() + ": " + e.what());
+    }
     std::error_code ec;
-    std::filesystem::create_directories(dir_, ec);
-    if (ec) throw journal_error("journal: cannot create " + dir_.string() + ": " + ec.message());
     // A spare is never part of the journal: one left by the last run may be half written.
     std::filesystem::remove(dir_ / spare_name, ec);
     for (const auto& entry : std::filesystem::directory_iterator(dir_)) {
@@ -118,6 +140,17 @@ uint64_t journal::replay(uint64_t after, const std::function<void(uint64_t, std:
         while (offset < bytes.size()) {
             const auto damaged = [&](const std::string& what) {
                 if (last) {
+                    // A torn tail has nothing valid after it; a valid record after the
+                    // damage means the damage hit a write that was acknowledged.
+                    if (const auto later = find_record_after(bytes, offset, expected); later != std::string::npos) {
+                        throw journal_error(
+                            "journal: " + file.string() + " is damaged at offset " + std::to_string(offset) + " (" +
+                            what + ") and a valid record follows at offset " + std::to_string(later) +
+                            ": acknowledged writes may be lost. fix: restore the journal directory from the same "
+                            "backup as the database; or, to start without the records from the damage on (only "
+                            "if this follows a power loss mid-write), truncate -s " + std::to_string(offset) + " " +
+                            file.string());
+                    }
                     log_warning("journal: ignoring " + std::to_string(bytes.size() - offset) + " bytes at the end of " +
                                 file.string() + " (" + what + "): a write cut short, never acknowledged");
                     return;
@@ -186,9 +219,10 @@ void journal::open_segment(uint64_t first) {
             throw journal_error("journal: cannot reserve " + std::to_string(segment_bytes_) + " bytes for " +
                                 file.string() + ": " + std::strerror(err));
         }
-        sync_directory(dir_);
+        sync_dir(dir_);
     } catch (...) {
         ::close(fd);
+        if (!spare) ::unlink(file.c_str());  // what fallocate reserved before it failed goes back
         throw;
     }
     if (fd_ >= 0) ::close(fd_);

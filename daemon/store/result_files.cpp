@@ -1,5 +1,7 @@
 #include "store/result_files.hpp"
 
+#include "system/durable_dir.hpp"
+
 #include <fcntl.h>
 #include <unistd.h>
 
@@ -8,18 +10,8 @@
 
 namespace ticketd {
 
-void throw_errno(const std::string& what) { throw std::system_error(errno, std::generic_category(), what); }
-
-void sync_directory(const std::filesystem::path& dir) {
-    const int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (fd < 0) throw_errno("open " + dir.string());
-    const int rc = ::fsync(fd);
-    ::close(fd);
-    if (rc != 0) throw_errno("fsync " + dir.string());
-}
-
 result_files::result_files(std::filesystem::path dir) : dir_(std::move(dir)) {
-    std::filesystem::create_directories(dir_);
+    create_durable_directories(dir_);
 }
 
 void result_files::write(const std::string& job_id, std::string_view bytes) const {

@@ -10,11 +10,6 @@
 
 namespace ticketd {
 
-// Throws std::system_error for errno, naming what failed.
-[[noreturn]] void throw_errno(const std::string& what);
-// fsync a directory, so that a rename or unlink in it is durable. Throws std::system_error.
-void sync_directory(const std::filesystem::path& dir);
-
 class result_files {
    public:
     explicit result_files(std::filesystem::path dir);

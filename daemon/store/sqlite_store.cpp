@@ -296,13 +296,20 @@ void insert_job(sqlite_connection& db, const job_record& created, const job_reco
     }
 }
 
+// An update whose job has no row (removed or purged before it was applied): nothing of
+// the job is left to lose, so the write is dropped, unlike any other failure.
+class no_such_row : public sqlite_error {
+   public:
+    using sqlite_error::sqlite_error;
+};
+
 // Replaces a stored job's state (on the writer thread).
 void apply_update(sqlite_connection& db, const job_record& j) {
     auto& s = db.cached(update_sql.c_str());
     s.bind(1, j.id);
     bind_state(s, j, 2);
     s.run();
-    if (db.changes() != 1) throw sqlite_error("update: no job " + j.id);
+    if (db.changes() != 1) throw no_such_row("update: no job " + j.id);
 }
 
 const std::string find_seq_sql = "SELECT seq FROM jobs WHERE " + row_of_id1;
@@ -386,6 +393,7 @@ job_write update_of(const job_record& job, std::optional<std::string> result = s
 constexpr size_t max_apply_batch = 20000;        // writes per applier transaction
 constexpr auto apply_delay = std::chrono::milliseconds(50);  // the most a write waits to be applied
 constexpr size_t max_unapplied_writes = 100000;  // beyond: new writes wait for the applier
+constexpr auto journal_trouble_window = std::chrono::seconds(10);  // see sqlite_store::trouble()
 
 }  // namespace
 
@@ -469,7 +477,8 @@ void add_job_seq_function(sqlite_connection& db, const job_ids& ids) {
 }
 }  // namespace
 
-sqlite_store::sqlite_store(const std::filesystem::path& db_file, std::filesystem::path journal_dir) {
+sqlite_store::sqlite_store(const std::filesystem::path& db_file, uint64_t journal_segment_bytes,
+                           std::filesystem::path journal_dir) {
     writer_db_ = std::make_unique<sqlite_connection>(db_file, false);
     writer_db_->exec("PRAGMA journal_mode=WAL");
     writer_db_->exec("PRAGMA synchronous=FULL");
@@ -483,7 +492,8 @@ sqlite_store::sqlite_store(const std::filesystem::path& db_file, std::filesystem
     add_job_seq_function(*writer_db_, *ids_);
 
     // What the journal holds beyond the applied position goes into SQLite first.
-    journal_ = std::make_unique<journal>(journal_dir.empty() ? db_file.parent_path() / "journal" : journal_dir);
+    journal_ = std::make_unique<journal>(journal_dir.empty() ? db_file.parent_path() / "journal" : journal_dir,
+                                         journal_segment_bytes);
     {
         sqlite_statement s(writer_db_->handle(), "SELECT applied FROM journal_state WHERE id=1");
         if (s.step()) applied_ = static_cast<uint64_t>(s.int64(0));
@@ -692,9 +702,9 @@ void sqlite_store::journal_loop() {
         std::string error = behind ? "the store is stuck: " + std::to_string(max_unapplied_writes) +
                                          " writes wait to be applied to the database (see the log)"
                                    : std::string();
+        size_t journaled = 0;
         if (ok) {
             mark_superseded(batch);
-            size_t journaled = 0;
             for (auto& op : batch) {
                 if (!op.journaled) continue;
                 ++journaled;
@@ -714,6 +724,11 @@ void sqlite_store::journal_loop() {
             if (const auto o = observer_.load(); ok && journaled > 0 && o && o->journal_synced) {
                 o->journal_synced(std::chrono::steady_clock::now() - started, journaled);
             }
+        }
+        if (behind || journaled > 0) {
+            std::lock_guard lock(trouble_mutex_);
+            journal_trouble_ = ok ? std::string() : error;
+            journal_trouble_at_ = std::chrono::steady_clock::now();
         }
         // Acknowledged writes become visible to lookups before anyone hears of them.
         if (ok) {
@@ -743,6 +758,14 @@ void sqlite_store::journal_loop() {
         if (wake_applier) apply_cv_.notify_one();
         answer_all(std::move(answers));
     }
+}
+
+std::string sqlite_store::trouble() const {
+    std::lock_guard lock(trouble_mutex_);
+    if (!journal_trouble_.empty() && std::chrono::steady_clock::now() - journal_trouble_at_ < journal_trouble_window) {
+        return journal_trouble_;
+    }
+    return applier_trouble_;
 }
 
 void sqlite_store::mark_superseded(std::deque<write_op>& group) {
@@ -781,6 +804,10 @@ void sqlite_store::applier_loop() {
         const auto started = std::chrono::steady_clock::now();
         if (!apply(batch, outcomes, error)) {
             log_error("store: applying " + std::to_string(batch.size()) + " writes failed (retrying): " + error);
+            {
+                std::lock_guard trouble_lock(trouble_mutex_);
+                applier_trouble_ = "the database: " + error;
+            }
             std::unique_lock lock(apply_mutex_);
             if (applier_stopping_) {
                 // The journal keeps them for the next start; the others fail.
@@ -797,6 +824,10 @@ void sqlite_store::applier_loop() {
             continue;
         }
         backoff = std::chrono::milliseconds(100);
+        {
+            std::lock_guard lock(trouble_mutex_);
+            applier_trouble_.clear();
+        }
         if (const auto o = observer_.load(); o && o->applied) {
             o->applied(std::chrono::steady_clock::now() - started, batch.size());
         }
@@ -889,7 +920,20 @@ bool sqlite_store::apply(std::vector<write_op>& batch, std::vector<std::pair<boo
                 try {
                     apply_one(i);
                     db.cached("RELEASE op").run();
+                } catch (const no_such_row& e) {
+                    outcomes[i] = {false, e.what()};
+                    db.reset_all();
+                    db.cached("ROLLBACK TO op").run();
+                    db.cached("RELEASE op").run();
                 } catch (const std::exception& e) {
+                    // A journaled write was acknowledged long ago: it is never dropped. The
+                    // whole group is rolled back (the journal position stays before it)
+                    // and applied again later, until the cause (a full disk, an I/O error)
+                    // is gone.
+                    if (batch[i].journaled) {
+                        throw sqlite_error("the write to job " + batch[i].journaled->job_id() + " (journal record " +
+                                           std::to_string(batch[i].position) + "): " + e.what());
+                    }
                     outcomes[i] = {false, e.what()};
                     db.reset_all();
                     db.cached("ROLLBACK TO op").run();
@@ -904,12 +948,10 @@ bool sqlite_store::apply(std::vector<write_op>& batch, std::vector<std::pair<boo
         }
         db.reset_all();  // no statement keeps a read open across the commit
         db.cached("COMMIT").run();
-        // A journaled write SQLite refused (a bug, or a job purged under it): its client
-        // had its answer long ago, so all that is left is to say so.
         for (size_t i = 0; i < batch.size(); ++i) {
             if (batch[i].journaled && !outcomes[i].first) {
-                log_error("store: a journaled write to job " + batch[i].journaled->job_id() +
-                          " could not be applied and is dropped: " + outcomes[i].second);
+                log_warning("store: a journaled write to job " + batch[i].journaled->job_id() +
+                            " found no job to apply to (removed before it was applied): " + outcomes[i].second);
             }
         }
         return true;

@@ -40,7 +40,9 @@ class sqlite_connection;
 class sqlite_store final : public job_store {
    public:
     // The journal lives in `journal_dir` (by default, `journal/` next to the database).
-    explicit sqlite_store(const std::filesystem::path& db_file, std::filesystem::path journal_dir = {});
+    explicit sqlite_store(const std::filesystem::path& db_file,
+                          uint64_t journal_segment_bytes = journal::default_segment_bytes,
+                          std::filesystem::path journal_dir = {});
     ~sqlite_store() override;
 
     job_identity new_job_id() override;
@@ -86,6 +88,8 @@ class sqlite_store final : public job_store {
 
     // Writes acknowledged but not yet in SQLite (a gauge: how far the applier is behind).
     size_t unapplied_writes() const;
+
+    std::string trouble() const override;
 
    private:
     struct write_op {
@@ -163,6 +167,15 @@ class sqlite_store final : public job_store {
     std::mutex read_mutex_;
     std::condition_variable read_cv_;
     std::deque<read_op> reads_;
+
+    // The latest failure of the journal's commit and of the applier, cleared by their next
+    // success (see trouble()).
+    // The journal's is reported for journal_trouble_window after it happened: nothing
+    // else would clear it when no write comes (readiness would stay false for good).
+    mutable std::mutex trouble_mutex_;
+    std::string journal_trouble_;
+    std::chrono::steady_clock::time_point journal_trouble_at_;
+    std::string applier_trouble_;
 
     std::thread writer_;
     std::thread applier_;

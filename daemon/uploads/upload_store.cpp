@@ -1,7 +1,7 @@
 #include "uploads/upload_store.hpp"
 #include "system/threads.hpp"
 
-#include "store/result_files.hpp"
+#include "system/durable_dir.hpp"
 #include "system/log.hpp"
 #include "system/random_id.hpp"
 #include "system/sha256.hpp"
@@ -45,6 +45,7 @@ class upload_sink final : public body_sink {
             const ssize_t n = ::write(fd_, data, size);
             if (n < 0) {
                 if (errno == EINTR) continue;
+                error_ = errno;
                 log_error("uploads: write " + temp_.string() + ": " + std::strerror(errno));
                 return false;
             }
@@ -65,6 +66,7 @@ class upload_sink final : public body_sink {
         sync_directory(final_path.parent_path());
     }
 
+    bool out_of_space() const override { return error_ == ENOSPC || error_ == EDQUOT; }
     uint64_t size() const { return size_; }
     std::string sha256() { return hash_.finish_hex(); }
 
@@ -72,6 +74,7 @@ class upload_sink final : public body_sink {
     fs::path temp_;
     int fd_ = -1;
     bool kept_ = false;
+    int error_ = 0;  // errno of a failed write
     uint64_t size_ = 0;
     sha256_stream hash_;
 };
@@ -80,7 +83,7 @@ class upload_sink final : public body_sink {
 
 upload_store::upload_store(fs::path dir, job_store& store, std::chrono::milliseconds ttl)
     : dir_(std::move(dir)), store_(store), ttl_(ttl) {
-    fs::create_directories(dir_);
+    create_durable_directories(dir_);
     background_ = std::thread([this] {
         name_this_thread("td-uploads");
         run_or_fail_stop("td-uploads", [this] { background_loop(); });

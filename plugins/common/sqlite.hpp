@@ -16,7 +16,12 @@ namespace plugins::sqlite {
 
 class error : public std::runtime_error {
    public:
-    using std::runtime_error::runtime_error;
+    explicit error(const std::string& what, int code = SQLITE_ERROR) : std::runtime_error(what), code_(code) {}
+    // SQLite's primary result code (SQLITE_TOOBIG, SQLITE_BUSY, ...).
+    int code() const noexcept { return code_; }
+
+   private:
+    int code_;
 };
 
 class statement;
@@ -84,7 +89,7 @@ class statement {
         const int rc = sqlite3_step(stmt_);
         if (rc == SQLITE_ROW) return true;
         if (rc == SQLITE_DONE) return false;
-        throw error(sqlite3_errmsg(db_));
+        throw error(sqlite3_errmsg(db_), rc & 0xff);
     }
     void run() {
         while (step()) {

@@ -8,6 +8,7 @@
 // whose rows are already in finds its ledger entry and imports nothing twice.
 #include "../common/date.hpp"
 #include "../common/sqlite.hpp"
+#include "../common/utf8.hpp"
 #include "csv_reader.hpp"
 
 #include <nlohmann/json.hpp>
@@ -110,6 +111,30 @@ std::string_view trim(std::string_view s) {
     return s;
 }
 
+// A row's objects and arrays nest at most this deep (as the daemon bounds a request body).
+constexpr size_t max_row_depth = 64;
+
+// True when the JSON text opens at most `limit` levels, checked before a tree is built.
+// Brackets inside strings do not count; malformed text is left to the parser.
+bool nesting_within(std::string_view text, size_t limit) {
+    size_t depth = 0;
+    bool in_string = false;
+    for (size_t i = 0; i < text.size(); ++i) {
+        const char c = text[i];
+        if (in_string) {
+            if (c == '\\') ++i;
+            else if (c == '"') in_string = false;
+        } else if (c == '"') {
+            in_string = true;
+        } else if (c == '[' || c == '{') {
+            if (++depth > limit) return false;
+        } else if ((c == ']' || c == '}') && depth > 0) {
+            --depth;
+        }
+    }
+    return true;
+}
+
 std::string quoted_value(std::string_view v) {
     return "'" + std::string(v.substr(0, 40)) + (v.size() > 40 ? "...'" : "'");
 }
@@ -118,6 +143,7 @@ std::string quoted_value(std::string_view v) {
 std::string bind_text(sql::statement& s, int index, const column& c, std::string_view raw) {
     if (c.type == col_type::text) {
         if (raw.empty() && c.not_null) return "column '" + c.name + "' is required";
+        if (!plugins::valid_utf8(raw)) return "column '" + c.name + "' is not valid UTF-8";
         s.bind(index, raw);
         return {};
     }
@@ -327,6 +353,9 @@ class importer final : public ticketd::handler {
                 throw ticketd::job_failed("bad-header", rec.error.empty() ? "the file is empty: no header row"
                                                                           : "line 1 (header): " + rec.error);
             }
+            for (const auto& name : rec.fields) {
+                if (!plugins::valid_utf8(name)) throw ticketd::job_failed("bad-header", "line 1 (header): a column name is not valid UTF-8");
+            }
             columns = columns_from_header(rec.fields, in, columns);
         }
         // A new table is created in the final transaction, so a failed import leaves none.
@@ -525,6 +554,9 @@ class importer final : public ticketd::handler {
     }
 
     static std::string bind_ndjson_row(sql::statement& insert, const std::vector<column>& columns, const record& rec) {
+        if (!nesting_within(rec.fields[0], max_row_depth)) {
+            return "nested deeper than " + std::to_string(max_row_depth) + " levels";
+        }
         const auto row = json::parse(rec.fields[0], nullptr, false);
         if (row.is_discarded()) return "not valid JSON";
         if (!row.is_object()) return "expected a JSON object";

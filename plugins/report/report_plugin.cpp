@@ -12,6 +12,7 @@
 
 #include <charconv>
 #include <chrono>
+#include <cstring>
 #include <ctime>
 #include <fstream>
 #include <map>
@@ -33,6 +34,8 @@ constexpr const char* settings_schema = R"json({
                       "description": "let jobs send one read-only SELECT of their own in input.sql"},
     "maxRows": {"type": "integer", "minimum": 1, "default": 1000000},
     "busyTimeoutMs": {"type": "integer", "minimum": 0, "maximum": 600000, "default": 30000},
+    "maxValueBytes": {"type": "integer", "minimum": 1024, "maximum": 1000000000, "default": 16777216,
+                      "description": "the largest string or blob a query may build (SQLITE_LIMIT_LENGTH)"},
     "reports": {
       "type": "object",
       "propertyNames": {"pattern": "^[a-z0-9][a-z0-9-]{0,62}$"},
@@ -126,15 +129,25 @@ std::string utc_stamp(const char* format) {
 }
 
 // Denies what a read-only report never needs, whatever the statement: attaching other
-// files and changing settings.
-int authorize(void*, int action, const char*, const char*, const char*, const char*) {
+// files and changing or reading settings (PRAGMA, and the pragma_* table functions: those
+// are read as tables when the statement is prepared, and run a PRAGMA only when stepped).
+// Ad-hoc SQL (`user` non-null) may not read ticketd's bookkeeping tables (`_ticketd*`)
+// either: those are the operator's, not the client's.
+int authorize(void* user, int action, const char* table, const char*, const char*, const char*) {
+    const auto named = [table](const char* prefix) {
+        return table != nullptr && sqlite3_strnicmp(table, prefix, static_cast<int>(std::strlen(prefix))) == 0;
+    };
     switch (action) {
         case SQLITE_ATTACH:
         case SQLITE_DETACH:
         case SQLITE_PRAGMA: return SQLITE_DENY;
+        case SQLITE_READ: return named("pragma_") || (user != nullptr && named("_ticketd")) ? SQLITE_DENY : SQLITE_OK;
         default: return SQLITE_OK;
     }
 }
+
+// Any non-null pointer marks a connection that runs ad-hoc SQL.
+int ad_hoc_marker = 0;
 
 class reporter final : public ticketd::handler {
    public:
@@ -144,6 +157,7 @@ class reporter final : public ticketd::handler {
         allow_ad_hoc_ = s.value("allowAdHocSql", false);
         max_rows_ = s.value("maxRows", int64_t{1000000});
         busy_timeout_ms_ = s.value("busyTimeoutMs", 30000);
+        max_value_bytes_ = s.value("maxValueBytes", 16 << 20);
         const json reports = s.value("reports", json::object());  // named: items() must not outlive it
         for (const auto& [name, r] : reports.items()) {
             report_def def;
@@ -223,6 +237,10 @@ class reporter final : public ticketd::handler {
             report(job);
         } catch (const sql::error& e) {
             job.check_canceled();  // a cancel interrupts SQLite: report the cancel, not the error
+            if (e.code() == SQLITE_TOOBIG) {
+                throw ticketd::job_failed("value-too-big", "the query builds a value larger than maxValueBytes (" +
+                                                               std::to_string(max_value_bytes_) + " bytes)");
+            }
             throw ticketd::job_failed("query-failed", std::string("SQLite: ") + e.what());
         }
     }
@@ -230,7 +248,7 @@ class reporter final : public ticketd::handler {
    private:
     // Why this ad-hoc SQL may not run ("" when it may).
     static std::string check_ad_hoc(sql::database& db, const std::string& text) {
-        sqlite3_set_authorizer(db.get(), &authorize, nullptr);
+        sqlite3_set_authorizer(db.get(), &authorize, &ad_hoc_marker);
         sql::statement s(db, text);
         // Only whitespace and comments may follow the first statement.
         std::string_view tail = s.tail();
@@ -270,7 +288,10 @@ class reporter final : public ticketd::handler {
 
         sql::database db(database_, SQLITE_OPEN_READONLY);
         db.exec("PRAGMA query_only = 1");
-        sqlite3_set_authorizer(db.get(), &authorize, nullptr);
+        sqlite3_set_authorizer(db.get(), &authorize, def == &ad_hoc ? &ad_hoc_marker : nullptr);
+        // A query that builds a giant value (randomblob, zeroblob, printf, group_concat)
+        // fails "string or blob too big" instead of taking the daemon's memory.
+        sqlite3_limit(db.get(), SQLITE_LIMIT_LENGTH, max_value_bytes_);
         sql::busy_wait wait(db, busy_timeout_ms_, [&job] { return job.canceled(); });
         struct query_progress {
             ticketd::job* job;
@@ -361,6 +382,7 @@ class reporter final : public ticketd::handler {
     bool allow_ad_hoc_ = false;
     int64_t max_rows_ = 1000000;
     int busy_timeout_ms_ = 30000;
+    int max_value_bytes_ = 16 << 20;
     std::map<std::string, report_def> reports_;
 };
 

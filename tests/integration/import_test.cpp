@@ -209,3 +209,30 @@ TEST_F(import_jobs, a_crash_mid_import_retries_and_the_rows_land_exactly_once) {
                                        std::to_string(int64_t{rows} * (rows - 1) / 2)});
     EXPECT_EQ(db.rows("SELECT count(*) FROM _ticketd_imports WHERE job_id = '" + id + "'"), std::vector<std::string>{"1"});
 }
+
+// One bad row costs that row, with its line, never the job: text that is not UTF-8, and
+// an NDJSON row nested deeper than 64 levels (refused before any tree of it is built;
+// brackets inside strings do not count).
+TEST_F(import_jobs, invalid_utf8_and_deep_nesting_reject_only_their_rows) {
+    const auto csv = import("name,qty\nalpha,1\nbr\xC3\x28ken,2\ngamma,3\n",
+                            {{"table", "names"}, {"format", "csv"}, {"onError", "skip"},
+                             {"types", {{"name", "text"}, {"qty", "integer"}}}});
+    ASSERT_EQ(d.wait_terminal(csv).value("status", ""), "succeeded");
+    auto r = result_of(csv);
+    EXPECT_EQ(r.value("rowsImported", 0), 2) << r;
+    ASSERT_EQ(r.value("rowsRejected", 0), 1) << r;
+    EXPECT_EQ(r["errors"][0].value("line", 0), 3);
+    EXPECT_EQ(r["errors"][0].value("reason", ""), "column 'name' is not valid UTF-8");
+
+    const std::string brackets_in_a_string = "{\"sku\": \"" + std::string(100, '[') + "\"}\n";
+    const std::string deep = "{\"sku\": " + std::string(70, '[') + std::string(70, ']') + "}\n";
+    const auto ndjson = import(brackets_in_a_string + deep + "{\"sku\": \"z\"}\n",
+                               {{"table", "skus"}, {"format", "ndjson"}, {"onError", "skip"},
+                                {"columns", {{{"name", "sku"}, {"type", "text"}}}}});
+    ASSERT_EQ(d.wait_terminal(ndjson).value("status", ""), "succeeded");
+    r = result_of(ndjson);
+    EXPECT_EQ(r.value("rowsImported", 0), 2) << r;
+    ASSERT_EQ(r.value("rowsRejected", 0), 1) << r;
+    EXPECT_EQ(r["errors"][0].value("line", 0), 2);
+    EXPECT_EQ(r["errors"][0].value("reason", ""), "nested deeper than 64 levels");
+}

@@ -170,3 +170,31 @@ TEST_F(report_jobs, reports_what_an_import_loaded) {
     auto r = finished("report", {{"report", "by-region"}, {"parameters", {{"from", "2026-05-01"}}}});
     EXPECT_EQ(r.body, "region,units,revenue\r\nwest,8,71\r\n");
 }
+
+// Ad-hoc SQL is the client's: it may not read ticketd's bookkeeping tables (in any case)
+// or the pragma_* functions, and a value it builds is bounded by maxValueBytes, so a
+// giant randomblob, replace or group_concat fails the job instead of taking the daemon's memory.
+TEST_F(report_jobs, ad_hoc_sql_cannot_read_bookkeeping_or_build_giant_values) {
+    sqlite_reader db((d.dir() / "state" / "warehouse.db").string());
+    db.exec("CREATE TABLE _ticketd_imports (job_id TEXT, secret TEXT); INSERT INTO _ticketd_imports VALUES ('j', 's');");
+    for (const std::string bad : {"SELECT * FROM pragma_database_list", "SELECT name FROM pragma_table_info('sales')",
+                                  "SELECT count(*) FROM _ticketd_imports", "SELECT secret FROM _TICKETD_IMPORTS",
+                                  "SELECT 1 WHERE EXISTS (SELECT 1 FROM main._ticketd_imports)"}) {
+        auto r = d.submit("adhoc", {{"sql", bad}});
+        expect_problem(r, 400, "invalid-request");
+        EXPECT_TRUE(r.body.find("not authorized") != std::string::npos || r.body.find("prohibited") != std::string::npos)
+            << bad << ": " << r.body;
+    }
+    for (const std::string giant : {"SELECT length(randomblob(100000000)) AS n",
+                                    "SELECT length(replace(hex(zeroblob(8000000)), '0', '00')) AS n",
+                                    "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c LIMIT 3000000) "
+                                    "SELECT length(group_concat(printf('%08d', x))) AS n FROM c"}) {
+        auto r = d.submit("adhoc", {{"sql", giant}});
+        ASSERT_EQ(r.status, 202u) << r.body;
+        const auto job = d.wait_terminal(r.json().value("id", ""));
+        EXPECT_EQ(job.value("status", ""), "failed") << giant;
+        EXPECT_EQ(job["error"].value("code", ""), "adhoc/value-too-big") << job.dump();
+    }
+    EXPECT_EQ(finished("adhoc", {{"sql", "SELECT length(randomblob(1000000)) AS n"}}).body, "n\r\n1000000\r\n");
+    EXPECT_EQ(d.get("/healthz").status, 200u);
+}

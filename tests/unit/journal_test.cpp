@@ -313,6 +313,40 @@ TEST(journal, a_torn_tail_is_a_write_never_acknowledged) {
     EXPECT_EQ(back[2].second, "third");
 }
 
+// Damage in the last segment with valid records after it is not a torn tail: those
+// records were written after the damaged one was acknowledged. Replay names the segment
+// and the offset instead of dropping them.
+TEST(journal, damage_followed_by_valid_records_in_the_last_segment_refuses_to_replay) {
+    temp_dir t("ticketd-journal");
+    write_records(t.path, {"first", "second", "third", "fourth", "fifth"}, 1);
+    const auto file = segments(t.path).back();
+    const off_t second_payload = 16 + 5 + 16;
+    {
+        std::fstream f(file, std::ios::in | std::ios::out | std::ios::binary);
+        f.seekp(second_payload + 2);
+        f.put('X');
+    }
+    try {
+        replay_all(t.path);
+        FAIL() << "dropped the records after the damage";
+    } catch (const journal_error& e) {
+        const std::string what = e.what();
+        EXPECT_NE(what.find(file.string()), std::string::npos) << what;
+        EXPECT_NE(what.find("offset " + std::to_string(16 + 5)), std::string::npos) << what;  // the second record
+        EXPECT_NE(what.find("follows at offset " + std::to_string(16 + 5 + 16 + 6)), std::string::npos) << what;
+        EXPECT_NE(what.find("fix:"), std::string::npos) << what;
+    }
+    // The same damage on the last record is a torn tail: the four before it replay.
+    temp_dir u("ticketd-journal");
+    write_records(u.path, {"first", "second", "third", "fourth", "fifth"}, 1);
+    {
+        std::fstream f(segments(u.path).back(), std::ios::in | std::ios::out | std::ios::binary);
+        f.seekp(4 * 16 + 5 + 6 + 5 + 6 + 16 + 2);  // inside "fifth"
+        f.put('X');
+    }
+    EXPECT_EQ(replay_all(u.path).size(), 4u);
+}
+
 TEST(journal, damage_before_later_segments_refuses_to_replay) {
     temp_dir t("ticketd-journal");
     const auto files = forty_records_in_small_segments(t.path);
