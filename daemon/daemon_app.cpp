@@ -96,6 +96,7 @@ job_type_ptr make_job_type(const daemon_config& config, const job_type_config& t
         if (metrics) registrar.emplace(*metrics, library->descriptor().name, t.type);
         rt->handler = std::make_unique<job_handler>(library, t.settings, registrar ? &*registrar : nullptr);
         rt->queue = std::make_unique<job_queue>(t.queue_capacity);
+        rt->validations = std::make_unique<task_pool>(t.validate_threads, "td-v-" + t.type);
         if (metrics) {
             const auto& d = library->descriptor();
             rt->metrics = &metrics->add_job_type(t.type, d.name, d.version);

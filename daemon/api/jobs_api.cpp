@@ -732,8 +732,12 @@ void jobs_api::create_upload(std::shared_ptr<call> c) {
     auto content_type = c->req.header("content-type");
     uploads_.commit(std::move(c->req.streamed_body), anonymous,
                     content_type ? std::string(*content_type) : "application/octet-stream",
-                    [this, c](std::optional<upload_record> u, std::string error) {
-                        if (!u) return c->problem(500, "internal", error);
+                    [this, c](std::optional<upload_record> u, const std::string&) {
+                        if (!u) {
+                            return c->unavailable("the upload could not be stored (ticketd's storage cannot be "
+                                                  "written now); retry later",
+                                                  store_retry_after);
+                        }
                         http_response res;
                         res.status = 201;
                         const std::string self = base_url_ + "/v1/uploads/" + u->id;
@@ -765,7 +769,10 @@ void jobs_api::delete_upload(std::shared_ptr<call> c, const std::string& id) {
             case upload_store::remove_status::in_use:
                 return c->problem(409, "upload-in-use",
                                   "a job that has not finished uses this upload; delete it after the job ends");
-            case upload_store::remove_status::internal: return c->problem(500, "internal", "the upload could not be removed");
+            case upload_store::remove_status::internal:
+                return c->unavailable("the deletion could not be stored (the state directory cannot be written now); "
+                                      "retry later",
+                                      store_retry_after);
         }
     });
 }

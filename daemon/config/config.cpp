@@ -256,6 +256,7 @@ job_type_config load_job_type(const fs::path& file, bool allow_short_retention) 
                      std::to_string(plugin->Mark().column + 1);
     c.workers = static_cast<unsigned>(top.integer("workers", c.workers, 1, 1024));
     c.queue_capacity = top.integer("queue_capacity", c.queue_capacity, 1, 10'000'000);
+    c.validate_threads = static_cast<unsigned>(top.integer("validate_threads", c.validate_threads, 0, 64));
     c.timeout = top.duration("timeout", c.timeout, one_ms, max_duration);
     c.max_attempts = static_cast<unsigned>(top.integer("max_attempts", c.max_attempts, 1, 100));
     c.retry_backoff = top.duration("retry_backoff", c.retry_backoff, milliseconds(0), day);

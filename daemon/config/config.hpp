@@ -58,6 +58,7 @@ struct job_type_config {
     std::string plugin;        // file name in plugin_dir, or an absolute path
     std::string plugin_where;  // "file:line:column" of the plugin key, for messages
     unsigned workers = 1;
+    unsigned validate_threads = 2;  // run the plugin's validate() off the io threads (0: on them)
     uint64_t queue_capacity = 1000;
     milliseconds timeout{10 * 60'000};
     unsigned max_attempts = 3;

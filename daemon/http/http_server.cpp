@@ -441,7 +441,10 @@ class session : public std::enable_shared_from_this<session> {
                                request_id);
         }
         if (ec == beast::errc::io_error) {
-            if (streaming_ && sink_parser_ && sink_parser_->get().body() && sink_parser_->get().body()->out_of_space()) {
+            const bool full =
+                streaming_ && sink_parser_ && sink_parser_->get().body() && sink_parser_->get().body()->out_of_space();
+            sink_parser_.reset();  // what was stored goes now, not when the lingering close ends
+            if (full) {
                 return reply_error(507, "insufficient-storage",
                                    "the request body does not fit: ticketd's storage is full; retry later", request_id);
             }

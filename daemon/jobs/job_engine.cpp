@@ -222,6 +222,7 @@ void job_engine::start() {
 
 bool job_engine::drain() {
     accepting_ = false;
+    for (auto& rt : types_snapshot()) rt->validations->stop();  // what is being validated is answered (503) first
     {
         std::lock_guard lock(mutex_);
         draining_ = true;
@@ -307,6 +308,17 @@ void job_engine::submit(submit_request req, std::function<void(submit_outcome)> 
               {}});
         return;
     }
+    // A plugin's validate() should be quick and do no I/O, but nothing makes it so: it
+    // runs off the io threads, which a slow one would otherwise hold with every
+    // connection on them.
+    rt->validations->post([this, rt, req = std::move(req), input_json = std::move(input_json),
+                       done = std::move(done)]() mutable {
+        validate_and_accept(std::move(rt), std::move(req), std::move(input_json), std::move(done));
+    });
+}
+
+void job_engine::validate_and_accept(job_type_ptr rt, submit_request req, std::string input_json,
+                                     std::function<void(submit_outcome)> done) {
     auto errors = rt->handler->validate(req.input);
     if (!errors.empty()) {
         rt->metrics->rejected(reject_reason::invalid_input);
@@ -341,6 +353,10 @@ void job_engine::submit(submit_request req, std::function<void(submit_outcome)> 
     }
     if (rt->removed) {  // a reload took the type out after find_type
         return answer({submit_status::unknown_type, {}, {}, "no job type named '" + req.type + "'", {}});
+    }
+    if (!accepting_) {  // a drain began while the input was validated
+        rt->metrics->rejected(reject_reason::unavailable);
+        return answer({submit_status::unavailable, {}, {}, "ticketd is shutting down", {}});
     }
     if (!rt->queue->try_reserve()) {
         rt->metrics->rejected(reject_reason::queue_full);
@@ -1109,12 +1125,12 @@ std::string job_engine::reload(const std::vector<job_type_config>& next, const j
         const auto it = current.find(t.type);
         if (it != current.end()) {
             const auto old = it->second->config();
-            if (old->plugin == t.plugin && old->settings == t.settings) {
+            if (old->plugin == t.plugin && old->settings == t.settings && old->validate_threads == t.validate_threads) {
                 updated.emplace_back(it->second, std::make_shared<const job_type_config>(t));
                 next_types.push_back(it->second);
                 continue;
             }
-            retired.push_back(it->second);  // a new plugin or settings: a new runtime
+            retired.push_back(it->second);  // a new plugin, settings or validation pool: a new runtime
         }
         created.push_back(create(t));
         next_types.push_back(created.back());
@@ -1136,8 +1152,8 @@ std::string job_engine::reload(const std::vector<job_type_config>& next, const j
             unfinished = std::max<size_t>(unfinished, rt->busy.load());
             if (unfinished > 0) {
                 throw std::runtime_error("job type '" + rt->type + "' has " + std::to_string(unfinished) +
-                                         " unfinished jobs; it can be removed, or get another plugin or settings, "
-                                         "only when it has none (wait, or cancel them)");
+                                         " unfinished jobs; it can be removed, or get another plugin, settings or "
+                                         "validate_threads, only when it has none (wait, or cancel them)");
             }
         }
         for (const auto& rt : retired) rt->removed = true;

@@ -19,6 +19,7 @@
 #include "store/job_store.hpp"
 #include "store/result_files.hpp"
 #include "system/scheduler.hpp"
+#include "system/task_pool.hpp"
 #include "uploads/upload_store.hpp"
 
 #include <atomic>
@@ -53,6 +54,9 @@ struct job_type_runtime {
     const std::string type;
     std::unique_ptr<job_handler> handler;
     std::unique_ptr<job_queue> queue;
+    // Runs the plugin's validate() off the io threads, one pool per type so that a slow
+    // validator holds up only its own type's submits (validate_threads; 0: on the io thread).
+    std::unique_ptr<task_pool> validations;
     // Its worker threads, including those that retired after a pool shrank and those
     // abandoned inside a plugin; guarded by workers_mutex (a replacement for an abandoned
     // one is started from the timer thread).
@@ -221,6 +225,10 @@ class job_engine {
     int64_t retention_ms(const std::string& type) const;
     void schedule_purge();
     void purge();
+    // The rest of submit() once the cheap checks passed, on a validation thread: the
+    // plugin's validate(), the key, the queue reservation, the insert.
+    void validate_and_accept(job_type_ptr rt, submit_request req, std::string input_json,
+                             std::function<void(submit_outcome)> done);
     // A submit whose key is bound already: replay, 422 or 409 (on a store thread).
     void answer_bound_key(bool same_request, bool job_deleted, std::optional<std::string> bound,
                           const std::function<void(submit_outcome)>& done);

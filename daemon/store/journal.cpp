@@ -7,6 +7,7 @@
 
 #include <fcntl.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -14,6 +15,7 @@
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
+#include <optional>
 #include <system_error>
 
 namespace ticketd {
@@ -79,6 +81,13 @@ size_t find_record_after(const std::string& bytes, size_t from, uint64_t expecte
 }
 
 constexpr const char* spare_name = "spare";
+
+// Bytes an unprivileged writer may still use on the file system of `dir` (nullopt: unknown).
+std::optional<uint64_t> free_bytes(const std::filesystem::path& dir) {
+    struct statvfs s {};
+    if (::statvfs(dir.c_str(), &s) != 0) return std::nullopt;
+    return static_cast<uint64_t>(s.f_bavail) * s.f_frsize;
+}
 
 std::string segment_name(uint64_t first) {
     char name[40];
@@ -301,6 +310,9 @@ void journal::prepare_spare() {
         std::lock_guard lock(spare_mutex_);
         if (spare_ready_) return;
     }
+    if (const auto free = free_bytes(dir_); free && *free < 2 * segment_bytes_) {
+        throw journal_error("journal: no spare segment: " + std::to_string(*free) + " bytes free in " + dir_.string());
+    }
     const auto file = dir_ / spare_name;
     std::string error;
     const int fd = ::open(file.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
@@ -326,6 +338,19 @@ void journal::prepare_spare() {
     }
     std::lock_guard lock(spare_mutex_);
     spare_ready_ = true;
+}
+
+std::string journal::trouble() const {
+    if (broken_) return "the journal takes no more writes after a failed fdatasync or an append it could not undo; restart ticketd";
+    {
+        std::lock_guard lock(spare_mutex_);
+        if (spare_ready_) return {};
+    }
+    if (const auto free = free_bytes(dir_); free && *free < segment_bytes_) {
+        return "less than one journal segment (" + std::to_string(segment_bytes_) + " bytes) is free in " +
+               dir_.string();
+    }
+    return {};
 }
 
 uint64_t journal::segment_count() const {

@@ -14,6 +14,7 @@
 // Used by one appending thread; release() may be called from another.
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <filesystem>
 #include <functional>
@@ -59,10 +60,15 @@ class journal {
     // only overwrites data; into space merely reserved (posix_fallocate, the fallback)
     // the file system must also record the extents as written, in each fdatasync
     // (measured on ext4: ~45 instead of ~75 us of CPU and ~110 instead of ~180 us per sync).
-    // Throws journal_error when the file cannot be written (the next segment is then
+    // Throws journal_error when the file cannot be written, or when less than two segments
+    // of space are free (a spare then would only fill the disk; the next segment is
     // reserved instead).
     void prepare_spare();
     uint64_t segment_count() const;
+
+    // Why appends cannot go on now, from any thread (empty: they can): a failed fdatasync
+    // (no append until a restart), or no spare and less than a segment of free space.
+    std::string trouble() const;
 
    private:
     void open_segment(uint64_t first);
@@ -74,8 +80,8 @@ class journal {
     uint64_t next_ = 1;   // the next record's position
     uint64_t pending_first_ = 1;
     std::string pending_;  // framed records not yet written
-    bool broken_ = false;
-    std::mutex spare_mutex_;
+    std::atomic<bool> broken_{false};
+    mutable std::mutex spare_mutex_;
     bool spare_ready_ = false;  // <dir>/spare is zero-filled and synced
     mutable std::mutex segments_mutex_;
     std::map<uint64_t, std::filesystem::path> segments_;  // first position -> file

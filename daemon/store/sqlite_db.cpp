@@ -4,9 +4,25 @@ namespace ticketd {
 
 namespace {
 [[noreturn]] void throw_error(sqlite3* db, std::string_view what) {
-    throw sqlite_error(std::string(what) + ": " + (db ? sqlite3_errmsg(db) : "out of memory"));
+    throw sqlite_error(std::string(what) + ": " + (db ? sqlite3_errmsg(db) : "out of memory"),
+                       db ? sqlite3_errcode(db) & 0xff : SQLITE_NOMEM);
 }
 }  // namespace
+
+bool sqlite_error::transient() const noexcept {
+    switch (code_) {
+        case SQLITE_FULL:
+        case SQLITE_IOERR:
+        case SQLITE_BUSY:
+        case SQLITE_LOCKED:
+        case SQLITE_NOMEM:
+        case SQLITE_READONLY:
+        case SQLITE_CANTOPEN:
+        case SQLITE_PROTOCOL:
+        case SQLITE_INTERRUPT: return true;
+        default: return false;
+    }
+}
 
 sqlite_statement::sqlite_statement(sqlite3* db, std::string_view sql) : db_(db) {
     if (sqlite3_prepare_v3(db, sql.data(), static_cast<int>(sql.size()), SQLITE_PREPARE_PERSISTENT,
@@ -102,10 +118,10 @@ sqlite_connection::~sqlite_connection() {
 
 void sqlite_connection::exec(const char* sql) {
     char* error = nullptr;
-    if (sqlite3_exec(db_, sql, nullptr, nullptr, &error) != SQLITE_OK) {
+    if (const int rc = sqlite3_exec(db_, sql, nullptr, nullptr, &error); rc != SQLITE_OK) {
         std::string message = error ? error : "unknown error";
         sqlite3_free(error);
-        throw sqlite_error(std::string("exec: ") + message);
+        throw sqlite_error(std::string("exec: ") + message, rc & 0xff);
     }
 }
 

@@ -17,7 +17,15 @@ namespace ticketd {
 
 class sqlite_error : public std::runtime_error {
    public:
-    using std::runtime_error::runtime_error;
+    explicit sqlite_error(const std::string& what, int code = SQLITE_ERROR) : std::runtime_error(what), code_(code) {}
+    // SQLite's primary result code (SQLITE_FULL, SQLITE_CONSTRAINT, ...).
+    int code() const noexcept { return code_; }
+    // True for what may pass by itself (a full disk, an I/O error, a lock, no memory);
+    // false for what will fail again however often it is tried (a constraint, corruption).
+    bool transient() const noexcept;
+
+   private:
+    int code_;
 };
 
 class sqlite_statement {

@@ -503,8 +503,12 @@ sqlite_store::sqlite_store(const std::filesystem::path& db_file, uint64_t journa
     const auto apply_replayed = [&] {
         std::vector<std::pair<bool, std::string>> outcomes;
         std::string error;
-        if (!apply(replayed, outcomes, error)) {
-            throw journal_error("journal: cannot apply the journal to the database: " + error);
+        bool hopeless = false;
+        if (!apply(replayed, outcomes, error, hopeless)) {
+            throw journal_error("journal: cannot apply the journal to the database: " + error +
+                                (hopeless ? "; fix: restore the database from a backup taken with its journal, or move "
+                                            "the journal directory away to start without its unapplied writes"
+                                          : "; fix: make room or repair the disk, then start again"));
         }
         replayed_count += replayed.size();
         replayed.clear();
@@ -761,6 +765,7 @@ void sqlite_store::journal_loop() {
 }
 
 std::string sqlite_store::trouble() const {
+    if (auto why = journal_->trouble(); !why.empty()) return why;
     std::lock_guard lock(trouble_mutex_);
     if (!journal_trouble_.empty() && std::chrono::steady_clock::now() - journal_trouble_at_ < journal_trouble_window) {
         return journal_trouble_;
@@ -801,22 +806,37 @@ void sqlite_store::applier_loop() {
         }
         std::vector<std::pair<bool, std::string>> outcomes;
         std::string error;
+        bool hopeless = false;
         const auto started = std::chrono::steady_clock::now();
-        if (!apply(batch, outcomes, error)) {
-            log_error("store: applying " + std::to_string(batch.size()) + " writes failed (retrying): " + error);
+        if (!apply(batch, outcomes, error, hopeless)) {
             {
                 std::lock_guard trouble_lock(trouble_mutex_);
                 applier_trouble_ = "the database: " + error;
             }
+            if (hopeless) {
+                // Trying again cannot help, and applying later writes would move the
+                // journal's applied position past this one: stop with it in the journal.
+                throw std::runtime_error("store: " + error +
+                                         ": it cannot be applied, and no later write may be applied before it. fix: "
+                                         "see the error; the journal keeps the write and the next start applies it");
+            }
+            log_error("store: applying " + std::to_string(batch.size()) + " writes failed (retrying): " + error);
             std::unique_lock lock(apply_mutex_);
             if (applier_stopping_) {
-                // The journal keeps them for the next start; the others fail.
+                // Nothing more is applied: a later group that went in would move the applied
+                // position past these. The journal keeps them for the next start; the
+                // writes that are not journaled fail.
+                std::vector<write_op> rest(std::make_move_iterator(to_apply_.begin()),
+                                           std::make_move_iterator(to_apply_.end()));
+                to_apply_.clear();
                 lock.unlock();
                 log_error("store: stopping with writes not applied; the next start applies the journaled ones");
-                for (auto& op : batch) {
-                    if (op.done) op.done(false, error);
+                for (auto* ops : {&batch, &rest}) {
+                    for (auto& op : *ops) {
+                        if (op.done) op.done(false, error);
+                    }
                 }
-                continue;
+                return;
             }
             for (auto it = batch.rbegin(); it != batch.rend(); ++it) to_apply_.push_front(std::move(*it));
             apply_cv_.wait_for(lock, backoff, [&] { return applier_stopping_; });
@@ -863,7 +883,7 @@ void sqlite_store::applier_loop() {
 }
 
 bool sqlite_store::apply(std::vector<write_op>& batch, std::vector<std::pair<bool, std::string>>& outcomes,
-                         std::string& error) {
+                         std::string& error, bool& hopeless) {
     auto& db = *writer_db_;
     // Journaled writes to the same job merge into the first of them (one row write for
     // accepted + running + finished), unless another kind of write lies between them.
@@ -920,19 +940,16 @@ bool sqlite_store::apply(std::vector<write_op>& batch, std::vector<std::pair<boo
                 try {
                     apply_one(i);
                     db.cached("RELEASE op").run();
-                } catch (const no_such_row& e) {
-                    outcomes[i] = {false, e.what()};
-                    db.reset_all();
-                    db.cached("ROLLBACK TO op").run();
-                    db.cached("RELEASE op").run();
                 } catch (const std::exception& e) {
-                    // A journaled write was acknowledged long ago: it is never dropped. The
-                    // whole group is rolled back (the journal position stays before it)
-                    // and applied again later, until the cause (a full disk, an I/O error)
-                    // is gone.
-                    if (batch[i].journaled) {
+                    // A journaled write was acknowledged long ago: it is never dropped
+                    // (only one whose job's row is gone already). The whole group is rolled
+                    // back, the journal's applied position stays before it, and the
+                    // applier tries again or, when trying cannot help, stops.
+                    if (batch[i].journaled && dynamic_cast<const no_such_row*>(&e) == nullptr) {
+                        const auto* sql = dynamic_cast<const sqlite_error*>(&e);
                         throw sqlite_error("the write to job " + batch[i].journaled->job_id() + " (journal record " +
-                                           std::to_string(batch[i].position) + "): " + e.what());
+                                               std::to_string(batch[i].position) + "): " + e.what(),
+                                           sql ? sql->code() : SQLITE_NOMEM);
                     }
                     outcomes[i] = {false, e.what()};
                     db.reset_all();
@@ -957,6 +974,8 @@ bool sqlite_store::apply(std::vector<write_op>& batch, std::vector<std::pair<boo
         return true;
     } catch (const std::exception& e) {
         error = e.what();
+        const auto* sql = dynamic_cast<const sqlite_error*>(&e);
+        hopeless = sql != nullptr && !sql->transient();
         try {
             db.reset_all();
             db.exec("ROLLBACK");

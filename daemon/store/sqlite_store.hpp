@@ -116,9 +116,10 @@ class sqlite_store final : public job_store {
     void journal_loop();
     void applier_loop();
     // Applies `batch` in one transaction (journaled writes merged per job) and records the
-    // journal position reached; false when the transaction failed (nothing applied).
+    // journal position reached; false when the transaction failed (nothing applied), with
+    // `hopeless` set when trying again cannot help (SQLite refuses it for good).
     bool apply(std::vector<write_op>& batch, std::vector<std::pair<bool, std::string>>& outcomes,
-               std::string& error);
+               std::string& error, bool& hopeless);
     // The last journal position in `batch` and how many journaled writes it holds.
     static std::pair<uint64_t, size_t> journal_reach(const std::vector<write_op>& batch);
     static void mark_superseded(std::deque<write_op>& group);

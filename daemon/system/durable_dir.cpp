@@ -5,7 +5,6 @@
 
 #include <cerrno>
 #include <system_error>
-#include <vector>
 
 namespace ticketd {
 
@@ -22,14 +21,9 @@ void sync_directory(const std::filesystem::path& dir) {
 }
 
 void create_durable_directories(const std::filesystem::path& dir) {
-    std::vector<std::filesystem::path> missing;  // deepest first
-    for (auto p = dir; !p.empty() && !std::filesystem::exists(p); p = p.parent_path()) {
-        missing.push_back(p);
-        if (p == p.parent_path()) break;
-    }
-    if (missing.empty()) return;
-    std::filesystem::create_directories(dir);
-    for (auto it = missing.rbegin(); it != missing.rend(); ++it) sync_directory(it->parent_path());
+    if (dir.empty() || std::filesystem::is_directory(dir)) return;
+    create_durable_directories(dir.parent_path());
+    if (std::filesystem::create_directory(dir)) sync_directory(dir.parent_path());
 }
 
 }  // namespace ticketd

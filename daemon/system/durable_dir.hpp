@@ -15,7 +15,7 @@ namespace ticketd {
 // Throws std::system_error.
 void sync_directory(const std::filesystem::path& dir);
 
-// create_directories, then fsync the parent of every directory it made (deepest last),
+// create_directories, each directory it makes fsynced into its parent (outermost first),
 // so that none of them can vanish in a crash after their contents were made durable.
 // Throws std::system_error.
 void create_durable_directories(const std::filesystem::path& dir);

@@ -3,12 +3,17 @@
 // `copyFile` names, under the result name `resultName`, when it has those). With
 // "killDaemon": true it kills the whole process the moment it starts (a plugin that crashes);
 // with "crashWith": "segv" | "abort" | "stack" | "exit" it ends the process on its worker
-// thread as a buggy plugin would: a fault, abort(), a stack overflow, exit(0).
+// thread as a buggy plugin would: a fault, abort(), a stack overflow, exit(0). With
+// "validateUntil": "<path>" its validate() blocks until that file exists (a slow validator;
+// at most 60 s), first adding a line to the file "validateEntered" names.
 #include "fixtures.hpp"
 
 #include <csignal>
+#include <chrono>
 #include <cstdlib>
+#include <filesystem>
 #include <fstream>
+#include <thread>
 
 #include <sys/mman.h>
 
@@ -41,6 +46,16 @@ class sleep_handler final : public ticketd::handler {
     explicit sleep_handler(std::string_view)
         : runs_(ticketd::counter("runs_total", "Attempts the sleep fixture ran.")),
           input_bytes_(ticketd::histogram("input_bytes", "Size of the inputs it saw.", {10, 100, 1000})) {}
+    void validate(std::string_view input, ticketd::validation&) override {
+        if (input.find("\"validateUntil\"") == std::string_view::npos) return;
+        const auto in = nlohmann::json::parse(input);
+        const std::string path = in.value("validateUntil", "");
+        std::ofstream(in.value("validateEntered", ""), std::ios::app) << "entered\n";
+        const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+        while (!std::filesystem::exists(path) && std::chrono::steady_clock::now() < deadline) {
+            std::this_thread::sleep_for(std::chrono::milliseconds(5));
+        }
+    }
     void run(ticketd::job& job) override {
         if (job.input().find("\"killDaemon\":true") != std::string_view::npos) std::raise(SIGKILL);
         if (job.input().find("\"crashWith\"") != std::string_view::npos) {

@@ -19,7 +19,7 @@ for run in $(seq "$runs"); do
     if ctest --preset "$preset" >"$logs/run-$run.log" 2>&1; then ok=true; else ok=false; failed_runs=$((failed_runs + 1)); fi
     took=$((SECONDS - start))
     summary=$(grep -E "tests passed" "$logs/run-$run.log" | tail -n 1)
-    failures=$(sed -n 's/^ *[0-9]* - \([^ ]*\) .*(Failed.*/\1/p' "$logs/run-$run.log" | paste -sd, -)
+    failures=$(sed -n 's/^[[:space:]]*[0-9]* - \([^ ]*\) .*(Failed.*/\1/p' "$logs/run-$run.log" | paste -sd, -)
     echo "{\"run\": $run, \"ok\": $ok, \"seconds\": $took, \"summary\": \"$summary\", \"failed\": \"$failures\"}"
 done
 echo "under_load: $((runs - failed_runs)) of $runs runs passed with $(nproc) cores kept busy by stress-ng; logs in $logs"
