@@ -15,7 +15,9 @@ start_daemon() {
     mkdir -p "$dir/jobs.d"
     printf 'server:\n  listen: 127.0.0.1:0\n  io_threads: 2\nstate_dir: state\nplugin_dir: %s\njobs_dir: jobs.d\n%s' \
         "$PWD/build/release/plugins" "${2:-}" >"$dir/ticketd.yaml"
-    printf 'type: hello\nplugin: hello.so\nworkers: 2\nqueue_capacity: 10000000\n' >"$dir/jobs.d/hello.yaml"
+    # HELLO_YAML: more lines for the hello type (an A/B of its settings with one binary).
+    printf 'type: hello\nplugin: hello.so\nworkers: 2\nqueue_capacity: 10000000\n%s' "${HELLO_YAML:-}" \
+        >"$dir/jobs.d/hello.yaml"
     "$bin" --config "$dir/ticketd.yaml" --port-file "$dir/port" 2>"$dir/log" &
     bench_pids+=($!)
     for _ in $(seq 200); do [ -s "$dir/port" ] && break; sleep 0.05; done

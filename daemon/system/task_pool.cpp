@@ -2,16 +2,25 @@
 
 #include "system/threads.hpp"
 
+#include <atomic>
 #include <condition_variable>
 #include <deque>
 #include <mutex>
 
 namespace ticketd {
 
+namespace {
+// A thread that finds nothing to do gives its core away this many times before it sleeps,
+// as a job queue's workers do (jobs/job_queue.cpp): tasks come in bursts, and the next is
+// often posted meanwhile, taken without a futex sleep and wake-up (two context switches).
+constexpr int yields_before_sleeping = 3;
+}  // namespace
+
 struct task_pool::state {
     std::mutex mutex;
     std::condition_variable cv;
     std::deque<std::function<void()>> tasks;
+    std::atomic<uint64_t> posted{0};  // watched by the yields without the mutex
     bool stopping = false;
 
     void loop() {
@@ -19,6 +28,14 @@ struct task_pool::state {
             std::function<void()> task;
             {
                 std::unique_lock lock(mutex);
+                if (tasks.empty() && !stopping) {
+                    const uint64_t seen = posted.load(std::memory_order_relaxed);
+                    lock.unlock();
+                    for (int i = 0; i < yields_before_sleeping && posted.load(std::memory_order_relaxed) == seen; ++i) {
+                        std::this_thread::yield();
+                    }
+                    lock.lock();
+                }
                 cv.wait(lock, [this] { return stopping || !tasks.empty(); });
                 if (tasks.empty()) return;  // stopping, and everything posted has run
                 task = std::move(tasks.front());
@@ -42,10 +59,12 @@ task_pool::~task_pool() { stop(); }
 
 void task_pool::post(std::function<void()> task) {
     {
-        std::lock_guard lock(state_->mutex);
+        std::unique_lock lock(state_->mutex);
         if (!state_->stopping && !threads_.empty()) {
             state_->tasks.push_back(std::move(task));
-            state_->cv.notify_one();
+            state_->posted.fetch_add(1, std::memory_order_relaxed);
+            lock.unlock();
+            state_->cv.notify_one();  // after the unlock: the thread it wakes does not find the mutex held
             return;
         }
     }
