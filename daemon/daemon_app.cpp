@@ -12,6 +12,7 @@
 #include "system/log.hpp"
 #include "system/scheduler.hpp"
 #include "system/service_notifier.hpp"
+#include "system/thread_origin.hpp"
 
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
@@ -46,9 +47,6 @@ daemon_config load_effective_config(const daemon_options& options) {
 }
 
 namespace {
-
-// The io_context the calling thread runs (null on other threads).
-thread_local boost::asio::io_context* this_thread_io = nullptr;
 
 // Runs an io thread's loop until it is stopped. An exception that escapes a handler (a
 // bug: handlers answer errors themselves) is logged and the loop goes on, so that one
@@ -396,7 +394,7 @@ int run_daemon(const daemon_options& options) {
     // A write made on an io thread is answered on it (its connection lives there), so
     // that the store's threads only write; others are answered by the store's threads.
     store->set_completion_executor(
-        [] { return static_cast<sqlite_store::completion_origin>(this_thread_io); },
+        [] { return static_cast<sqlite_store::completion_origin>(this_thread_origin); },
         [](sqlite_store::completion_origin origin, std::function<void()> fn) {
             boost::asio::post(*static_cast<boost::asio::io_context*>(origin), std::move(fn));
         });
@@ -515,11 +513,11 @@ int run_daemon(const daemon_options& options) {
 
     std::vector<std::thread> io_threads;
     name_this_thread("td-io");
-    this_thread_io = &io;
+    this_thread_origin = &io;
     for (auto& c : more_io) {
         io_threads.emplace_back([&c] {
             name_this_thread("td-io");
-            this_thread_io = c.get();
+            this_thread_origin = c.get();
             auto busy = boost::asio::make_work_guard(*c);  // runs until stopped, even with no connection
             run_io(*c);
         });

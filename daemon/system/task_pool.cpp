@@ -1,5 +1,6 @@
 #include "system/task_pool.hpp"
 
+#include "system/thread_origin.hpp"
 #include "system/threads.hpp"
 
 #include <atomic>
@@ -19,13 +20,13 @@ constexpr int yields_before_sleeping = 3;
 struct task_pool::state {
     std::mutex mutex;
     std::condition_variable cv;
-    std::deque<std::function<void()>> tasks;
+    std::deque<std::pair<void*, std::function<void()>>> tasks;  // (the poster's origin, the task)
     std::atomic<uint64_t> posted{0};  // watched by the yields without the mutex
     bool stopping = false;
 
     void loop() {
         for (;;) {
-            std::function<void()> task;
+            std::pair<void*, std::function<void()>> task;
             {
                 std::unique_lock lock(mutex);
                 if (tasks.empty() && !stopping) {
@@ -41,7 +42,9 @@ struct task_pool::state {
                 task = std::move(tasks.front());
                 tasks.pop_front();
             }
-            task();
+            this_thread_origin = task.first;
+            task.second();
+            this_thread_origin = nullptr;
         }
     }
 };
@@ -61,7 +64,7 @@ void task_pool::post(std::function<void()> task) {
     {
         std::unique_lock lock(state_->mutex);
         if (!state_->stopping && !threads_.empty()) {
-            state_->tasks.push_back(std::move(task));
+            state_->tasks.emplace_back(this_thread_origin, std::move(task));
             state_->posted.fetch_add(1, std::memory_order_relaxed);
             lock.unlock();
             state_->cv.notify_one();  // after the unlock: the thread it wakes does not find the mutex held

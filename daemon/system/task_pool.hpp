@@ -1,5 +1,7 @@
 // A few threads that run posted tasks in order of arrival: work that must not run on an
-// io thread because it may block (a plugin's validate()).
+// io thread because it may block (a plugin's validate()). A task runs with its poster's
+// this_thread_origin (system/thread_origin.hpp), so store writes it makes are answered
+// where it came from.
 #pragma once
 
 #include <functional>

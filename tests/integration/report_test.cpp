@@ -34,7 +34,8 @@ daemon_config_text report_config() {
     c.job_types["report.yaml"] = std::string("type: report\nplugin: @PLUGINS@/report.so\nworkers: 2\nmax_attempts: 1\n") +
                                  report_settings;
     c.job_types["adhoc.yaml"] = "type: adhoc\nplugin: @PLUGINS@/report.so\nworkers: 1\nsettings:\n"
-                                "  database: \"${state_dir}/warehouse.db\"\n  allowAdHocSql: true\n";
+                                "  database: \"${state_dir}/warehouse.db\"\n  allowAdHocSql: true\n"
+                                "  maxValueBytes: 1048576\n";
     c.job_types["import.yaml"] = "type: import\nplugin: @PLUGINS@/import.so\nsettings:\n"
                                  "  database: \"${state_dir}/warehouse.db\"\n";
     return c;
@@ -186,15 +187,15 @@ TEST_F(report_jobs, ad_hoc_sql_cannot_read_bookkeeping_or_build_giant_values) {
             << bad << ": " << r.body;
     }
     for (const std::string giant : {"SELECT length(randomblob(100000000)) AS n",
-                                    "SELECT length(replace(hex(zeroblob(8000000)), '0', '00')) AS n",
-                                    "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c LIMIT 3000000) "
+                                    "SELECT length(replace(hex(zeroblob(500000)), '0', '00')) AS n",
+                                    "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c LIMIT 300000) "
                                     "SELECT length(group_concat(printf('%08d', x))) AS n FROM c"}) {
         auto r = d.submit("adhoc", {{"sql", giant}});
         ASSERT_EQ(r.status, 202u) << r.body;
-        const auto job = d.wait_terminal(r.json().value("id", ""));
+        const auto job = d.wait_terminal(r.json().value("id", ""), 60s);
         EXPECT_EQ(job.value("status", ""), "failed") << giant;
         EXPECT_EQ(job["error"].value("code", ""), "adhoc/value-too-big") << job.dump();
     }
-    EXPECT_EQ(finished("adhoc", {{"sql", "SELECT length(randomblob(1000000)) AS n"}}).body, "n\r\n1000000\r\n");
+    EXPECT_EQ(finished("adhoc", {{"sql", "SELECT length(randomblob(1000000)) AS n"}}).body, "n\r\n1000000\r\n");  // under 1 MiB
     EXPECT_EQ(d.get("/healthz").status, 200u);
 }
