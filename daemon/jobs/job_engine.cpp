@@ -48,6 +48,7 @@ job_engine::job_engine(const daemon_config& config, job_store& store, upload_sto
 }
 
 job_engine::~job_engine() {
+    for (auto& rt : types_snapshot()) rt->validations->stop();  // their tasks use the engine
     {
         std::lock_guard lock(mutex_);
         draining_ = true;
@@ -312,13 +313,24 @@ void job_engine::submit(submit_request req, std::function<void(submit_outcome)> 
     // runs off the io threads, which a slow one would otherwise hold with every
     // connection on them.
     rt->validations->post([this, rt, req = std::move(req), input_json = std::move(input_json),
-                       done = std::move(done)]() mutable {
-        validate_and_accept(std::move(rt), std::move(req), std::move(input_json), std::move(done));
+                           done = std::move(done)]() mutable {
+        // What a bug throws costs this submit a 500, as it would on an io thread, not the
+        // daemon (a validation thread has no request handler around it).
+        try {
+            validate_and_accept(rt, std::move(req), std::move(input_json), done);
+        } catch (const std::exception& e) {
+            log_error("submit of type " + rt->type + " failed: " + e.what());
+            done({submit_status::internal, {}, {}, "the submit failed inside ticketd; it was logged", {}});
+        }
     });
 }
 
-void job_engine::validate_and_accept(job_type_ptr rt, submit_request req, std::string input_json,
-                                     std::function<void(submit_outcome)> done) {
+void job_engine::validate_and_accept(const job_type_ptr& rt, submit_request req, std::string input_json,
+                                     const std::function<void(submit_outcome)>& done) {
+    if (!accepting_) {  // a drain began: nothing more is validated
+        rt->metrics->rejected(reject_reason::unavailable);
+        return done({submit_status::unavailable, {}, {}, "ticketd is shutting down", {}});
+    }
     auto errors = rt->handler->validate(req.input);
     if (!errors.empty()) {
         rt->metrics->rejected(reject_reason::invalid_input);
@@ -351,8 +363,8 @@ void job_engine::validate_and_accept(job_type_ptr rt, submit_request req, std::s
             return;
         }
     }
-    if (rt->removed) {  // a reload took the type out after find_type
-        return answer({submit_status::unknown_type, {}, {}, "no job type named '" + req.type + "'", {}});
+    if (rt->removed) {  // a reload took the type out, or replaced it, while the input was validated
+        return answer({submit_status::unavailable, {}, {}, "the job type '" + req.type + "' was just reloaded; retry", {}});
     }
     if (!accepting_) {  // a drain began while the input was validated
         rt->metrics->rejected(reject_reason::unavailable);
@@ -397,7 +409,7 @@ void job_engine::validate_and_accept(job_type_ptr rt, submit_request req, std::s
     }
     lock.unlock();
     store_.insert(r, binding,
-                  [this, rt, r, binding, key_digest, done = std::move(done)](bool ok, const std::string& error) mutable {
+                  [this, rt, r, binding, key_digest, done](bool ok, const std::string& error) mutable {
                       accept_committed(*rt, std::move(r), binding, key_digest, ok, error, done);
                   });
 }
@@ -1171,6 +1183,10 @@ std::string job_engine::reload(const std::vector<job_type_config>& next, const j
             });
         }
     }
+    // Submits still queued for a retired type's validation are answered (503: retry) and
+    // its threads joined, so none outlives the engine. One inside a validate() that never
+    // returns holds the reload here.
+    for (const auto& rt : retired) rt->validations->stop();
 
     std::string summary;
     auto note = [&summary](const std::string& what) { summary += (summary.empty() ? "" : "; ") + what; };

@@ -227,8 +227,8 @@ class job_engine {
     void purge();
     // The rest of submit() once the cheap checks passed, on a validation thread: the
     // plugin's validate(), the key, the queue reservation, the insert.
-    void validate_and_accept(job_type_ptr rt, submit_request req, std::string input_json,
-                             std::function<void(submit_outcome)> done);
+    void validate_and_accept(const job_type_ptr& rt, submit_request req, std::string input_json,
+                             const std::function<void(submit_outcome)>& done);
     // A submit whose key is bound already: replay, 422 or 409 (on a store thread).
     void answer_bound_key(bool same_request, bool job_deleted, std::optional<std::string> bound,
                           const std::function<void(submit_outcome)>& done);

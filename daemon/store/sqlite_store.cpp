@@ -919,6 +919,11 @@ bool sqlite_store::apply(std::vector<write_op>& batch, std::vector<std::pair<boo
         else batch[i].apply(db);
     };
     outcomes.assign(batch.size(), {true, {}});
+    // Set when SQLite refused a journaled write's own statement for good: only that makes
+    // the failure hopeless, never what follows from it (SQLite rolls a transaction back by
+    // itself after an I/O error or a full disk, and the ROLLBACK TO or ROLLBACK after that
+    // fails "no transaction is active").
+    bool refused_for_good = false;
     try {
         // Optimistic: the whole group in one transaction; only if a write fails is the
         // group applied again, each write in its own savepoint, so that it fails alone.
@@ -933,7 +938,7 @@ bool sqlite_store::apply(std::vector<write_op>& batch, std::vector<std::pair<boo
         }
         if (one_failed) {
             db.reset_all();
-            db.cached("ROLLBACK").run();
+            if (!sqlite3_get_autocommit(db.handle())) db.cached("ROLLBACK").run();
             db.cached("BEGIN IMMEDIATE").run();
             for (size_t i = 0; i < batch.size(); ++i) {
                 db.cached("SAVEPOINT op").run();
@@ -947,10 +952,13 @@ bool sqlite_store::apply(std::vector<write_op>& batch, std::vector<std::pair<boo
                     // applier tries again or, when trying cannot help, stops.
                     if (batch[i].journaled && dynamic_cast<const no_such_row*>(&e) == nullptr) {
                         const auto* sql = dynamic_cast<const sqlite_error*>(&e);
+                        refused_for_good = sql != nullptr && !sql->transient();
                         throw sqlite_error("the write to job " + batch[i].journaled->job_id() + " (journal record " +
-                                               std::to_string(batch[i].position) + "): " + e.what(),
-                                           sql ? sql->code() : SQLITE_NOMEM);
+                                           std::to_string(batch[i].position) + "): " + e.what());
                     }
+                    // SQLite ended the whole transaction (an I/O error, a full disk): the
+                    // group is applied again later.
+                    if (sqlite3_get_autocommit(db.handle())) throw;
                     outcomes[i] = {false, e.what()};
                     db.reset_all();
                     db.cached("ROLLBACK TO op").run();
@@ -974,8 +982,7 @@ bool sqlite_store::apply(std::vector<write_op>& batch, std::vector<std::pair<boo
         return true;
     } catch (const std::exception& e) {
         error = e.what();
-        const auto* sql = dynamic_cast<const sqlite_error*>(&e);
-        hopeless = sql != nullptr && !sql->transient();
+        hopeless = refused_for_good;
         try {
             db.reset_all();
             db.exec("ROLLBACK");

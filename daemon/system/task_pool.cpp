@@ -50,24 +50,30 @@ struct task_pool::state {
 };
 
 task_pool::task_pool(unsigned threads, const std::string& name) : state_(std::make_shared<state>()) {
-    for (unsigned i = 0; i < threads; ++i) {
-        threads_.emplace_back([s = state_, name] {
-            name_this_thread(name);
-            run_or_fail_stop(name.c_str(), [&s] { s->loop(); });
-        });
+    try {
+        for (unsigned i = 0; i < threads; ++i) {
+            threads_.emplace_back([s = state_, name] {
+                name_this_thread(name);
+                run_or_fail_stop(name.c_str(), [&s] { s->loop(); });
+            });
+        }
+    } catch (...) {
+        stop();  // the threads already started, before the exception leaves them joinable
+        throw;
     }
 }
 
 task_pool::~task_pool() { stop(); }
 
 void task_pool::post(std::function<void()> task) {
+    const auto s = state_;  // the task may end the pool before this returns
     {
-        std::unique_lock lock(state_->mutex);
-        if (!state_->stopping && !threads_.empty()) {
-            state_->tasks.emplace_back(this_thread_origin, std::move(task));
-            state_->posted.fetch_add(1, std::memory_order_relaxed);
+        std::unique_lock lock(s->mutex);
+        if (!s->stopping && !threads_.empty()) {
+            s->tasks.emplace_back(this_thread_origin, std::move(task));
+            s->posted.fetch_add(1, std::memory_order_relaxed);
             lock.unlock();
-            state_->cv.notify_one();  // after the unlock: the thread it wakes does not find the mutex held
+            s->cv.notify_one();  // after the unlock: the thread it wakes does not find the mutex held
             return;
         }
     }
