@@ -3,7 +3,7 @@
 # on its committed seeds (tests/fuzz/corpus/<name>, regressions included) and a working
 # corpus under <build dir>/fuzz-corpus/<name> that keeps what it finds between runs.
 # FUZZ_JOBS harnesses run at once (default 1). Prints one JSON line per harness
-# (executions, coverage, corpus size, crashes) and fails if any harness found a crash;
+# (CPU seconds, executions, coverage, corpus size, crashes) and fails if any harness found a crash;
 # the crashing input is in <build dir>/fuzz-artifacts/<name>/.
 #   usage: run.sh <build dir> <seconds> [harness ...]
 set -euo pipefail
@@ -29,12 +29,18 @@ run_one() {
     if [ "$name" = plugin_file ]; then cp -n "$build"/plugins/*.so "$corpus"/ 2>/dev/null || true; fi
     ASAN_OPTIONS=detect_leaks=1:allocator_may_return_null=1 UBSAN_OPTIONS=print_stacktrace=1 \
         "$bin" "${args[@]}" "$corpus" "$here/corpus/$name" > "$log" 2>&1 || status=$?
+    # CPU time the harness used (user + system, from bash's `times`): under load it is
+    # less than the wall-clock seconds given, and it is what a fuzzing record counts.
+    local cpu
+    times > "$log.times"   # not in $(...): a subshell's `times` counts only its own children
+    cpu=$(tail -1 "$log.times" | awk '{ split($1, u, /[ms]/); split($2, s, /[ms]/);
+                                   printf "%d", u[1] * 60 + u[2] + s[1] * 60 + s[2] }')
     local execs cov ft
     execs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log" | tail -1)
     cov=$(grep -oE 'cov: [0-9]+' "$log" | tail -1 | cut -d' ' -f2)
     ft=$(grep -oE 'ft: [0-9]+' "$log" | tail -1 | cut -d' ' -f2)
-    printf '{"harness":"%s","seconds":%s,"executions":%s,"edges":%s,"features":%s,"corpus":%s,"crashes":%s,"exit":%s}\n' \
-        "$name" "$seconds" "${execs:-0}" "${cov:-0}" "${ft:-0}" "$(ls "$corpus" | wc -l)" \
+    printf '{"harness":"%s","seconds":%s,"cpu_seconds":%s,"executions":%s,"edges":%s,"features":%s,"corpus":%s,"crashes":%s,"exit":%s}\n' \
+        "$name" "$seconds" "$cpu" "${execs:-0}" "${cov:-0}" "${ft:-0}" "$(ls "$corpus" | wc -l)" \
         "$(ls "$artifacts" | wc -l)" "$status"
     if [ "$status" -ne 0 ]; then
         echo "fuzz: $name failed (exit $status); its log: $log" >&2
