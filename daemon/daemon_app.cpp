@@ -6,6 +6,7 @@
 #include "http/http_server.hpp"
 #include "jobs/job_engine.hpp"
 #include "metrics/daemon_metrics.hpp"
+#include "plugins/host_services.hpp"
 #include "plugins/job_handler.hpp"
 #include "store/sqlite_store.hpp"
 #include "system/control_signals.hpp"
@@ -15,6 +16,7 @@
 #include "system/thread_origin.hpp"
 
 #include <boost/asio/executor_work_guard.hpp>
+#include <nlohmann/json.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/signal_set.hpp>
@@ -268,9 +270,9 @@ int check_plugin(const fs::path& file, const std::optional<std::string>& setting
                   << d.struct_size << " bytes\n"
                   << "  settings schema: " << schema_text(d.settings_schema) << "\n"
                   << "  input schema:    " << schema_text(d.input_schema) << "\n";
-        const auto json_settings = settings ? parse_settings_yaml(*settings) : nlohmann::json::object();
+        const std::string json_settings = settings ? parse_settings_yaml(*settings) : "{}";
         job_handler handler(library, json_settings);
-        std::cout << "  create(" << json_settings.dump() << "): OK\n";
+        std::cout << "  create(" << json_settings << "): OK\n";
         return 0;
     } catch (const std::exception& e) {
         std::cerr << "ticketd: " << e.what() << "\n";

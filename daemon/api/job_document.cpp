@@ -107,7 +107,7 @@ std::string job_document(const job_record& j, const std::string& base_url) {
         l.str("self", urls.self).str("result", urls.result).str("cancel", urls.cancel);
         l.end();
     }
-    if (!j.files.empty()) doc.raw("files", json_text(j.files));
+    if (!j.files.empty()) doc.raw("files", json_text(nlohmann::json(j.files)));
     if (j.progress_percent) {
         std::string progress;
         object_writer p(progress);

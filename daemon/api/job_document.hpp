@@ -1,8 +1,8 @@
 // The job document (protocol.md "Job document"): camelCase JSON with absolute links.
 #pragma once
 
-#include "jobs/job.hpp"
-#include "store/job_store.hpp"
+#include "model/job.hpp"
+#include "model/upload.hpp"
 
 #include <nlohmann/json.hpp>
 

@@ -147,7 +147,7 @@ struct jobs_api::call {
     }
 };
 
-jobs_api::jobs_api(const daemon_config& config, job_engine& engine, upload_store& uploads, daemon_metrics& metrics)
+jobs_api::jobs_api(const daemon_config& config, job_service& engine, upload_store& uploads, daemon_metrics& metrics)
     : config_(config), engine_(engine), uploads_(uploads), metrics_(metrics) {}
 
 http_response jobs_api::protocol_error(unsigned status, std::string_view code, std::string_view detail,
@@ -317,7 +317,7 @@ void jobs_api::submit(std::shared_ptr<call> c) {
             }
         } else if (name == "input") {
             if (!value.is_object()) errors.push_back({"/input", "must be a JSON object"});
-            else s.input = value;
+            else s.input = json_text(value);
         } else if (name == "files") {
             if (!value.is_object()) {
                 errors.push_back({"/files", "must be an object mapping names to upload ids"});
@@ -329,9 +329,10 @@ void jobs_api::submit(std::shared_ptr<call> c) {
                                           "file names are 1-64 characters of A-Z, a-z, 0-9, '.', '_' and '-'"});
                     } else if (!upload.is_string() || !is_random_id(upload.get_ref<const std::string&>())) {
                         errors.push_back({"/files/" + file_name, "must be the id of an upload (POST /v1/uploads)"});
+                    } else {
+                        s.files.emplace(file_name, upload.get<std::string>());
                     }
                 }
-                s.files = value;
             }
         } else if (name == "priority") {
             if (!in_range(value, -1000, 1000)) {
@@ -354,7 +355,7 @@ void jobs_api::submit(std::shared_ptr<call> c) {
                         errors.push_back({"/labels/" + k, "labels are strings; names 1-63 and values up to 255 characters"});
                     }
                 }
-                s.labels = value;
+                s.labels = json_text(value);
             }
         } else {
             errors.push_back({"/" + name, "unknown member; expected type, input, files, priority, timeoutSeconds or labels"});
@@ -671,14 +672,17 @@ void jobs_api::list_jobs(std::shared_ptr<call> c) {
 }
 
 void jobs_api::list_job_types(std::shared_ptr<call> c) {
+    const auto schema = [](const std::string& text) {  // none: {} (any value)
+        return text.empty() ? nlohmann::json::object() : nlohmann::json::parse(text);
+    };
     nlohmann::json types = nlohmann::json::array();
     for (const auto& t : engine_.types()) {
         types.push_back({
             {"type", t.type},
             {"plugin", {{"name", t.plugin}, {"version", t.plugin_version}, {"license", t.plugin_license},
                         {"description", t.plugin_description}}},
-            {"inputSchema", t.input_schema.is_null() ? nlohmann::json::object() : t.input_schema},
-            {"settingsSchema", t.settings_schema.is_null() ? nlohmann::json::object() : t.settings_schema},
+            {"inputSchema", schema(t.input_schema)},
+            {"settingsSchema", schema(t.settings_schema)},
             {"workers", t.workers},
             {"busyWorkers", t.busy},
             {"queueLength", t.queue_length},

@@ -5,7 +5,8 @@
 
 #include "config/config.hpp"
 #include "http/http_message.hpp"
-#include "jobs/job_engine.hpp"
+#include "jobs/job_service.hpp"
+#include "uploads/upload_store.hpp"
 #include "metrics/daemon_metrics.hpp"
 
 #include <atomic>
@@ -15,7 +16,7 @@ namespace ticketd {
 
 class jobs_api final : public request_handler {
    public:
-    jobs_api(const daemon_config& config, job_engine& engine, upload_store& uploads, daemon_metrics& metrics);
+    jobs_api(const daemon_config& config, job_service& engine, upload_store& uploads, daemon_metrics& metrics);
 
     // The absolute URL prefix for every URL the API emits (no trailing slash).
     void set_base_url(std::string base_url) { base_url_ = std::move(base_url); }
@@ -47,7 +48,7 @@ class jobs_api final : public request_handler {
     void route(std::shared_ptr<call> c);
 
     const daemon_config& config_;
-    job_engine& engine_;
+    job_service& engine_;
     upload_store& uploads_;
     daemon_metrics& metrics_;
     std::string base_url_;

@@ -144,23 +144,4 @@ range_answer requested_range(const http_request& req, uint64_t size, std::string
     return part;
 }
 
-bool is_json_media_type(std::string_view content_type) {
-    const std::string type = lower(trim(content_type.substr(0, content_type.find(';'))));
-    if (type == "application/json") return true;
-    return type.rfind("application/", 0) == 0 && type.size() > 17 && type.substr(type.size() - 5) == "+json";
-}
-
-bool is_media_type(std::string_view v) {
-    const auto token = [](char ch) {
-        return std::isalnum(static_cast<unsigned char>(ch)) || std::string_view("!#$&-^_.+").find(ch) != std::string_view::npos;
-    };
-    const auto end = v.find(';');
-    const auto essence = v.substr(0, end);
-    const auto slash = essence.find('/');
-    if (slash == std::string_view::npos || slash == 0 || slash + 1 == essence.size() || v.size() > 255) return false;
-    const auto type = essence.substr(0, slash), sub = essence.substr(slash + 1);
-    return std::all_of(type.begin(), type.end(), token) && std::all_of(sub.begin(), sub.end(), token) &&
-           std::all_of(v.begin(), v.end(), [](char ch) { return ch >= 0x20 && ch < 0x7f; });
-}
-
 }  // namespace ticketd

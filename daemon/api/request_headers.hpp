@@ -1,9 +1,10 @@
 // Parsing of the request headers the protocol gives meaning to: Idempotency-Key (an
 // RFC 8941 sf-string, or a bare token), Prefer: wait=N (RFC 7240), If-None-Match, Range
-// and If-Range, and media types.
+// and If-Range. (Media types: system/media_type.hpp.)
 #pragma once
 
 #include "http/http_message.hpp"
+#include "system/media_type.hpp"
 
 #include <cstdint>
 #include <optional>
@@ -32,11 +33,5 @@ struct range_answer {
     uint64_t length = 0;  // with part: how many bytes (>= 1)
 };
 range_answer requested_range(const http_request& req, uint64_t size, std::string_view etag);
-
-// application/json or application/<x>+json, with parameters allowed.
-bool is_json_media_type(std::string_view content_type);
-// A media type as RFC 9110 writes it (type "/" subtype, then parameters), in visible
-// ASCII: safe to put in a Content-Type header. Uploads' and plugins' results are checked.
-bool is_media_type(std::string_view value);
 
 }  // namespace ticketd

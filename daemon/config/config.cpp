@@ -1,5 +1,6 @@
 #include "config/config.hpp"
 
+#include <nlohmann/json.hpp>
 #include <yaml-cpp/yaml.h>
 
 #include <algorithm>
@@ -218,8 +219,10 @@ constexpr milliseconds day{24LL * 3600'000};
 constexpr milliseconds one_ms{1};
 constexpr milliseconds max_duration{365LL * 24 * 3600'000};
 
+using placeholders = std::vector<std::pair<std::string, std::string>>;
+
 // Replaces each placeholder in every string of `j`.
-void expand_placeholders(nlohmann::json& j, const std::vector<std::pair<std::string, std::string>>& values) {
+void expand_placeholders(nlohmann::json& j, const placeholders& values) {
     if (j.is_string()) {
         auto& text = j.get_ref<std::string&>();
         for (const auto& [name, value] : values) {
@@ -232,7 +235,7 @@ void expand_placeholders(nlohmann::json& j, const std::vector<std::pair<std::str
     }
 }
 
-job_type_config load_job_type(const fs::path& file, bool allow_short_retention) {
+job_type_config load_job_type(const fs::path& file, bool allow_short_retention, const placeholders& values) {
     const YAML::Node root = load_yaml(file);
     section top(root, file.string(), "");
     if (!root || root.IsNull()) {
@@ -265,7 +268,11 @@ job_type_config load_job_type(const fs::path& file, bool allow_short_retention) 
     c.max_input_bytes = top.size("max_input_bytes", c.max_input_bytes, 2, 64ULL << 20);
     if (auto s = top.get("settings")) {
         if (!s->IsMap()) top.fail(*s, "'settings' must be a mapping", "indent the settings under it");
-        c.settings = to_json(*s);
+        // Settings may name paths under the daemon's own directories, so one config works
+        // wherever the state directory is (e.g. an import's database).
+        auto settings = to_json(*s);
+        expand_placeholders(settings, values);
+        c.settings = settings.dump();
     }
     top.finish();
     return c;
@@ -326,7 +333,7 @@ bool parse_host_port(std::string_view text, std::string& host, uint16_t& port) {
     return true;
 }
 
-nlohmann::json parse_settings_yaml(const std::string& text_or_file) {
+std::string parse_settings_yaml(const std::string& text_or_file) {
     YAML::Node node;
     std::error_code ec;
     if (fs::is_regular_file(text_or_file, ec)) {
@@ -340,9 +347,9 @@ nlohmann::json parse_settings_yaml(const std::string& text_or_file) {
                                "; fix: pass a YAML mapping, e.g. --settings 'greeting: Hi'");
         }
     }
-    if (!node || node.IsNull()) return nlohmann::json::object();
+    if (!node || node.IsNull()) return "{}";
     if (!node.IsMap()) throw config_error("--settings: expected a YAML mapping; fix: e.g. --settings 'greeting: Hi'");
-    return to_json(node);
+    return to_json(node).dump();
 }
 
 daemon_config load_config(const fs::path& file_arg) {
@@ -437,7 +444,8 @@ daemon_config load_config(const fs::path& file_arg) {
     }
     std::sort(files.begin(), files.end());
     for (const auto& f : files) {
-        auto jt = load_job_type(f, c.allow_short_retention);
+        auto jt = load_job_type(f, c.allow_short_retention,
+                                {{"${state_dir}", c.state_dir.string()}, {"${config_dir}", dir.string()}});
         for (const auto& other : c.job_types) {
             if (other.type == jt.type) {
                 throw config_error(f.string() + ":1:1: job type '" + jt.type + "' is also declared in " +
@@ -445,11 +453,6 @@ daemon_config load_config(const fs::path& file_arg) {
             }
         }
         c.job_types.push_back(std::move(jt));
-    }
-    // Settings may name paths under the daemon's own directories, so one config works
-    // wherever the state directory is (e.g. an import's database).
-    for (auto& jt : c.job_types) {
-        expand_placeholders(jt.settings, {{"${state_dir}", c.state_dir.string()}, {"${config_dir}", dir.string()}});
     }
     if (c.job_types.empty()) {
         throw config_error(c.jobs_dir.string() + ": no job types (*.yaml) found; fix: add a file " +

@@ -3,8 +3,6 @@
 // config_error naming file, line, column, what was expected and the fix.
 #pragma once
 
-#include <nlohmann/json.hpp>
-
 #include <chrono>
 #include <cstdint>
 #include <filesystem>
@@ -65,7 +63,7 @@ struct job_type_config {
     milliseconds retry_backoff{5'000};
     milliseconds retention{7LL * 24 * 3600'000};
     uint64_t max_input_bytes = 256 << 10;
-    nlohmann::json settings = nlohmann::json::object();
+    std::string settings = "{}";  // the plugin's settings: a JSON object as compact text
 };
 
 struct daemon_config {
@@ -96,8 +94,8 @@ daemon_config load_config(const std::filesystem::path& file);
 // "HOST:PORT" ("[::1]:8080" for IPv6); false when malformed.
 bool parse_host_port(std::string_view text, std::string& host, uint16_t& port);
 
-// Plugin settings given as YAML text (or the name of a YAML file), as JSON.
-nlohmann::json parse_settings_yaml(const std::string& text_or_file);
+// Plugin settings given as YAML text (or the name of a YAML file), as compact JSON text.
+std::string parse_settings_yaml(const std::string& text_or_file);
 
 // "30s", "250ms", "5m", "2h", "7d".
 milliseconds parse_duration(std::string_view text);

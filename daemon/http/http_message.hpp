@@ -2,6 +2,8 @@
 // inside http/ and out of the headers most files include.
 #pragma once
 
+#include "system/byte_sink.hpp"
+
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -31,17 +33,6 @@ class client_gone_signal {
     bool fired_ = false;
     std::vector<std::function<void()>> callbacks_;
     std::function<void()> start_watching_;
-};
-
-// Receives a request body as it arrives, so that a large one (an upload) is never held
-// whole in memory. Called on the connection's io thread, chunk by chunk, in order.
-class body_sink {
-   public:
-    virtual ~body_sink() = default;
-    // False when the bytes cannot be stored: the request is answered with a 500, or a 507
-    // when out_of_space() says the disk is full.
-    virtual bool write(const char* data, size_t size) = 0;
-    virtual bool out_of_space() const { return false; }
 };
 
 struct http_response;

@@ -297,13 +297,12 @@ void job_engine::submit(submit_request req, std::function<void(submit_outcome)> 
         done({submit_status::unavailable, {}, {}, "ticketd is starting or shutting down", {}});
         return;
     }
-    std::string input_json = req.input.dump();
     const auto type_config = rt->config();
-    if (input_json.size() > type_config->max_input_bytes) {
+    if (req.input.size() > type_config->max_input_bytes) {
         rt->metrics->rejected(reject_reason::invalid_input);
         done({submit_status::invalid_input,
               {},
-              {{"/input", "the input is " + std::to_string(input_json.size()) + " bytes; the job type '" +
+              {{"/input", "the input is " + std::to_string(req.input.size()) + " bytes; the job type '" +
                               req.type + "' accepts at most " + std::to_string(type_config->max_input_bytes)}},
               "input too large",
               {}});
@@ -312,12 +311,11 @@ void job_engine::submit(submit_request req, std::function<void(submit_outcome)> 
     // A plugin's validate() should be quick and do no I/O, but nothing makes it so: it
     // runs off the io threads, which a slow one would otherwise hold with every
     // connection on them.
-    rt->validations->post([this, rt, req = std::move(req), input_json = std::move(input_json),
-                           done = std::move(done)]() mutable {
+    rt->validations->post([this, rt, req = std::move(req), done = std::move(done)]() mutable {
         // What a bug throws costs this submit a 500, as it would on an io thread, not the
         // daemon (a validation thread has no request handler around it).
         try {
-            validate_and_accept(rt, std::move(req), std::move(input_json), done);
+            validate_and_accept(rt, std::move(req), done);
         } catch (const std::exception& e) {
             log_error("submit of type " + rt->type + " failed: " + e.what());
             done({submit_status::internal, {}, {}, "the submit failed inside ticketd; it was logged", {}});
@@ -325,7 +323,7 @@ void job_engine::submit(submit_request req, std::function<void(submit_outcome)> 
     });
 }
 
-void job_engine::validate_and_accept(const job_type_ptr& rt, submit_request req, std::string input_json,
+void job_engine::validate_and_accept(const job_type_ptr& rt, submit_request req,
                                      const std::function<void(submit_outcome)>& done) {
     if (!accepting_) {  // a drain began: nothing more is validated
         rt->metrics->rejected(reject_reason::unavailable);
@@ -400,8 +398,8 @@ void job_engine::validate_and_accept(const job_type_ptr& rt, submit_request req,
     r.timeout_ms = req.timeout_ms;
     r.created_at = now;
     r.updated_at = now;
-    r.input = std::move(input_json);
-    r.labels = req.labels.dump();
+    r.input = std::move(req.input);
+    r.labels = std::move(req.labels);
     if (keyed) {
         keys_.reserve(key_digest, req.fingerprint);
         binding = idempotency_binding{req.principal, req.idempotency_key, r.id, req.fingerprint, false,
@@ -1114,8 +1112,7 @@ std::vector<job_type_info> job_engine::types() const {
                        rt->queue->size(), rt->queue->capacity(), rt->queue->oldest_created_at(),
                        c->timeout.count(), c->max_attempts, c->retention.count(), c->max_input_bytes,
                        d.license ? d.license : "", d.description ? d.description : "",
-                       lib.settings_schema() ? lib.settings_schema()->document() : nlohmann::json(),
-                       lib.input_schema() ? lib.input_schema()->document() : nlohmann::json()});
+                       lib.settings_schema_text(), lib.input_schema_text()});
     }
     return out;
 }

@@ -13,6 +13,7 @@
 #include "jobs/idempotency_index.hpp"
 #include "jobs/job_entry.hpp"
 #include "jobs/job_queue.hpp"
+#include "jobs/job_service.hpp"
 #include "jobs/sharded_map.hpp"
 #include "metrics/daemon_metrics.hpp"
 #include "plugins/job_handler.hpp"
@@ -79,72 +80,7 @@ using job_type_ptr = std::shared_ptr<job_type_runtime>;
 // Creates (loads the plugin of) a job type; throws with a message naming the file.
 using job_type_factory = std::function<job_type_ptr(const job_type_config&)>;
 
-struct submit_request {
-    std::string type;
-    nlohmann::json input = nlohmann::json::object();
-    int32_t priority = 0;
-    int64_t timeout_ms = 0;
-    nlohmann::json labels = nlohmann::json::object();
-    nlohmann::json files = nlohmann::json::object();  // name -> upload id
-    std::string principal;
-    std::string idempotency_key;  // empty: none
-    std::string fingerprint;
-};
-
-enum class submit_status {
-    accepted,
-    replayed,
-    invalid_input,
-    unknown_type,
-    key_reused,
-    key_in_progress,
-    key_job_deleted,
-    unavailable,        // a queue or the long-poll slots are full
-    store_unavailable,  // the job could not be made durable (a full disk, an I/O error)
-    internal
-};
-
-struct submit_outcome {
-    submit_status status = submit_status::internal;
-    std::optional<job_record> job;
-    std::vector<validation_error> errors;  // invalid_input: pointers into the request body
-    std::string detail;
-    std::string job_id;  // key_reused / key_job_deleted: the bound job
-};
-
-struct lookup_outcome {
-    std::optional<job_record> job;
-    bool gone = false;
-};
-
-enum class cancel_status { not_found, gone, canceled, cancel_requested, already_terminal, internal };
-struct cancel_outcome {
-    cancel_status status = cancel_status::internal;
-    std::optional<job_record> job;
-};
-
-enum class remove_status { not_found, removed_terminal, removed_live, internal };
-
-struct job_type_info {
-    std::string type;
-    std::string plugin;
-    std::string plugin_version;
-    unsigned workers = 0;
-    unsigned busy = 0;
-    uint64_t queue_length = 0;
-    uint64_t queue_capacity = 0;
-    unix_ms oldest_queued_created_at = 0;  // 0: nothing queued
-    int64_t timeout_ms = 0;
-    unsigned max_attempts = 0;
-    int64_t retention_ms = 0;
-    uint64_t max_input_bytes = 0;
-    std::string plugin_license;
-    std::string plugin_description;
-    nlohmann::json settings_schema;  // null: any
-    nlohmann::json input_schema;     // null: any
-};
-
-class job_engine {
+class job_engine final : public job_service {
    public:
     job_engine(const daemon_config& config, job_store& store, upload_store& uploads, scheduler& timers,
                std::vector<job_type_ptr> types);
@@ -160,27 +96,18 @@ class job_engine {
     // requeue them without using an attempt. Returns true when every worker has stopped.
     bool drain();
 
-    bool accepting() const { return accepting_.load(); }
-    // Why the store cannot make writes durable now (empty: it can).
-    std::string store_trouble() const { return store_.trouble(); }
+    bool accepting() const override { return accepting_.load(); }
+    std::string store_trouble() const override { return store_.trouble(); }
 
-    void submit(submit_request request, std::function<void(submit_outcome)> done);
-    void get(const std::string& id, const std::string& principal,
-             std::function<void(lookup_outcome)> done);
-    // Long-poll: answers when the job's ETag differs from `etag` (empty: when it is
-    // terminal), or at the deadline. Returns the waiter's id (0: answered at once), or
-    // nullopt when the cap on waiters is reached (`done` is then never called).
+    void submit(submit_request request, std::function<void(submit_outcome)> done) override;
+    void get(const std::string& id, const std::string& principal, std::function<void(lookup_outcome)> done) override;
     std::optional<uint64_t> watch(const std::string& id, const std::string& principal, const std::string& etag,
-                                  std::chrono::milliseconds wait, std::function<void(lookup_outcome)> done);
-    // Drops a waiter whose client went away; `done` is never called.
-    void unwatch(const std::string& id, uint64_t waiter_id);
-    void cancel(const std::string& id, const std::string& principal,
-                std::function<void(cancel_outcome)> done);
-    void remove(const std::string& id, const std::string& principal,
-                std::function<void(remove_status)> done);
-    void list(const job_query& query, std::function<void(std::vector<job_record>)> done);
-
-    std::vector<job_type_info> types() const;
+                                  std::chrono::milliseconds wait, std::function<void(lookup_outcome)> done) override;
+    void unwatch(const std::string& id, uint64_t waiter_id) override;
+    void cancel(const std::string& id, const std::string& principal, std::function<void(cancel_outcome)> done) override;
+    void remove(const std::string& id, const std::string& principal, std::function<void(remove_status)> done) override;
+    void list(const job_query& query, std::function<void(std::vector<job_record>)> done) override;
+    std::vector<job_type_info> types() const override;
 
     // SIGHUP: makes `next` the set of job types. Limits, retention and pool sizes change in
     // place; new types are created with `create` and started; a type that is gone, or whose
@@ -188,10 +115,9 @@ class job_engine {
     // has no unfinished jobs. All or nothing: throws std::runtime_error saying why, and
     // then nothing has changed. Returns a one-line summary of what changed.
     std::string reload(const std::vector<job_type_config>& next, const job_type_factory& create);
-    std::filesystem::path result_path(const std::string& job_id) const { return results_.path_of(job_id); }
-    // A small result kept in the store (job_record::result_inline); answers on the
-    // store's reader thread, or at once on the caller's (job_store::read_result).
-    void read_result(const std::string& job_id, std::function<void(std::optional<std::string>)> done) {
+    std::filesystem::path result_path(const std::string& job_id) const override { return results_.path_of(job_id); }
+    // Answers on the store's reader thread, or at once on the caller's (job_store::read_result).
+    void read_result(const std::string& job_id, std::function<void(std::optional<std::string>)> done) override {
         store_.read_result(job_id, std::move(done));
     }
     // Results up to this size are committed with the job's state instead of a file.
@@ -227,7 +153,7 @@ class job_engine {
     void purge();
     // The rest of submit() once the cheap checks passed, on a validation thread: the
     // plugin's validate(), the key, the queue reservation, the insert.
-    void validate_and_accept(const job_type_ptr& rt, submit_request req, std::string input_json,
+    void validate_and_accept(const job_type_ptr& rt, submit_request req,
                              const std::function<void(submit_outcome)>& done);
     // A submit whose key is bound already: replay, 422 or 409 (on a store thread).
     void answer_bound_key(bool same_request, bool job_deleted, std::optional<std::string> bound,

@@ -1,8 +1,9 @@
 // A job as the engine holds it in memory. Guarded by job_engine's mutex.
 #pragma once
 
-#include "jobs/job.hpp"
-#include "jobs/job_context.hpp"
+#include "model/job.hpp"
+#include "plugins/job_context.hpp"
+#include "system/hex.hpp"
 #include "system/scheduler.hpp"
 
 #include <cstdint>
@@ -55,6 +56,15 @@ struct job_key_shard {  // sharded_map's table: hi's bits (the hash is uniform w
     size_t operator()(const job_key& k) const noexcept { return static_cast<size_t>(k.hi); }
 };
 // nullopt unless `id` is 32 lowercase hex digits (every id ticketd makes).
-std::optional<job_key> job_key_of(std::string_view id);
+inline std::optional<job_key> job_key_of(std::string_view id) {
+    uint8_t bytes[16];
+    if (id.size() != 32 || !from_hex(id, bytes)) return std::nullopt;
+    job_key k;
+    for (int i = 0; i < 8; ++i) {
+        k.hi = k.hi << 8 | bytes[i];
+        k.lo = k.lo << 8 | bytes[8 + i];
+    }
+    return k;
+}
 
 }  // namespace ticketd

@@ -6,7 +6,9 @@
 // reader thread, never on the caller's (read_result excepted: see there).
 #pragma once
 
-#include "jobs/job.hpp"
+#include "model/job.hpp"
+#include "model/job_query.hpp"
+#include "model/upload.hpp"
 
 #include <functional>
 #include <optional>
@@ -33,29 +35,6 @@ struct tombstone {
     std::string type;
     unix_ms deleted_at = 0;
     unix_ms expires_at = 0;
-};
-
-// An upload: a client's binary input, stored under <state_dir>/uploads/<id>.
-struct upload_record {
-    std::string id;
-    std::string principal;
-    std::string content_type;
-    uint64_t size = 0;
-    std::string sha256;  // lowercase hex
-    unix_ms created_at = 0;
-    unix_ms expires_at = 0;  // when it is purged unless a job pins it
-};
-
-struct job_query {
-    std::string principal;
-    std::vector<job_status> statuses;  // empty: any
-    std::string type;                  // empty: any
-    std::string idempotency_key;       // empty: any
-    std::optional<unix_ms> created_after;
-    std::optional<unix_ms> created_before;
-    // Keyset pagination, newest first: only jobs accepted before this sequence number.
-    std::optional<int64_t> before_seq;
-    unsigned limit = 50;
 };
 
 // What the store found for an id.

@@ -1,5 +1,7 @@
 #include "store/job_write.hpp"
 
+#include <nlohmann/json.hpp>
+
 #include <cstring>
 #include <stdexcept>
 #include <type_traits>
@@ -75,7 +77,7 @@ void put_job(writer& w, const job_record& j) {
     w.str(j.progress_message);
     w.str(j.input);
     w.str(j.labels);
-    w.str(j.files.is_null() ? std::string() : j.files.dump());
+    w.str(j.files.empty() ? std::string() : files_json(j.files));
     w.str(j.result_name);
     w.num(static_cast<uint8_t>(j.error != nullptr));
     if (j.error) {
@@ -111,10 +113,7 @@ job_record get_job(reader& r) {
     j.progress_message = r.str();
     j.input = r.str();
     j.labels = r.str();
-    if (auto files = r.str(); !files.empty()) {
-        j.files = nlohmann::json::parse(files, nullptr, false);
-        if (!j.files.is_object()) throw std::runtime_error("a job's files that are not a JSON object");
-    }
+    if (auto files = r.str(); !files.empty()) j.files = parse_files_json(files);
     j.result_name = r.str();
     if (r.flag()) {
         job_error e;
@@ -131,6 +130,19 @@ job_record get_job(reader& r) {
 }
 
 }  // namespace
+
+std::string files_json(const job_files& files) { return nlohmann::json(files).dump(); }
+
+job_files parse_files_json(std::string_view text) {
+    const auto json = nlohmann::json::parse(text, nullptr, false);
+    if (!json.is_object()) throw std::runtime_error("a job's files that are not a JSON object");
+    job_files files;
+    for (const auto& [name, id] : json.items()) {
+        if (!id.is_string()) throw std::runtime_error("a job's file '" + name + "' whose upload id is not a string");
+        files.emplace(name, id.get<std::string>());
+    }
+    return files;
+}
 
 void encode(const job_write& jw, std::string& out) {
     writer w(out);

@@ -24,6 +24,11 @@ struct job_write {
     const std::string& job_id() const { return what == kind::remove ? removal.job_id : job.id; }
 };
 
+// A job's files as the store keeps them: a JSON object of upload ids. parse_files_json
+// throws std::runtime_error on anything else.
+std::string files_json(const job_files& files);
+job_files parse_files_json(std::string_view text);
+
 // The journal's payload for a write. The format is private to one machine and one
 // version's journal: a clean stop leaves no journal behind, and a version byte guards the
 // rest (decode refuses what it does not know instead of guessing).

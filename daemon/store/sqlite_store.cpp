@@ -204,8 +204,10 @@ job_record read_job(const sqlite_statement& s) {
     j.version = static_cast<uint64_t>(s.int64(22));
     j.seq = s.int64(23);
     if (const std::string files = s.text(24); files != "{}") {
-        j.files = nlohmann::json::parse(files, nullptr, false);
-        if (!j.files.is_object() || j.files.empty()) j.files = nullptr;
+        try {
+            j.files = parse_files_json(files);
+        } catch (const std::runtime_error&) {  // a row edited by hand: the job reads no files
+        }
     }
     j.result_name = s.text(25);
     j.result_inline = s.int64(26) != 0;
@@ -278,7 +280,7 @@ void insert_job(sqlite_connection& db, const job_record& created, const job_reco
     else s.bind_null(4).bind_null(5);
     s.bind(6, int64_t{created.priority}).bind(7, created.timeout_ms).bind(8, created.created_at);
     s.bind_ref(9, created.input).bind_ref(10, created.labels);
-    s.bind(11, created.files.empty() ? std::string("{}") : created.files.dump());
+    s.bind(11, created.files.empty() ? std::string("{}") : files_json(created.files));
     bind_state(s, state, 12);
     s.bind_optional(12 + state_column_count, created.seq);  // 0: written before schema 6, SQLite numbers it
     s.run();

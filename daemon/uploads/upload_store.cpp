@@ -251,11 +251,10 @@ void upload_store::remove(const std::string& id, const std::string& principal,
 
 std::vector<std::pair<std::string, std::string>> upload_store::pin(const std::string& job_id,
                                                                    const std::string& principal,
-                                                                   const nlohmann::json& files, unix_ms now) {
+                                                                   const job_files& files, unix_ms now) {
     std::vector<std::pair<std::string, std::string>> problems;
     std::lock_guard lock(mutex_);
-    for (const auto& [name, id] : files.items()) {
-        const std::string upload_id = id.is_string() ? id.get<std::string>() : std::string();
+    for (const auto& [name, upload_id] : files) {
         auto it = uploads_.find(upload_id);
         if (it == uploads_.end() || it->second.record.principal != principal) {
             problems.emplace_back(name, "no upload '" + upload_id + "'; POST the file to /v1/uploads first");
@@ -264,24 +263,21 @@ std::vector<std::pair<std::string, std::string>> upload_store::pin(const std::st
         }
     }
     if (!problems.empty()) return problems;
-    for (const auto& [name, id] : files.items()) uploads_[id.get<std::string>()].pinned_by.insert(job_id);
+    for (const auto& [name, id] : files) uploads_[id].pinned_by.insert(job_id);
     return problems;
 }
 
-void upload_store::release(const std::string& job_id, const nlohmann::json& files) {
+void upload_store::release(const std::string& job_id, const job_files& files) {
     std::lock_guard lock(mutex_);
-    for (const auto& [name, id] : files.items()) {
-        if (!id.is_string()) continue;
-        auto it = uploads_.find(id.get<std::string>());
+    for (const auto& [name, id] : files) {
+        auto it = uploads_.find(id);
         if (it != uploads_.end()) it->second.pinned_by.erase(job_id);
     }
 }
 
-std::map<std::string, std::string> upload_store::paths(const nlohmann::json& files) const {
+std::map<std::string, std::string> upload_store::paths(const job_files& files) const {
     std::map<std::string, std::string> out;
-    for (const auto& [name, id] : files.items()) {
-        if (id.is_string()) out[name] = (dir_ / id.get<std::string>()).string();
-    }
+    for (const auto& [name, id] : files) out[name] = (dir_ / id).string();
     return out;
 }
 

@@ -9,7 +9,7 @@
 // startup they are rebuilt from the jobs that are still unfinished.
 #pragma once
 
-#include "http/http_message.hpp"
+#include "system/byte_sink.hpp"
 #include "store/job_store.hpp"
 
 #include <condition_variable>
@@ -51,10 +51,10 @@ class upload_store {
     // problems as (name, detail); empty when all were pinned. `now` = 0 skips the expiry
     // check (recovery: the job was accepted while they were valid).
     std::vector<std::pair<std::string, std::string>> pin(const std::string& job_id, const std::string& principal,
-                                                         const nlohmann::json& files, unix_ms now);
-    void release(const std::string& job_id, const nlohmann::json& files);
+                                                         const job_files& files, unix_ms now);
+    void release(const std::string& job_id, const job_files& files);
     // name -> local path, for the plugin.
-    std::map<std::string, std::string> paths(const nlohmann::json& files) const;
+    std::map<std::string, std::string> paths(const job_files& files) const;
 
     // Removes unpinned uploads past their expiry.
     void purge(unix_ms now);

@@ -40,7 +40,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     const auto input = parsed.value.is_object() && parsed.value.contains("input") ? parsed.value["input"] : parsed.value;
     if (!input.is_object()) return 0;
     for (const auto& h : *handlers) {
-        for (const auto& e : h->validate(input)) {
+        for (const auto& e : h->validate(input.dump())) {
             (void)nlohmann::json({{"pointer", e.pointer}, {"detail", e.detail}})
                 .dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
         }

@@ -4,6 +4,7 @@
 #include "support/temp_dir.hpp"
 
 #include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
 
 #include <fstream>
 
@@ -58,8 +59,9 @@ TEST(config, loads_a_full_config_with_relative_paths) {
     ASSERT_EQ(cfg.job_types.size(), 1u);
     EXPECT_EQ(cfg.job_types[0].workers, 3u);
     EXPECT_EQ(cfg.job_types[0].timeout.count(), 90'000);
-    EXPECT_EQ(cfg.job_types[0].settings["x"], 1);
-    EXPECT_EQ(cfg.job_types[0].settings["y"], "2");  // quoted stays a string
+    const auto settings = nlohmann::json::parse(cfg.job_types[0].settings);
+    EXPECT_EQ(settings["x"], 1);
+    EXPECT_EQ(settings["y"], "2");  // quoted stays a string
 }
 
 TEST(config, unknown_key_names_file_line_column_and_fix) {
@@ -108,7 +110,7 @@ TEST(config, settings_expand_state_dir_and_config_dir) {
     temp_config c("state_dir: /srv/td\n",
                   {{"a.yaml", "type: a\nplugin: a.so\nsettings:\n  db: \"${state_dir}/w.db\"\n"
                               "  nested: [\"${config_dir}/x\", 3, \"${state_dir}${state_dir}\"]\n  other: \"$state_dir\"\n"}});
-    const auto s = c.load().job_types[0].settings;
+    const auto s = nlohmann::json::parse(c.load().job_types[0].settings);
     EXPECT_EQ(s["db"], "/srv/td/w.db");
     EXPECT_EQ(s["nested"][0], (c.dir / "x").string());
     EXPECT_EQ(s["nested"][1], 3);

@@ -33,7 +33,7 @@ TEST(job_document, is_valid_json_with_every_member_and_escaped_strings) {
     EXPECT_TRUE(doc["startedAt"].is_null());
     EXPECT_EQ(doc["idempotencyKey"], j.idempotency_key);
     EXPECT_EQ(doc["labels"], nlohmann::json::parse(j.labels));
-    EXPECT_EQ(doc["files"], j.files);
+    EXPECT_EQ(doc["files"], nlohmann::json(j.files));
     EXPECT_EQ(doc["progress"]["percent"], 42.5);
     EXPECT_EQ(doc["progress"]["message"], j.progress_message);
     EXPECT_EQ(doc["error"]["type"], "https://jobs.example.com/problems/report/query-failed");

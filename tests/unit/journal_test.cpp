@@ -83,7 +83,7 @@ job_record full_record() {
     r.progress_message = "half way, \xC3\xA9t\xC3\xA9";
     r.input = R"({"rows":[1,2,3]})";
     r.labels = R"({"team":"a"})";
-    r.files = nlohmann::json{{"data", "u-1"}};
+    r.files = {{"data", "u-1"}};
     r.result_name = "out.csv";
     r.error = std::make_shared<const job_error>(job_error{"report/bad-input", "Bad input", "row 3"});
     r.result_type = "text/csv";
@@ -154,7 +154,7 @@ TEST(job_write, every_field_survives_the_round_trip) {
     const auto bare_back = decode_job_write(bytes);
     EXPECT_EQ(bare_back.what, job_write::kind::update);
     EXPECT_FALSE(bare_back.key || bare_back.result || bare_back.job.error || bare_back.job.progress_percent);
-    EXPECT_TRUE(bare_back.job.files.is_null());
+    EXPECT_TRUE(bare_back.job.files.empty());
 
     job_write removal;
     removal.what = job_write::kind::remove;

@@ -1,11 +1,12 @@
 // A job's record: everything the protocol shows about it and everything the store keeps.
+// Plain data, shared by every layer; how it looks on the wire is api/'s business, how it
+// is kept on disk the store's.
 #pragma once
 
 #include "system/time.hpp"
 
-#include <nlohmann/json.hpp>
-
 #include <cstdint>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -28,6 +29,9 @@ struct job_error {
     std::string detail;
 };
 
+// The uploads a job reads: its name for each (what the plugin asks for) -> upload id.
+using job_files = std::map<std::string, std::string>;
+
 struct job_record {
     std::string id;
     std::string type;
@@ -48,7 +52,7 @@ struct job_record {
     std::string progress_message;
     std::string input = "{}";   // JSON text (compact): only the plugin and the store read it
     std::string labels = "{}";  // JSON text (compact), shown as is in the document
-    nlohmann::json files;  // name -> upload id; null (no allocation) when the job has none
+    job_files files;
     std::string result_name;  // the result's file name (Content-Disposition), when the plugin named it
     std::shared_ptr<const job_error> error;  // shared and immutable: records are copied often
     std::string result_type;  // media type, when succeeded

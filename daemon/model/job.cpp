@@ -1,6 +1,4 @@
-#include "jobs/job.hpp"
-#include "jobs/job_entry.hpp"
-#include "system/hex.hpp"
+#include "model/job.hpp"
 
 namespace ticketd {
 
@@ -33,17 +31,6 @@ std::string job_record::etag() const {
     tag += std::to_string(updated_at);
     tag += '"';
     return tag;
-}
-
-std::optional<job_key> job_key_of(std::string_view id) {
-    uint8_t bytes[16];
-    if (id.size() != 32 || !from_hex(id, bytes)) return std::nullopt;
-    job_key k;
-    for (int i = 0; i < 8; ++i) {
-        k.hi = k.hi << 8 | bytes[i];
-        k.lo = k.lo << 8 | bytes[8 + i];
-    }
-    return k;
 }
 
 }  // namespace ticketd

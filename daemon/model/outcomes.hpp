@@ -1,0 +1,44 @@
+// What the job service answers to reads, cancels and deletes, and how it describes a job type.
+#pragma once
+
+#include "model/job.hpp"
+
+#include <cstdint>
+#include <optional>
+#include <string>
+
+namespace ticketd {
+
+struct lookup_outcome {
+    std::optional<job_record> job;
+    bool gone = false;  // deleted or expired: a tombstone is left
+};
+
+enum class cancel_status { not_found, gone, canceled, cancel_requested, already_terminal, internal };
+struct cancel_outcome {
+    cancel_status status = cancel_status::internal;
+    std::optional<job_record> job;
+};
+
+enum class remove_status { not_found, removed_terminal, removed_live, internal };
+
+struct job_type_info {
+    std::string type;
+    std::string plugin;
+    std::string plugin_version;
+    unsigned workers = 0;
+    unsigned busy = 0;
+    uint64_t queue_length = 0;
+    uint64_t queue_capacity = 0;
+    unix_ms oldest_queued_created_at = 0;  // 0: nothing queued
+    int64_t timeout_ms = 0;
+    unsigned max_attempts = 0;
+    int64_t retention_ms = 0;
+    uint64_t max_input_bytes = 0;
+    std::string plugin_license;
+    std::string plugin_description;
+    std::string settings_schema;  // JSON text; empty: any
+    std::string input_schema;     // JSON text; empty: any
+};
+
+}  // namespace ticketd

@@ -1,0 +1,53 @@
+// A submit as the job service takes it (POST /v1/jobs once api/ has checked the body) and
+// what it answers. Plain data: JSON stays text here, parsed only where it is read.
+#pragma once
+
+#include "model/job.hpp"
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace ticketd {
+
+// A problem with one member of a request, or of a job's input.
+struct validation_error {
+    std::string pointer;  // JSON Pointer into what was sent
+    std::string detail;
+};
+
+struct submit_request {
+    std::string type;
+    std::string input = "{}";  // the job's input: a JSON object, as compact text
+    int32_t priority = 0;
+    int64_t timeout_ms = 0;     // 0: the type's timeout
+    std::string labels = "{}";  // a JSON object of strings, as compact text
+    job_files files;
+    std::string principal;
+    std::string idempotency_key;  // empty: none
+    std::string fingerprint;      // what makes two requests with one key the same request
+};
+
+enum class submit_status {
+    accepted,
+    replayed,
+    invalid_input,
+    unknown_type,
+    key_reused,
+    key_in_progress,
+    key_job_deleted,
+    unavailable,        // a queue or the long-poll slots are full
+    store_unavailable,  // the job could not be made durable (a full disk, an I/O error)
+    internal
+};
+
+struct submit_outcome {
+    submit_status status = submit_status::internal;
+    std::optional<job_record> job;
+    std::vector<validation_error> errors;  // invalid_input: pointers into the request body
+    std::string detail;
+    std::string job_id;  // key_reused / key_job_deleted: the bound job
+};
+
+}  // namespace ticketd

@@ -1,0 +1,131 @@
+#!/usr/bin/env python3
+"""Checks the include graph between the folders of daemon/.
+
+Fails (exit 1) when the folders include each other in a cycle, naming the cycle and one
+#include line per step of it, so that the dependencies between daemon/ folders run one
+way. With --graph, prints the folder graph instead (one "a -> b" line per edge, with the
+number of #include lines behind it); with --dot, the same as Graphviz text; with
+--reach HEADER, which translation units include HEADER (say nlohmann/json.hpp),
+directly or through the project's own headers.
+
+    usage: check-layers.py [--graph | --dot | --reach HEADER] [daemon dir]
+"""
+import re
+import sys
+from pathlib import Path
+
+INCLUDE = re.compile(r'^\s*#\s*include\s+"([^"]+)"')
+
+
+def folder_of(path: Path, root: Path) -> str:
+    rel = path.relative_to(root)
+    return rel.parts[0] if len(rel.parts) > 1 else "."  # "." : the files at daemon/'s top
+
+
+def edges_of(root: Path):
+    """{(from, to): [(file, line number, included path)]} between different folders."""
+    edges = {}
+    for path in sorted(root.rglob("*")):
+        if path.suffix not in (".hpp", ".cpp", ".h"):
+            continue
+        src = folder_of(path, root)
+        for number, line in enumerate(path.read_text(errors="replace").splitlines(), 1):
+            m = INCLUDE.match(line)
+            if not m or "/" not in m.group(1):
+                continue
+            dst = m.group(1).split("/")[0]
+            if not (root / dst).is_dir() or dst == src:
+                continue
+            edges.setdefault((src, dst), []).append((path.relative_to(root.parent), number, m.group(1)))
+    return edges
+
+
+def find_cycle(nodes, edges):
+    """One cycle as a list of folders [a, b, ..., a], or None."""
+    succ = {n: sorted(d for (s, d) in edges if s == n) for n in nodes}
+    state = {}  # 1: on the stack, 2: done
+    stack = []
+
+    def visit(n):
+        state[n] = 1
+        stack.append(n)
+        for m in succ[n]:
+            if state.get(m) == 1:
+                return stack[stack.index(m):] + [m]
+            if m not in state:
+                found = visit(m)
+                if found:
+                    return found
+        stack.pop()
+        state[n] = 2
+        return None
+
+    for n in sorted(nodes):
+        if n not in state:
+            found = visit(n)
+            if found:
+                return found
+    return None
+
+
+def reach(root: Path, header: str):
+    """The .cpp files under root whose include closure (through root's headers) has header."""
+    includes = {}
+    for path in root.rglob("*"):
+        if path.suffix in (".hpp", ".cpp", ".h"):
+            found = [INCLUDE.match(l) or re.match(r'^\s*#\s*include\s+<([^>]+)>', l)
+                     for l in path.read_text(errors="replace").splitlines()]
+            includes[path] = [m.group(1) for m in found if m]
+    memo = {}
+
+    def has(path):
+        if path not in memo:
+            memo[path] = False
+            memo[path] = any(inc == header or ((root / inc).is_file() and has(root / inc))
+                             for inc in includes.get(path, []))
+        return memo[path]
+
+    units = sorted(p for p in includes if p.suffix == ".cpp")
+    return [p.relative_to(root) for p in units if has(p)], len(units)
+
+
+def main(argv):
+    mode = argv[1] if len(argv) > 1 and argv[1].startswith("--") else None
+    if mode == "--reach":
+        root = Path(argv[3] if len(argv) > 3 else Path(__file__).resolve().parent.parent / "daemon").resolve()
+        units, total = reach(root, argv[2])
+        print(f"{argv[2]}: {len(units)} of {total} translation units")
+        for u in units:
+            print(f"  {u}")
+        return 0
+    rest = argv[2:] if mode else argv[1:]
+    root = Path(rest[0] if rest else Path(__file__).resolve().parent.parent / "daemon").resolve()
+    edges = edges_of(root)
+    nodes = {n for e in edges for n in e}
+    if mode == "--graph":
+        for (s, d), lines in sorted(edges.items()):
+            print(f"{s} -> {d}  ({len(lines)})")
+        return 0
+    if mode == "--dot":
+        print("digraph layers {")
+        for (s, d) in sorted(edges):
+            print(f'  "{s}" -> "{d}";')
+        print("}")
+        return 0
+    cycle = find_cycle(nodes, edges)
+    if cycle is None:
+        print(f"check-layers: {len(nodes)} folders, {len(edges)} dependencies, no cycle")
+        return 0
+    print("check-layers: the folders of daemon/ include each other in a cycle: " + " -> ".join(cycle),
+          file=sys.stderr)
+    for s, d in zip(cycle, cycle[1:]):
+        f, number, inc = edges[(s, d)][0]
+        more = len(edges[(s, d)]) - 1
+        print(f'  {f}:{number}: #include "{inc}"' + (f" (and {more} more)" if more else ""), file=sys.stderr)
+    print("fix: move what both sides need into a folder below them both (model/, system/), "
+          "or turn the dependency around with an interface", file=sys.stderr)
+    return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv))
