@@ -99,7 +99,7 @@ job_type_ptr make_job_type(const daemon_config& config, const job_type_config& t
         rt->validations = std::make_unique<task_pool>(t.validate_threads, "td-v-" + t.type);
         if (metrics) {
             const auto& d = library->descriptor();
-            rt->metrics = &metrics->add_job_type(t.type, d.name, d.version);
+            rt->events = &metrics->add_job_type(t.type, d.name, d.version);
         }
         return rt;
     } catch (const plugin_error& e) {

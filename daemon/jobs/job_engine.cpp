@@ -1,4 +1,5 @@
 #include "jobs/job_engine.hpp"
+#include "jobs/transitions.hpp"
 #include "system/threads.hpp"
 
 #include "system/log.hpp"
@@ -22,13 +23,6 @@ void log_write_failure(const std::string& what, bool ok, const std::string& erro
 }
 
 std::string job_tag(const job_record& r) { return "job=" + r.id + " type=" + r.type; }
-
-// Exponential backoff from the configured base, capped at an hour.
-int64_t backoff_ms(int64_t base, uint32_t attempt) {
-    int64_t delay = base;
-    for (uint32_t i = 2; i < attempt && delay < 3'600'000; ++i) delay *= 2;
-    return std::min<int64_t>(delay, 3'600'000);
-}
 
 }  // namespace
 
@@ -147,10 +141,7 @@ void job_engine::recover() {
         }
         if (ran && !culprit.empty() && r.id != culprit) {
             // Interrupted by another job's crash: queued again with the same attempt.
-            r.status = job_status::queued;
-            r.started_at = 0;
-            r.progress_percent.reset();
-            r.progress_message.clear();
+            transitions::requeue(r);
             ++spared;
         } else if (ran) {
             // The process died while this attempt ran: the attempt counts.
@@ -164,14 +155,9 @@ void job_engine::recover() {
                 ++interrupted;
                 count_outcome(r);
             } else {
-                r.status = job_status::queued;
-                r.attempt += 1;
-                r.started_at = 0;
-                r.progress_percent.reset();
-                r.progress_message.clear();
-                r.not_before = now + backoff_ms(rt->config()->retry_backoff.count(), r.attempt);
+                transitions::retry(r, now, rt->config()->retry_backoff.count());
                 ++retried;
-                rt->metrics->retried();
+                rt->events->retried();
             }
         }
         if (ran) {
@@ -254,10 +240,7 @@ bool job_engine::drain() {
         if (e->finalizing || e->deleted) continue;
         log_warning("drain: " + job_tag(e->record) + " ignored cancellation; requeued");
         job_record next = e->record;
-        next.status = job_status::queued;
-        next.started_at = 0;
-        next.progress_percent.reset();
-        next.progress_message.clear();
+        transitions::requeue(next);
         next.updated_at = now_unix_ms();
         next.version += 1;
         e->finalizing = true;
@@ -293,13 +276,13 @@ void job_engine::submit(submit_request req, std::function<void(submit_outcome)> 
         return;
     }
     if (!accepting_) {
-        rt->metrics->rejected(reject_reason::unavailable);
+        rt->events->rejected(reject_reason::unavailable);
         done({submit_status::unavailable, {}, {}, "ticketd is starting or shutting down", {}});
         return;
     }
     const auto type_config = rt->config();
     if (req.input.size() > type_config->max_input_bytes) {
-        rt->metrics->rejected(reject_reason::invalid_input);
+        rt->events->rejected(reject_reason::invalid_input);
         done({submit_status::invalid_input,
               {},
               {{"/input", "the input is " + std::to_string(req.input.size()) + " bytes; the job type '" +
@@ -326,12 +309,12 @@ void job_engine::submit(submit_request req, std::function<void(submit_outcome)> 
 void job_engine::validate_and_accept(const job_type_ptr& rt, submit_request req,
                                      const std::function<void(submit_outcome)>& done) {
     if (!accepting_) {  // a drain began: nothing more is validated
-        rt->metrics->rejected(reject_reason::unavailable);
+        rt->events->rejected(reject_reason::unavailable);
         return done({submit_status::unavailable, {}, {}, "ticketd is shutting down", {}});
     }
     auto errors = rt->handler->validate(req.input);
     if (!errors.empty()) {
-        rt->metrics->rejected(reject_reason::invalid_input);
+        rt->events->rejected(reject_reason::invalid_input);
         for (auto& e : errors) e.pointer = "/input" + e.pointer;
         done({submit_status::invalid_input, {}, std::move(errors), "the input is not valid for this job type", {}});
         return;
@@ -365,11 +348,11 @@ void job_engine::validate_and_accept(const job_type_ptr& rt, submit_request req,
         return answer({submit_status::unavailable, {}, {}, "the job type '" + req.type + "' was just reloaded; retry", {}});
     }
     if (!accepting_) {  // a drain began while the input was validated
-        rt->metrics->rejected(reject_reason::unavailable);
+        rt->events->rejected(reject_reason::unavailable);
         return answer({submit_status::unavailable, {}, {}, "ticketd is shutting down", {}});
     }
     if (!rt->queue->try_reserve()) {
-        rt->metrics->rejected(reject_reason::queue_full);
+        rt->events->rejected(reject_reason::queue_full);
         return answer({submit_status::unavailable, {}, {},
                        "the queue of job type '" + req.type + "' is full (" +
                            std::to_string(rt->queue->capacity()) + " jobs)",
@@ -384,7 +367,7 @@ void job_engine::validate_and_accept(const job_type_ptr& rt, submit_request req,
         auto problems = uploads_.pin(r.id, req.principal, req.files, now);
         if (!problems.empty()) {
             rt->queue->release_reservation();
-            rt->metrics->rejected(reject_reason::invalid_input);
+            rt->events->rejected(reject_reason::invalid_input);
             std::vector<validation_error> errors;
             for (auto& [name, detail] : problems) errors.push_back({"/files/" + name, std::move(detail)});
             return answer({submit_status::invalid_input, {}, std::move(errors), "unknown or expired upload", {}});
@@ -456,7 +439,7 @@ void job_engine::accept_committed(job_type_runtime& rt, job_record record,
         }
         uploads_.release(record.id, record.files);
         rt.queue->release_reservation();
-        rt.metrics->rejected(reject_reason::store_error);
+        rt.events->rejected(reject_reason::store_error);
         done({submit_status::store_unavailable, {}, {},
               "the job could not be stored (the state directory cannot be written now); retry later with the same "
               "Idempotency-Key",
@@ -473,7 +456,7 @@ void job_engine::accept_committed(job_type_runtime& rt, job_record record,
         rt.queue->push_reserved(e, record.priority, 0);
     }
     rt.queue->wake_one();  // outside the engine's lock, which the worker takes first
-    rt.metrics->submitted();
+    rt.events->submitted();
     done({submit_status::accepted, std::move(record), {}, {}, {}});
 }
 
@@ -571,11 +554,6 @@ std::vector<std::function<void()>> job_engine::collect_waiters_locked(job_entry&
     return out;
 }
 
-void job_engine::touch_locked(job_record& r) {
-    r.version += 1;
-    r.updated_at = std::max(now_unix_ms(), r.updated_at);
-}
-
 void job_engine::list(const job_query& query, std::function<void(std::vector<job_record>)> done) {
     store_.list(query, [this, done = std::move(done)](std::vector<job_record> rows) {
         {
@@ -632,7 +610,7 @@ void job_engine::cancel(const std::string& id, const std::string& principal,
         case job_status::running: {
             if (!e->record.cancel_requested && !e->finalizing) {
                 e->record.cancel_requested = true;
-                touch_locked(e->record);
+                transitions::touch(e->record, now_unix_ms());
                 store_.update(e->record, [](bool ok, const std::string& error) {
                     log_write_failure("cancel request", ok, error);
                 });
@@ -753,7 +731,7 @@ void job_engine::worker_loop(job_type_runtime& rt, attempt_marks::slot* mark) {
         const bool abandoned = run_attempt(rt, e, mark);
         rt.busy--;
         if (abandoned) {  // its replacement serves the pool now
-            rt.metrics->worker_abandoned(-1);
+            rt.events->worker_abandoned(-1);
             log_info("worker of type " + rt.type + ": the plugin it was abandoned in returned; the worker leaves");
             return;
         }
@@ -773,14 +751,10 @@ bool job_engine::run_attempt(job_type_runtime& rt, const job_entry_ptr& e, attem
         auto& r = e->record;
         if (e->deleted || e->finalizing || r.status != job_status::queued) return false;
         if (draining_) return false;  // stays queued in the store; runs after the restart
-        r.status = job_status::running;
-        r.started_at = now_unix_ms();
-        r.progress_percent.reset();
-        r.progress_message.clear();
-        touch_locked(r);
+        transitions::start(r, now_unix_ms());
         e->control = std::make_shared<run_control>();
         running_.insert(e);
-        rt.metrics->started(static_cast<double>(r.started_at - std::max(r.created_at, r.not_before)) / 1000.0);
+        rt.events->started(static_cast<double>(r.started_at - std::max(r.created_at, r.not_before)) / 1000.0);
         if (mark) {
             mark->mark(r.id, r.attempt);
             store_.update(r, [](bool ok, const std::string& error) { log_write_failure("start", ok, error); });
@@ -827,7 +801,7 @@ bool job_engine::run_attempt(job_type_runtime& rt, const job_entry_ptr& e, attem
     if (mark) mark->clear();
     deadline->cancel();
     const double ran = std::chrono::duration<double>(std::chrono::steady_clock::now() - run_start).count();
-    rt.metrics->ran(ran);
+    rt.events->ran(ran);
     finish_attempt(rt, e, ctx, status);  // may adopt a result file from the scratch dir
     if (ctx.scratch_made) {
         std::error_code ec;
@@ -848,7 +822,7 @@ void job_engine::on_progress(const job_entry_ptr& e, const std::shared_ptr<run_c
     }
     r.progress_percent = percent;
     r.progress_message = std::move(message);
-    touch_locked(r);
+    transitions::touch(r, now_unix_ms());
     auto wake = collect_waiters_locked(*e);
     lock.unlock();
     run_all(wake);
@@ -856,15 +830,7 @@ void job_engine::on_progress(const job_entry_ptr& e, const std::shared_ptr<run_c
 
 job_record job_engine::terminal_record(const job_record& from, job_status status,
                                        std::optional<job_error> error) const {
-    job_record next = from;
-    const unix_ms now = now_unix_ms();
-    next.status = status;
-    next.error = error ? std::make_shared<const job_error>(std::move(*error)) : nullptr;
-    next.finished_at = now;
-    next.updated_at = std::max(now, from.updated_at);
-    next.expires_at = now + retention_ms(from.type);
-    if (status == job_status::succeeded) next.progress_percent = 100.0;
-    return next;
+    return transitions::terminal(from, status, std::move(error), now_unix_ms(), retention_ms(from.type));
 }
 
 void job_engine::finish_attempt(job_type_runtime& rt, const job_entry_ptr& e, job_context& ctx,
@@ -916,10 +882,7 @@ void job_engine::finish_attempt(job_type_runtime& rt, const job_entry_ptr& e, jo
     const job_record& r = e->record;
     if (reason == stop_reason::drain) {
         job_record next = r;
-        next.status = job_status::queued;
-        next.started_at = 0;
-        next.progress_percent.reset();
-        next.progress_message.clear();
+        transitions::requeue(next);
         next.updated_at = now_unix_ms();
         finalize_locked(e, std::move(next));
         return;
@@ -991,7 +954,7 @@ void job_engine::force_finish(const job_entry_ptr& e, const std::shared_ptr<run_
     }
     lock.unlock();
     if (!replace) return;
-    replace->metrics->worker_abandoned(+1);
+    replace->events->worker_abandoned(+1);
     try {
         start_workers(replace, 1);
     } catch (const std::exception& ex) {
@@ -1034,10 +997,10 @@ void job_engine::count_outcome(const job_record& r) const {
     if (rt == nullptr) return;
     const std::string code = r.error ? r.error->code : "";
     switch (r.status) {
-        case job_status::succeeded: return rt->metrics->completed(job_outcome::succeeded);
-        case job_status::canceled: return rt->metrics->completed(job_outcome::canceled);
+        case job_status::succeeded: return rt->events->completed(job_outcome::succeeded);
+        case job_status::canceled: return rt->events->completed(job_outcome::canceled);
         case job_status::failed:
-            return rt->metrics->completed(code == "job-timeout"       ? job_outcome::timeout
+            return rt->events->completed(code == "job-timeout"       ? job_outcome::timeout
                                          : code == "job-interrupted" ? job_outcome::interrupted
                                                                      : job_outcome::failed);
         case job_status::queued:

@@ -15,7 +15,7 @@
 #include "jobs/job_queue.hpp"
 #include "jobs/job_service.hpp"
 #include "jobs/sharded_map.hpp"
-#include "metrics/daemon_metrics.hpp"
+#include "jobs/job_events.hpp"
 #include "plugins/job_handler.hpp"
 #include "store/job_store.hpp"
 #include "store/result_files.hpp"
@@ -68,7 +68,7 @@ struct job_type_runtime {
         return std::exchange(workers, {});
     }
     std::atomic<unsigned> busy{0};
-    job_type_metrics* metrics = nullptr;  // set when the type registers with daemon_metrics
+    job_type_events* events = nullptr;  // what happens to it is reported here (metrics/)
     bool removed = false;                 // guarded by the engine's mutex: a reload took it out
 
    private:
@@ -142,8 +142,6 @@ class job_engine final : public job_service {
     // make it visible and wake waiters.
     void finalize_locked(const job_entry_ptr& e, job_record next, std::optional<std::string> result = std::nullopt);
     void count_outcome(const job_record& r) const;
-    // Under mutex_: bumps version/updatedAt and collects the waiters to wake.
-    void touch_locked(job_record& r);
     std::vector<std::function<void()>> collect_waiters_locked(job_entry& e);
     void remember_terminal_locked(const job_entry_ptr& e);
     job_record terminal_record(const job_record& from, job_status status,

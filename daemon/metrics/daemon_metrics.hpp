@@ -5,6 +5,8 @@
 // scrape time by registered sources. A scrape never touches the store.
 #pragma once
 
+#include "jobs/job_events.hpp"
+
 #include <prometheus/counter.h>
 #include <prometheus/family.h>
 #include <prometheus/gauge.h>
@@ -24,12 +26,9 @@
 
 namespace ticketd {
 
-enum class reject_reason { queue_full, invalid_input, unavailable, store_error };
-enum class job_outcome { succeeded, failed, canceled, timeout, interrupted };
-
 // One job type's children, looked up when the type registers. With instrumentation
 // off (metrics.enabled: false) every call is a no-op.
-struct job_type_metrics {
+struct job_type_metrics final : job_type_events {
     bool enabled = true;
     prometheus::Counter* submitted_ = nullptr;
     std::array<prometheus::Counter*, 4> rejected_{};   // by reject_reason
@@ -41,30 +40,29 @@ struct job_type_metrics {
     prometheus::Counter* busy_seconds_ = nullptr;
     prometheus::Gauge* abandoned_ = nullptr;
 
-    void submitted() const {
+    void submitted() override {
         if (enabled) submitted_->Increment();
     }
-    void rejected(reject_reason r) const {
+    void rejected(reject_reason r) override {
         if (enabled) rejected_[static_cast<size_t>(r)]->Increment();
     }
-    void started(double queue_wait_seconds) const {
+    void started(double queue_wait_seconds) override {
         if (!enabled) return;
         started_->Increment();
         queue_wait_->Observe(queue_wait_seconds);
     }
-    void ran(double seconds) const {
+    void ran(double seconds) override {
         if (!enabled) return;
         duration_->Observe(seconds);
         busy_seconds_->Increment(seconds);
     }
-    void completed(job_outcome o) const {
+    void completed(job_outcome o) override {
         if (enabled) completed_[static_cast<size_t>(o)]->Increment();
     }
-    void retried() const {
+    void retried() override {
         if (enabled) retried_->Increment();
     }
-    // A worker left inside a plugin that ignored its stop request (+1), or back from it (-1).
-    void worker_abandoned(double change) const {
+    void worker_abandoned(double change) override {
         if (enabled) abandoned_->Increment(change);
     }
 };
