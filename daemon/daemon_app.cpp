@@ -8,6 +8,7 @@
 #include "metrics/daemon_metrics.hpp"
 #include "plugins/host_services.hpp"
 #include "plugins/job_handler.hpp"
+#include "store/sqlite_schema.hpp"
 #include "store/sqlite_store.hpp"
 #include "system/control_signals.hpp"
 #include "system/log.hpp"
@@ -314,7 +315,7 @@ int run_daemon(const daemon_options& options) {
     service_notifier notifier;
     std::unique_ptr<sqlite_store> store;
     try {
-        if (const auto jobs = sqlite_store::migration_size(config.state_dir / "ticketd.db")) {
+        if (const auto jobs = migration_size(config.state_dir / "ticketd.db")) {
             // ~14 s per million jobs measured; four times that, and a minute more.
             const auto allow = std::chrono::seconds(60) + std::chrono::seconds(*jobs * 60 / 1'000'000);
             notifier.notify("EXTEND_TIMEOUT_USEC=" +

@@ -20,6 +20,8 @@
 #include "store/job_store.hpp"
 #include "store/job_write.hpp"
 #include "store/journal.hpp"
+#include "store/pending_writes.hpp"
+#include "store/sqlite_apply.hpp"
 
 #include <atomic>
 #include <chrono>
@@ -36,6 +38,7 @@
 namespace ticketd {
 
 class sqlite_connection;
+class sqlite_reader;
 
 class sqlite_store final : public job_store {
    public:
@@ -69,7 +72,7 @@ class sqlite_store final : public job_store {
     // that the io thread hears of its own writes (e.g. posted back to it); any other write
     // (a worker's, a timer's) and every write before this call is answered on the store's
     // thread that finished it, at once: its callback must not block.
-    using completion_origin = void*;
+    using completion_origin = store_write::origin_t;
     using completion_executor = std::function<void(completion_origin, std::function<void()>)>;
     void set_completion_executor(std::function<completion_origin()> origin, completion_executor executor);
 
@@ -82,53 +85,21 @@ class sqlite_store final : public job_store {
     };
     void set_observer(observer o);
 
-    // Before opening: how many jobs a schema migration of `db_file` will copy (nullopt:
-    // none is needed), so that a supervisor can be told the start takes longer.
-    static std::optional<size_t> migration_size(const std::filesystem::path& db_file);
-
     // Writes acknowledged but not yet in SQLite (a gauge: how far the applier is behind).
     size_t unapplied_writes() const;
 
     std::string trouble() const override;
 
    private:
-    struct write_op {
-        std::shared_ptr<const job_write> journaled;     // a job write, for the journal, or
-        std::function<void(sqlite_connection&)> apply;  // a write applied as is
-        write_done done;
-        uint64_t position = 0;  // the journal record's (journaled writes)
-        completion_origin origin = nullptr;  // of the thread that made it
-        bool superseded = false;  // a later write in its group has the job's whole state
-    };
-    using read_op = std::function<void(sqlite_connection&)>;
-    struct pending_job {
-        uint64_t position = 0;                          // of the latest write
-        std::shared_ptr<const job_write> latest;        // its state, or its removal
-        std::shared_ptr<const job_write> with_result;   // the latest that carried a result
-    };
 
-    void enqueue_write(write_op op);
+    void enqueue_write(store_write op);
     void enqueue_direct(std::function<void(sqlite_connection&)> apply, write_done done);
     void enqueue_job_write(job_write w, write_done done);
-    void enqueue_read(read_op op);
-    template <class T>
-    T read_now(std::function<T(sqlite_connection&)> read);
     void journal_loop();
     void applier_loop();
-    // Applies `batch` in one transaction (journaled writes merged per job) and records the
-    // journal position reached; false when the transaction failed (nothing applied), with
-    // `hopeless` set when trying again cannot help (SQLite refuses it for good).
-    bool apply(std::vector<write_op>& batch, std::vector<std::pair<bool, std::string>>& outcomes,
-               std::string& error, bool& hopeless);
-    // The last journal position in `batch` and how many journaled writes it holds.
-    static std::pair<uint64_t, size_t> journal_reach(const std::vector<write_op>& batch);
-    static void mark_superseded(std::deque<write_op>& group);
-    void add_pending(const write_op& op);
-    // A result not yet applied (or nullopt inside: the job was removed); nullopt: ask SQLite.
-    std::optional<std::optional<std::string>> pending_result(const std::string& job_id) const;
-    void drop_pending(const std::vector<write_op>& applied);
+    static void mark_superseded(std::deque<store_write>& group);
+    void drop_pending(const std::vector<store_write>& applied);
     void wait_applied(uint64_t position);
-    void reader_loop();
     struct answer {
         completion_origin origin;
         write_done done;
@@ -140,34 +111,28 @@ class sqlite_store final : public job_store {
     std::unique_ptr<job_ids> ids_;  // before the connections: their job_seq() uses it
     std::atomic<int64_t> next_seq_{1};
     std::unique_ptr<sqlite_connection> writer_db_;
-    std::unique_ptr<sqlite_connection> reader_db_;
     std::unique_ptr<journal> journal_;
 
     mutable std::mutex write_mutex_;  // the journal thread's queue
     std::condition_variable write_cv_;
-    std::deque<write_op> writes_;
+    std::deque<store_write> writes_;
     std::function<completion_origin()> completion_origin_;  // guarded by write_mutex_
     completion_executor completion_executor_;               // guarded by write_mutex_
-    bool stopping_ = false;  // guarded by write_mutex_ and read_mutex_ in turn
+    bool stopping_ = false;  // guarded by write_mutex_
     std::atomic<std::shared_ptr<const observer>> observer_;
 
     mutable std::mutex apply_mutex_;  // the applier's queue and progress
     std::condition_variable apply_cv_;
     std::condition_variable applied_cv_;
-    std::deque<write_op> to_apply_;
+    std::deque<store_write> to_apply_;
     uint64_t appended_ = 0;  // the last journal position acknowledged
     uint64_t applied_ = 0;   // the last journal position in SQLite
     size_t unapplied_ = 0;   // journaled writes in to_apply_ or being applied
     bool apply_now_ = false;  // someone waits: no gathering
     bool applier_stopping_ = false;
 
-    mutable std::mutex pending_mutex_;  // acknowledged writes not yet in SQLite
-    std::unordered_map<std::string, pending_job> pending_jobs_;  // by job id
-    std::unordered_map<int64_t, std::pair<uint64_t, std::string>> pending_keys_;  // binding seq -> (position, job id)
+    pending_writes pending_;  // acknowledged writes not yet in SQLite
 
-    std::mutex read_mutex_;
-    std::condition_variable read_cv_;
-    std::deque<read_op> reads_;
 
     // The latest failure of the journal's commit and of the applier, cleared by their next
     // success (see trouble()).
@@ -180,7 +145,7 @@ class sqlite_store final : public job_store {
 
     std::thread writer_;
     std::thread applier_;
-    std::thread reader_;
+    std::unique_ptr<sqlite_reader> reader_;
 };
 
 }  // namespace ticketd
