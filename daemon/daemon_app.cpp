@@ -4,6 +4,7 @@
 #include "api/jobs_api.hpp"
 #include "api/metrics_endpoint.hpp"
 #include "http/http_server.hpp"
+#include "embedded/embedded_backend.hpp"
 #include "jobs/job_engine.hpp"
 #include "metrics/daemon_metrics.hpp"
 #include "plugins/host_services.hpp"
@@ -96,7 +97,6 @@ job_type_ptr make_job_type(const daemon_config& config, const job_type_config& t
         std::optional<job_type_metric_registrar> registrar;
         if (metrics) registrar.emplace(*metrics, library->descriptor().name, t.type);
         rt->handler = std::make_unique<job_handler>(library, t.settings, registrar ? &*registrar : nullptr);
-        rt->queue = std::make_unique<job_queue>(t.queue_capacity);
         rt->validations = std::make_unique<task_pool>(t.validate_threads, "td-v-" + t.type);
         if (metrics) {
             const auto& d = library->descriptor();
@@ -335,9 +335,15 @@ int run_daemon(const daemon_options& options) {
         log_error(std::string("startup failed: cannot open the uploads: ") + e.what());
         return 1;
     }
+    std::optional<embedded_backend> backend;
     std::optional<job_engine> engine_storage;
     try {
-        engine_storage.emplace(config, *store, *uploads, timers, std::move(types));
+        backend.emplace(embedded_backend::settings{config.state_dir, config.server.max_waiters, config.idempotency_ttl,
+                                                   config.tombstone_ttl, config.purge_interval, config.max_cached_jobs},
+                        *store, *uploads, timers);
+        engine_storage.emplace(job_engine::settings{config.state_dir / "scratch", config.drain_timeout,
+                                                    config.cancel_grace},
+                               *backend, timers, std::move(types));
     } catch (const std::exception& e) {  // its directories (scratch/, attempts/) cannot be made
         log_error(std::string("startup failed: ") + e.what());
         return exit_config_error;

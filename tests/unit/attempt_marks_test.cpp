@@ -1,7 +1,7 @@
 // Attempt marks: a mark outlives the process that made it (a crash loses nothing written
 // into the shared mapping), a cleared or torn mark is no mark, and startup forgets only the
 // marks it has read.
-#include "jobs/attempt_marks.hpp"
+#include "embedded/attempt_marks.hpp"
 
 #include "support/temp_dir.hpp"
 

@@ -1,6 +1,6 @@
 // The in-memory Idempotency-Key index: per principal, committing vs bound, same request or
 // not, deleted jobs, release and erase.
-#include "jobs/idempotency_index.hpp"
+#include "embedded/idempotency_index.hpp"
 
 #include <gtest/gtest.h>
 

@@ -1,5 +1,5 @@
 // The per-type queue: priority first, FIFO within a priority, capacity, delayed retries.
-#include "jobs/job_queue.hpp"
+#include "embedded/job_queue.hpp"
 
 #include <gtest/gtest.h>
 

@@ -1,6 +1,6 @@
 // The engine's sharded hash map (jobs/sharded_map.hpp): every entry is found, replaced,
 // erased and visited exactly once, across its tables and through their growth.
-#include "jobs/sharded_map.hpp"
+#include "embedded/sharded_map.hpp"
 
 #include <gtest/gtest.h>
 

@@ -1,4 +1,4 @@
-#include "jobs/attempt_marks.hpp"
+#include "embedded/attempt_marks.hpp"
 
 #include "system/log.hpp"
 #include "system/random_id.hpp"

@@ -1,4 +1,4 @@
-#include "jobs/idempotency_index.hpp"
+#include "embedded/idempotency_index.hpp"
 
 #include "system/hex.hpp"
 #include "system/sha256.hpp"

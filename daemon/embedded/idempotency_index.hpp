@@ -13,7 +13,7 @@
 // (content-addressed stores rely on less).
 #pragma once
 
-#include "jobs/sharded_map.hpp"
+#include "embedded/sharded_map.hpp"
 #include "store/job_store.hpp"
 
 #include <array>

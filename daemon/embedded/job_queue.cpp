@@ -1,4 +1,4 @@
-#include "jobs/job_queue.hpp"
+#include "embedded/job_queue.hpp"
 
 #include <chrono>
 #include <thread>

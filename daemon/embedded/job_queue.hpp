@@ -4,19 +4,28 @@
 // still being committed, so a full queue is refused before anything is stored.
 #pragma once
 
-#include "jobs/job_entry.hpp"
+#include "embedded/job_entry.hpp"
+#include "jobs/job_backend.hpp"
 
 #include <atomic>
 #include <condition_variable>
 #include <map>
 #include <mutex>
 #include <set>
+#include <string>
 
 namespace ticketd {
 
-class job_queue {
+class job_queue final : public work_queue {
    public:
-    explicit job_queue(uint64_t capacity) : capacity_(capacity) {}
+    // `events`: where the backend reports what happens to the type's jobs (none: nowhere).
+    explicit job_queue(uint64_t capacity, std::string type = {}, job_type_events* events = nullptr)
+        : type_(std::move(type)), events_(events), capacity_(capacity) {}
+
+    const std::string& type() const override { return type_; }
+    job_type_events* events() const { return events_; }
+    bool retired() const override { return retired_.load(); }
+    void set_retired() { retired_ = true; }
 
     bool try_reserve();
     void release_reservation();
@@ -31,15 +40,15 @@ class job_queue {
     // Blocks until a job is ready; nullptr once closed.
     job_entry_ptr pop();
     // Wakes every worker; pop() returns nullptr from now on. Queued jobs stay stored.
-    void close();
+    void close() override;
     // The next `workers` calls of pop() return nullptr at once (the pool shrinks on reload).
-    void retire(unsigned workers);
-    void set_capacity(uint64_t capacity);
+    void retire(unsigned workers) override;
+    void set_capacity(uint64_t capacity) override;
 
-    uint64_t size() const;
+    uint64_t size() const override;
     // created_at of the oldest queued job (0 when empty), for the oldest-age metric.
-    unix_ms oldest_created_at() const;
-    uint64_t capacity() const;
+    unix_ms oldest_created_at() const override;
+    uint64_t capacity() const override;
     // Accepts being committed (reserved, not yet pushed).
     uint64_t reserved() const;
 
@@ -49,6 +58,9 @@ class job_queue {
     void insert_locked(job_entry_ptr entry, int32_t priority, unix_ms not_before);
     void forget_created(unix_ms created_at);
 
+    const std::string type_;
+    job_type_events* const events_;
+    std::atomic<bool> retired_{false};
     uint64_t capacity_;
     unsigned retiring_ = 0;
     mutable std::mutex mutex_;
