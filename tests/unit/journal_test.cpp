@@ -3,6 +3,7 @@
 #include "store/job_write.hpp"
 #include "store/journal.hpp"
 
+#include "support/records.hpp"
 #include "support/temp_dir.hpp"
 
 #include <gtest/gtest.h>
@@ -21,6 +22,7 @@
 
 using namespace ticketd;
 using ticketd::test::temp_dir;
+using namespace ticketd::test;
 namespace fs = std::filesystem;
 
 namespace {
@@ -60,38 +62,6 @@ std::vector<fs::path> forty_records_in_small_segments(const fs::path& dir) {
     auto files = segments(dir);
     if (files.size() <= 2) throw std::runtime_error("expected more than two segments");
     return files;
-}
-
-job_record full_record() {
-    job_record r;
-    r.id = "0123456789abcdef0123456789abcdef";
-    r.type = "report";
-    r.principal = "team-a";
-    r.idempotency_key = "k-1";
-    r.status = job_status::failed;
-    r.cancel_requested = true;
-    r.attempt = 3;
-    r.priority = -7;
-    r.timeout_ms = 60000;
-    r.created_at = 1790000000001;
-    r.started_at = 1790000000002;
-    r.updated_at = 1790000000003;
-    r.finished_at = 1790000000004;
-    r.expires_at = 1790000000005;
-    r.not_before = 1790000000006;
-    r.progress_percent = 42.5;
-    r.progress_message = "half way, \xC3\xA9t\xC3\xA9";
-    r.input = R"({"rows":[1,2,3]})";
-    r.labels = R"({"team":"a"})";
-    r.files = {{"data", "u-1"}};
-    r.result_name = "out.csv";
-    r.error = std::make_shared<const job_error>(job_error{"report/bad-input", "Bad input", "row 3"});
-    r.result_type = "text/csv";
-    r.result_size = 1234;
-    r.result_inline = true;
-    r.version = 9;
-    r.seq = 77;
-    return r;
 }
 
 }  // namespace

@@ -5,6 +5,8 @@
 #include "store/journal.hpp"
 #include "store/sqlite_store.hpp"
 
+#include "support/records.hpp"
+#include "support/sqlite_reader.hpp"
 #include "support/temp_dir.hpp"
 
 #include <gtest/gtest.h>
@@ -23,33 +25,10 @@
 
 using namespace ticketd;
 using ticketd::test::temp_dir;
+using namespace ticketd::test;
 namespace fs = std::filesystem;
 
 namespace {
-
-
-job_record queued_job(const std::string& id) {
-    job_record r;
-    r.id = id;
-    r.type = "report";
-    r.principal = "team-a";
-    r.created_at = r.updated_at = 1790000000000;
-    r.input = R"({"rows":3})";
-    return r;
-}
-
-job_record finished(job_record r) {
-    r.status = job_status::succeeded;
-    r.started_at = r.created_at + 1;
-    r.finished_at = r.updated_at = r.created_at + 2;
-    r.expires_at = r.created_at + 86400000;
-    r.result_type = "application/json";
-    r.result_size = 8;
-    r.result_inline = true;
-    r.input = "{}";  // the engine drops a finished job's input from memory
-    r.version = 3;
-    return r;
-}
 
 void wait_ok(const std::function<void(job_store::write_done)>& write) {
     std::promise<std::pair<bool, std::string>> p;
@@ -66,17 +45,8 @@ T ask(const std::function<void(std::function<void(T)>)>& read) {
 }
 
 std::string sql_value(const fs::path& db, const std::string& query) {
-    sqlite3* h = nullptr;
-    sqlite3_open_v2(db.c_str(), &h, SQLITE_OPEN_READONLY, nullptr);
-    sqlite3_stmt* s = nullptr;
-    std::string out = "(none)";
-    if (sqlite3_prepare_v2(h, query.c_str(), -1, &s, nullptr) == SQLITE_OK && sqlite3_step(s) == SQLITE_ROW) {
-        const auto* text = sqlite3_column_text(s, 0);
-        out = text ? reinterpret_cast<const char*>(text) : "NULL";
-    }
-    sqlite3_finalize(s);
-    sqlite3_close(h);
-    return out;
+    const auto rows = test::sqlite_reader(db.string()).rows(query);
+    return rows.empty() ? "(none)" : rows.front();
 }
 
 // Fixed ids with seq 0: jobs as ticketd wrote them to its journal before schema 6 (random
