@@ -1,7 +1,7 @@
 #include "daemon_app.hpp"
 #include "system/threads.hpp"
 
-#include "api/jobs_api.hpp"
+#include "api/http_api.hpp"
 #include "api/metrics_endpoint.hpp"
 #include "http/http_server.hpp"
 #include "embedded/embedded_backend.hpp"
@@ -356,7 +356,7 @@ int run_daemon(const daemon_options& options) {
     } stop_timers_first{timers};
     add_queue_gauges(metrics, engine);
     add_store_metrics(metrics, *store);
-    jobs_api api(config, engine, *uploads, metrics);
+    http_api api(config, engine, *uploads, metrics);
     std::vector<std::unique_ptr<boost::asio::io_context>> more_io;
     std::vector<boost::asio::io_context*> connection_io{&io};
     for (unsigned i = 1; i < config.server.io_threads; ++i) {

@@ -1,6 +1,7 @@
 #include "api/metrics_endpoint.hpp"
 
 #include "api/problem.hpp"
+#include "api/routes.hpp"
 
 namespace ticketd {
 
@@ -14,10 +15,7 @@ void metrics_endpoint::handle(http_request request, respond_fn respond) {
         res.set("Allow", "GET, HEAD");
         return respond(std::move(res));
     }
-    http_response res;
-    res.set("Content-Type", daemon_metrics::content_type).set("Cache-Control", "no-store");
-    res.body = metrics_.scrape();
-    respond(std::move(res));
+    respond(routes::metrics_response(metrics_));
 }
 
 http_response metrics_endpoint::protocol_error(unsigned status, std::string_view code, std::string_view detail,

@@ -144,4 +144,9 @@ range_answer requested_range(const http_request& req, uint64_t size, std::string
     return part;
 }
 
+bool parse_whole_number(std::string_view text, long& out) {
+    const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), out);
+    return ec == std::errc() && end == text.data() + text.size();
+}
+
 }  // namespace ticketd

@@ -34,4 +34,7 @@ struct range_answer {
 };
 range_answer requested_range(const http_request& req, uint64_t size, std::string_view etag);
 
+// A query parameter's whole number (digits, an optional '-'); false for anything else.
+bool parse_whole_number(std::string_view text, long& out);
+
 }  // namespace ticketd

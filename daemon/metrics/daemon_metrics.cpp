@@ -23,9 +23,6 @@ const prometheus::Histogram::BucketBoundaries sync_buckets = {0.0001, 0.00025, 0
 const prometheus::Histogram::BucketBoundaries apply_buckets = {0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1,
                                                                0.25,  0.5,    1,     2.5,  5,     10,   30};
 
-constexpr const char* route_names[] = {"/v1/jobs",          "/v1/jobs/{id}", "/v1/jobs/{id}/result",
-                                       "/v1/jobs/{id}/cancel", "/v1/job-types", "/healthz",
-                                       "/readyz",           "/metrics",      "/v1/uploads", "/v1/uploads/{id}", "other"};
 constexpr const char* method_names[] = {"GET", "HEAD", "POST", "DELETE", "PUT", "other"};
 constexpr unsigned codes[] = {200, 201, 202, 204, 303, 304, 400, 404, 405, 409, 410, 413, 415, 422, 431, 500, 503};
 constexpr const char* reject_names[] = {"queue_full", "invalid_input", "unavailable", "store_error"};
@@ -133,13 +130,14 @@ size_t daemon_metrics::code_index(unsigned status) {
     return code_count - 1;
 }
 
-void daemon_metrics::observe_http(http_route route, std::string_view method, unsigned status, double seconds) {
-    if (!enabled_) return;
-    const size_t r = static_cast<size_t>(route), m = method_index(method), c = code_index(status);
+void daemon_metrics::observe_http(size_t route, std::string_view route_label, std::string_view method,
+                                  unsigned status, double seconds) {
+    if (!enabled_ || route >= max_http_routes) return;
+    const size_t r = route, m = method_index(method), c = code_index(status);
     auto& counter_slot = http_counters_[(r * method_count + m) * code_count + c];
     auto* counter = counter_slot.load(std::memory_order_acquire);
     if (counter == nullptr) {  // first time for this combination: Family::Add is idempotent
-        counter = &http_requests_.Add({{"handler", route_names[r]},
+        counter = &http_requests_.Add({{"handler", std::string(route_label)},
                                        {"method", method_names[m]},
                                        {"code", c + 1 == code_count ? "other" : std::to_string(codes[c])}});
         counter_slot.store(counter, std::memory_order_release);
@@ -148,7 +146,8 @@ void daemon_metrics::observe_http(http_route route, std::string_view method, uns
     auto& histogram_slot = http_histograms_[r * method_count + m];
     auto* histogram = histogram_slot.load(std::memory_order_acquire);
     if (histogram == nullptr) {
-        histogram = &http_duration_.Add({{"handler", route_names[r]}, {"method", method_names[m]}}, http_buckets);
+        histogram = &http_duration_.Add({{"handler", std::string(route_label)}, {"method", method_names[m]}},
+                                        http_buckets);
         histogram_slot.store(histogram, std::memory_order_release);
     }
     histogram->Observe(seconds);

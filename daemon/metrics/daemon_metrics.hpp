@@ -67,9 +67,6 @@ struct job_type_metrics final : job_type_events {
     }
 };
 
-// The closed set of HTTP route templates (never raw paths in labels).
-enum class http_route { jobs, job, job_result, job_cancel, job_types, healthz, readyz, metrics, uploads, upload, other, count_ };
-
 class daemon_metrics {
    public:
     // Appends families computed at scrape time.
@@ -81,7 +78,12 @@ class daemon_metrics {
     daemon_metrics& operator=(const daemon_metrics&) = delete;
 
     job_type_metrics& add_job_type(const std::string& type, const std::string& plugin, const std::string& plugin_version);
-    void observe_http(http_route route, std::string_view method, unsigned status, double seconds);
+    // An answer to a request of the route numbered `route` (< max_http_routes; the API's
+    // table numbers them), whose template `route_label` is the metric's handler label
+    // (never a raw path).
+    static constexpr size_t max_http_routes = 16;
+    void observe_http(size_t route, std::string_view route_label, std::string_view method, unsigned status,
+                      double seconds);
     void count_plugin_load_failure();
     // A plugin's own metric: ticketd_plugin_<plugin>_<name>{type=...}. Returns its
     // recorder, or an empty function (and `error`) when the name or buckets are invalid.
@@ -127,10 +129,8 @@ class daemon_metrics {
     prometheus::Histogram& store_apply_;
 
     // Lazily filled, then read lock-free.
-    std::array<std::atomic<prometheus::Counter*>, static_cast<size_t>(http_route::count_) * method_count * code_count>
-        http_counters_{};
-    std::array<std::atomic<prometheus::Histogram*>, static_cast<size_t>(http_route::count_) * method_count>
-        http_histograms_{};
+    std::array<std::atomic<prometheus::Counter*>, max_http_routes * method_count * code_count> http_counters_{};
+    std::array<std::atomic<prometheus::Histogram*>, max_http_routes * method_count> http_histograms_{};
 
     std::mutex types_mutex_;
     std::vector<std::unique_ptr<job_type_metrics>> types_;

@@ -1,0 +1,60 @@
+// One request being answered by the API, and what every route can reach: the job
+// service, the uploads, the metrics, the configuration and the public base URL.
+#pragma once
+
+#include "api/problem.hpp"
+#include "config/config.hpp"
+#include "http/http_message.hpp"
+#include "jobs/job_service.hpp"
+#include "metrics/daemon_metrics.hpp"
+#include "uploads/upload_store.hpp"
+
+#include <atomic>
+#include <memory>
+#include <string>
+#include <string_view>
+
+namespace ticketd {
+
+// No authentication yet: every client is the same principal (keys and jobs are scoped
+// by principal in the engine and the store, ready for auth to fill it in).
+inline constexpr const char* anonymous_principal = "anonymous";
+
+// Seconds a client waits before retrying a write the store could not make durable.
+inline constexpr int store_retry_after = 5;
+
+struct api_context {
+    const daemon_config& config;
+    job_service& jobs;
+    upload_store& uploads;
+    daemon_metrics& metrics;
+    std::string base_url;           // the absolute URL prefix of every URL the API emits
+    std::atomic<bool> ready{false};  // false while starting and while draining
+};
+
+struct api_call {
+    api_context& api;
+    http_request req;
+    respond_fn respond;
+    problem_context ctx;
+    bool head = false;
+
+    void problem(unsigned status, std::string_view code, std::string_view detail,
+                 const nlohmann::json& extra = nlohmann::json::object()) const {
+        respond(make_problem(ctx, status, code, detail, extra));
+    }
+    void unavailable(std::string_view detail, int retry_after) const {
+        auto res = make_problem(ctx, 503, "unavailable", detail);
+        res.set("Retry-After", std::to_string(retry_after));
+        respond(std::move(res));
+    }
+    void not_found_job() const { problem(404, "job-not-found", "there is no job with this id"); }
+    void gone_job() const { problem(410, "job-gone", "the job was deleted or has expired"); }
+    void not_found_upload() const {
+        problem(404, "upload-not-found", "there is no upload with this id (it may have expired)");
+    }
+};
+
+using call_ptr = std::shared_ptr<api_call>;
+
+}  // namespace ticketd
