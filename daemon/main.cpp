@@ -1,5 +1,5 @@
 // ticketd: the asynchronous request-reply job runner. Command-line entry point.
-#include "daemon_app.hpp"
+#include "app/daemon_app.hpp"
 
 #include <cstring>
 #include <iostream>

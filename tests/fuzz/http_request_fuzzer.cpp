@@ -5,7 +5,7 @@
 // and store. A crash anywhere in the daemon's threads is a crash of this process; an
 // answer that never ends (the connection still open long after its bytes ended) is
 // reported as a wedge.
-#include "daemon_app.hpp"
+#include "app/daemon_app.hpp"
 #include "fuzz_support.hpp"
 
 #include <netinet/in.h>

@@ -1,14 +1,17 @@
-#include "daemon_app.hpp"
-#include "system/threads.hpp"
+// run_daemon(): builds the daemon in order (config, store, job types, backend, engine,
+// HTTP), serves until SIGTERM/SIGINT, reloads on SIGHUP, drains and stops. Its order of
+// construction and destruction is the daemon's life cycle (what may call what, and until
+// when), so it is kept in one piece.
+#include "app/daemon_app.hpp"
+#include "app/job_types.hpp"
+#include "app/status_gauges.hpp"
 
 #include "api/http_api.hpp"
 #include "api/metrics_endpoint.hpp"
-#include "http/http_server.hpp"
 #include "embedded/embedded_backend.hpp"
+#include "http/http_server.hpp"
 #include "jobs/job_engine.hpp"
 #include "metrics/daemon_metrics.hpp"
-#include "plugins/host_services.hpp"
-#include "plugins/job_handler.hpp"
 #include "store/sqlite_schema.hpp"
 #include "store/sqlite_store.hpp"
 #include "system/control_signals.hpp"
@@ -16,9 +19,9 @@
 #include "system/scheduler.hpp"
 #include "system/service_notifier.hpp"
 #include "system/thread_origin.hpp"
+#include "system/threads.hpp"
 
 #include <boost/asio/executor_work_guard.hpp>
-#include <nlohmann/json.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/signal_set.hpp>
@@ -28,27 +31,15 @@
 #include <unistd.h>
 
 #include <atomic>
-#include <charconv>
 #include <csignal>
 #include <ctime>
 #include <fstream>
-#include <iostream>
 #include <sstream>
 #include <thread>
 
 namespace ticketd {
 
 namespace fs = std::filesystem;
-
-daemon_config load_effective_config(const daemon_options& options) {
-    daemon_config config = load_config(options.config_file);
-    if (options.state_dir) config.state_dir = fs::absolute(*options.state_dir);
-    if (options.listen && !parse_host_port(*options.listen, config.server.listen_host, config.server.listen_port)) {
-        throw config_error("--listen: expected HOST:PORT, found '" + *options.listen +
-                           "'; fix: e.g. --listen 127.0.0.1:0");
-    }
-    return config;
-}
 
 namespace {
 
@@ -66,53 +57,6 @@ void run_io(boost::asio::io_context& io) {
             log_error("io thread: an exception escaped a handler (contained)");
         }
     }
-}
-
-fs::path plugin_path(const daemon_config& config, const job_type_config& t) {
-    const fs::path p(t.plugin);
-    return p.is_absolute() ? p : config.plugin_dir / p;
-}
-
-// Registers a plugin's own metrics under its name, labelled with the job type.
-class job_type_metric_registrar final : public plugin_metric_registrar {
-   public:
-    job_type_metric_registrar(daemon_metrics& metrics, std::string plugin, std::string type)
-        : metrics_(metrics), plugin_(std::move(plugin)), type_(std::move(type)) {}
-    std::function<void(double)> add(ticketd_metric_kind kind, const std::string& name, const std::string& help,
-                                    const std::vector<double>& buckets, std::string& error) override {
-        return metrics_.add_plugin_metric(plugin_, type_, kind, name, help, buckets, error);
-    }
-
-   private:
-    daemon_metrics& metrics_;
-    std::string plugin_, type_;
-};
-
-// Loads a job type's plugin and creates its handler; throws plugin_error with the job
-// type's file and line prepended. Registers the type's metrics when given.
-job_type_ptr make_job_type(const daemon_config& config, const job_type_config& t, daemon_metrics* metrics) {
-    try {
-        auto rt = std::make_shared<job_type_runtime>(t);
-        auto library = plugin_library::load(plugin_path(config, t));
-        std::optional<job_type_metric_registrar> registrar;
-        if (metrics) registrar.emplace(*metrics, library->descriptor().name, t.type);
-        rt->handler = std::make_unique<job_handler>(library, t.settings, registrar ? &*registrar : nullptr);
-        rt->validations = std::make_unique<task_pool>(t.validate_threads, "td-v-" + t.type);
-        if (metrics) {
-            const auto& d = library->descriptor();
-            rt->events = &metrics->add_job_type(t.type, d.name, d.version);
-        }
-        return rt;
-    } catch (const plugin_error& e) {
-        if (metrics) metrics->count_plugin_load_failure();
-        throw plugin_error(t.plugin_where + ": job type '" + t.type + "': " + e.what());
-    }
-}
-
-std::vector<job_type_ptr> load_job_types(const daemon_config& config, daemon_metrics* metrics = nullptr) {
-    std::vector<job_type_ptr> out;
-    for (const auto& t : config.job_types) out.push_back(make_job_type(config, t, metrics));
-    return out;
 }
 
 // What a reload cannot change (it needs a restart): the listener, the state, the engine's
@@ -137,66 +81,6 @@ std::string monotonic_usec() {
     timespec ts{};
     ::clock_gettime(CLOCK_MONOTONIC, &ts);
     return std::to_string(static_cast<int64_t>(ts.tv_sec) * 1'000'000 + ts.tv_nsec / 1000);
-}
-
-// Scrape-time gauges: queue state and workers, read from the engine (never the store).
-void add_queue_gauges(daemon_metrics& metrics, const job_engine& engine) {
-    metrics.add_source([&engine](std::vector<prometheus::MetricFamily>& out) {
-        auto family = [&out](const char* name, const char* help) -> prometheus::MetricFamily& {
-            out.push_back({name, help, prometheus::MetricType::Gauge, {}});
-            return out.back();
-        };
-        const auto types = engine.types();
-        const unix_ms now = now_unix_ms();
-        const std::pair<const char*, const char*> names[] = {
-            {"ticketd_queue_length", "Jobs waiting in the queue (including retries waiting for their backoff)."},
-            {"ticketd_queue_capacity", "The queue's capacity (queue_capacity)."},
-            {"ticketd_queue_oldest_job_age_seconds", "Age of the oldest queued job (0 when the queue is empty)."},
-            {"ticketd_workers", "Worker threads of the job type's pool."},
-            {"ticketd_workers_busy", "Workers running a job right now."}};
-        for (size_t i = 0; i < std::size(names); ++i) {
-            auto& f = family(names[i].first, names[i].second);
-            for (const auto& t : types) {
-                prometheus::ClientMetric m;
-                m.label = {{"type", t.type}};
-                m.gauge.value = i == 0   ? static_cast<double>(t.queue_length)
-                                : i == 1 ? static_cast<double>(t.queue_capacity)
-                                : i == 2 ? (t.oldest_queued_created_at ? (now - t.oldest_queued_created_at) / 1000.0 : 0.0)
-                                : i == 3 ? t.workers
-                                         : t.busy;
-                f.metric.push_back(std::move(m));
-            }
-        }
-    });
-}
-
-// The store's durability path: journal syncs, applier transactions, how far the applier
-// is behind the journal (docs/monitoring.md, docs/operations.md).
-void add_store_metrics(daemon_metrics& metrics, sqlite_store& store) {
-    store.set_observer({
-        [&metrics](std::chrono::duration<double> took, size_t writes) { metrics.journal_synced(took.count(), writes); },
-        [&metrics](std::chrono::duration<double> took, size_t) { metrics.store_applied(took.count()); },
-    });
-    metrics.add_source([&store](std::vector<prometheus::MetricFamily>& out) {
-        prometheus::ClientMetric m;
-        m.gauge.value = static_cast<double>(store.unapplied_writes());
-        out.push_back({"ticketd_store_unapplied_writes",
-                       "Job writes durable in the journal but not yet applied to the SQLite database.",
-                       prometheus::MetricType::Gauge,
-                       {std::move(m)}});
-    });
-}
-
-// "3 job types; 12 queued, 4 running" for systemd's STATUS=.
-std::string status_line(const job_engine& engine) {
-    uint64_t queued = 0, running = 0;
-    const auto types = engine.types();
-    for (const auto& t : types) {
-        queued += t.queue_length;
-        running += t.busy;
-    }
-    return std::to_string(types.size()) + " job types; " + std::to_string(queued) + " queued, " +
-           std::to_string(running) + " running";
 }
 
 // Calls `fn` every `period` on the timer thread until the process stops. The next call is
@@ -233,53 +117,6 @@ void write_port_file(const fs::path& file, uint16_t port, uint16_t metrics_port)
 }
 
 }  // namespace
-
-int check_config(const daemon_options& options) {
-    try {
-        const auto config = load_effective_config(options);
-        const auto types = load_job_types(config);
-        std::cout << "config OK: " << config.file.string() << "\n";
-        for (const auto& rt : types) {
-            const auto& d = rt->handler->library().descriptor();
-            const auto c = rt->config();
-            std::cout << "  job type " << rt->type << ": plugin " << d.name << " " << d.version << " ("
-                      << rt->handler->library().file().string() << "), " << c->workers << " workers, queue "
-                      << c->queue_capacity << "\n";
-        }
-        return 0;
-    } catch (const std::exception& e) {
-        std::cerr << "ticketd: " << e.what() << "\n";
-        return 1;
-    }
-}
-
-int check_plugin(const fs::path& file, const std::optional<std::string>& settings) {
-    try {
-        const auto library = plugin_library::load(fs::absolute(file));
-        const auto& d = library->descriptor();
-        auto schema_text = [](const char* schema) {
-            const auto json = nlohmann::json::parse(schema ? schema : "", nullptr, false);
-            return json.is_discarded() ? std::string(schema && *schema ? schema : "(none: any value)") : json.dump(2);
-        };
-        std::cout << "plugin OK: " << library->file().string() << "\n"
-                  << "  name:        " << d.name << "\n"
-                  << "  version:     " << (d.version ? d.version : "") << "\n"
-                  << "  license:     " << (d.license ? d.license : "") << "\n"
-                  << "  description: " << (d.description ? d.description : "") << "\n"
-                  << "  abi:         " << d.abi_major << "." << d.abi_minor << " (this ticketd: "
-                  << TICKETD_PLUGIN_ABI_MAJOR << "." << TICKETD_PLUGIN_ABI_MINOR << "), descriptor "
-                  << d.struct_size << " bytes\n"
-                  << "  settings schema: " << schema_text(d.settings_schema) << "\n"
-                  << "  input schema:    " << schema_text(d.input_schema) << "\n";
-        const std::string json_settings = settings ? parse_settings_yaml(*settings) : "{}";
-        job_handler handler(library, json_settings);
-        std::cout << "  create(" << json_settings << "): OK\n";
-        return 0;
-    } catch (const std::exception& e) {
-        std::cerr << "ticketd: " << e.what() << "\n";
-        return 1;
-    }
-}
 
 int run_daemon(const daemon_options& options) {
     // Before any thread starts (plugins' own included) and before anything outside can

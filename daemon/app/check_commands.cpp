@@ -1,0 +1,72 @@
+// ticketd --check-config and --check-plugin, and the configuration with the command
+// line's overrides.
+#include "app/daemon_app.hpp"
+#include "app/job_types.hpp"
+#include "plugins/job_handler.hpp"
+
+#include <nlohmann/json.hpp>
+
+#include <iostream>
+
+namespace ticketd {
+
+namespace fs = std::filesystem;
+
+daemon_config load_effective_config(const daemon_options& options) {
+    daemon_config config = load_config(options.config_file);
+    if (options.state_dir) config.state_dir = fs::absolute(*options.state_dir);
+    if (options.listen && !parse_host_port(*options.listen, config.server.listen_host, config.server.listen_port)) {
+        throw config_error("--listen: expected HOST:PORT, found '" + *options.listen +
+                           "'; fix: e.g. --listen 127.0.0.1:0");
+    }
+    return config;
+}
+
+int check_config(const daemon_options& options) {
+    try {
+        const auto config = load_effective_config(options);
+        const auto types = load_job_types(config);
+        std::cout << "config OK: " << config.file.string() << "\n";
+        for (const auto& rt : types) {
+            const auto& d = rt->handler->library().descriptor();
+            const auto c = rt->config();
+            std::cout << "  job type " << rt->type << ": plugin " << d.name << " " << d.version << " ("
+                      << rt->handler->library().file().string() << "), " << c->workers << " workers, queue "
+                      << c->queue_capacity << "\n";
+        }
+        return 0;
+    } catch (const std::exception& e) {
+        std::cerr << "ticketd: " << e.what() << "\n";
+        return 1;
+    }
+}
+
+int check_plugin(const fs::path& file, const std::optional<std::string>& settings) {
+    try {
+        const auto library = plugin_library::load(fs::absolute(file));
+        const auto& d = library->descriptor();
+        auto schema_text = [](const char* schema) {
+            const auto json = nlohmann::json::parse(schema ? schema : "", nullptr, false);
+            return json.is_discarded() ? std::string(schema && *schema ? schema : "(none: any value)") : json.dump(2);
+        };
+        std::cout << "plugin OK: " << library->file().string() << "\n"
+                  << "  name:        " << d.name << "\n"
+                  << "  version:     " << (d.version ? d.version : "") << "\n"
+                  << "  license:     " << (d.license ? d.license : "") << "\n"
+                  << "  description: " << (d.description ? d.description : "") << "\n"
+                  << "  abi:         " << d.abi_major << "." << d.abi_minor << " (this ticketd: "
+                  << TICKETD_PLUGIN_ABI_MAJOR << "." << TICKETD_PLUGIN_ABI_MINOR << "), descriptor "
+                  << d.struct_size << " bytes\n"
+                  << "  settings schema: " << schema_text(d.settings_schema) << "\n"
+                  << "  input schema:    " << schema_text(d.input_schema) << "\n";
+        const std::string json_settings = settings ? parse_settings_yaml(*settings) : "{}";
+        job_handler handler(library, json_settings);
+        std::cout << "  create(" << json_settings << "): OK\n";
+        return 0;
+    } catch (const std::exception& e) {
+        std::cerr << "ticketd: " << e.what() << "\n";
+        return 1;
+    }
+}
+
+}  // namespace ticketd

@@ -1,0 +1,60 @@
+#include "app/job_types.hpp"
+
+#include "plugins/host_services.hpp"
+
+#include <optional>
+
+namespace ticketd {
+
+namespace fs = std::filesystem;
+
+namespace {
+
+fs::path plugin_path(const daemon_config& config, const job_type_config& t) {
+    const fs::path p(t.plugin);
+    return p.is_absolute() ? p : config.plugin_dir / p;
+}
+
+// Registers a plugin's own metrics under its name, labelled with the job type.
+class job_type_metric_registrar final : public plugin_metric_registrar {
+   public:
+    job_type_metric_registrar(daemon_metrics& metrics, std::string plugin, std::string type)
+        : metrics_(metrics), plugin_(std::move(plugin)), type_(std::move(type)) {}
+    std::function<void(double)> add(ticketd_metric_kind kind, const std::string& name, const std::string& help,
+                                    const std::vector<double>& buckets, std::string& error) override {
+        return metrics_.add_plugin_metric(plugin_, type_, kind, name, help, buckets, error);
+    }
+
+   private:
+    daemon_metrics& metrics_;
+    std::string plugin_, type_;
+};
+
+}  // namespace
+
+job_type_ptr make_job_type(const daemon_config& config, const job_type_config& t, daemon_metrics* metrics) {
+    try {
+        auto rt = std::make_shared<job_type_runtime>(t);
+        auto library = plugin_library::load(plugin_path(config, t));
+        std::optional<job_type_metric_registrar> registrar;
+        if (metrics) registrar.emplace(*metrics, library->descriptor().name, t.type);
+        rt->handler = std::make_unique<job_handler>(library, t.settings, registrar ? &*registrar : nullptr);
+        rt->validations = std::make_unique<task_pool>(t.validate_threads, "td-v-" + t.type);
+        if (metrics) {
+            const auto& d = library->descriptor();
+            rt->events = &metrics->add_job_type(t.type, d.name, d.version);
+        }
+        return rt;
+    } catch (const plugin_error& e) {
+        if (metrics) metrics->count_plugin_load_failure();
+        throw plugin_error(t.plugin_where + ": job type '" + t.type + "': " + e.what());
+    }
+}
+
+std::vector<job_type_ptr> load_job_types(const daemon_config& config, daemon_metrics* metrics) {
+    std::vector<job_type_ptr> out;
+    for (const auto& t : config.job_types) out.push_back(make_job_type(config, t, metrics));
+    return out;
+}
+
+}  // namespace ticketd

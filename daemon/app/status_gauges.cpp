@@ -1,0 +1,64 @@
+#include "app/status_gauges.hpp"
+
+#include <iterator>
+#include <utility>
+
+namespace ticketd {
+
+void add_queue_gauges(daemon_metrics& metrics, const job_engine& engine) {
+    metrics.add_source([&engine](std::vector<prometheus::MetricFamily>& out) {
+        auto family = [&out](const char* name, const char* help) -> prometheus::MetricFamily& {
+            out.push_back({name, help, prometheus::MetricType::Gauge, {}});
+            return out.back();
+        };
+        const auto types = engine.types();
+        const unix_ms now = now_unix_ms();
+        const std::pair<const char*, const char*> names[] = {
+            {"ticketd_queue_length", "Jobs waiting in the queue (including retries waiting for their backoff)."},
+            {"ticketd_queue_capacity", "The queue's capacity (queue_capacity)."},
+            {"ticketd_queue_oldest_job_age_seconds", "Age of the oldest queued job (0 when the queue is empty)."},
+            {"ticketd_workers", "Worker threads of the job type's pool."},
+            {"ticketd_workers_busy", "Workers running a job right now."}};
+        for (size_t i = 0; i < std::size(names); ++i) {
+            auto& f = family(names[i].first, names[i].second);
+            for (const auto& t : types) {
+                prometheus::ClientMetric m;
+                m.label = {{"type", t.type}};
+                m.gauge.value = i == 0   ? static_cast<double>(t.queue_length)
+                                : i == 1 ? static_cast<double>(t.queue_capacity)
+                                : i == 2 ? (t.oldest_queued_created_at ? (now - t.oldest_queued_created_at) / 1000.0 : 0.0)
+                                : i == 3 ? t.workers
+                                         : t.busy;
+                f.metric.push_back(std::move(m));
+            }
+        }
+    });
+}
+
+void add_store_metrics(daemon_metrics& metrics, sqlite_store& store) {
+    store.set_observer({
+        [&metrics](std::chrono::duration<double> took, size_t writes) { metrics.journal_synced(took.count(), writes); },
+        [&metrics](std::chrono::duration<double> took, size_t) { metrics.store_applied(took.count()); },
+    });
+    metrics.add_source([&store](std::vector<prometheus::MetricFamily>& out) {
+        prometheus::ClientMetric m;
+        m.gauge.value = static_cast<double>(store.unapplied_writes());
+        out.push_back({"ticketd_store_unapplied_writes",
+                       "Job writes durable in the journal but not yet applied to the SQLite database.",
+                       prometheus::MetricType::Gauge,
+                       {std::move(m)}});
+    });
+}
+
+std::string status_line(const job_engine& engine) {
+    uint64_t queued = 0, running = 0;
+    const auto types = engine.types();
+    for (const auto& t : types) {
+        queued += t.queue_length;
+        running += t.busy;
+    }
+    return std::to_string(types.size()) + " job types; " + std::to_string(queued) + " queued, " +
+           std::to_string(running) + " running";
+}
+
+}  // namespace ticketd
