@@ -7,6 +7,10 @@
 // One mutex guards the table, the keys and each job's waiters. Store writes are queued
 // while it is held, so that the store applies them in the order they happened; disk I/O
 // and callbacks never happen under it.
+//
+// The class's parts are in files of their own: embedded_backend.cpp (queues, reads and
+// long-polls, purging), accept.cpp, cancel_remove.cpp, attempts.cpp (claims and finishes),
+// recovery.cpp (the crash rules at startup).
 #pragma once
 
 #include "embedded/attempt_marks.hpp"
