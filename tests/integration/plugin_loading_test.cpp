@@ -25,47 +25,42 @@ std::string rejection(const std::string& name) {
 }
 }  // namespace
 
-TEST(plugin_loading, no_entry_symbol) {
-    EXPECT_EQ(rejection("no_entry"),
-              "ticketd: " + broken("no_entry") + ": expected an exported symbol ticketd_plugin_v1, found none (not a "
-              "ticketd v1 plugin); fix: export it with TICKETD_PLUGIN(...) from <ticketd/plugin.hpp>\n");
+// Each broken fixture plugin (tests/plugins/broken) and the one line that refuses it.
+struct refused_plugin {
+    const char* file;
+    const char* reason;  // after "ticketd: <file>: "
+};
+class plugin_refusal : public ::testing::TestWithParam<refused_plugin> {};
+
+TEST_P(plugin_refusal, is_one_line_naming_file_expected_found_and_fix) {
+    const auto& p = GetParam();
+    EXPECT_EQ(rejection(p.file), "ticketd: " + broken(p.file) + ": " + p.reason + "\n");
 }
 
-TEST(plugin_loading, wrong_magic) {
-    EXPECT_EQ(rejection("bad_magic"), "ticketd: " + broken("bad_magic") +
-                                          ": expected descriptor magic 0x4454544B, found 0x12345678; fix: build the "
-                                          "plugin with <ticketd/plugin.h> and TICKETD_PLUGIN(...)\n");
-}
-
-TEST(plugin_loading, other_abi_major) {
-    EXPECT_EQ(rejection("other_major"), "ticketd: " + broken("other_major") +
-                                            ": expected ABI major 1, found ABI major 2; fix: rebuild the plugin "
-                                            "against this ticketd's plugin SDK\n");
-}
-
-TEST(plugin_loading, newer_abi_minor) {
-    EXPECT_EQ(rejection("newer_minor"), "ticketd: " + broken("newer_minor") +
-                                            ": expected ABI minor <= 1, found ABI minor 2; fix: upgrade ticketd, or "
-                                            "build the plugin against an older SDK\n");
-}
-
-TEST(plugin_loading, null_run) {
-    EXPECT_EQ(rejection("null_run"), "ticketd: " + broken("null_run") +
-                                         ": expected a run() function in the descriptor, found run = NULL; fix: use "
-                                         "TICKETD_PLUGIN(...), which fills them all\n");
-}
-
-TEST(plugin_loading, empty_name) {
-    EXPECT_EQ(rejection("empty_name"), "ticketd: " + broken("empty_name") +
-                                           ": expected a plugin name, found an empty name; fix: pass a name to "
-                                           "TICKETD_PLUGIN(...)\n");
-}
-
-TEST(plugin_loading, truncated_descriptor) {
-    EXPECT_EQ(rejection("small_struct"), "ticketd: " + broken("small_struct") +
-                                             ": expected a descriptor of at least 96 bytes, found 16 bytes; fix: "
-                                             "rebuild the plugin against the current SDK\n");
-}
+INSTANTIATE_TEST_SUITE_P(
+    plugin_loading, plugin_refusal,
+    ::testing::Values(
+        refused_plugin{"no_entry",
+                       "expected an exported symbol ticketd_plugin_v1, found none (not a ticketd v1 plugin); fix: "
+                       "export it with TICKETD_PLUGIN(...) from <ticketd/plugin.hpp>"},
+        refused_plugin{"bad_magic",
+                       "expected descriptor magic 0x4454544B, found 0x12345678; fix: build the plugin with "
+                       "<ticketd/plugin.h> and TICKETD_PLUGIN(...)"},
+        refused_plugin{"other_major",
+                       "expected ABI major 1, found ABI major 2; fix: rebuild the plugin against this ticketd's "
+                       "plugin SDK"},
+        refused_plugin{"newer_minor",
+                       "expected ABI minor <= 1, found ABI minor 2; fix: upgrade ticketd, or build the plugin "
+                       "against an older SDK"},
+        refused_plugin{"null_run",
+                       "expected a run() function in the descriptor, found run = NULL; fix: use TICKETD_PLUGIN(...), "
+                       "which fills them all"},
+        refused_plugin{"empty_name",
+                       "expected a plugin name, found an empty name; fix: pass a name to TICKETD_PLUGIN(...)"},
+        refused_plugin{"small_struct",
+                       "expected a descriptor of at least 96 bytes, found 16 bytes; fix: rebuild the plugin against "
+                       "the current SDK"}),
+    [](const ::testing::TestParamInfo<refused_plugin>& info) { return std::string(info.param.file); });
 
 TEST(plugin_loading, executable_stack) {
     EXPECT_EQ(rejection("exec_stack"),
