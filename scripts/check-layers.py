@@ -1,9 +1,10 @@
 #!/usr/bin/env python3
-"""Checks the include graph between the folders of daemon/.
+"""Checks the shape of daemon/: the include graph between its folders, and its files' size.
 
 Fails (exit 1) when the folders include each other in a cycle, naming the cycle and one
 #include line per step of it, so that the dependencies between daemon/ folders run one
-way. With --graph, prints the folder graph instead (one "a -> b" line per edge, with the
+way; and when a file is longer than about 400 lines (MAX_LINES) without saying why in
+its first lines (a comment that gives its length: "... (about 540 lines) because ..."). With --graph, prints the folder graph instead (one "a -> b" line per edge, with the
 number of #include lines behind it); with --dot, the same as Graphviz text; with
 --reach HEADER, which translation units include HEADER (say nlohmann/json.hpp),
 directly or through the project's own headers.
@@ -15,6 +16,8 @@ import sys
 from pathlib import Path
 
 INCLUDE = re.compile(r'^\s*#\s*include\s+"([^"]+)"')
+MAX_LINES = 420
+REASON = re.compile(r"^\s*//.*\b\d+ lines\b")
 
 
 def folder_of(path: Path, root: Path) -> str:
@@ -38,6 +41,18 @@ def edges_of(root: Path):
                 continue
             edges.setdefault((src, dst), []).append((path.relative_to(root.parent), number, m.group(1)))
     return edges
+
+
+def long_files(root: Path):
+    """(file, lines) of the files over MAX_LINES whose first 15 lines give no reason."""
+    out = []
+    for path in sorted(root.rglob("*")):
+        if path.suffix not in (".hpp", ".cpp", ".h"):
+            continue
+        lines = path.read_text(errors="replace").splitlines()
+        if len(lines) > MAX_LINES and not any(REASON.match(l) for l in lines[:15]):
+            out.append((path.relative_to(root.parent), len(lines)))
+    return out
 
 
 def find_cycle(nodes, edges):
@@ -113,9 +128,14 @@ def main(argv):
         print("}")
         return 0
     cycle = find_cycle(nodes, edges)
+    too_long = long_files(root)
+    for f, n in too_long:
+        print(f"check-layers: {f} has {n} lines, more than {MAX_LINES}, and does not say why at its top; fix: "
+              "split it by responsibility, or give the reason in a comment in its first lines "
+              "('... (about N lines) because ...')", file=sys.stderr)
     if cycle is None:
         print(f"check-layers: {len(nodes)} folders, {len(edges)} dependencies, no cycle")
-        return 0
+        return 1 if too_long else 0
     print("check-layers: the folders of daemon/ include each other in a cycle: " + " -> ".join(cycle),
           file=sys.stderr)
     for s, d in zip(cycle, cycle[1:]):

@@ -21,4 +21,15 @@ grep -q 'daemon/c/c.cpp:2: #include "a/a.hpp"' "$tree/err" ||
     { echo "FAIL: the closing #include is not named:"; cat "$tree/err"; exit 1; } >&2
 rm "$tree/daemon/c/c.cpp"
 python3 "$check" "$tree/daemon" > /dev/null
+
+# A long file must say why at its top.
+for i in $(seq 1 430); do echo "int f$i();"; done > "$tree/daemon/a/long.cpp"
+if python3 "$check" "$tree/daemon" 2> "$tree/err"; then
+    echo "FAIL: a 430-line file without a reason was not reported" >&2
+    exit 1
+fi
+grep -q "daemon/a/long.cpp has 430 lines" "$tree/err" || { echo "FAIL: not named:"; cat "$tree/err"; exit 1; } >&2
+{ echo "// One state machine (about 430 lines) because it shares its state."; cat "$tree/daemon/a/long.cpp"; } \
+    > "$tree/long" && mv "$tree/long" "$tree/daemon/a/long.cpp"
+python3 "$check" "$tree/daemon" > /dev/null
 echo "check-layers: OK"
