@@ -11,9 +11,8 @@ namespace {
 // together), so the next one often arrives while the io thread that brings it runs in
 // the worker's place: the worker then takes it without a futex sleep and a wake-up (two
 // context switches, and a system call on the io thread). Idle, it costs three
-// sched_yield calls. Measured (docs/performance.md, session 7, seven interleaved pairs of
-// noop accept runs): worker context switches 0.28 -> 0.12 per job, p99 6.5 -> 6.0 ms
-// (median), the rate +0-8 % (within this machine's noise); 1 or 8 yields did no better.
+// sched_yield calls. Three: fewer or more do no better (docs/performance.md,
+// "Measurements behind code choices").
 constexpr int yields_before_sleeping = 3;
 }  // namespace
 

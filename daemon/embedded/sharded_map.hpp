@@ -4,14 +4,13 @@
 //
 // Why flat: an entry lives in its table's one array, so a lookup is one cache miss
 // instead of two or three, and there is no node per entry to allocate (nodes of
-// long-lived entries, scattered among short-lived allocations, pinned a drained backlog's
-// memory). Measured in session 7: io CPU per accept -10-16 %, recovery of 1M jobs
-// 4.2 -> 3.1 s, the same RSS with 1M finished jobs.
+// long-lived entries, scattered among short-lived allocations, pin a drained backlog's
+// memory). Against node-based maps, accepts cost less io CPU and recovery is faster, at
+// the same RSS.
 // Why 64 tables: a table that grows moves all its entries at once, and the engine does
-// that under its lock. One table of ~500k idempotency keys stalled every request for
-// ~50 ms (p99.9 of an accept run 13 -> 60 ms); one job table stalled every request for
-// ~375 ms as a backlog passed ~1.7M jobs (bench/backlog.sh). 64 tables each move 1/64
-// of that, with requests served between the moves (max 15 ms at the same point).
+// that under its lock, so every request waits for the whole move, which grows with the
+// table. 64 tables each move 1/64 of that, with requests served between the moves.
+// The figures: docs/performance.md, "Measurements behind code choices".
 //
 // A pointer find() returns is valid until the next insert into the map (an insert may
 // move the entries of the table it lands in). Not thread-safe: its owner locks.

@@ -1,16 +1,16 @@
 // Job ids that lead to their row without an index.
 //
-// The protocol's job id is 128 bits that nobody can guess. Random ids did that, but a
-// random key means a random B-tree: every accepted job wrote an entry on a random leaf
-// of SQLite's id index, so a batch of a thousand jobs dirtied a thousand 4 KiB pages once
-// the store held a few hundred thousand jobs, and the store's cost per job doubled as it
-// grew (docs/performance.md). Here an id is the AES-128 encryption, under a key kept in
-// the store, of the job's seq (its accept number, the table's rowid) and 64 fresh random
-// bits. Without the key the ids are indistinguishable from random 128-bit values, and
-// since AES is a permutation two seqs never share an id; with the key the store reads the
-// seq back out of an id and finds the row by rowid, in the append-only B-tree. The random
-// half means that even someone holding the key cannot make up a valid id: the row's
-// stored id must match all 128 bits.
+// The protocol's job id is 128 bits that nobody can guess. Random ids would do that, but
+// a random key means a random B-tree: every accepted job would write an entry on a random
+// leaf of SQLite's id index, so once the store holds a few hundred thousand jobs a batch
+// of a thousand jobs dirties a thousand 4 KiB pages, and the store's cost per job roughly
+// doubles as it grows (docs/performance.md, "What grew with the store"). Here an id is the
+// AES-128 encryption, under a key kept in the store, of the job's seq (its accept number,
+// the table's rowid) and 64 fresh random bits. Without the key the ids are
+// indistinguishable from random 128-bit values, and since AES is a permutation two seqs
+// never share an id; with the key the store reads the seq back out of an id and finds the
+// row by rowid, in the append-only B-tree. The random half means that even someone holding
+// the key cannot make up a valid id: the row's stored id must match all 128 bits.
 #pragma once
 
 #include <array>

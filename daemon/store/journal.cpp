@@ -26,7 +26,8 @@ constexpr size_t header_bytes = 16;  // length, checksum, position
 
 std::string errno_text() { return std::strerror(errno); }
 
-// CRC-32 (ISO-HDLC, zlib's: ~6x faster than a byte-at-a-time table on these records).
+// CRC-32 (ISO-HDLC), zlib's: several times faster than a byte-at-a-time table on these
+// records (docs/performance.md).
 uint32_t checksum(uint64_t position, std::string_view payload) {
     uLong crc = crc32(0, reinterpret_cast<const Bytef*>(&position), sizeof position);
     crc = crc32(crc, reinterpret_cast<const Bytef*>(payload.data()), static_cast<uInt>(payload.size()));
@@ -207,8 +208,8 @@ void journal::start(uint64_t next) {
 void journal::open_segment(uint64_t first) {
     const auto file = dir_ / segment_name(first);
     // The segment's full size from the start: an append then never changes the file's
-    // size, and its fdatasync has no size to write (measured: ~30 % less time and CPU per
-    // sync than appending past the end). Zeros written ahead by prepare_spare() are best;
+    // size, and its fdatasync has no size to write, so it is quicker and cheaper
+    // (docs/performance.md). Zeros written ahead by prepare_spare() are best;
     // without them, the space is reserved here. Either way the unused rest reads as zeros,
     // which replay takes as the end of the records.
     bool spare = false;

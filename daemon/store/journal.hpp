@@ -56,10 +56,11 @@ class journal {
     // Deletes the segments whose records are all at or below `applied`.
     void release(uint64_t applied);
     // Writes the zeros of the next segment ahead of time (<dir>/spare), unless that is
-    // done: from one other thread (the store's applier), off the appends' path. An append into written zeros
-    // only overwrites data; into space merely reserved (posix_fallocate, the fallback)
-    // the file system must also record the extents as written, in each fdatasync
-    // (measured on ext4: ~45 instead of ~75 us of CPU and ~110 instead of ~180 us per sync).
+    // done: from one other thread (the store's applier), off the appends' path. An
+    // append into written zeros only overwrites data; into space merely reserved
+    // (posix_fallocate, the fallback) the file system must also record the extents as
+    // written, in each fdatasync, which makes every sync slower and costlier
+    // (docs/performance.md, "Measurements behind code choices").
     // Throws journal_error when the file cannot be written, or when less than two segments
     // of space are free (a spare then would only fill the disk; the next segment is
     // reserved instead).
