@@ -22,7 +22,7 @@ REASON = re.compile(r"^\s*//.*\b\d+ lines\b")
 
 def folder_of(path: Path, root: Path) -> str:
     rel = path.relative_to(root)
-    return rel.parts[0] if len(rel.parts) > 1 else "."  # "." : the files at daemon/'s top
+    return rel.parts[0] if len(rel.parts) > 1 else rel.name  # a file at daemon/'s top (main.cpp)
 
 
 def edges_of(root: Path):
@@ -122,7 +122,10 @@ def main(argv):
             print(f"{s} -> {d}  ({len(lines)})")
         return 0
     if mode == "--dot":
+        print("// daemon/'s folders and which include which (generated: scripts/check-layers.py --dot)")
         print("digraph layers {")
+        print('  graph [rankdir=TB, fontname="Helvetica", label="daemon/: an arrow is an #include; none goes up", labelloc=t];')
+        print('  node [shape=box, style="rounded,filled", fillcolor="#f5f5f5", fontname="Helvetica"];')
         for (s, d) in sorted(edges):
             print(f'  "{s}" -> "{d}";')
         print("}")

@@ -6,7 +6,6 @@
 #include "config/config.hpp"
 #include "http/http_message.hpp"
 #include "jobs/job_service.hpp"
-#include "metrics/daemon_metrics.hpp"
 #include "uploads/upload_store.hpp"
 
 #include <atomic>
@@ -15,6 +14,8 @@
 #include <string_view>
 
 namespace ticketd {
+
+class daemon_metrics;
 
 // No authentication yet: every client is the same principal (keys and jobs are scoped
 // by principal in the engine and the store, ready for auth to fill it in).

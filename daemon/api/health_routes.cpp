@@ -1,6 +1,7 @@
 // GET /healthz (the process answers), GET /readyz (it accepts jobs and can store them),
 // GET /metrics (Prometheus' text format; also what the separate metrics listener serves).
 #include "api/routes.hpp"
+#include "metrics/daemon_metrics.hpp"
 
 namespace ticketd::routes {
 

@@ -1,6 +1,7 @@
 #include "api/http_api.hpp"
 
 #include "api/routes.hpp"
+#include "metrics/daemon_metrics.hpp"
 #include "system/random_id.hpp"
 
 #include <array>
@@ -69,21 +70,30 @@ std::string allowed(const route& r) {
 
 }  // namespace
 
+http_api::http_api(const daemon_config& config, job_service& jobs, upload_store& uploads, daemon_metrics& metrics)
+    : api_(new api_context{config, jobs, uploads, metrics, {}, {}}) {}
+
+http_api::~http_api() = default;
+
+void http_api::set_base_url(std::string base_url) { api_->base_url = std::move(base_url); }
+
+void http_api::set_ready(bool ready) { api_->ready = ready; }
+
 void http_api::handle(http_request request, respond_fn respond) {
     std::string id;
     const size_t r = match(request.path, id);
-    auto c = std::make_shared<api_call>(api_call{api_, {}, {}, {api_.base_url, request.path, request.request_id},
+    auto c = std::make_shared<api_call>(api_call{*api_, {}, {}, {api_->base_url, request.path, request.request_id},
                                                  request.method == "HEAD"});
     // Every answer is counted and timed by route template, method and status.
     c->respond = [this, r, respond = std::move(respond), method = request.method,
                   start = std::chrono::steady_clock::now()](http_response res) {
-        api_.metrics.observe_http(r, label_of(r), method, res.status,
+        api_->metrics.observe_http(r, label_of(r), method, res.status,
                                   std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
         respond(std::move(res));
     };
     c->req = std::move(request);
     if (r == other_route) {
-        return c->problem(404, "not-found", "no resource at " + c->req.path + "; see " + api_.base_url + "/v1/jobs");
+        return c->problem(404, "not-found", "no resource at " + c->req.path + "; see " + api_->base_url + "/v1/jobs");
     }
     const route& route = routes_table[r];
     const std::string& method = c->req.method;
@@ -100,11 +110,11 @@ void http_api::handle(http_request request, respond_fn respond) {
     handler(c, id);
 }
 
-body_plan http_api::plan_body(const http_request& head) { return routes::plan_upload_body(api_, head); }
+body_plan http_api::plan_body(const http_request& head) { return routes::plan_upload_body(*api_, head); }
 
 http_response http_api::protocol_error(unsigned status, std::string_view code, std::string_view detail,
                                        const std::string& request_id) {
-    auto res = make_problem({api_.base_url, "", request_id}, status, code, detail);
+    auto res = make_problem({api_->base_url, "", request_id}, status, code, detail);
     if (status == 503) res.set("Retry-After", "1");
     return res;
 }

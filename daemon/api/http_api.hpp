@@ -5,22 +5,29 @@
 // the service answers through callbacks.
 #pragma once
 
-#include "api/api_call.hpp"
+#include "http/http_message.hpp"
 
+#include <memory>
 #include <string>
 #include <string_view>
 
 namespace ticketd {
 
+struct api_context;
+struct daemon_config;
+class daemon_metrics;
+class job_service;
+class upload_store;
+
 class http_api final : public request_handler {
    public:
-    http_api(const daemon_config& config, job_service& jobs, upload_store& uploads, daemon_metrics& metrics)
-        : api_{config, jobs, uploads, metrics, {}, {}} {}
+    http_api(const daemon_config& config, job_service& jobs, upload_store& uploads, daemon_metrics& metrics);
+    ~http_api() override;
 
     // The absolute URL prefix for every URL the API emits (no trailing slash).
-    void set_base_url(std::string base_url) { api_.base_url = std::move(base_url); }
+    void set_base_url(std::string base_url);
     // Readiness: false while starting and while draining.
-    void set_ready(bool ready) { api_.ready = ready; }
+    void set_ready(bool ready);
 
     void handle(http_request request, respond_fn respond) override;
     body_plan plan_body(const http_request& head) override;
@@ -28,7 +35,7 @@ class http_api final : public request_handler {
                                  const std::string& request_id) override;
 
    private:
-    api_context api_;
+    std::unique_ptr<api_context> api_;
 };
 
 }  // namespace ticketd

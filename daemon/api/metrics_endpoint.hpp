@@ -3,9 +3,10 @@
 #pragma once
 
 #include "http/http_message.hpp"
-#include "metrics/daemon_metrics.hpp"
 
 namespace ticketd {
+
+class daemon_metrics;
 
 class metrics_endpoint final : public request_handler {
    public:

@@ -1,6 +1,10 @@
 // The API's routes (api/) against a job service in memory: the route table, the submit
 // checks, how each outcome is answered, the protocol's headers.
 #include "api/http_api.hpp"
+#include "config/config.hpp"
+#include "jobs/job_service.hpp"
+#include "metrics/daemon_metrics.hpp"
+#include "uploads/upload_store.hpp"
 
 #include "support/fake_job_store.hpp"
 #include "support/records.hpp"
