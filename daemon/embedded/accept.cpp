@@ -8,8 +8,10 @@ namespace ticketd {
 using namespace embedded_detail;
 
 
-void embedded_backend::accept(work_queue& queue, submit_request req, std::function<void(submit_outcome)> done) {
-    auto& q = static_cast<job_queue&>(queue);
+void embedded_backend::accept(std::shared_ptr<work_queue> queue, submit_request req,
+                              std::function<void(submit_outcome)> done) {
+    const auto shared = std::static_pointer_cast<job_queue>(std::move(queue));
+    auto& q = *shared;
     auto* events = q.events();
     const bool keyed = !req.idempotency_key.empty();
     const auto key_digest = keyed ? idempotency_index::key_of(req.principal, req.idempotency_key)
@@ -79,8 +81,8 @@ void embedded_backend::accept(work_queue& queue, submit_request req, std::functi
                                       now + settings_.idempotency_ttl.count(), r.seq};
     }
     lock.unlock();
-    store_.insert(r, binding, [this, &q, r, binding, key_digest, done](bool ok, const std::string& error) mutable {
-        accept_committed(q, std::move(r), binding, key_digest, ok, error, done);
+    store_.insert(r, binding, [this, shared, r, binding, key_digest, done](bool ok, const std::string& error) mutable {
+        accept_committed(shared, std::move(r), binding, key_digest, ok, error, done);
     });
 }
 
@@ -115,9 +117,10 @@ void embedded_backend::answer_bound_key(bool same_request, bool job_deleted, std
     });
 }
 
-void embedded_backend::accept_committed(job_queue& queue, job_record record, std::optional<idempotency_binding> key,
+void embedded_backend::accept_committed(const std::shared_ptr<job_queue>& shared, job_record record, std::optional<idempotency_binding> key,
                                         const idempotency_index::digest& key_digest, bool ok, const std::string& error,
                                         const std::function<void(submit_outcome)>& done) {
+    job_queue& queue = *shared;
     auto* events = queue.events();
     if (!ok) {
         log_error("store: accept of " + job_tag(record) + " failed: " + error);

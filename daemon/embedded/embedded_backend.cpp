@@ -24,9 +24,9 @@ embedded_backend::embedded_backend(settings s, job_store& store, upload_store& u
 
 embedded_backend::~embedded_backend() { stop_accepting(); }
 
-std::unique_ptr<work_queue> embedded_backend::make_queue(const std::string& type, uint64_t capacity,
+std::shared_ptr<work_queue> embedded_backend::make_queue(const std::string& type, uint64_t capacity,
                                                          job_type_events& events) {
-    return std::make_unique<job_queue>(capacity, type, &events);
+    return std::make_shared<job_queue>(capacity, type, &events);
 }
 
 void embedded_backend::set_queues(const std::vector<work_queue*>& queues, const std::vector<retiring_queue>& retiring) {
@@ -39,8 +39,11 @@ void embedded_backend::set_queues(const std::vector<work_queue*>& queues, const 
             if (e->record.type == q.type() && !e->deleted && !is_terminal(e->record.status)) ++unfinished;
         });
         unfinished += q.reserved();  // accepts still committing
-        // A deleted job whose plugin has not returned yet still holds a worker.
-        unfinished = std::max<size_t>(unfinished, busy);
+        // A deleted job whose plugin has not returned yet still holds a worker: counted by
+        // its running attempt (seen under the lock, unlike `busy`, a snapshot from before).
+        size_t running = 0;
+        for (const auto& e : running_) running += e->record.type == q.type();
+        unfinished = std::max<size_t>(unfinished, std::max<size_t>(busy, running));
         if (unfinished > 0) {
             throw std::runtime_error("job type '" + q.type() + "' has " + std::to_string(unfinished) +
                                      " unfinished jobs; it can be removed, or get another plugin, settings or "

@@ -55,7 +55,7 @@ class embedded_backend final : public job_backend {
     embedded_backend& operator=(const embedded_backend&) = delete;
 
     void attach(job_backend_host& host) override { host_ = &host; }
-    std::unique_ptr<work_queue> make_queue(const std::string& type, uint64_t capacity,
+    std::shared_ptr<work_queue> make_queue(const std::string& type, uint64_t capacity,
                                            job_type_events& events) override;
     void set_queues(const std::vector<work_queue*>& queues, const std::vector<retiring_queue>& retiring) override;
     void recover() override;
@@ -63,7 +63,8 @@ class embedded_backend final : public job_backend {
     void stop_accepting() override;
     std::string trouble() const override { return store_.trouble(); }
 
-    void accept(work_queue& queue, submit_request request, std::function<void(submit_outcome)> done) override;
+    void accept(std::shared_ptr<work_queue> queue, submit_request request,
+                std::function<void(submit_outcome)> done) override;
     void get(const std::string& id, const std::string& principal, std::function<void(lookup_outcome)> done) override;
     std::optional<uint64_t> watch(const std::string& id, const std::string& principal, const std::string& etag,
                                   std::chrono::milliseconds wait, std::function<void(lookup_outcome)> done) override;
@@ -116,7 +117,7 @@ class embedded_backend final : public job_backend {
     // A submit whose key is bound already: replay, 422 or 409 (on a store thread).
     void answer_bound_key(bool same_request, bool job_deleted, std::optional<std::string> bound,
                           const std::function<void(submit_outcome)>& done);
-    void accept_committed(job_queue& queue, job_record record, std::optional<idempotency_binding> key,
+    void accept_committed(const std::shared_ptr<job_queue>& queue, job_record record, std::optional<idempotency_binding> key,
                           const idempotency_index::digest& key_digest, bool ok, const std::string& error,
                           const std::function<void(submit_outcome)>& done);
     void schedule_purge();

@@ -101,7 +101,7 @@ class job_backend {
     // Set once, before recover().
     virtual void attach(job_backend_host& host) = 0;
     // The queue of a job type this node has (not yet used: see set_queues).
-    virtual std::unique_ptr<work_queue> make_queue(const std::string& type, uint64_t capacity,
+    virtual std::shared_ptr<work_queue> make_queue(const std::string& type, uint64_t capacity,
                                                    job_type_events& events) = 0;
     // Makes `queues` the job types this node serves. Queues in `retiring` (each with how
     // many of its workers are still busy) are taken out: all or nothing, refused
@@ -121,7 +121,9 @@ class job_backend {
 
     // A submit the plugin validated: the key (replay, 422, 409), the queue's capacity,
     // the uploads, then the job and its key made durable before `done` hears `accepted`.
-    virtual void accept(work_queue& queue, submit_request request, std::function<void(submit_outcome)> done) = 0;
+    // (The queue is shared: an accept being committed keeps it.)
+    virtual void accept(std::shared_ptr<work_queue> queue, submit_request request,
+                        std::function<void(submit_outcome)> done) = 0;
     virtual void get(const std::string& id, const std::string& principal,
                      std::function<void(lookup_outcome)> done) = 0;
     virtual std::optional<uint64_t> watch(const std::string& id, const std::string& principal,
@@ -152,7 +154,8 @@ class job_backend {
     virtual bool finish(const claimed_attempt& attempt, const next_state& next, std::optional<std::string> result,
                         std::function<void()> committed) = 0;
     // The same for an attempt whose plugin has not returned (it ignored its stop request
-    // past the grace period); the attempt stays among the running ones until it does.
+    // past the grace period). Once this finish is committed the attempt is no longer among
+    // the running ones, though its worker is still inside the plugin.
     virtual bool finish_without_plugin(const claimed_attempt& attempt, const next_state& next) = 0;
     // The attempts this node's workers run (claimed, and not yet finished and committed).
     virtual std::vector<claimed_attempt> running() const = 0;

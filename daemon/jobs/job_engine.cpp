@@ -44,9 +44,9 @@ job_engine::job_engine(settings s, job_backend& backend, scheduler& timers, std:
 
 job_engine::~job_engine() {
     const auto types = types_.snapshot();
-    for (auto& rt : types) rt->validations->stop();  // their tasks use the engine
     accepting_ = false;
     backend_.stop_accepting();
+    for (auto& rt : types) rt->validations->stop();  // their tasks use the engine
     runner_.stop_replacing();
     for (auto& rt : types) rt->queue->close();
     for (auto& rt : types) join_workers(*rt);
@@ -85,9 +85,9 @@ void job_engine::start() {
 
 bool job_engine::drain() {
     accepting_ = false;
+    backend_.stop_accepting();  // a submit validated meanwhile is refused (503), not accepted
     const auto types = types_.snapshot();
     for (auto& rt : types) rt->validations->stop();  // what is being validated is answered (503) first
-    backend_.stop_accepting();
     runner_.stop_replacing();
     for (auto& rt : types) rt->queue->close();
 
@@ -171,7 +171,7 @@ void job_engine::validate_and_accept(const job_type_ptr& rt, submit_request req,
         done({submit_status::invalid_input, {}, std::move(errors), "the input is not valid for this job type", {}});
         return;
     }
-    backend_.accept(*rt->queue, std::move(req), done);
+    backend_.accept(rt->queue, std::move(req), done);
 }
 
 std::vector<job_type_info> job_engine::types() const {

@@ -39,7 +39,7 @@ struct job_type_runtime {
     const std::string type;
     std::unique_ptr<job_handler> handler;
     // Made by the backend when the engine takes the type in (job_backend::make_queue).
-    std::unique_ptr<work_queue> queue;
+    std::shared_ptr<work_queue> queue;
     // Runs the plugin's validate() off the io threads, one pool per type so that a slow
     // validator holds up only its own type's submits (validate_threads; 0: on the io thread).
     std::unique_ptr<task_pool> validations;

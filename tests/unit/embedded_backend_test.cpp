@@ -67,7 +67,7 @@ struct backend_test : ::testing::Test {
     fake_host host;
     counting_events events;
     std::optional<embedded_backend> backend;
-    std::unique_ptr<work_queue> queue;
+    std::shared_ptr<work_queue> queue;
 
     void SetUp() override { make_backend(); }
     void TearDown() override { timers.stop(); }
@@ -91,7 +91,7 @@ struct backend_test : ::testing::Test {
         return r;
     }
     submit_outcome accept(submit_request r) {
-        return answer_of<submit_outcome>([&](auto done) { backend->accept(*queue, std::move(r), done); });
+        return answer_of<submit_outcome>([&](auto done) { backend->accept(queue, std::move(r), done); });
     }
     cancel_outcome cancel(const std::string& id, const std::string& principal = "team-a") {
         return answer_of<cancel_outcome>([&](auto done) { backend->cancel(id, principal, done); });
@@ -128,7 +128,7 @@ TEST_F(backend_test, an_accepted_job_is_stored_before_it_is_answered_and_queued)
     store.hold_writes = true;
     std::promise<submit_outcome> answer;
     auto answered = answer.get_future();
-    backend->accept(*queue, request(), [&](submit_outcome o) { answer.set_value(std::move(o)); });
+    backend->accept(queue, request(), [&](submit_outcome o) { answer.set_value(std::move(o)); });
     EXPECT_EQ(answered.wait_for(50ms), std::future_status::timeout) << "answered before the job was durable";
     EXPECT_EQ(queue->size(), 0u);
     store.hold_writes = false;
@@ -171,7 +171,7 @@ TEST_F(backend_test, a_key_being_committed_is_in_progress_and_a_failed_commit_fr
     store.hold_writes = true;
     std::promise<submit_outcome> answer;
     auto first = answer.get_future();
-    backend->accept(*queue, request("k-1"), [&](submit_outcome o) { answer.set_value(std::move(o)); });
+    backend->accept(queue, request("k-1"), [&](submit_outcome o) { answer.set_value(std::move(o)); });
     EXPECT_EQ(accept(request("k-1")).status, submit_status::key_in_progress);
     store.fail_writes = true;
     store.release_held();
@@ -333,6 +333,12 @@ TEST_F(backend_test, a_type_with_unfinished_jobs_cannot_be_taken_out) {
     const auto a = claim();
     EXPECT_TRUE(succeed(a));
     EXPECT_THROW(backend->set_queues({}, {{queue.get(), 1}}), std::runtime_error) << "a busy worker counts";
+    accept(request());
+    const auto deleted = claim();
+    EXPECT_EQ(remove(deleted.job.id), remove_status::removed_live);
+    EXPECT_THROW(backend->set_queues({}, {{queue.get(), 0}}), std::runtime_error)
+        << "a deleted job whose plugin still runs holds its worker, whatever the snapshot of busy said";
+    EXPECT_FALSE(succeed(deleted));
     backend->set_queues({}, {{queue.get(), 0}});
     EXPECT_TRUE(queue->retired());
     const auto refused = accept(request());

@@ -78,8 +78,8 @@ class plain_seat final : public worker_seat {
 class fake_backend final : public job_backend {
    public:
     void attach(job_backend_host& h) override { host = &h; }
-    std::unique_ptr<work_queue> make_queue(const std::string& type, uint64_t capacity, job_type_events&) override {
-        auto q = std::make_unique<fake_queue>(type);
+    std::shared_ptr<work_queue> make_queue(const std::string& type, uint64_t capacity, job_type_events&) override {
+        auto q = std::make_shared<fake_queue>(type);
         q->capacity_ = capacity;
         queues[type] = q.get();  // the newest queue of the type
         return q;
@@ -95,8 +95,8 @@ class fake_backend final : public job_backend {
     void start() override {}
     void stop_accepting() override { accepting = false; }
     std::string trouble() const override { return {}; }
-    void accept(work_queue& q, submit_request r, std::function<void(submit_outcome)> done) override {
-        job_record job = queued_job(std::to_string(accepted.size()), q.type());
+    void accept(std::shared_ptr<work_queue> q, submit_request r, std::function<void(submit_outcome)> done) override {
+        job_record job = queued_job(std::to_string(accepted.size()), q->type());
         {
             std::lock_guard lock(mutex);
             accepted.push_back(r);
