@@ -16,6 +16,7 @@
 #pragma once
 
 #include "jobs/job_events.hpp"
+#include "jobs/job_operations.hpp"
 #include "model/job_query.hpp"
 #include "model/outcomes.hpp"
 #include "model/submit.hpp"
@@ -94,10 +95,9 @@ class job_backend_host {
     virtual void cancel_requested(const claimed_attempt& attempt) = 0;
 };
 
-class job_backend {
+// Besides the operations on existing jobs (job_operations.hpp):
+class job_backend : public job_operations {
    public:
-    virtual ~job_backend() = default;
-
     // Set once, before recover().
     virtual void attach(job_backend_host& host) = 0;
     // The queue of a job type this node has (not yet used: see set_queues).
@@ -124,19 +124,6 @@ class job_backend {
     // (The queue is shared: an accept being committed keeps it.)
     virtual void accept(std::shared_ptr<work_queue> queue, submit_request request,
                         std::function<void(submit_outcome)> done) = 0;
-    virtual void get(const std::string& id, const std::string& principal,
-                     std::function<void(lookup_outcome)> done) = 0;
-    virtual std::optional<uint64_t> watch(const std::string& id, const std::string& principal,
-                                          const std::string& etag, std::chrono::milliseconds wait,
-                                          std::function<void(lookup_outcome)> done) = 0;
-    virtual void unwatch(const std::string& id, uint64_t waiter_id) = 0;
-    virtual void cancel(const std::string& id, const std::string& principal,
-                        std::function<void(cancel_outcome)> done) = 0;
-    virtual void remove(const std::string& id, const std::string& principal,
-                        std::function<void(remove_status)> done) = 0;
-    virtual void list(const job_query& query, std::function<void(std::vector<job_record>)> done) = 0;
-    virtual std::filesystem::path result_path(const std::string& job_id) const = 0;
-    virtual void read_result(const std::string& job_id, std::function<void(std::optional<std::string>)> done) = 0;
 
     // A worker's place (never null).
     virtual std::unique_ptr<worker_seat> open_seat(const std::string& type) = 0;

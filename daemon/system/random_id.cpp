@@ -2,6 +2,7 @@
 
 #include "system/hex.hpp"
 
+#include <pthread.h>
 #include <sys/random.h>
 
 #include <array>
@@ -38,6 +39,14 @@ struct random_pool {
     }
 };
 thread_local random_pool pool;
+
+// A forked child has a copy of the pool of the thread that forked: it must not hand out
+// the bytes its parent will, so its copy is dropped (a test forks; a plugin may).
+void drop_pool_in_child() {
+    std::memset(pool.bytes.data(), 0, pool.bytes.size());
+    pool.used = pool.bytes.size();
+}
+[[maybe_unused]] const int fork_handler = pthread_atfork(nullptr, nullptr, drop_pool_in_child);
 }  // namespace
 
 void random_bytes(uint8_t* out, size_t n) { pool.take(out, n); }
