@@ -1,6 +1,6 @@
 #include "store/journal.hpp"
 
-#include "system/durable_dir.hpp"
+#include "system/durable_file.hpp"
 #include "system/log.hpp"
 
 #include <zlib.h>

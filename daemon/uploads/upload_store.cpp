@@ -1,7 +1,7 @@
 #include "uploads/upload_store.hpp"
 #include "system/threads.hpp"
 
-#include "system/durable_dir.hpp"
+#include "system/durable_file.hpp"
 #include "system/log.hpp"
 #include "system/random_id.hpp"
 #include "system/sha256.hpp"
@@ -57,13 +57,11 @@ class upload_sink final : public body_sink {
 
     // fsync, make read-only and move into place. Throws std::system_error.
     void finish(const fs::path& final_path) {
-        if (::fdatasync(fd_) != 0) throw_errno("fdatasync " + temp_.string());
         if (::fchmod(fd_, 0440) != 0) throw_errno("chmod " + temp_.string());
         ::close(fd_);
         fd_ = -1;
-        if (::rename(temp_.c_str(), final_path.c_str()) != 0) throw_errno("rename " + temp_.string());
+        rename_durably(temp_, final_path);
         kept_ = true;
-        sync_directory(final_path.parent_path());
     }
 
     bool out_of_space() const override { return error_ == ENOSPC || error_ == EDQUOT; }
