@@ -24,13 +24,16 @@ namespace ticketd::test {
 class fake_job_store final : public job_store {
    public:
     fake_job_store() : thread_([this] { loop(); }) {}
-    ~fake_job_store() override {
+    ~fake_job_store() override { stop(); }
+    // Answers what is queued, then ends the store's thread: a test calls it before the
+    // objects its answers reach (an upload store, a backend) go.
+    void stop() {
         {
             std::lock_guard lock(mutex_);
             stopping_ = true;
         }
         cv_.notify_all();
-        thread_.join();
+        if (thread_.joinable()) thread_.join();
     }
 
     // Writes from now on wait in held() until release_held(); fail_writes: they fail.

@@ -70,7 +70,10 @@ struct backend_test : ::testing::Test {
     std::shared_ptr<work_queue> queue;
 
     void SetUp() override { make_backend(); }
-    void TearDown() override { timers.stop(); }
+    void TearDown() override {
+        timers.stop();
+        store.stop();
+    }
 
     void make_backend(uint64_t capacity = 10) {
         queue.reset();

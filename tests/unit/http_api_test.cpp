@@ -92,6 +92,7 @@ struct api_test : ::testing::Test {
         api.set_base_url("http://jobs.test");
         api.set_ready(true);
     }
+    void TearDown() override { store.stop(); }
 
     http_response call(const std::string& method, const std::string& path, const std::string& body = "",
                        std::vector<std::pair<std::string, std::string>> headers = {},
