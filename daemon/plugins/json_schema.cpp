@@ -138,7 +138,11 @@ struct json_schema::impl {
         auto bad = [&](const std::string& expected) {
             throw schema_error("'" + key + "' at '" + at + "' must be " + expected + ", found " + value.dump());
         };
-        if (counts.contains(key) && (!is_integer(value) || value.get<double>() < 0)) bad("a non-negative integer");
+        // A count written as a float (3.0, 1e3) must still fit the size it is compared with.
+        if (counts.contains(key) && (!is_integer(value) || value.get<double>() < 0 ||
+                                     (value.is_number_float() && value.get<double>() > 9007199254740992.0))) {
+            bad("a non-negative integer (as a float, at most 2^53)");
+        }
         if (numbers.contains(key) && !value.is_number()) bad("a number");
         if (key == "multipleOf" && (!value.is_number() || value.get<double>() <= 0)) bad("a number > 0");
         if (key == "uniqueItems" && !value.is_boolean()) bad("true or false");
