@@ -37,8 +37,8 @@ run_one() {
                                    printf "%d", u[1] * 60 + u[2] + s[1] * 60 + s[2] }')
     local execs cov ft
     execs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log" | tail -1)
-    cov=$(grep -oE 'cov: [0-9]+' "$log" | tail -1 | cut -d' ' -f2)
-    ft=$(grep -oE 'ft: [0-9]+' "$log" | tail -1 | cut -d' ' -f2)
+    cov=$(grep -aoE 'cov: [0-9]+' "$log" | tail -1 | cut -d' ' -f2)
+    ft=$(grep -aoE 'ft: [0-9]+' "$log" | tail -1 | cut -d' ' -f2)
     printf '{"harness":"%s","seconds":%s,"cpu_seconds":%s,"executions":%s,"edges":%s,"features":%s,"corpus":%s,"crashes":%s,"exit":%s}\n' \
         "$name" "$seconds" "$cpu" "${execs:-0}" "${cov:-0}" "${ft:-0}" "$(ls "$corpus" | wc -l)" \
         "$(ls "$artifacts" | wc -l)" "$status"
