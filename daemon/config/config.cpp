@@ -72,6 +72,16 @@ constexpr milliseconds max_duration{365LL * 24 * 3600'000};
 
 using placeholders = std::vector<std::pair<std::string, std::string>>;
 
+// Settings as the compact JSON text plugins get; nullopt when a string in them is not
+// valid UTF-8 (YAML lets such bytes through).
+std::optional<std::string> settings_text(const nlohmann::json& settings) {
+    try {
+        return settings.dump();
+    } catch (const nlohmann::json::type_error&) {
+        return std::nullopt;
+    }
+}
+
 // Replaces each placeholder in every string of `j`.
 void expand_placeholders(nlohmann::json& j, const placeholders& values) {
     if (j.is_string()) {
@@ -123,7 +133,9 @@ job_type_config load_job_type(const fs::path& file, bool allow_short_retention, 
         // wherever the state directory is (e.g. an import's database).
         auto settings = to_json(*s);
         expand_placeholders(settings, values);
-        c.settings = settings.dump();
+        const auto text = settings_text(settings);
+        if (!text) top.fail(*s, "'settings' with text that is not valid UTF-8", "write the settings as UTF-8");
+        c.settings = *text;
     }
     top.finish();
     return c;
@@ -200,7 +212,9 @@ std::string parse_settings_yaml(const std::string& text_or_file) {
     }
     if (!node || node.IsNull()) return "{}";
     if (!node.IsMap()) throw config_error("--settings: expected a YAML mapping; fix: e.g. --settings 'greeting: Hi'");
-    return to_json(node).dump();
+    const auto text = settings_text(to_json(node));
+    if (!text) throw config_error("--settings: text that is not valid UTF-8; fix: pass the settings as UTF-8");
+    return *text;
 }
 
 daemon_config load_config(const fs::path& file_arg) {

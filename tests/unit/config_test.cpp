@@ -106,6 +106,15 @@ TEST(config, invalid_yaml_is_located) {
     EXPECT_NE(error_of(c).find("invalid YAML"), std::string::npos) << error_of(c);
 }
 
+TEST(config, settings_that_are_not_utf8_are_refused_with_their_place) {
+    // Found by fuzzing: YAML lets such bytes through, and rendering them for the plugin threw.
+    temp_config c("", {{"a.yaml", "type: a\nplugin: a.so\nsettings:\n  db: \"x\xC8y\"\n"}});
+    const auto error = error_of(c);
+    EXPECT_NE(error.find("a.yaml:4:"), std::string::npos) << error;
+    EXPECT_NE(error.find("not valid UTF-8"), std::string::npos) << error;
+    EXPECT_THROW(parse_settings_yaml("db: \"x\xC8y\""), config_error);
+}
+
 TEST(config, settings_expand_state_dir_and_config_dir) {
     temp_config c("state_dir: /srv/td\n",
                   {{"a.yaml", "type: a\nplugin: a.so\nsettings:\n  db: \"${state_dir}/w.db\"\n"
