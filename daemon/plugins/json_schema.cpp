@@ -2,18 +2,14 @@
 
 #include <cmath>
 #include <map>
+#include <optional>
 #include <set>
 
-// GCC 12 reports false -Wmaybe-uninitialized errors inside libstdc++'s <regex> when
-// optimising with sanitizers (GCC bug 105562); the code in question is the library's.
-#if defined(__GNUC__) && !defined(__clang__)
-#pragma GCC diagnostic push
-#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
-#endif
-#include <regex>
-#if defined(__GNUC__) && !defined(__clang__)
-#pragma GCC diagnostic pop
-#endif
+// Boost.Regex rather than std::regex: libstdc++'s matcher recurses once per character
+// (a 1 MiB string against ^(a|b)*$ overflows the stack) and its compiler overflows a signed
+// integer on a huge repeat count; Boost's keeps its backtracking on the heap, within a
+// bound, and throws past it or on catastrophic backtracking (docs/dependencies.md).
+#include <boost/regex.hpp>
 
 namespace ticketd {
 
@@ -81,7 +77,7 @@ const std::set<std::string>& assertions() {
 
 struct json_schema::impl {
     json root;
-    std::map<std::string, std::regex> patterns;  // compiled once
+    std::map<std::string, boost::regex> patterns;  // compiled once
 
     // --- compile: check that every keyword is understood, compile patterns ---
     void check(const json& s, const std::string& where) {
@@ -166,13 +162,23 @@ struct json_schema::impl {
         }
     }
 
+    // Whether `pattern` matches somewhere in `text`; nullopt when Boost.Regex gave up (its
+    // backtracking bound, or catastrophic backtracking).
+    static std::optional<bool> search(const std::string& text, const boost::regex& pattern) {
+        try {
+            return boost::regex_search(text, pattern);
+        } catch (const std::exception&) {
+            return std::nullopt;
+        }
+    }
+
     void compile_pattern(const json& p, const std::string& at) {
         if (!p.is_string()) throw schema_error("'pattern' at '" + at + "' must be a string");
         const std::string text = p.get<std::string>();
         if (patterns.contains(text)) return;
         try {
-            patterns.emplace(text, std::regex(text, std::regex::ECMAScript));
-        } catch (const std::regex_error& e) {
+            patterns.emplace(text, boost::regex(text, boost::regex::ECMAScript));
+        } catch (const std::exception&) {  // boost::regex_error, or std::bad_alloc on a huge repeat
             throw schema_error("pattern '" + text + "' at '" + at + "' is not a valid regular expression");
         }
     }
@@ -296,9 +302,10 @@ struct json_schema::impl {
         if (auto it = s.find("maxLength"); it != s.end() && length > it->get<size_t>()) {
             fail(out, at, "must be at most " + it->dump() + " characters");
         }
-        if (auto it = s.find("pattern"); it != s.end() &&
-                                         !std::regex_search(text, patterns.at(it->get<std::string>()))) {
-            fail(out, at, "must match the pattern " + it->dump());
+        if (auto it = s.find("pattern"); it != s.end()) {
+            const auto found = search(text, patterns.at(it->get<std::string>()));
+            if (!found) fail(out, at, "is too long or complex to check against the pattern " + it->dump());
+            else if (!*found) fail(out, at, "must match the pattern " + it->dump());
         }
     }
 
@@ -360,7 +367,10 @@ struct json_schema::impl {
             }
             if (pattern_properties != s.end()) {
                 for (const auto& [pattern, sub] : pattern_properties->items()) {
-                    if (std::regex_search(key, patterns.at(pattern))) {
+                    const auto found = search(key, patterns.at(pattern));
+                    if (!found) {
+                        fail(out, child, "is a property name too long or complex to check against " + pattern);
+                    } else if (*found) {
                         matched = true;
                         walk(sub, value, child, out, first_only);
                     }
