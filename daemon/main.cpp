@@ -5,6 +5,8 @@
 #include <iostream>
 #include <optional>
 #include <string>
+#include <string_view>
+#include <vector>
 
 #ifdef TICKETD_JEMALLOC
 // jemalloc reads this at start-up: purge freed pages on its own thread, within about a
@@ -21,6 +23,7 @@ constexpr const char* usage =
     "usage: ticketd [--config FILE] [--listen HOST:PORT] [--state-dir DIR] [--port-file FILE]\n"
     "       ticketd --check-config [--config FILE]\n"
     "       ticketd --check-plugin FILE [--settings YAML|FILE]\n"
+    "       ticketd keys create|list|revoke ...   (ticketd keys --help)\n"
     "       ticketd --version\n"
     "\n"
     "  --config FILE     main configuration (default /etc/ticketd/ticketd.yaml)\n"
@@ -34,6 +37,9 @@ constexpr const char* usage =
 }  // namespace
 
 int main(int argc, char** argv) {
+    if (argc > 1 && std::string_view(argv[1]) == "keys") {
+        return ticketd::keys_command(std::vector<std::string>(argv + 2, argv + argc));
+    }
     ticketd::daemon_options options;
     options.config_file = "/etc/ticketd/ticketd.yaml";
     bool check = false;

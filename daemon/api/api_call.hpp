@@ -1,8 +1,9 @@
 // One request being answered by the API, and what every route can reach: the job
-// service, the uploads, the metrics, the configuration and the public base URL.
+// service, the uploads, the keys, the metrics, the configuration and the public base URL.
 #pragma once
 
 #include "api/problem.hpp"
+#include "auth/authenticator.hpp"
 #include "config/config.hpp"
 #include "http/http_message.hpp"
 #include "jobs/job_service.hpp"
@@ -17,10 +18,6 @@ namespace ticketd {
 
 class daemon_metrics;
 
-// No authentication yet: every client is the same principal (keys and jobs are scoped
-// by principal in the engine and the store, ready for auth to fill it in).
-inline constexpr const char* anonymous_principal = "anonymous";
-
 // Seconds a client waits before retrying a write the store could not make durable.
 inline constexpr int store_retry_after = 5;
 
@@ -28,6 +25,7 @@ struct api_context {
     const daemon_config& config;
     job_service& jobs;
     upload_store& uploads;
+    const authenticator& auth;
     daemon_metrics& metrics;
     std::string base_url;           // the absolute URL prefix of every URL the API emits
     std::atomic<bool> ready{false};  // false while starting and while draining
@@ -39,6 +37,8 @@ struct api_call {
     respond_fn respond;
     problem_context ctx;
     bool head = false;
+    std::shared_ptr<const api_key> key;  // the caller's key (auth.mode none: the anonymous one)
+    caller who;                          // its principal, and whether it sees every principal's
 
     void problem(unsigned status, std::string_view code, std::string_view detail,
                  const nlohmann::json& extra = nlohmann::json::object()) const {

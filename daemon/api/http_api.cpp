@@ -1,11 +1,15 @@
 #include "api/http_api.hpp"
 
+#include "api/access.hpp"
 #include "api/routes.hpp"
 #include "metrics/daemon_metrics.hpp"
+#include "system/log.hpp"
 #include "system/random_id.hpp"
+#include "system/time.hpp"
 
 #include <array>
 #include <chrono>
+#include <optional>
 
 namespace ticketd {
 
@@ -13,26 +17,37 @@ namespace {
 
 using handler_fn = void (*)(const call_ptr&, const std::string& id);
 
-// One path template: the label its answers are counted under, and its handler per
-// method (GET also answers HEAD). `{id}` matches one path segment; the handler is called
-// only when it looks like one of ticketd's ids, else the route's not-found answers.
+// What a method of a route asks of the caller's key: a scope, or only a valid key.
+struct need {
+    handler_fn handler = nullptr;
+    std::optional<scope> needed = std::nullopt;
+};
+constexpr need any_key(handler_fn h) { return {h, std::nullopt}; }
+
+// One path template: the label its answers are counted under, and its handler and scope
+// per method (GET also answers HEAD). `{id}` matches one path segment; the handler is
+// called only when it looks like one of ticketd's ids, else the route's not-found answers.
+// An `open` route needs no key (health checks).
 struct route {
     std::string_view path;
-    handler_fn get = nullptr, post = nullptr, del = nullptr;
+    need get = {}, post = {}, del = {};
     void (api_call::*not_found)() const = nullptr;  // for an {id} that cannot exist
+    bool open = false;
 };
 
 constexpr std::array routes_table{
-    route{"/healthz", routes::healthz},
-    route{"/readyz", routes::readyz},
-    route{"/metrics", routes::metrics},
-    route{"/v1/jobs", routes::list_jobs, routes::submit_job},
-    route{"/v1/jobs/{id}", routes::get_job, nullptr, routes::delete_job, &api_call::not_found_job},
-    route{"/v1/jobs/{id}/result", routes::get_result, nullptr, nullptr, &api_call::not_found_job},
-    route{"/v1/jobs/{id}/cancel", nullptr, routes::cancel_job, nullptr, &api_call::not_found_job},
-    route{"/v1/job-types", routes::list_job_types},
-    route{"/v1/uploads", nullptr, routes::create_upload},
-    route{"/v1/uploads/{id}", routes::get_upload, nullptr, routes::delete_upload, &api_call::not_found_upload},
+    route{"/healthz", any_key(routes::healthz), {}, {}, nullptr, true},
+    route{"/readyz", any_key(routes::readyz), {}, {}, nullptr, true},
+    route{"/metrics", {routes::metrics, scope::metrics_read}},
+    route{"/v1/jobs", {routes::list_jobs, scope::jobs_read}, {routes::submit_job, scope::jobs_submit}},
+    route{"/v1/jobs/{id}", {routes::get_job, scope::jobs_read}, {}, {routes::delete_job, scope::jobs_cancel},
+          &api_call::not_found_job},
+    route{"/v1/jobs/{id}/result", {routes::get_result, scope::jobs_read}, {}, {}, &api_call::not_found_job},
+    route{"/v1/jobs/{id}/cancel", {}, {routes::cancel_job, scope::jobs_cancel}, {}, &api_call::not_found_job},
+    route{"/v1/job-types", any_key(routes::list_job_types)},
+    route{"/v1/uploads", {}, {routes::create_upload, scope::uploads_write}},
+    route{"/v1/uploads/{id}", {routes::get_upload, scope::uploads_read}, {},
+          {routes::delete_upload, scope::uploads_write}, &api_call::not_found_upload},
 };
 constexpr size_t other_route = routes_table.size();  // the label of paths no route has
 static_assert(other_route < daemon_metrics::max_http_routes);
@@ -62,16 +77,72 @@ std::string_view label_of(size_t route) { return route < routes_table.size() ? r
 
 std::string allowed(const route& r) {
     std::string out;
-    for (const auto& [handler, methods] : {std::pair{r.get, "GET, HEAD"}, {r.del, "DELETE"}, {r.post, "POST"}}) {
-        if (handler) out += (out.empty() ? "" : ", ") + std::string(methods);
+    for (const auto& [n, methods] : {std::pair{r.get, "GET, HEAD"}, {r.del, "DELETE"}, {r.post, "POST"}}) {
+        if (n.handler) out += (out.empty() ? "" : ", ") + std::string(methods);
     }
     return out;
 }
 
+const need& need_of(const route& r, const std::string& method) {
+    static constexpr need none{};
+    return method == "GET" || method == "HEAD" ? r.get
+           : method == "POST"                  ? r.post
+           : method == "DELETE"                ? r.del
+                                               : none;
+}
+
+// What was decided about a request from its head alone: its route and {id}, and either
+// the key it acts with or the answer that refuses it (401, 403, 404, 405).
+struct admission {
+    size_t route = other_route;
+    std::string id;
+    std::shared_ptr<const api_key> key;
+    std::optional<http_response> refusal;
+};
+
+admission admit(const api_context& api, const http_request& head) {
+    admission a;
+    a.route = match(head.path, a.id);
+    const problem_context ctx{api.base_url, head.path, head.request_id};
+    // The method is checked once the caller is known, except on the open routes.
+    auto method_refused = [&] {
+        const route& r = routes_table[a.route];
+        if (need_of(r, head.method).handler != nullptr) return false;
+        a.refusal = make_problem(ctx, 405, "method-not-allowed", "use " + allowed(r) + " on " + head.path);
+        a.refusal->set("Allow", allowed(r));
+        return true;
+    };
+    if (a.route != other_route && routes_table[a.route].open) {
+        method_refused();
+        return a;
+    }
+    auto result = api.auth.authenticate(head.header("authorization"), now_unix_ms());
+    if (result.failure != auth_failure::none) {
+        a.refusal = unauthenticated(ctx, result.failure);
+        log_denied(401, to_string(result.failure), result.key.get(), label_of(a.route), head);
+        return a;
+    }
+    a.key = std::move(result.key);
+    if (a.route == other_route) {
+        a.refusal = make_problem(ctx, 404, "not-found", "no resource at " + head.path + "; see " + api.base_url + "/v1/jobs");
+        return a;
+    }
+    if (method_refused()) return a;
+    const need& n = need_of(routes_table[a.route], head.method);
+    // jobs:submit:<type> admits a submit too; its type is checked once the body is read.
+    const bool narrowed_submit = n.needed == scope::jobs_submit && a.key->scopes.may_submit_some_type();
+    if (n.needed && !a.key->scopes.has(*n.needed) && !narrowed_submit) {
+        a.refusal = forbidden(ctx, scope_name(*n.needed));
+        log_denied(403, "lacks " + std::string(scope_name(*n.needed)), a.key.get(), label_of(a.route), head);
+    }
+    return a;
+}
+
 }  // namespace
 
-http_api::http_api(const daemon_config& config, job_service& jobs, upload_store& uploads, daemon_metrics& metrics)
-    : api_(new api_context{config, jobs, uploads, metrics, {}, {}}) {}
+http_api::http_api(const daemon_config& config, job_service& jobs, upload_store& uploads, const authenticator& auth,
+                   daemon_metrics& metrics)
+    : api_(new api_context{config, jobs, uploads, auth, metrics, {}, {}}) {}
 
 http_api::~http_api() = default;
 
@@ -80,10 +151,12 @@ void http_api::set_base_url(std::string base_url) { api_->base_url = std::move(b
 void http_api::set_ready(bool ready) { api_->ready = ready; }
 
 void http_api::handle(http_request request, respond_fn respond) {
-    std::string id;
-    const size_t r = match(request.path, id);
+    // Decided when the head arrived (plan_body), or now for a caller that skipped it.
+    auto decided = std::static_pointer_cast<const admission>(std::move(request.handler_note));
+    const admission a = decided ? *decided : admit(*api_, request);
+    const size_t r = a.route;
     auto c = std::make_shared<api_call>(api_call{*api_, {}, {}, {api_->base_url, request.path, request.request_id},
-                                                 request.method == "HEAD"});
+                                                 request.method == "HEAD", a.key, {}});
     // Every answer is counted and timed by route template, method and status.
     c->respond = [this, r, respond = std::move(respond), method = request.method,
                   start = std::chrono::steady_clock::now()](http_response res) {
@@ -92,25 +165,30 @@ void http_api::handle(http_request request, respond_fn respond) {
         respond(std::move(res));
     };
     c->req = std::move(request);
-    if (r == other_route) {
-        return c->problem(404, "not-found", "no resource at " + c->req.path + "; see " + api_->base_url + "/v1/jobs");
-    }
+    if (a.refusal) return c->respond(*a.refusal);
     const route& route = routes_table[r];
-    const std::string& method = c->req.method;
-    const handler_fn handler = method == "GET" || method == "HEAD" ? route.get
-                               : method == "POST"                  ? route.post
-                               : method == "DELETE"                ? route.del
-                                                                   : nullptr;
-    if (handler == nullptr) {
-        auto res = make_problem(c->ctx, 405, "method-not-allowed", "use " + allowed(route) + " on " + c->req.path);
-        res.set("Allow", allowed(route));
-        return c->respond(std::move(res));
+    if (route.open) return need_of(route, c->req.method).handler(c, a.id);
+    c->who = {c->key->principal, c->key->scopes.admin()};
+    if (c->who.every_principal && api_->auth.mode() != auth_mode::none) {
+        log_info("auth: admin " + c->who.principal + " (key " + c->key->id + "): " + c->req.method + " " + c->req.path +
+                 ", request " + c->req.request_id);
     }
-    if (route.not_found && !is_random_id(id)) return ((*c).*route.not_found)();
-    handler(c, id);
+    if (route.not_found && !is_random_id(a.id)) return ((*c).*route.not_found)();
+    need_of(route, c->req.method).handler(c, a.id);
 }
 
-body_plan http_api::plan_body(const http_request& head) { return routes::plan_upload_body(*api_, head); }
+body_plan http_api::plan_body(const http_request& head) {
+    auto a = std::make_shared<admission>(admit(*api_, head));
+    body_plan plan;
+    if (a->refusal) {
+        api_->metrics.observe_http(a->route, label_of(a->route), head.method, a->refusal->status, 0.0);
+        plan.reject = std::make_shared<http_response>(std::move(*a->refusal));
+        return plan;
+    }
+    plan = routes::plan_upload_body(*api_, head);
+    plan.note = std::move(a);
+    return plan;
+}
 
 http_response http_api::protocol_error(unsigned status, std::string_view code, std::string_view detail,
                                        const std::string& request_id) {

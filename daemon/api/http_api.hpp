@@ -14,6 +14,7 @@
 namespace ticketd {
 
 struct api_context;
+class authenticator;
 struct daemon_config;
 class daemon_metrics;
 class job_service;
@@ -21,7 +22,8 @@ class upload_store;
 
 class http_api final : public request_handler {
    public:
-    http_api(const daemon_config& config, job_service& jobs, upload_store& uploads, daemon_metrics& metrics);
+    http_api(const daemon_config& config, job_service& jobs, upload_store& uploads, const authenticator& auth,
+             daemon_metrics& metrics);
     ~http_api() override;
 
     // The absolute URL prefix for every URL the API emits (no trailing slash).

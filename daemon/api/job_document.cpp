@@ -93,7 +93,7 @@ std::string job_document(const job_record& j, const std::string& base_url) {
     std::string out;
     out.reserve(512);
     object_writer doc(out);
-    doc.str("id", j.id).str("type", j.type).str("status", to_string(j.status));
+    doc.str("id", j.id).str("type", j.type).str("principal", j.principal).str("status", to_string(j.status));
     doc.raw("cancelRequested", j.cancel_requested ? "true" : "false");
     doc.raw("attempt", std::to_string(j.attempt)).raw("priority", std::to_string(j.priority));
     doc.time("createdAt", j.created_at).time("startedAt", j.started_at).time("updatedAt", j.updated_at);

@@ -1,5 +1,6 @@
 // POST /v1/jobs, GET /v1/jobs/{id} (with long-polls), POST /v1/jobs/{id}/cancel,
 // DELETE /v1/jobs/{id}.
+#include "api/access.hpp"
 #include "api/job_document.hpp"
 #include "api/outcome_problems.hpp"
 #include "api/request_headers.hpp"
@@ -56,7 +57,12 @@ void submit_job(const call_ptr& c, const std::string&) {
         return c->problem(400, "invalid-request", body.detail, {{"errors", errors_json(body.errors)}});
     }
     submit_request s = std::move(body.request);
-    s.principal = anonymous_principal;
+    if (!c->key->scopes.may_submit(s.type)) {
+        const std::string needed = std::string(scope_name(scope::jobs_submit)) + ":" + s.type;
+        log_denied(403, "lacks " + needed, c->key.get(), "/v1/jobs", req);
+        return c->respond(forbidden(c->ctx, needed));
+    }
+    s.principal = c->who.principal;
     s.idempotency_key = key;
     if (!key.empty()) s.fingerprint = submit_fingerprint(body, req.query);
     const std::optional<long> wait = prefer_wait(req);
@@ -85,7 +91,7 @@ void submit_job(const call_ptr& c, const std::string&) {
             return answer(job, wait ? std::optional<long>(std::min(*wait, max_wait_s)) : std::nullopt);
         }
         const long applied = std::min(*wait, max_wait_s);
-        const auto waiter = c->api.jobs.watch(job.id, job.principal, "", std::chrono::seconds(applied),
+        const auto waiter = c->api.jobs.watch(job.id, c->who, "", std::chrono::seconds(applied),
                                               [answer, job, applied](lookup_outcome now) {
                                                   answer(now.job ? *now.job : job, applied);
                                               });
@@ -137,12 +143,12 @@ void get_job(const call_ptr& c, const std::string& id) {
         c->respond(std::move(res));
     };
 
-    if (!applied || *applied == 0) return c->api.jobs.get(id, anonymous_principal, answer);
+    if (!applied || *applied == 0) return c->api.jobs.get(id, c->who, answer);
     std::string etag;
     if (auto inm = req.header("if-none-match")) etag = std::string(*inm);
     // The service compares tags exactly: normalise a weak or listed tag to the strong one
     // by looking at the current document first.
-    c->api.jobs.get(id, anonymous_principal, [c, id, etag, applied, answer](lookup_outcome now) {
+    c->api.jobs.get(id, c->who, [c, id, etag, applied, answer](lookup_outcome now) {
         if (!now.job || is_terminal(now.job->status)) return answer(std::move(now));
         std::string watch_etag;
         if (!etag.empty()) {
@@ -150,14 +156,14 @@ void get_job(const call_ptr& c, const std::string& id) {
             watch_etag = now.job->etag();
         }
         const auto waiter =
-            c->api.jobs.watch(id, anonymous_principal, watch_etag, std::chrono::seconds(*applied), answer);
+            c->api.jobs.watch(id, c->who, watch_etag, std::chrono::seconds(*applied), answer);
         if (!waiter) return c->unavailable("too many clients are waiting; poll again later", 1);
         release_if_client_leaves(*c, id, *waiter);
     });
 }
 
 void cancel_job(const call_ptr& c, const std::string& id) {
-    c->api.jobs.cancel(id, anonymous_principal, [c](cancel_outcome out) {
+    c->api.jobs.cancel(id, c->who, [c](cancel_outcome out) {
         if (answer_problem(*c, out)) return;
         if (out.status == cancel_status::canceled) {
             auto res = job_response(c->api, 200, *out.job);
@@ -174,7 +180,7 @@ void cancel_job(const call_ptr& c, const std::string& id) {
 
 void delete_job(const call_ptr& c, const std::string& id) {
     if (!c->req.body.empty()) return c->problem(400, "invalid-request", "DELETE takes no body");
-    c->api.jobs.remove(id, anonymous_principal, [c](remove_status status) {
+    c->api.jobs.remove(id, c->who, [c](remove_status status) {
         if (answer_problem(*c, status)) return;
         http_response res;
         res.status = status == remove_status::removed_live ? 202 : 204;

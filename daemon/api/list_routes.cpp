@@ -1,4 +1,5 @@
 // GET /v1/jobs (a page of the caller's jobs, newest first) and GET /v1/job-types.
+#include "api/access.hpp"
 #include "api/job_document.hpp"
 #include "api/request_headers.hpp"
 #include "api/routes.hpp"
@@ -42,7 +43,14 @@ std::optional<int64_t> parse_page_token(std::string_view token) {
 void list_jobs(const call_ptr& c, const std::string&) {
     const auto& req = c->req;
     job_query q;
-    q.principal = anonymous_principal;
+    // One's own jobs; an administrator's list holds every principal's, or `principal`'s.
+    const auto principal = req.query_param("principal");
+    if (principal && *principal != c->who.principal && !c->who.every_principal) {
+        log_denied(403, "lacks admin", c->key.get(), "/v1/jobs", req);
+        return c->respond(forbidden(c->ctx, scope_name(scope::admin)));
+    }
+    if (principal) q.principal = std::string(*principal);
+    else if (!c->who.every_principal) q.principal = c->who.principal;
     auto bad = [&](const std::string& parameter, const std::string& detail) {
         c->problem(400, "invalid-request", detail,
                    {{"errors", nlohmann::json::array({{{"parameter", parameter}, {"detail", detail}}})}});

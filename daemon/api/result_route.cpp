@@ -53,7 +53,7 @@ http_response range_not_satisfiable(const problem_context& ctx, uint64_t size) {
 }  // namespace
 
 void get_result(const call_ptr& c, const std::string& id) {
-    c->api.jobs.get(id, anonymous_principal, [c](lookup_outcome out) {
+    c->api.jobs.get(id, c->who, [c](lookup_outcome out) {
         if (out.gone) return c->gone_job();
         if (!out.job) return c->not_found_job();
         const job_record& job = *out.job;

@@ -40,7 +40,7 @@ void create_upload(const call_ptr& c, const std::string&) {
     if (!c->req.streamed_body) return c->problem(500, "internal", "the upload was not received");
     auto content_type = c->req.header("content-type");
     c->api.uploads.commit(
-        std::move(c->req.streamed_body), anonymous_principal,
+        std::move(c->req.streamed_body), c->who.principal,
         content_type ? std::string(*content_type) : "application/octet-stream",
         [c](std::optional<upload_record> u, const std::string&) {
             if (!u) {
@@ -58,7 +58,7 @@ void create_upload(const call_ptr& c, const std::string&) {
 }
 
 void get_upload(const call_ptr& c, const std::string& id) {
-    const auto u = c->api.uploads.find(id, anonymous_principal);
+    const auto u = c->api.uploads.find(id, c->who);
     if (!u) return c->not_found_upload();
     http_response res;
     res.set("Content-Type", "application/json").set("Cache-Control", "no-cache");
@@ -68,7 +68,7 @@ void get_upload(const call_ptr& c, const std::string& id) {
 }
 
 void delete_upload(const call_ptr& c, const std::string& id) {
-    c->api.uploads.remove(id, anonymous_principal, [c](upload_store::remove_status status) {
+    c->api.uploads.remove(id, c->who, [c](upload_store::remove_status status) {
         if (answer_problem(*c, status)) return;
         http_response res;
         res.status = 204;

@@ -1,10 +1,13 @@
-// ticketd --check-config and --check-plugin, and the configuration with the command
-// line's overrides.
+// ticketd --check-config and --check-plugin, the configuration with the command line's
+// overrides, and the check that no public address is served without authentication.
 #include "app/daemon_app.hpp"
 #include "app/job_types.hpp"
 #include "plugins/job_handler.hpp"
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <nlohmann/json.hpp>
+#include <sys/socket.h>
 
 #include <iostream>
 
@@ -19,7 +22,24 @@ daemon_config load_effective_config(const daemon_options& options) {
         throw config_error("--listen: expected HOST:PORT, found '" + *options.listen +
                            "'; fix: e.g. --listen 127.0.0.1:0");
     }
+    check_exposure(config);
     return config;
+}
+
+void check_exposure_of_socket(const daemon_config& config, int fd) {
+    sockaddr_storage addr{};
+    socklen_t size = sizeof addr;
+    char text[INET6_ADDRSTRLEN] = "?";
+    if (::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &size) == 0) {
+        if (addr.ss_family == AF_INET) {
+            ::inet_ntop(AF_INET, &reinterpret_cast<sockaddr_in*>(&addr)->sin_addr, text, sizeof text);
+        } else if (addr.ss_family == AF_INET6) {
+            ::inet_ntop(AF_INET6, &reinterpret_cast<sockaddr_in6*>(&addr)->sin6_addr, text, sizeof text);
+        }
+    }
+    daemon_config bound = config;
+    bound.server.listen_host = text;
+    check_exposure(bound);
 }
 
 int check_config(const daemon_options& options) {

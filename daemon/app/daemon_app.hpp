@@ -7,6 +7,7 @@
 #include <filesystem>
 #include <optional>
 #include <string>
+#include <vector>
 
 namespace ticketd {
 
@@ -30,7 +31,14 @@ int check_plugin(const std::filesystem::path& file, const std::optional<std::str
 int run_daemon(const daemon_options& options);
 constexpr int exit_config_error = 78;  // EX_CONFIG
 
+// `ticketd keys ...` (app/key_commands.cpp): the arguments after "keys". Returns the
+// exit code.
+int keys_command(const std::vector<std::string>& args);
+
 // The config with command-line overrides applied; throws config_error.
 daemon_config load_effective_config(const daemon_options& options);
+// check_exposure() for the address a listening socket systemd passed is bound to, whatever
+// server.listen says.
+void check_exposure_of_socket(const daemon_config& config, int fd);
 
 }  // namespace ticketd

@@ -8,6 +8,8 @@
 
 #include "api/http_api.hpp"
 #include "api/metrics_endpoint.hpp"
+#include "auth/authenticator.hpp"
+#include "auth/keys_file.hpp"
 #include "embedded/embedded_backend.hpp"
 #include "http/http_server.hpp"
 #include "jobs/job_engine.hpp"
@@ -73,7 +75,7 @@ std::string restart_only_settings(const daemon_config& c) {
         << c.state_dir << ' ' << c.require_idempotency_key << ' ' << c.idempotency_ttl.count() << ' '
         << c.tombstone_ttl.count() << ' ' << c.drain_timeout.count() << ' ' << c.cancel_grace.count() << ' '
         << c.purge_interval.count() << ' ' << c.max_cached_jobs << ' ' << c.uploads.max_bytes << ' '
-        << c.uploads.ttl.count();
+        << c.uploads.ttl.count() << " | " << static_cast<int>(c.auth.mode) << ' ' << c.auth.allow_unauthenticated;
     return out.str();
 }
 
@@ -125,9 +127,12 @@ int run_daemon(const daemon_options& options) {
     daemon_config config;
     std::vector<job_type_ptr> types;
     std::optional<daemon_metrics> metrics_storage;
+    std::optional<authenticator> auth;
     int lock_fd = -1;
     try {
         config = load_effective_config(options);
+        auth.emplace(config.auth.mode);
+        if (config.auth.mode == auth_mode::api_keys) auth->set_keys(load_keys_for(config));
         metrics_storage.emplace(TICKETD_VERSION, config.metrics.enabled);
         fs::create_directories(config.state_dir);
         lock_fd = lock_state_dir(config.state_dir);
@@ -194,7 +199,7 @@ int run_daemon(const daemon_options& options) {
     } stop_timers_first{timers};
     add_queue_gauges(metrics, engine);
     add_store_metrics(metrics, *store);
-    http_api api(config, engine, *uploads, metrics);
+    http_api api(config, engine, *uploads, *auth, metrics);
     std::vector<std::unique_ptr<boost::asio::io_context>> more_io;
     std::vector<boost::asio::io_context*> connection_io{&io};
     for (unsigned i = 1; i < config.server.io_threads; ++i) {
@@ -216,6 +221,7 @@ int run_daemon(const daemon_options& options) {
         // across restarts, so connections queue instead of being refused.
         const auto activated = take_activation_sockets();
         if (!activated.empty()) {
+            check_exposure_of_socket(config, activated[0]);
             server.adopt(activated[0]);
             log_info("socket activation: serving on the listener systemd passed (fd 3)");
         } else {
@@ -266,15 +272,18 @@ int run_daemon(const daemon_options& options) {
         bool ok = true;
         try {
             const daemon_config next = load_effective_config(options);
+            const auto keys = config.auth.mode == auth_mode::api_keys ? load_keys_for(next) : std::vector<api_key>{};
             const std::string summary = engine.reload(next.job_types, [&](const job_type_config& t) {
                 return make_job_type(next, t, &metrics);
             });
             if (restart_only_settings(next) != restart_only_settings(config)) {
-                log_warning("reload: server, metrics, state_dir, idempotency, jobs or uploads settings changed; "
+                log_warning("reload: server, metrics, state_dir, idempotency, jobs, uploads or auth.mode settings changed; "
                             "they take effect after a restart");
             }
+            if (config.auth.mode == auth_mode::api_keys) auth->set_keys(keys);  // a mode change waits for a restart
             metrics.set_config_reload(true, now_s);
             outcome = "reload: applied " + config.file.string() + ": " + summary;
+            if (config.auth.mode == auth_mode::api_keys) outcome += "; " + std::to_string(keys.size()) + " API keys";
         } catch (const std::exception& e) {
             metrics.set_config_reload(false, now_s);
             outcome = std::string("reload refused, the running configuration is unchanged: ") + e.what();

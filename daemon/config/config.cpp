@@ -217,6 +217,20 @@ std::string parse_settings_yaml(const std::string& text_or_file) {
     return *text;
 }
 
+bool is_loopback_host(std::string_view host) {
+    return host == "localhost" || host == "::1" || host.starts_with("127.");
+}
+
+void check_exposure(const daemon_config& c) {
+    if (c.auth.mode != auth_mode::none || c.auth.allow_unauthenticated || is_loopback_host(c.server.listen_host)) {
+        return;
+    }
+    throw config_error(c.file.string() + ": server.listen is " + c.server.listen_host +
+                       ", reachable from other machines, and auth.mode is none: anyone who reaches it could act "
+                       "on every job; fix: set auth.mode: api_keys (see docs/security.md), listen on 127.0.0.1 "
+                       "behind an authenticating proxy, or set auth.allow_unauthenticated: true to accept this");
+}
+
 daemon_config load_config(const fs::path& file_arg) {
     const fs::path file = fs::absolute(file_arg).lexically_normal();
     const fs::path dir = file.parent_path();
@@ -282,6 +296,17 @@ daemon_config load_config(const fs::path& file_arg) {
     auto store = top.child("store");
     c.journal_segment_bytes = store.size("journal_segment_bytes", c.journal_segment_bytes, 64 << 10, 1ULL << 30);
     store.finish();
+
+    auto auth = top.child("auth");
+    const std::string mode = auth.string("mode", "none");
+    if (mode == "api_keys") c.auth.mode = auth_mode::api_keys;
+    else if (mode != "none") {
+        auth.fail(*auth.get("mode"), "'auth.mode' must be none or api_keys, found '" + mode + "'",
+                  "write api_keys to require a key on every request (see docs/security.md), or none");
+    }
+    c.auth.keys_file = resolve(dir, auth.string("keys_file", "keys.yaml"));
+    c.auth.allow_unauthenticated = auth.boolean("allow_unauthenticated", false);
+    auth.finish();
 
     auto uploads = top.child("uploads");
     c.uploads.max_bytes = uploads.size("max_bytes", c.uploads.max_bytes, 1, 1ULL << 40);

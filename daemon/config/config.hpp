@@ -45,6 +45,14 @@ struct metrics_config {
     uint16_t listen_port = 0;
 };
 
+enum class auth_mode { none, api_keys };
+
+struct auth_config {
+    auth_mode mode = auth_mode::none;
+    std::filesystem::path keys_file;     // auth.keys_file (default keys.yaml next to ticketd.yaml)
+    bool allow_unauthenticated = false;  // mode none on an address other than loopback
+};
+
 struct uploads_config {
     uint64_t max_bytes = 1ULL << 30;         // per upload
     milliseconds ttl{24LL * 3600'000};       // kept this long unless a job pins it
@@ -70,6 +78,7 @@ struct daemon_config {
     std::filesystem::path file;
     server_config server;
     metrics_config metrics;
+    auth_config auth;
     uploads_config uploads;
     std::filesystem::path state_dir;
     uint64_t journal_segment_bytes = 16 << 20;  // store.journal_segment_bytes: preallocated per segment
@@ -90,6 +99,13 @@ struct daemon_config {
 // Reads `file` and every *.yaml in its jobs_dir. Relative paths in the file are relative
 // to the file's own directory.
 daemon_config load_config(const std::filesystem::path& file);
+
+// Refuses (config_error naming auth.allow_unauthenticated) auth.mode `none` on a listen
+// address other than loopback, unless auth.allow_unauthenticated says so. Called once the
+// command line's --listen is applied.
+void check_exposure(const daemon_config& config);
+// 127.0.0.0/8, ::1 and localhost.
+bool is_loopback_host(std::string_view host);
 
 // "HOST:PORT" ("[::1]:8080" for IPv6); false when malformed.
 bool parse_host_port(std::string_view text, std::string& host, uint16_t& port);

@@ -8,14 +8,14 @@ namespace ticketd {
 using namespace embedded_detail;
 
 
-void embedded_backend::cancel(const std::string& id, const std::string& principal,
+void embedded_backend::cancel(const std::string& id, const caller& who,
                               std::function<void(cancel_outcome)> done) {
     std::unique_lock lock(mutex_);
     auto* found = table_.find(id);
     if (found == nullptr) {
         lock.unlock();
-        store_.find(id, [principal, done = std::move(done)](job_lookup found) {
-            if (found.job && found.job->principal == principal) {
+        store_.find(id, [who, done = std::move(done)](job_lookup found) {
+            if (found.job && who.may_see(found.job->principal)) {
                 const bool canceled = found.job->status == job_status::canceled;
                 done({canceled ? cancel_status::canceled : cancel_status::already_terminal, std::move(found.job)});
             } else if (found.gone) {
@@ -31,7 +31,7 @@ void embedded_backend::cancel(const std::string& id, const std::string& principa
         lock.unlock();  // callbacks never run under the lock
         done(std::move(out));
     };
-    if (e->record.principal != principal) return answer({cancel_status::not_found, {}});
+    if (!who.may_see(e->record.principal)) return answer({cancel_status::not_found, {}});
     if (e->deleted) return answer({cancel_status::gone, {}});
     switch (e->record.status) {
         case job_status::canceled: return answer({cancel_status::canceled, e->record});
@@ -88,18 +88,18 @@ void embedded_backend::cancel(const std::string& id, const std::string& principa
     }
 }
 
-void embedded_backend::remove(const std::string& id, const std::string& principal,
+void embedded_backend::remove(const std::string& id, const caller& who,
                               std::function<void(remove_status)> done) {
     std::unique_lock lock(mutex_);
     auto* found = table_.find(id);
     if (found == nullptr) {
         lock.unlock();
-        store_.find(id, [this, id, principal, done = std::move(done)](job_lookup found) {
+        store_.find(id, [this, id, who, done = std::move(done)](job_lookup found) {
             if (found.gone) {
                 done(remove_status::removed_terminal);  // DELETE again: 204
                 return;
             }
-            if (!found.job || found.job->principal != principal) {
+            if (!found.job || !who.may_see(found.job->principal)) {
                 done(remove_status::not_found);
                 return;
             }
@@ -119,7 +119,7 @@ void embedded_backend::remove(const std::string& id, const std::string& principa
         return;
     }
     auto e = *found;
-    if (e->record.principal != principal) {
+    if (!who.may_see(e->record.principal)) {
         lock.unlock();
         done(remove_status::not_found);
         return;

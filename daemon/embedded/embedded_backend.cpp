@@ -93,7 +93,7 @@ void embedded_backend::stop_accepting() {
 // ---------------------------------------------------------------------------------------
 // Reads and long-polls
 
-void embedded_backend::get(const std::string& id, const std::string& principal,
+void embedded_backend::get(const std::string& id, const caller& who,
                            std::function<void(lookup_outcome)> done) {
     {
         std::unique_lock lock(mutex_);
@@ -101,7 +101,7 @@ void embedded_backend::get(const std::string& id, const std::string& principal,
         if (found != nullptr) {
             const auto& e = **found;
             lookup_outcome out;
-            if (e.record.principal == principal) {
+            if (who.may_see(e.record.principal)) {
                 if (e.deleted) out.gone = true;
                 else out.job = e.record;
             }
@@ -110,23 +110,23 @@ void embedded_backend::get(const std::string& id, const std::string& principal,
             return;
         }
     }
-    store_.find(id, [principal, done = std::move(done)](job_lookup found) {
-        if (found.job && found.job->principal != principal) found.job.reset();
+    store_.find(id, [who, done = std::move(done)](job_lookup found) {
+        if (found.job && !who.may_see(found.job->principal)) found.job.reset();
         done({std::move(found.job), found.gone});
     });
 }
 
-std::optional<uint64_t> embedded_backend::watch(const std::string& id, const std::string& principal,
+std::optional<uint64_t> embedded_backend::watch(const std::string& id, const caller& who,
                                                 const std::string& etag, std::chrono::milliseconds wait,
                                                 std::function<void(lookup_outcome)> done) {
     std::unique_lock lock(mutex_);
     auto* found = table_.find(id);
     const bool satisfied =
-        found == nullptr || (*found)->deleted || (*found)->record.principal != principal ||
+        found == nullptr || (*found)->deleted || !who.may_see((*found)->record.principal) ||
         (etag.empty() ? is_terminal((*found)->record.status) : (*found)->record.etag() != etag);
     if (satisfied || wait.count() <= 0) {
         lock.unlock();
-        get(id, principal, std::move(done));
+        get(id, who, std::move(done));
         return 0;
     }
     if (waiters_.load() >= settings_.max_waiters) return std::nullopt;

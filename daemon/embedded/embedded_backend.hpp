@@ -65,12 +65,12 @@ class embedded_backend final : public job_backend {
 
     void accept(std::shared_ptr<work_queue> queue, submit_request request,
                 std::function<void(submit_outcome)> done) override;
-    void get(const std::string& id, const std::string& principal, std::function<void(lookup_outcome)> done) override;
-    std::optional<uint64_t> watch(const std::string& id, const std::string& principal, const std::string& etag,
+    void get(const std::string& id, const caller& who, std::function<void(lookup_outcome)> done) override;
+    std::optional<uint64_t> watch(const std::string& id, const caller& who, const std::string& etag,
                                   std::chrono::milliseconds wait, std::function<void(lookup_outcome)> done) override;
     void unwatch(const std::string& id, uint64_t waiter_id) override;
-    void cancel(const std::string& id, const std::string& principal, std::function<void(cancel_outcome)> done) override;
-    void remove(const std::string& id, const std::string& principal, std::function<void(remove_status)> done) override;
+    void cancel(const std::string& id, const caller& who, std::function<void(cancel_outcome)> done) override;
+    void remove(const std::string& id, const caller& who, std::function<void(remove_status)> done) override;
     void list(const job_query& query, std::function<void(std::vector<job_record>)> done) override;
     std::filesystem::path result_path(const std::string& job_id) const override { return results_.path_of(job_id); }
     // Answers on the store's reader thread, or at once on the caller's (job_store::read_result).

@@ -42,6 +42,7 @@ struct body_plan {
     std::shared_ptr<body_sink> sink;      // null: read the body into http_request::body
     uint64_t limit = 0;                   // with a sink: the most bytes accepted (413 beyond)
     std::shared_ptr<http_response> reject;  // set: answer this at once and skip the body
+    std::shared_ptr<const void> note;       // handed back in http_request::handler_note
 };
 
 struct http_request {
@@ -54,6 +55,8 @@ struct http_request {
     std::shared_ptr<body_sink> streamed_body;  // set when the body went to a sink instead
     std::string request_id;
     std::shared_ptr<client_gone_signal> client_gone = std::make_shared<client_gone_signal>();
+    // What the handler's plan_body decided about this request (its body_plan::note).
+    std::shared_ptr<const void> handler_note;
 
     std::optional<std::string_view> header(std::string_view lower_name) const;
     size_t header_count(std::string_view lower_name) const;

@@ -113,11 +113,14 @@ class session : public std::enable_shared_from_this<session> {
             return handler_failed("an exception of unknown type", request_.request_id);
         }
         if (plan.reject) {
-            keep_alive_ = false;  // the body (if any) is never read
-            linger_ = true;
-            head_ = false;
+            if (!header_parser_->is_done()) {  // a body that is never read ends the connection
+                keep_alive_ = false;
+                linger_ = true;
+                head_ = false;
+            }
             return write(std::move(*plan.reject), request_.request_id);
         }
+        request_.handler_note = std::move(plan.note);
         const uint64_t limit = plan.sink ? plan.limit : st_->config.max_body_bytes;
         const auto length = header_parser_->content_length();
         if (length && *length > limit) return on_read(http::error::body_limit, 0, limit);

@@ -44,19 +44,19 @@ class job_engine final : public job_service, private job_backend_host {
     bool accepting() const override { return accepting_.load(); }
     std::string store_trouble() const override { return backend_.trouble(); }
     void submit(submit_request request, std::function<void(submit_outcome)> done) override;
-    void get(const std::string& id, const std::string& principal, std::function<void(lookup_outcome)> done) override {
-        backend_.get(id, principal, std::move(done));
+    void get(const std::string& id, const caller& who, std::function<void(lookup_outcome)> done) override {
+        backend_.get(id, who, std::move(done));
     }
-    std::optional<uint64_t> watch(const std::string& id, const std::string& principal, const std::string& etag,
+    std::optional<uint64_t> watch(const std::string& id, const caller& who, const std::string& etag,
                                   std::chrono::milliseconds wait, std::function<void(lookup_outcome)> done) override {
-        return backend_.watch(id, principal, etag, wait, std::move(done));
+        return backend_.watch(id, who, etag, wait, std::move(done));
     }
     void unwatch(const std::string& id, uint64_t waiter_id) override { backend_.unwatch(id, waiter_id); }
-    void cancel(const std::string& id, const std::string& principal, std::function<void(cancel_outcome)> done) override {
-        backend_.cancel(id, principal, std::move(done));
+    void cancel(const std::string& id, const caller& who, std::function<void(cancel_outcome)> done) override {
+        backend_.cancel(id, who, std::move(done));
     }
-    void remove(const std::string& id, const std::string& principal, std::function<void(remove_status)> done) override {
-        backend_.remove(id, principal, std::move(done));
+    void remove(const std::string& id, const caller& who, std::function<void(remove_status)> done) override {
+        backend_.remove(id, who, std::move(done));
     }
     void list(const job_query& query, std::function<void(std::vector<job_record>)> done) override {
         backend_.list(query, std::move(done));

@@ -6,6 +6,7 @@
 // thread finished the work. Callbacks must not block.
 #pragma once
 
+#include "model/caller.hpp"
 #include "model/job_query.hpp"
 #include "model/outcomes.hpp"
 
@@ -23,19 +24,19 @@ class job_operations {
    public:
     virtual ~job_operations() = default;
 
-    virtual void get(const std::string& id, const std::string& principal,
+    virtual void get(const std::string& id, const caller& who,
                      std::function<void(lookup_outcome)> done) = 0;
     // Long-poll: answers when the job's ETag differs from `etag` (empty: when it is
     // terminal), or at the deadline. Returns the waiter's id (0: answered at once), or
     // nullopt when the cap on waiters is reached (`done` is then never called).
-    virtual std::optional<uint64_t> watch(const std::string& id, const std::string& principal,
+    virtual std::optional<uint64_t> watch(const std::string& id, const caller& who,
                                           const std::string& etag, std::chrono::milliseconds wait,
                                           std::function<void(lookup_outcome)> done) = 0;
     // Drops a waiter whose client went away; its `done` is never called.
     virtual void unwatch(const std::string& id, uint64_t waiter_id) = 0;
-    virtual void cancel(const std::string& id, const std::string& principal,
+    virtual void cancel(const std::string& id, const caller& who,
                         std::function<void(cancel_outcome)> done) = 0;
-    virtual void remove(const std::string& id, const std::string& principal,
+    virtual void remove(const std::string& id, const caller& who,
                         std::function<void(remove_status)> done) = 0;
     virtual void list(const job_query& query, std::function<void(std::vector<job_record>)> done) = 0;
     // A succeeded job's result: a file (job_record::result_inline false) at this path, or

@@ -10,7 +10,7 @@
 namespace ticketd {
 
 struct job_query {
-    std::string principal;
+    std::optional<std::string> principal;  // nullopt: every principal's (an administrator's list)
     std::vector<job_status> statuses;  // empty: any
     std::string type;                  // empty: any
     std::string idempotency_key;       // empty: any

@@ -25,7 +25,7 @@ std::optional<std::string> find_key_job(sqlite_connection& db, int64_t binding_s
 
 std::vector<job_record> list_jobs(sqlite_connection& db, const job_query& q) {
     // Built per query (the filter set varies); parameters are always bound.
-    std::string where = "principal=?1";
+    std::string where = q.principal ? "principal=?1" : "?1 IS NULL";  // nullopt: every principal's
     int next = 2;
     if (!q.statuses.empty()) {
         where += " AND status IN (";
@@ -44,7 +44,7 @@ std::vector<job_record> list_jobs(sqlite_connection& db, const job_query& q) {
     if (cursor_at) where += " AND seq < ?" + std::to_string(cursor_at);
     where += " ORDER BY seq DESC LIMIT ?" + std::to_string(next);
     sqlite_statement s(db.handle(), select_jobs_sql(where));
-    s.bind(1, q.principal);
+    if (q.principal) s.bind(1, *q.principal);
     for (size_t i = 0; i < q.statuses.size(); ++i) s.bind(static_cast<int>(2 + i), to_string(q.statuses[i]));
     if (type_at) s.bind(type_at, q.type);
     if (key_at) s.bind(key_at, q.idempotency_key);

@@ -1,6 +1,7 @@
 #include "system/durable_file.hpp"
 
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -38,6 +39,16 @@ void write_file_durably(const std::filesystem::path& to, std::string_view bytes)
     const std::filesystem::path tmp = to.string() + ".tmp";
     const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0640);
     if (fd < 0) throw_errno("create " + tmp.string());
+    struct stat old {};
+    const bool exists = ::stat(to.c_str(), &old) == 0;
+    const bool other_owner = exists && (old.st_uid != ::geteuid() || old.st_gid != ::getegid());
+    if ((other_owner && ::fchown(fd, old.st_uid, old.st_gid) != 0) ||
+        (exists && ::fchmod(fd, old.st_mode & 07777) != 0)) {
+        const int saved = errno;
+        ::close(fd);
+        errno = saved;
+        throw_errno("keep the owner and mode of " + to.string());
+    }
     size_t written = 0;
     while (written < bytes.size()) {
         const ssize_t n = ::write(fd, bytes.data() + written, bytes.size() - written);

@@ -200,10 +200,10 @@ void upload_store::commit(std::shared_ptr<body_sink> sink, std::string principal
     });
 }
 
-std::optional<upload_record> upload_store::find(const std::string& id, const std::string& principal) const {
+std::optional<upload_record> upload_store::find(const std::string& id, const caller& who) const {
     std::lock_guard lock(mutex_);
     auto it = uploads_.find(id);
-    if (it == uploads_.end() || it->second.record.principal != principal) return std::nullopt;
+    if (it == uploads_.end() || !who.may_see(it->second.record.principal)) return std::nullopt;
     return it->second.record;
 }
 
@@ -221,14 +221,14 @@ void upload_store::forget(std::vector<std::string> ids, std::function<void(bool)
     });
 }
 
-void upload_store::remove(const std::string& id, const std::string& principal,
+void upload_store::remove(const std::string& id, const caller& who,
                           std::function<void(remove_status)> done) {
     std::optional<entry> removed;
     bool in_use = false;
     {
         std::lock_guard lock(mutex_);
         auto it = uploads_.find(id);
-        if (it != uploads_.end() && it->second.record.principal == principal) {
+        if (it != uploads_.end() && who.may_see(it->second.record.principal)) {
             in_use = !it->second.pinned_by.empty();
             if (!in_use) {
                 removed = std::move(it->second);

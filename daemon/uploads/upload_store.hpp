@@ -9,6 +9,7 @@
 // startup they are rebuilt from the jobs that are still unfinished.
 #pragma once
 
+#include "model/caller.hpp"
 #include "system/byte_sink.hpp"
 #include "store/job_store.hpp"
 
@@ -42,10 +43,10 @@ class upload_store {
     void commit(std::shared_ptr<body_sink> sink, std::string principal, std::string content_type,
                 std::function<void(std::optional<upload_record>, std::string error)> done);
 
-    std::optional<upload_record> find(const std::string& id, const std::string& principal) const;
+    std::optional<upload_record> find(const std::string& id, const caller& who) const;
 
     enum class remove_status { removed, not_found, in_use, internal };
-    void remove(const std::string& id, const std::string& principal, std::function<void(remove_status)> done);
+    void remove(const std::string& id, const caller& who, std::function<void(remove_status)> done);
 
     // Pins every upload `files` names (name -> id) to `job_id`, all or none. Returns the
     // problems as (name, detail); empty when all were pinned. `now` = 0 skips the expiry

@@ -15,6 +15,8 @@
 
 #include <chrono>
 #include <cstdint>
+#include <cstring>
+#include <string>
 #include <thread>
 
 using namespace ticketd;
@@ -22,14 +24,25 @@ using namespace ticketd;
 namespace {
 uint16_t port = 0;
 
+// A refused connect is retried for a while: at hundreds of connections a second the
+// machine's ephemeral ports can run short for a moment (EADDRNOTAVAIL), which says
+// nothing about the daemon; a daemon that stays unreachable is a finding.
 int connect_to_daemon() {
-    const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
     sockaddr_in addr{};
     addr.sin_family = AF_INET;
     addr.sin_port = htons(port);
     addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    if (fd < 0 || ::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
-        fuzz::violated("cannot connect to the daemon");
+    int fd = -1;
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+    for (;;) {
+        fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        if (fd >= 0 && ::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0) break;
+        const int error = errno;
+        if (fd >= 0) ::close(fd);
+        if (std::chrono::steady_clock::now() > deadline) {
+            fuzz::violated(std::string("cannot connect to the daemon for 30 s: ") + std::strerror(error));
+        }
+        std::this_thread::sleep_for(std::chrono::milliseconds(50));
     }
     const timeval timeout{20, 0};  // far past the harness's max_wait and timeouts
     ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof timeout);

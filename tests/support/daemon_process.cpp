@@ -95,7 +95,7 @@ daemon_process::~daemon_process() {
 
 void daemon_process::write_config() const {
     fs::create_directories(dir_.path / "jobs.d");
-    std::ofstream(dir_.path / "ticketd.yaml") << "server:\n  listen: 127.0.0.1:0\n  io_threads: 2\n"
+    std::ofstream(dir_.path / "ticketd.yaml") << "server:\n  listen: " << config_.listen << "\n  io_threads: 2\n"
                                          << config_.server << "state_dir: state\njobs_dir: jobs.d\nplugin_dir: "
                                          << TICKETD_PLUGIN_DIR << "\n" << config_.top << "jobs:\n" << config_.jobs;
     for (const auto& [name, text] : config_.job_types) {
@@ -231,11 +231,12 @@ http_result daemon_process::submit(const std::string& type, const nlohmann::json
     return post("/v1/jobs", body.dump(), std::move(headers));
 }
 
-nlohmann::json daemon_process::wait_terminal(const std::string& id, std::chrono::milliseconds timeout) const {
+nlohmann::json daemon_process::wait_terminal(const std::string& id, std::chrono::milliseconds timeout,
+                                             const header_list& headers) const {
     nlohmann::json doc;
     const bool done = eventually(
         [&] {
-            auto r = get("/v1/jobs/" + id + "?redirect=false");
+            auto r = get("/v1/jobs/" + id + "?redirect=false", headers);
             if (r.status != 200) return false;
             doc = r.json();
             const auto s = doc.value("status", "");

@@ -18,6 +18,7 @@
 namespace ticketd::test {
 
 struct daemon_config_text {
+    std::string listen = "127.0.0.1:0";  // server.listen
     std::string server;  // extra YAML lines under `server:` (2-space indented)
     std::string top;     // extra top-level YAML (idempotency:, allow_short_retention: ...)
     std::string jobs = "  cancel_grace: 1s\n  drain_timeout: 5s\n";  // lines under `jobs:`
@@ -81,7 +82,8 @@ class daemon_process {
     http_result submit_with_files(const std::string& type, const nlohmann::json& input,
                                   const nlohmann::json& files) const;
     // Polls GET /v1/jobs/{id}?redirect=false until the status is terminal.
-    nlohmann::json wait_terminal(const std::string& id, std::chrono::milliseconds timeout = std::chrono::seconds(30)) const;
+    nlohmann::json wait_terminal(const std::string& id, std::chrono::milliseconds timeout = std::chrono::seconds(30),
+                                 const header_list& headers = {}) const;
 
    private:
     void write_config() const;

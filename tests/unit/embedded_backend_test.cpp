@@ -97,13 +97,13 @@ struct backend_test : ::testing::Test {
         return answer_of<submit_outcome>([&](auto done) { backend->accept(queue, std::move(r), done); });
     }
     cancel_outcome cancel(const std::string& id, const std::string& principal = "team-a") {
-        return answer_of<cancel_outcome>([&](auto done) { backend->cancel(id, principal, done); });
+        return answer_of<cancel_outcome>([&](auto done) { backend->cancel(id, caller{principal}, done); });
     }
     remove_status remove(const std::string& id) {
-        return answer_of<remove_status>([&](auto done) { backend->remove(id, "team-a", done); });
+        return answer_of<remove_status>([&](auto done) { backend->remove(id, caller{"team-a"}, done); });
     }
     lookup_outcome get(const std::string& id, const std::string& principal = "team-a") {
-        return answer_of<lookup_outcome>([&](auto done) { backend->get(id, principal, done); });
+        return answer_of<lookup_outcome>([&](auto done) { backend->get(id, caller{principal}, done); });
     }
     claimed_attempt claim() {
         auto seat = backend->open_seat("report");
@@ -223,7 +223,7 @@ TEST_F(backend_test, a_waiter_wakes_when_its_job_changes) {
     const auto accepted = accept(request());
     std::promise<lookup_outcome> answer;
     auto woken = answer.get_future();
-    const auto waiter = backend->watch(accepted.job->id, "team-a", accepted.job->etag(), std::chrono::seconds(30),
+    const auto waiter = backend->watch(accepted.job->id, caller{"team-a"}, accepted.job->etag(), std::chrono::seconds(30),
                                        [&](lookup_outcome o) { answer.set_value(std::move(o)); });
     ASSERT_TRUE(waiter);
     EXPECT_NE(*waiter, 0u);

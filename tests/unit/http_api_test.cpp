@@ -1,6 +1,7 @@
 // The API's routes (api/) against a job service in memory: the route table, the submit
 // checks, how each outcome is answered, the protocol's headers.
 #include "api/http_api.hpp"
+#include "auth/authenticator.hpp"
 #include "config/config.hpp"
 #include "jobs/job_service.hpp"
 #include "metrics/daemon_metrics.hpp"
@@ -14,6 +15,7 @@
 #include <nlohmann/json.hpp>
 
 #include <deque>
+#include <map>
 #include <optional>
 
 using namespace ticketd;
@@ -33,21 +35,22 @@ class fake_service final : public job_service {
         submits.push_back(r);
         done(submit_answer);
     }
-    void get(const std::string& id, const std::string&, std::function<void(lookup_outcome)> done) override {
+    void get(const std::string& id, const caller& who, std::function<void(lookup_outcome)> done) override {
         gets.push_back(id);
+        callers.push_back(who);
         done(lookup_answer);
     }
-    std::optional<uint64_t> watch(const std::string& id, const std::string&, const std::string& etag,
+    std::optional<uint64_t> watch(const std::string& id, const caller&, const std::string& etag,
                                   std::chrono::milliseconds wait, std::function<void(lookup_outcome)> done) override {
         watches.push_back({id, etag, wait});
         done(lookup_answer);
         return 0;
     }
     void unwatch(const std::string&, uint64_t) override {}
-    void cancel(const std::string&, const std::string&, std::function<void(cancel_outcome)> done) override {
+    void cancel(const std::string&, const caller&, std::function<void(cancel_outcome)> done) override {
         done(cancel_answer);
     }
-    void remove(const std::string&, const std::string&, std::function<void(remove_status)> done) override {
+    void remove(const std::string&, const caller&, std::function<void(remove_status)> done) override {
         done(remove_answer);
     }
     void list(const job_query& q, std::function<void(std::vector<job_record>)> done) override {
@@ -77,18 +80,21 @@ class fake_service final : public job_service {
     };
     std::vector<watch_call> watches;
     std::vector<job_query> lists;
+    std::vector<caller> callers;  // of get()
 };
 
-struct api_test : ::testing::Test {
+template <auth_mode mode>
+struct api_fixture : ::testing::Test {
     temp_dir dir{"ticketd-api"};
     daemon_config config;
     fake_job_store store;
     upload_store uploads{dir.path / "uploads", store, std::chrono::hours(1)};
     daemon_metrics metrics{"test"};
     fake_service service;
-    http_api api{config, service, uploads, metrics};
+    authenticator auth{mode};
+    http_api api{config, service, uploads, auth, metrics};
 
-    api_test() {
+    api_fixture() {
         api.set_base_url("http://jobs.test");
         api.set_ready(true);
     }
@@ -117,6 +123,47 @@ struct api_test : ::testing::Test {
     static json problem(const http_response& res) {
         EXPECT_EQ(res.header("Content-Type"), "application/problem+json");
         return json::parse(res.body);
+    }
+};
+
+using api_test = api_fixture<auth_mode::none>;
+
+// The API with auth.mode api_keys: one key per credential a test sends.
+struct keyed_api_test : api_fixture<auth_mode::api_keys> {
+    std::map<std::string, std::string> tokens;  // name -> token
+
+    keyed_api_test() {
+        std::vector<api_key> keys;
+        auto add = [&](const std::string& name, const std::string& principal, std::vector<std::string> scopes,
+                       std::optional<unix_ms> expires = std::nullopt, bool revoked = false) {
+            std::string error;
+            auto k = issue_key(principal, scopes, *scope_set::parse(scopes, error), expires, now_unix_ms() - 1000);
+            if (revoked) k.key.revoked_at = now_unix_ms() - 1;
+            tokens[name] = k.token;
+            keys.push_back(k.key);
+        };
+        const std::vector<std::string> all = {"jobs:submit", "jobs:read", "jobs:cancel", "uploads:write",
+                                              "uploads:read", "metrics:read"};
+        add("right", "billing", all);
+        add("admin", "ops", {"admin"});
+        add("expired", "billing", all, now_unix_ms() - 1);
+        add("revoked", "billing", all, std::nullopt, true);
+        add("report-only", "billing", {"jobs:submit:report", "jobs:read"});
+        for (const auto& lacking : all) {
+            std::vector<std::string> others;
+            for (const auto& s : all) {
+                if (s != lacking) others.push_back(s);
+            }
+            add("without " + lacking, "billing", others);
+        }
+        auth.set_keys(std::move(keys));
+    }
+    http_response as(const std::string& who, const std::string& method, const std::string& path,
+                     const std::string& body = "", std::vector<std::pair<std::string, std::string>> query = {}) {
+        std::vector<std::pair<std::string, std::string>> headers = {{"content-type", "application/json"}};
+        if (who == "bad token") headers.emplace_back("authorization", "Bearer tkd_0123456789abcdef_0123456789ABCDEFGHIJabcdefghij01");
+        else if (!who.empty()) headers.emplace_back("authorization", "Bearer " + tokens.at(who));
+        return call(method, path, body, std::move(headers), std::move(query));
     }
 };
 
@@ -342,4 +389,120 @@ TEST_F(api_test, a_page_of_jobs_carries_a_token_for_the_next) {
     call("GET", "/v1/jobs", "", {}, {{"pageToken", token}});
     EXPECT_EQ(service.lists[1].before_seq, 9);
     EXPECT_EQ(problem(call("GET", "/v1/jobs", "", {}, {{"pageToken", "9.forged"}}))["code"], "invalid-page-token");
+}
+
+// Every route, with every kind of credential: the answer docs/security.md documents.
+TEST_F(keyed_api_test, every_route_answers_each_credential_as_documented) {
+    service.submit_answer = {submit_status::accepted, job(), {}, {}, {}};
+    service.lookup_answer = {job(job_status::succeeded), false};
+    service.cancel_answer = {cancel_status::canceled, job(job_status::canceled)};
+    struct route_case {
+        std::string method, path, scope;  // scope "": any valid key; "open": none needed
+        std::string body = "";
+    };
+    const std::string job_path = "/v1/jobs/" + job_id, upload_path = "/v1/uploads/" + job_id;
+    const std::vector<route_case> routes = {
+        {"GET", "/healthz", "open"},
+        {"GET", "/readyz", "open"},
+        {"GET", "/metrics", "metrics:read"},
+        {"GET", "/v1/jobs", "jobs:read"},
+        {"POST", "/v1/jobs", "jobs:submit", R"({"type":"hello","input":{}})"},
+        {"GET", job_path, "jobs:read"},
+        {"HEAD", job_path, "jobs:read"},
+        {"DELETE", job_path, "jobs:cancel"},
+        {"GET", job_path + "/result", "jobs:read"},
+        {"POST", job_path + "/cancel", "jobs:cancel"},
+        {"GET", "/v1/job-types", ""},
+        {"POST", "/v1/uploads", "uploads:write"},
+        {"GET", upload_path, "uploads:read"},
+        {"DELETE", upload_path, "uploads:write"},
+        {"GET", "/v1/no-such-route", ""},
+    };
+    for (const auto& r : routes) {
+        SCOPED_TRACE(r.method + " " + r.path);
+        const bool open = r.scope == "open";
+        for (const std::string who : {"", "bad token", "expired", "revoked"}) {
+            const auto res = as(who, r.method, r.path, r.body);
+            if (open) {
+                EXPECT_EQ(res.status, 200u) << who;
+                continue;
+            }
+            EXPECT_EQ(res.status, 401u) << who;
+            if (r.method == "HEAD") continue;
+            EXPECT_EQ(problem(res)["code"], "unauthenticated") << who;
+            EXPECT_EQ(res.header("WWW-Authenticate"), who.empty() ? R"(Bearer realm="ticketd")"
+                                                                   : R"(Bearer realm="ticketd", error="invalid_token")");
+        }
+        if (!r.scope.empty() && !open) {
+            const auto res = as("without " + r.scope, r.method, r.path, r.body);
+            EXPECT_EQ(res.status, 403u);
+            if (r.method != "HEAD") {
+                EXPECT_EQ(problem(res)["code"], "forbidden");
+                EXPECT_EQ(problem(res)["scope"], r.scope);
+            }
+        }
+        for (const std::string who : {"right", "admin"}) {
+            const auto res = as(who, r.method, r.path, r.body);
+            EXPECT_NE(res.status, 401u) << who;
+            EXPECT_NE(res.status, 403u) << who << ": " << res.body;
+        }
+    }
+    EXPECT_NE(problem(as("expired", "GET", "/v1/jobs"))["detail"].get<std::string>().find("expired"), std::string::npos);
+    EXPECT_NE(problem(as("revoked", "GET", "/v1/jobs"))["detail"].get<std::string>().find("revoked"), std::string::npos);
+}
+
+TEST_F(keyed_api_test, a_caller_acts_as_its_principal_and_an_admin_as_everyone) {
+    service.lookup_answer = {job(), false};
+    as("right", "GET", "/v1/jobs/" + job_id);
+    as("admin", "GET", "/v1/jobs/" + job_id);
+    ASSERT_EQ(service.callers.size(), 2u);
+    EXPECT_EQ(service.callers[0].principal, "billing");
+    EXPECT_FALSE(service.callers[0].every_principal);
+    EXPECT_EQ(service.callers[1].principal, "ops");
+    EXPECT_TRUE(service.callers[1].every_principal);
+
+    service.submit_answer = {submit_status::accepted, job(), {}, {}, {}};
+    ASSERT_EQ(as("right", "POST", "/v1/jobs", R"({"type":"hello","input":{}})").status, 202u);
+    EXPECT_EQ(service.submits.back().principal, "billing");
+
+    as("right", "GET", "/v1/jobs");
+    as("admin", "GET", "/v1/jobs");
+    as("admin", "GET", "/v1/jobs", "", {{"principal", "billing"}});
+    ASSERT_EQ(service.lists.size(), 3u);
+    EXPECT_EQ(service.lists[0].principal, "billing");
+    EXPECT_EQ(service.lists[1].principal, std::nullopt) << "an administrator lists every principal's jobs";
+    EXPECT_EQ(service.lists[2].principal, "billing");
+    const auto other = as("right", "GET", "/v1/jobs", "", {{"principal", "ops"}});
+    EXPECT_EQ(other.status, 403u);
+    EXPECT_EQ(problem(other)["scope"], "admin");
+    EXPECT_EQ(service.lists.size(), 3u);
+}
+
+TEST_F(keyed_api_test, a_submit_scope_narrowed_to_types_admits_only_those) {
+    service.submit_answer = {submit_status::accepted, job(), {}, {}, {}};
+    const auto refused = as("report-only", "POST", "/v1/jobs", R"({"type":"hello","input":{}})");
+    EXPECT_EQ(refused.status, 403u);
+    EXPECT_EQ(problem(refused)["scope"], "jobs:submit:hello");
+    EXPECT_TRUE(service.submits.empty()) << "nothing reaches the service";
+    EXPECT_EQ(as("report-only", "POST", "/v1/jobs", R"({"type":"report","input":{}})").status, 202u);
+    EXPECT_EQ(as("report-only", "DELETE", "/v1/jobs/" + job_id).status, 403u);
+}
+
+TEST_F(keyed_api_test, a_refusal_is_decided_before_the_body_is_read) {
+    http_request head;
+    head.method = "POST";
+    head.path = head.target = "/v1/uploads";
+    head.request_id = "req-2";
+    const auto plan = api.plan_body(head);
+    ASSERT_TRUE(plan.reject) << "an upload without a key is refused before a byte is stored";
+    EXPECT_EQ(plan.reject->status, 401u);
+    EXPECT_FALSE(plan.sink);
+    head.headers = {{"authorization", "Bearer " + tokens.at("without uploads:write")}};
+    ASSERT_TRUE(api.plan_body(head).reject);
+    EXPECT_EQ(api.plan_body(head).reject->status, 403u);
+    head.headers = {{"authorization", "Bearer " + tokens.at("right")}};
+    const auto admitted = api.plan_body(head);
+    EXPECT_FALSE(admitted.reject);
+    EXPECT_TRUE(admitted.sink);
+    EXPECT_TRUE(admitted.note) << "handle() is told what was decided";
 }

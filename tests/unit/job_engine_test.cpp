@@ -103,14 +103,14 @@ class fake_backend final : public job_backend {
         }
         done({submit_status::accepted, job, {}, {}, {}});
     }
-    void get(const std::string&, const std::string&, std::function<void(lookup_outcome)> done) override { done({}); }
-    std::optional<uint64_t> watch(const std::string&, const std::string&, const std::string&, std::chrono::milliseconds,
+    void get(const std::string&, const caller&, std::function<void(lookup_outcome)> done) override { done({}); }
+    std::optional<uint64_t> watch(const std::string&, const caller&, const std::string&, std::chrono::milliseconds,
                                   std::function<void(lookup_outcome)>) override {
         return 0;
     }
     void unwatch(const std::string&, uint64_t) override {}
-    void cancel(const std::string&, const std::string&, std::function<void(cancel_outcome)> done) override { done({}); }
-    void remove(const std::string&, const std::string&, std::function<void(remove_status)> done) override {
+    void cancel(const std::string&, const caller&, std::function<void(cancel_outcome)> done) override { done({}); }
+    void remove(const std::string&, const caller&, std::function<void(remove_status)> done) override {
         done(remove_status::not_found);
     }
     void list(const job_query&, std::function<void(std::vector<job_record>)> done) override { done({}); }

@@ -39,7 +39,7 @@ struct uploads_test : ::testing::Test {
     }
     upload_store::remove_status remove(const std::string& id, const std::string& principal = "team-a") {
         std::promise<upload_store::remove_status> done;
-        uploads.remove(id, principal, [&](upload_store::remove_status s) { done.set_value(s); });
+        uploads.remove(id, caller{principal}, [&](upload_store::remove_status s) { done.set_value(s); });
         return done.get_future().get();
     }
 };
@@ -56,8 +56,8 @@ TEST_F(uploads_test, a_body_becomes_a_read_only_file_with_its_hash) {
     struct stat st {};
     ASSERT_EQ(::stat(path.c_str(), &st), 0);
     EXPECT_EQ(st.st_mode & 0777, 0440u);
-    EXPECT_TRUE(uploads.find(u.id, "team-a"));
-    EXPECT_FALSE(uploads.find(u.id, "team-b")) << "another principal's upload does not exist for it";
+    EXPECT_TRUE(uploads.find(u.id, caller{"team-a"}));
+    EXPECT_FALSE(uploads.find(u.id, caller{"team-b"})) << "another principal's upload does not exist for it";
 }
 
 TEST_F(uploads_test, a_pin_is_all_or_nothing_and_keeps_the_upload_while_a_job_needs_it) {
@@ -84,11 +84,11 @@ TEST_F(uploads_test, purging_removes_only_what_expired_and_nothing_pins) {
     const auto loose = upload("loose"), pinned = upload("pinned");
     ASSERT_TRUE(uploads.pin("job-1", "team-a", {{"p", pinned.id}}, 1).empty());
     uploads.purge(loose.expires_at - 1);
-    EXPECT_TRUE(uploads.find(loose.id, "team-a")) << "not expired yet";
+    EXPECT_TRUE(uploads.find(loose.id, caller{"team-a"})) << "not expired yet";
     uploads.purge(std::max(loose.expires_at, pinned.expires_at));
-    EXPECT_FALSE(uploads.find(loose.id, "team-a"));
-    EXPECT_TRUE(uploads.find(pinned.id, "team-a")) << "a pinned upload outlives its expiry";
+    EXPECT_FALSE(uploads.find(loose.id, caller{"team-a"}));
+    EXPECT_TRUE(uploads.find(pinned.id, caller{"team-a"})) << "a pinned upload outlives its expiry";
     uploads.release("job-1", {{"p", pinned.id}});
     uploads.purge(pinned.expires_at);
-    EXPECT_FALSE(uploads.find(pinned.id, "team-a"));
+    EXPECT_FALSE(uploads.find(pinned.id, caller{"team-a"}));
 }

@@ -1,0 +1,42 @@
+#include "api/access.hpp"
+
+#include "system/log.hpp"
+
+namespace ticketd {
+
+namespace {
+std::string_view detail_of(auth_failure f) {
+    switch (f) {
+        case auth_failure::missing: return "this request needs an API key: send Authorization: Bearer <token>";
+        case auth_failure::malformed:
+            return "the Authorization header is not 'Bearer <token>' with a ticketd token (tkd_...)";
+        case auth_failure::unknown_key: return "the API key is not valid";
+        case auth_failure::expired: return "the API key has expired; ask for a new one";
+        case auth_failure::revoked: return "the API key was revoked";
+        case auth_failure::none: break;
+    }
+    return "";
+}
+}  // namespace
+
+http_response unauthenticated(const problem_context& ctx, auth_failure why) {
+    auto res = make_problem(ctx, 401, "unauthenticated", detail_of(why));
+    // RFC 6750 section 3: the error code only when a token was sent.
+    res.set("WWW-Authenticate", why == auth_failure::missing ? R"(Bearer realm="ticketd")"
+                                                             : R"(Bearer realm="ticketd", error="invalid_token")");
+    return res;
+}
+
+http_response forbidden(const problem_context& ctx, std::string_view scope) {
+    return make_problem(ctx, 403, "forbidden", "this API key lacks the scope " + std::string(scope),
+                        {{"scope", scope}});
+}
+
+void log_denied(unsigned status, std::string_view why, const api_key* key, std::string_view route,
+                const http_request& head) {
+    log_warning("auth: denied " + std::to_string(status) + " (" + std::string(why) + "): principal " +
+                (key ? key->principal : std::string("-")) + ", key " + (key ? key->id : std::string("-")) + ", " +
+                head.method + " " + std::string(route) + ", request " + head.request_id);
+}
+
+}  // namespace ticketd

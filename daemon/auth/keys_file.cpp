@@ -1,0 +1,143 @@
+#include "auth/keys_file.hpp"
+
+#include "config/yaml_section.hpp"
+#include "system/durable_file.hpp"
+#include "system/hex.hpp"
+
+#include <fcntl.h>
+#include <sys/file.h>
+#include <unistd.h>
+
+#include <set>
+#include <system_error>
+
+namespace ticketd {
+
+namespace {
+
+std::optional<unix_ms> time_of(section& s, const std::string& key) {
+    const auto node = s.get(key);
+    if (!node) return std::nullopt;
+    const auto t = node->IsScalar() ? parse_rfc3339(node->Scalar()) : std::nullopt;
+    if (!t) s.fail(*node, "'" + key + "' must be an RFC 3339 time", "write e.g. 2027-03-07T10:00:00Z");
+    return t;
+}
+
+api_key read_entry(const YAML::Node& node, const std::string& file, size_t index) {
+    section s(node, file, "keys[" + std::to_string(index) + "]");
+    if (!node.IsMap()) s.fail(node, "each entry of 'keys' must be a mapping", "write id, principal, scopes, sha256, created");
+    api_key k;
+    const auto required = [&](const std::string& key) {
+        const auto v = s.get(key);
+        if (!v) s.fail(node, "the entry has no '" + key + "'", "add it, or make the key again with `ticketd keys create`");
+        return *v;
+    };
+    k.id = s.string("id", "");
+    uint8_t id_bytes[8];
+    if (k.id.size() != 16 || !from_hex(k.id, id_bytes)) {
+        s.fail(required("id"), "'id' must be 16 lowercase hex digits, found '" + k.id + "'",
+               "keep the id `ticketd keys create` wrote");
+    }
+    k.principal = s.string("principal", "");
+    if (!is_principal_name(k.principal)) {
+        s.fail(required("principal"), "'principal' must be 1-128 characters of A-Z a-z 0-9 . _ - @ : / +",
+               "name the service or team, e.g. billing");
+    }
+    const YAML::Node scopes = required("scopes");
+    if (!scopes.IsSequence()) s.fail(scopes, "'scopes' must be a list", "write e.g. [jobs:submit, jobs:read]");
+    for (const auto& v : scopes) {
+        if (!v.IsScalar()) s.fail(v, "each scope must be a name", "write e.g. jobs:read");
+        k.scope_names.push_back(v.Scalar());
+    }
+    std::string error;
+    const auto parsed = scope_set::parse(k.scope_names, error);
+    if (!parsed) {
+        s.fail(scopes, error, "use jobs:submit[:TYPE], jobs:read, jobs:cancel, uploads:write, uploads:read, "
+                              "metrics:read or admin");
+    }
+    k.scopes = *parsed;
+    const std::string digest = s.string("sha256", "");
+    if (digest.size() != 64 || !from_hex(digest, k.token_sha256.data())) {
+        s.fail(required("sha256"), "'sha256' must be 64 lowercase hex digits",
+               "keep the digest `ticketd keys create` wrote");
+    }
+    const auto created = time_of(s, "created");
+    if (!created) required("created");
+    k.created_at = *created;
+    k.expires_at = time_of(s, "expires");
+    k.revoked_at = time_of(s, "revoked");
+    s.finish();
+    return k;
+}
+
+// Every value written is checked for its characters (ids, hex, times; principal and scope
+// names, double-quoted: they may hold ':' or start with '@'), so none needs escaping.
+void line(std::string& out, std::string_view key, std::string_view value, bool first = false) {
+    out.append(first ? "  - " : "    ").append(key).append(": ").append(value).append("\n");
+}
+
+}  // namespace
+
+std::vector<api_key> load_keys_file(const std::filesystem::path& file) {
+    const YAML::Node root = load_yaml(file);
+    section top(root, file.string(), "");
+    std::vector<api_key> keys;
+    if (const auto list = top.get("keys")) {
+        if (!list->IsSequence()) top.fail(*list, "'keys' must be a list of entries", "write one '- id: ...' entry per key");
+        std::set<std::string> ids;
+        for (size_t i = 0; i < list->size(); ++i) {
+            keys.push_back(read_entry((*list)[i], file.string(), i));
+            if (!ids.insert(keys.back().id).second) {
+                top.fail((*list)[i], "key id '" + keys.back().id + "' appears twice", "remove one of the entries");
+            }
+        }
+    }
+    top.finish();
+    return keys;
+}
+
+std::vector<api_key> load_keys_for(const daemon_config& c) {
+    if (!std::filesystem::exists(c.auth.keys_file)) {
+        throw config_error(c.file.string() + ": auth.mode is api_keys and auth.keys_file " + c.auth.keys_file.string() +
+                           " does not exist; fix: make a key with `ticketd keys create --config " + c.file.string() +
+                           " --principal NAME --scope SCOPE`");
+    }
+    return load_keys_file(c.auth.keys_file);
+}
+
+std::string render_keys_file(const std::vector<api_key>& keys) {
+    std::string out =
+        "# ticketd API keys (auth.keys_file). Written by `ticketd keys create` and `ticketd keys revoke`;\n"
+        "# a token is shown once, when it is made, and only its SHA-256 is kept here.\n"
+        "# Changes take effect at the next reload (systemctl reload ticketd).\n";
+    out += keys.empty() ? "keys: []\n" : "keys:\n";
+    for (const auto& k : keys) {
+        line(out, "id", k.id, true);
+        line(out, "principal", '"' + k.principal + '"');
+        std::string scopes = "[";
+        for (const auto& s : k.scope_names) scopes += (scopes.size() > 1 ? ", \"" : "\"") + s + '"';
+        line(out, "scopes", scopes + "]");
+        line(out, "sha256", to_hex(k.token_sha256.data(), k.token_sha256.size()));
+        line(out, "created", format_rfc3339(k.created_at));
+        if (k.expires_at) line(out, "expires", format_rfc3339(*k.expires_at));
+        if (k.revoked_at) line(out, "revoked", format_rfc3339(*k.revoked_at));
+    }
+    return out;
+}
+
+void update_keys_file(const std::filesystem::path& file, const std::function<void(std::vector<api_key>&)>& change) {
+    const std::string lock_path = file.string() + ".lock";
+    const int lock = ::open(lock_path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+    if (lock < 0) throw std::system_error(errno, std::generic_category(), "open " + lock_path);
+    struct unlock {
+        int fd;
+        ~unlock() { ::close(fd); }  // closing drops the flock
+    } release{lock};
+    if (::flock(lock, LOCK_EX) != 0) throw std::system_error(errno, std::generic_category(), "lock " + lock_path);
+    std::vector<api_key> keys;
+    if (std::filesystem::exists(file)) keys = load_keys_file(file);
+    change(keys);
+    write_file_durably(file, render_keys_file(keys));
+}
+
+}  // namespace ticketd

@@ -1,0 +1,220 @@
+// auth.mode api_keys against the real binary: keys made with `ticketd keys`, principals
+// kept apart end to end (jobs, keys, uploads, lists), an administrator's reach, revocation
+// and expiry, and the refusal to serve a public address without authentication.
+#include "support/daemon_test.hpp"
+
+#include <regex>
+#include <thread>
+
+using namespace ticketd::test;
+using namespace std::chrono_literals;
+
+namespace {
+
+daemon_config_text keyed_config() {
+    daemon_config_text c;
+    c.top = "auth:\n  mode: api_keys\n  keys_file: keys.yaml\n";
+    return c;
+}
+
+class auth_test : public ::testing::Test {
+   protected:
+    auth_test() : d(keyed_config()) {}
+    void TearDown() override {
+        if (HasFailure()) std::cerr << "---- ticketd log ----\n" << d.log() << "---------------------\n";
+    }
+
+    // `ticketd keys create` for this daemon's config; returns the token it printed.
+    std::string create_key(const std::string& principal, const std::vector<std::string>& scopes,
+                           const std::string& expires = "") {
+        std::vector<std::string> args{"keys", "create", "--config", (d.dir() / "ticketd.yaml").string(),
+                                      "--principal", principal};
+        for (const auto& s : scopes) args.insert(args.end(), {"--scope", s});
+        if (!expires.empty()) args.insert(args.end(), {"--expires", expires});
+        std::string out;
+        EXPECT_EQ(run_ticketd(args, out), 0) << out;
+        std::smatch m;
+        EXPECT_TRUE(std::regex_search(out, m, std::regex("tkd_[0-9a-f]{16}_[0-9A-Za-z]{32}"))) << out;
+        return m.empty() ? "" : m.str();
+    }
+    static header_list as(const std::string& token) { return {{"Authorization", "Bearer " + token}}; }
+    size_t count(const std::string& needle) const {
+        const std::string log = d.log();
+        size_t n = 0;
+        for (auto pos = log.find(needle); pos != std::string::npos; pos = log.find(needle, pos + 1)) ++n;
+        return n;
+    }
+    void reload() {
+        const size_t applied = count("reload: applied");
+        d.signal(SIGHUP);
+        ASSERT_TRUE(eventually([&] { return count("reload: applied") > applied; }, 20s)) << "reload not applied";
+    }
+
+    daemon_process d;
+    const std::vector<std::string> tenant = {"jobs:submit", "jobs:read", "jobs:cancel", "uploads:write",
+                                             "uploads:read"};
+};
+
+}  // namespace
+
+TEST_F(auth_test, each_principal_sees_only_its_own_jobs_uploads_and_keys) {
+    const auto billing = create_key("billing", tenant);
+    const auto payroll = create_key("payroll", tenant);
+    const auto ops = create_key("ops", {"admin"});
+    d.start();
+
+    EXPECT_EQ(d.get("/healthz").status, 200u) << "health stays open";
+    const auto anonymous = d.get("/v1/jobs");
+    expect_problem(anonymous, 401, "unauthenticated");
+    EXPECT_EQ(anonymous.header("WWW-Authenticate"), R"(Bearer realm="ticketd")");
+    EXPECT_EQ(d.submit("hello", {{"name", "x"}}).status, 401u);
+
+    // Another principal's job is exactly a job that does not exist.
+    const auto submitted = d.submit("hello", {{"name", "billing"}}, as(billing));
+    ASSERT_EQ(submitted.status, 202u) << submitted.body;
+    const std::string id = submitted.member("id");
+    EXPECT_EQ(submitted.member("principal"), "billing");
+    const std::string missing = "/v1/jobs/0123456789abcdef0123456789abcdef";
+    const auto not_there = d.get(missing, as(payroll));
+    for (const auto& path : {"/v1/jobs/" + id, "/v1/jobs/" + id + "/result"}) {
+        const auto hidden = d.get(path, as(payroll));
+        expect_problem(hidden, 404, "job-not-found");
+        EXPECT_EQ(hidden.json()["detail"], not_there.json()["detail"]);
+    }
+    expect_problem(d.post("/v1/jobs/" + id + "/cancel", "", as(payroll)), 404, "job-not-found");
+    expect_problem(d.del("/v1/jobs/" + id, as(payroll)), 404, "job-not-found");
+    EXPECT_EQ(d.wait_terminal(id, 30s, as(billing)).value("status", ""), "succeeded");
+    EXPECT_EQ(d.get("/v1/jobs/" + id + "?redirect=false", as(ops)).status, 200u) << "an administrator sees it";
+
+    // The same Idempotency-Key from two principals: two jobs; again from one: a replay.
+    header_list key_a = as(billing), key_b = as(payroll);
+    key_a.emplace_back("Idempotency-Key", "\"report-2026-11\"");
+    key_b.emplace_back("Idempotency-Key", "\"report-2026-11\"");
+    const auto first = d.submit("hello", {{"name", "a"}}, key_b);
+    const auto second = d.submit("hello", {{"name", "a"}}, key_a);
+    ASSERT_EQ(first.status, 202u) << first.body;
+    ASSERT_EQ(second.status, 202u) << second.body;
+    EXPECT_NE(first.member("id"), second.member("id"));
+    EXPECT_FALSE(second.header("Idempotent-Replayed"));
+    const auto replay = d.submit("hello", {{"name", "a"}}, key_a);
+    EXPECT_EQ(replay.member("id"), second.member("id"));
+    EXPECT_EQ(replay.header("Idempotent-Replayed"), "true");
+
+    // Lists: one's own; an administrator's: everyone's, or one principal's.
+    auto ids = [&](const std::string& target, const std::string& token) {
+        std::set<std::string> out;
+        const auto r = d.get(target, as(token));
+        EXPECT_EQ(r.status, 200u) << r.body;
+        for (const auto& j : r.member("jobs")) out.insert(j.value("id", ""));
+        return out;
+    };
+    EXPECT_EQ(ids("/v1/jobs", billing), (std::set<std::string>{id, second.member("id")}));
+    EXPECT_EQ(ids("/v1/jobs", payroll), (std::set<std::string>{first.member("id")}));
+    EXPECT_EQ(ids("/v1/jobs", ops).size(), 3u);
+    EXPECT_EQ(ids("/v1/jobs?principal=payroll", ops), (std::set<std::string>{first.member("id")}));
+    expect_problem(d.get("/v1/jobs?principal=payroll", as(billing)), 403, "forbidden");
+
+    // Uploads: another principal's upload cannot be read, deleted or used in a job.
+    header_list upload_headers = as(billing);
+    upload_headers.emplace_back("Content-Type", "text/csv");
+    const auto upload = d.post("/v1/uploads", "a,b\n1,2\n", upload_headers);
+    ASSERT_EQ(upload.status, 201u) << upload.body;
+    const std::string upload_id = upload.member("id");
+    expect_problem(d.get("/v1/uploads/" + upload_id, as(payroll)), 404, "upload-not-found");
+    expect_problem(d.del("/v1/uploads/" + upload_id, as(payroll)), 404, "upload-not-found");
+    EXPECT_EQ(d.get("/v1/uploads/" + upload_id, as(billing)).status, 200u);
+    const auto borrowed = d.post("/v1/jobs", R"({"type":"hello","input":{},"files":{"in.csv":")" + upload_id + "\"}}",
+                                 [&] { auto h = as(payroll); h.emplace_back("Content-Type", "application/json"); return h; }());
+    EXPECT_NE(borrowed.status, 202u) << borrowed.body;
+    EXPECT_NE(borrowed.body.find("no upload"), std::string::npos) << borrowed.body;
+
+    // Metrics need their scope; the log names who was denied, never a token.
+    expect_problem(d.get("/metrics", as(billing)), 403, "forbidden");
+    EXPECT_EQ(d.get("/metrics", as(ops)).status, 200u);
+    EXPECT_GE(count("auth: denied 401 (no key)"), 2u);
+    EXPECT_GE(count("auth: denied 403 (lacks metrics:read): principal billing"), 1u);
+    EXPECT_GE(count("auth: admin ops"), 1u);
+    for (const auto& token : {billing, payroll, ops}) EXPECT_EQ(d.log().find(token.substr(4)), std::string::npos);
+}
+
+TEST_F(auth_test, a_revoked_key_is_refused_from_the_reload_on_even_on_an_open_connection) {
+    const auto billing = create_key("billing", tenant);
+    d.start();
+    raw_connection c(d.port());
+    const std::string request = "GET /v1/jobs HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer " + billing + "\r\n\r\n";
+    ASSERT_TRUE(c.send(request));
+    std::string first;
+    ASSERT_TRUE(eventually([&] { return (first += c.read_some(65536, 100ms)).find("\r\n\r\n{") != std::string::npos; }, 10s));
+    EXPECT_EQ(first.rfind("HTTP/1.1 200", 0), 0u) << first;
+
+    std::string out, id;
+    std::string listed;
+    ASSERT_EQ(run_ticketd({"keys", "list", "--config", (d.dir() / "ticketd.yaml").string()}, listed), 0);
+    EXPECT_EQ(listed.find(billing.substr(4)), std::string::npos) << "a list never shows a secret";
+    id = billing.substr(4, 16);
+    EXPECT_NE(listed.find(id), std::string::npos) << listed;
+    ASSERT_EQ(run_ticketd({"keys", "revoke", id, "--config", (d.dir() / "ticketd.yaml").string()}, out), 0) << out;
+    EXPECT_EQ(d.get("/v1/jobs", as(billing)).status, 200u) << "revocation takes effect at the reload";
+    reload();
+
+    ASSERT_TRUE(c.send(request)) << "the connection stayed open";
+    std::string second;
+    ASSERT_TRUE(eventually([&] { return (second += c.read_some(65536, 100ms)).find("revoked") != std::string::npos; }, 10s))
+        << second;
+    EXPECT_EQ(second.rfind("HTTP/1.1 401", 0), 0u) << second;
+    ASSERT_EQ(run_ticketd({"keys", "list", "--config", (d.dir() / "ticketd.yaml").string()}, listed), 0);
+    EXPECT_NE(listed.find("revoked"), std::string::npos) << listed;
+    EXPECT_EQ(run_ticketd({"keys", "revoke", "ffffffffffffffff", "--config", (d.dir() / "ticketd.yaml").string()}, out), 1);
+}
+
+TEST_F(auth_test, an_expired_key_says_so) {
+    const auto brief = create_key("billing", tenant, "1s");
+    d.start();
+    // Valid now, expired within a second: the answer names the expiry.
+    EXPECT_TRUE(eventually([&] {
+        const auto r = d.get("/v1/jobs", as(brief));
+        return r.status == 401 && r.body.find("expired") != std::string::npos;
+    }, 10s));
+}
+
+TEST_F(auth_test, a_scope_narrowed_to_a_type_submits_only_that_type) {
+    const auto reporter = create_key("billing", {"jobs:submit:hello", "jobs:read"});
+    d.start();
+    EXPECT_EQ(d.submit("hello", {{"name", "x"}}, as(reporter)).status, 202u);
+    const auto other = d.submit("sleep", {{"ms", 1}}, as(reporter));
+    expect_problem(other, 403, "forbidden");
+    EXPECT_EQ(other.json()["scope"], "jobs:submit:sleep");
+}
+
+TEST(auth_start, a_public_address_without_authentication_is_refused_unless_allowed) {
+    daemon_config_text open;
+    open.listen = "0.0.0.0:0";
+    daemon_process refused(open);
+    std::string log;
+    EXPECT_EQ(refused.start_expect_failure(log), 78);
+    EXPECT_NE(log.find("auth.allow_unauthenticated"), std::string::npos) << log;
+
+    open.top = "auth:\n  allow_unauthenticated: true\n";
+    daemon_process allowed(open);
+    allowed.start();
+    EXPECT_EQ(allowed.get("/v1/jobs").status, 200u);
+
+    daemon_config_text keyed = keyed_config();
+    daemon_process no_keys(keyed);
+    EXPECT_EQ(no_keys.start_expect_failure(log), 78);
+    EXPECT_NE(log.find("ticketd keys create"), std::string::npos) << log;
+}
+
+TEST(auth_cli, refuses_what_it_cannot_write_correctly) {
+    temp_dir dir{"ticketd-keys-cli"};
+    const std::string file = (dir.path / "keys.yaml").string();
+    std::string out;
+    EXPECT_EQ(run_ticketd({"keys", "create", "--keys-file", file, "--principal", "billing", "--scope", "jobs:write"}, out), 2);
+    EXPECT_NE(out.find("unknown scope 'jobs:write'"), std::string::npos) << out;
+    EXPECT_EQ(run_ticketd({"keys", "create", "--keys-file", file, "--principal", "bad name", "--scope", "jobs:read"}, out), 2);
+    EXPECT_EQ(run_ticketd({"keys", "create", "--keys-file", file, "--principal", "billing", "--scope", "jobs:read",
+                           "--expires", "soon"}, out), 2);
+    EXPECT_FALSE(std::filesystem::exists(file)) << "nothing written for a refused command";
+    EXPECT_EQ(run_ticketd({"keys", "create", "--keys-file", file, "--principal", "billing", "--scope", "jobs:read"}, out), 0);
+    EXPECT_TRUE(std::filesystem::exists(file));
+}

@@ -1,0 +1,188 @@
+// API keys: tokens, the keys file, scopes and the authenticator's answers.
+#include "auth/authenticator.hpp"
+#include "auth/keys_file.hpp"
+
+#include "support/temp_dir.hpp"
+
+#include <gtest/gtest.h>
+
+#include <fstream>
+#include <regex>
+#include <set>
+#include <sys/stat.h>
+
+using namespace ticketd;
+using ticketd::test::temp_dir;
+
+namespace {
+
+constexpr unix_ms now = 1'800'000'000'000;
+
+issued_key make(const std::string& principal, std::vector<std::string> scopes,
+                std::optional<unix_ms> expires = std::nullopt) {
+    std::string error;
+    const auto parsed = scope_set::parse(scopes, error);
+    EXPECT_TRUE(parsed) << error;
+    return issue_key(principal, std::move(scopes), *parsed, expires, now - 1000);
+}
+
+std::string bearer(const std::string& token) { return "Bearer " + token; }
+
+void write(const std::filesystem::path& file, const std::string& text) { std::ofstream(file) << text; }
+
+}  // namespace
+
+TEST(api_keys, tokens_are_prefixed_random_and_name_their_key) {
+    std::set<std::string> tokens;
+    for (int i = 0; i < 100; ++i) {
+        const auto k = make("billing", {"jobs:read"});
+        // What a secret scanner's rule would match: the prefix, 16 hex digits, 32 base62.
+        EXPECT_TRUE(std::regex_match(k.token, std::regex("tkd_[0-9a-f]{16}_[0-9A-Za-z]{32}"))) << k.token;
+        EXPECT_EQ(token_key_id(k.token), k.key.id);
+        EXPECT_TRUE(token_matches(k.key, k.token));
+        tokens.insert(k.token);
+    }
+    EXPECT_EQ(tokens.size(), 100u);
+    const auto k = make("billing", {"jobs:read"});
+    std::string changed = k.token;
+    changed.back() = changed.back() == 'a' ? 'b' : 'a';
+    EXPECT_FALSE(token_matches(k.key, changed));
+    for (const std::string bad : {"", "tkd_", "ghp_0123456789abcdef_0123456789ABCDEFGHIJabcdefghij01",
+                                  "tkd_0123456789ABCDEF_0123456789ABCDEFGHIJabcdefghij01",
+                                  "tkd_0123456789abcdef-0123456789ABCDEFGHIJabcdefghij01",
+                                  "tkd_0123456789abcdef_0123456789ABCDEFGHIJabcdefghij0",
+                                  "tkd_0123456789abcdef_0123456789ABCDEFGHIJabcdefghij0!"}) {
+        EXPECT_FALSE(token_key_id(bad)) << bad;
+    }
+}
+
+TEST(scopes, form_a_closed_set_and_admin_implies_all) {
+    std::string error;
+    EXPECT_FALSE(scope_set::parse({"jobs:write"}, error));
+    EXPECT_NE(error.find("jobs:write"), std::string::npos);
+    EXPECT_FALSE(scope_set::parse({}, error));
+    EXPECT_FALSE(scope_set::parse({"jobs:submit:Report!"}, error));
+    const auto narrow = scope_set::parse({"jobs:submit:report", "jobs:read"}, error);
+    ASSERT_TRUE(narrow);
+    EXPECT_TRUE(narrow->may_submit("report"));
+    EXPECT_FALSE(narrow->may_submit("import"));
+    EXPECT_FALSE(narrow->has(scope::jobs_submit));
+    EXPECT_TRUE(narrow->has(scope::jobs_read));
+    EXPECT_FALSE(narrow->has(scope::jobs_cancel));
+    EXPECT_FALSE(narrow->admin());
+    const auto admin = scope_set::parse({"admin"}, error);
+    ASSERT_TRUE(admin);
+    for (auto s : {scope::jobs_submit, scope::jobs_read, scope::jobs_cancel, scope::uploads_write, scope::uploads_read,
+                   scope::metrics_read}) {
+        EXPECT_TRUE(admin->has(s)) << scope_name(s);
+    }
+    EXPECT_TRUE(admin->may_submit("anything"));
+    EXPECT_FALSE(scope_set::all_but_admin().admin());
+    EXPECT_TRUE(scope_set::all_but_admin().has(scope::metrics_read));
+}
+
+TEST(keys_file, round_trips_and_keeps_no_token) {
+    temp_dir dir{"ticketd-keys"};
+    const auto file = dir.path / "keys.yaml";
+    auto a = make("billing", {"jobs:submit:report", "jobs:read"}, now + 3600'000);
+    auto b = make("spiffe://example.org/ops", {"admin"});
+    b.key.revoked_at = now;
+    update_keys_file(file, [&](std::vector<api_key>& keys) { keys = {a.key, b.key}; });
+    std::ifstream in(file);
+    const std::string text((std::istreambuf_iterator<char>(in)), {});
+    EXPECT_EQ(text.find(a.token), std::string::npos) << "only the hash is stored";
+    EXPECT_EQ(text.find(a.token.substr(22)), std::string::npos);
+    const auto keys = load_keys_file(file);
+    ASSERT_EQ(keys.size(), 2u);
+    EXPECT_EQ(keys[0].id, a.key.id);
+    EXPECT_EQ(keys[0].principal, "billing");
+    EXPECT_EQ(keys[0].scope_names, (std::vector<std::string>{"jobs:submit:report", "jobs:read"}));
+    EXPECT_EQ(keys[0].expires_at, a.key.expires_at);
+    EXPECT_TRUE(token_matches(keys[0], a.token));
+    EXPECT_EQ(keys[1].principal, "spiffe://example.org/ops");
+    EXPECT_EQ(keys[1].revoked_at, now);
+    struct stat st {};
+    ASSERT_EQ(::stat(file.c_str(), &st), 0);
+    EXPECT_EQ(st.st_mode & 0777, 0640u) << "not readable by everyone";
+}
+
+TEST(keys_file, mistakes_are_named_with_their_line_and_fix) {
+    temp_dir dir{"ticketd-keys"};
+    const auto file = dir.path / "keys.yaml";
+    const auto good = make("billing", {"jobs:read"});
+    const std::string entry = render_keys_file({good.key});
+    struct bad_case {
+        std::string text, expected;
+    };
+    const std::string hash(64, 'a');
+    const std::vector<bad_case> cases = {
+        {"keys: 3\n", "'keys' must be a list"},
+        {"kees: []\n", "unknown key 'kees'"},
+        {"keys:\n  - id: 0123456789abcdef\n    principal: a\n    scopes: [jobs:write]\n    sha256: " + hash +
+             "\n    created: 2026-12-07T10:00:00Z\n",
+         ":4:"},
+        {"keys:\n  - id: 0123456789abcdef\n    principal: a b\n    scopes: [jobs:read]\n    sha256: " + hash +
+             "\n    created: 2026-12-07T10:00:00Z\n",
+         "'principal' must be"},
+        {"keys:\n  - id: 0123456789abcdef\n    principal: a\n    scopes: [jobs:read]\n    sha256: abc\n"
+         "    created: 2026-12-07T10:00:00Z\n",
+         "'sha256' must be 64"},
+        {"keys:\n  - id: 0123456789abcdef\n    principal: a\n    scopes: [jobs:read]\n    sha256: " + hash + "\n",
+         "no 'created'"},
+        {"keys:\n  - id: 0123456789abcdef\n    principal: a\n    scopes: [jobs:read]\n    sha256: " + hash +
+             "\n    created: yesterday\n",
+         "RFC 3339"},
+        {entry + entry.substr(entry.find("  - id")), "appears twice"},
+    };
+    for (const auto& c : cases) {
+        write(file, c.text);
+        try {
+            (void)load_keys_file(file);
+            ADD_FAILURE() << "accepted:\n" << c.text;
+        } catch (const config_error& e) {
+            const std::string what = e.what();
+            EXPECT_NE(what.find(file.string() + ":"), std::string::npos) << what;
+            EXPECT_NE(what.find(c.expected), std::string::npos) << what;
+            EXPECT_NE(what.find("fix:"), std::string::npos) << what;
+        }
+    }
+}
+
+TEST(authenticator, answers_every_kind_of_credential) {
+    authenticator auth(auth_mode::api_keys);
+    const auto live = make("billing", {"jobs:read"});
+    const auto expired = make("billing", {"jobs:read"}, now - 1);
+    auto revoked = make("billing", {"jobs:read"});
+    revoked.key.revoked_at = now - 1;
+    auth.set_keys({live.key, expired.key, revoked.key});
+
+    EXPECT_EQ(auth.authenticate(std::nullopt, now).failure, auth_failure::missing);
+    EXPECT_EQ(auth.authenticate("Basic dXNlcjpwYXNz", now).failure, auth_failure::malformed);
+    EXPECT_EQ(auth.authenticate("Bearer", now).failure, auth_failure::malformed);
+    EXPECT_EQ(auth.authenticate("Bearer not-a-token", now).failure, auth_failure::malformed);
+    const auto stranger = make("billing", {"jobs:read"});
+    EXPECT_EQ(auth.authenticate(bearer(stranger.token), now).failure, auth_failure::unknown_key);
+    std::string forged = live.token;
+    forged.back() = forged.back() == 'a' ? 'b' : 'a';
+    EXPECT_EQ(auth.authenticate(bearer(forged), now).failure, auth_failure::unknown_key) << "right id, wrong secret";
+    EXPECT_EQ(auth.authenticate(bearer(expired.token), now).failure, auth_failure::expired);
+    EXPECT_EQ(auth.authenticate(bearer(revoked.token), now).failure, auth_failure::revoked);
+    const auto ok = auth.authenticate(bearer(live.token), now);
+    ASSERT_EQ(ok.failure, auth_failure::none);
+    EXPECT_EQ(ok.key->principal, "billing");
+    EXPECT_EQ(auth.authenticate("bearer " + live.token, now).failure, auth_failure::none) << "the scheme is caseless";
+
+    // A reload replaces the keys: the one held by a request in flight stays valid for it.
+    auth.set_keys({expired.key});
+    EXPECT_EQ(auth.authenticate(bearer(live.token), now).failure, auth_failure::unknown_key);
+    EXPECT_EQ(ok.key->principal, "billing");
+}
+
+TEST(authenticator, without_keys_everyone_is_anonymous_without_admin) {
+    authenticator auth(auth_mode::none);
+    const auto r = auth.authenticate(std::nullopt, now);
+    ASSERT_EQ(r.failure, auth_failure::none);
+    EXPECT_EQ(r.key->principal, "anonymous");
+    EXPECT_FALSE(r.key->scopes.admin());
+    EXPECT_TRUE(r.key->scopes.has(scope::jobs_cancel));
+}
