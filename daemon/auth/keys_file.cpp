@@ -137,7 +137,9 @@ void update_keys_file(const std::filesystem::path& file, const std::function<voi
     std::vector<api_key> keys;
     if (std::filesystem::exists(file)) keys = load_keys_file(file);
     change(keys);
-    write_file_durably(file, render_keys_file(keys));
+    // 0644: it holds no secret (hashes of 190-bit tokens), and the packaged unit's dynamic
+    // user must read it. An operator's tighter mode is kept.
+    write_file_durably(file, render_keys_file(keys), 0644);
 }
 
 }  // namespace ticketd

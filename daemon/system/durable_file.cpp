@@ -35,9 +35,9 @@ uint64_t rename_durably(const std::filesystem::path& file, const std::filesystem
     return size;
 }
 
-void write_file_durably(const std::filesystem::path& to, std::string_view bytes) {
+void write_file_durably(const std::filesystem::path& to, std::string_view bytes, unsigned mode) {
     const std::filesystem::path tmp = to.string() + ".tmp";
-    const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0640);
+    const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
     if (fd < 0) throw_errno("create " + tmp.string());
     struct stat old {};
     const bool exists = ::stat(to.c_str(), &old) == 0;

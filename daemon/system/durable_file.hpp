@@ -27,9 +27,9 @@ void create_durable_directories(const std::filesystem::path& dir);
 uint64_t rename_durably(const std::filesystem::path& file, const std::filesystem::path& to);
 
 // Writes `bytes` as the file `to`, all or nothing: a temporary file next to it (`to` with
-// ".tmp" appended), written, then renamed durably. Mode 0640; when `to` exists already, its
-// owner, group and mode are kept (a file a root-run command rewrites stays readable to the
-// service's group).
-void write_file_durably(const std::filesystem::path& to, std::string_view bytes);
+// ".tmp" appended), written, then renamed durably. A new file gets `mode`; when `to` exists
+// already, its owner, group and mode are kept (a file a root-run command rewrites stays as
+// the operator set it).
+void write_file_durably(const std::filesystem::path& to, std::string_view bytes, unsigned mode = 0640);
 
 }  // namespace ticketd

@@ -1,9 +1,12 @@
-// The request headers the protocol gives meaning to, and percent-decoding: the input is
-// a request target on its first line, then header lines "name: value".
+// The request headers the protocol gives meaning to (Authorization included), and
+// percent-decoding: the input is a request target on its first line, then header lines
+// "name: value".
 #include "api/request_headers.hpp"
+#include "auth/authenticator.hpp"
 #include "fuzz_support.hpp"
 
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <string_view>
 
@@ -66,6 +69,21 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
         if (r.kind == range_answer::part && (r.length == 0 || r.first >= size || r.length > size - r.first)) {
             fuzz::violated("a Range part outside the representation");
         }
+    }
+    // One known key: only its exact token (after a caseless "Bearer ") is let in.
+    static const auto known = [] {
+        std::string error;
+        return issue_key("fuzz", {"jobs:read"}, *scope_set::parse({"jobs:read"}, error), std::nullopt, 0);
+    }();
+    static const auto auth = [] {
+        auto a = std::make_unique<authenticator>(auth_mode::api_keys);
+        a->set_keys({known.key});
+        return a;
+    }();
+    const auto authorization = req.header("authorization");
+    if (auth->authenticate(authorization, 1).failure == auth_failure::none &&
+        authorization->substr(authorization->size() - std::min(authorization->size(), known.token.size())) != known.token) {
+        fuzz::violated("a request authenticated without the key's token");
     }
     for (const auto& [name, value] : req.headers) {
         (void)is_json_media_type(value);

@@ -186,6 +186,42 @@ TEST_F(auth_test, a_scope_narrowed_to_a_type_submits_only_that_type) {
     EXPECT_EQ(other.json()["scope"], "jobs:submit:sleep");
 }
 
+// One import type per tenant, each with its table allow-list and each tenant's key scoped
+// to its own type: one tenant cannot write (or replace) another's table.
+TEST(auth_tenants, one_import_type_per_tenant_keeps_their_tables_apart) {
+    daemon_config_text c = keyed_config();
+    for (const auto& [tenant, table] : {std::pair{"billing", "orders"}, {"payroll", "salaries"}}) {
+        c.job_types[std::string("import-") + tenant + ".yaml"] =
+            std::string("type: import-") + tenant + "\nplugin: @PLUGINS@/import.so\nsettings:\n"
+            "  database: \"${state_dir}/warehouse.db\"\n  tables: [" + table + "]\n";
+    }
+    daemon_process d(c);
+    std::string out;
+    ASSERT_EQ(run_ticketd({"keys", "create", "--config", (d.dir() / "ticketd.yaml").string(), "--principal", "billing",
+                           "--scope", "jobs:submit:import-billing", "--scope", "uploads:write"}, out), 0) << out;
+    std::smatch m;
+    ASSERT_TRUE(std::regex_search(out, m, std::regex("tkd_[0-9a-f]{16}_[0-9A-Za-z]{32}")));
+    const header_list billing = {{"Authorization", "Bearer " + m.str()}};
+    d.start();
+    header_list upload_headers = billing;
+    upload_headers.emplace_back("Content-Type", "text/csv");
+    const auto upload = d.post("/v1/uploads", "k\n1\n", upload_headers);
+    ASSERT_EQ(upload.status, 201u) << upload.body;
+    auto submit = [&](const std::string& type, const std::string& table) {
+        header_list h = billing;
+        h.emplace_back("Content-Type", "application/json");
+        return d.post("/v1/jobs", nlohmann::json{{"type", type}, {"input", {{"table", table}, {"format", "csv"}, {"mode", "replace"}}},
+                                                 {"files", {{"source", upload.member("id")}}}}.dump(), h);
+    };
+    const auto other_type = submit("import-payroll", "salaries");
+    expect_problem(other_type, 403, "forbidden");
+    EXPECT_EQ(other_type.json()["scope"], "jobs:submit:import-payroll");
+    const auto other_table = submit("import-billing", "salaries");
+    expect_problem(other_table, 400, "invalid-request");
+    EXPECT_NE(other_table.body.find("orders"), std::string::npos) << other_table.body;
+    EXPECT_EQ(submit("import-billing", "orders").status, 202u);
+}
+
 TEST(auth_start, a_public_address_without_authentication_is_refused_unless_allowed) {
     daemon_config_text open;
     open.listen = "0.0.0.0:0";

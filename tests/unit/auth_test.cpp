@@ -103,7 +103,12 @@ TEST(keys_file, round_trips_and_keeps_no_token) {
     EXPECT_EQ(keys[1].revoked_at, now);
     struct stat st {};
     ASSERT_EQ(::stat(file.c_str(), &st), 0);
-    EXPECT_EQ(st.st_mode & 0777, 0640u) << "not readable by everyone";
+    EXPECT_EQ(st.st_mode & 0777, 0644u) << "readable by the service's dynamic user, writable by root only";
+    ASSERT_EQ(::chmod(file.c_str(), 0600), 0);
+    update_keys_file(file, [](std::vector<api_key>& keys) { keys.pop_back(); });
+    ASSERT_EQ(::stat(file.c_str(), &st), 0);
+    EXPECT_EQ(st.st_mode & 0777, 0600u) << "a mode the operator set is kept";
+    EXPECT_EQ(load_keys_file(file).size(), 1u);
 }
 
 TEST(keys_file, mistakes_are_named_with_their_line_and_fix) {
