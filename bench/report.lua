@@ -7,6 +7,10 @@ if body then
   wrk.body = body
   wrk.headers["Content-Type"] = "application/json"
 end
+local authorization = os.getenv("WRK_AUTHORIZATION")
+if authorization then
+  wrk.headers["Authorization"] = authorization
+end
 
 function done(summary, latency, requests)
   local seconds = summary.duration / 1e6

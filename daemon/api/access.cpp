@@ -1,6 +1,9 @@
 #include "api/access.hpp"
 
 #include "system/log.hpp"
+#include "system/time.hpp"
+
+#include <mutex>
 
 namespace ticketd {
 
@@ -34,6 +37,25 @@ http_response forbidden(const problem_context& ctx, std::string_view scope) {
 
 void log_denied(unsigned status, std::string_view why, const api_key* key, std::string_view route,
                 const http_request& head) {
+    // At most 20 lines a second: a client sending denied requests in a loop must not
+    // flood the journal (journald would then drop the daemon's other lines). The rest are
+    // counted in one line when the next second's first is written.
+    static std::mutex mutex;
+    static int64_t second = 0;
+    static unsigned written = 0, dropped = 0;
+    {
+        std::lock_guard lock(mutex);
+        const int64_t now = now_unix_ms() / 1000;
+        if (now != second) {
+            if (dropped > 0) log_warning("auth: " + std::to_string(dropped) + " more denied requests were not logged");
+            second = now;
+            written = dropped = 0;
+        }
+        if (++written > 20) {
+            ++dropped;
+            return;
+        }
+    }
     log_warning("auth: denied " + std::to_string(status) + " (" + std::string(why) + "): principal " +
                 (key ? key->principal : std::string("-")) + ", key " + (key ? key->id : std::string("-")) + ", " +
                 head.method + " " + std::string(route) + ", request " + head.request_id);

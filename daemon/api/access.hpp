@@ -1,6 +1,6 @@
 // The answers that refuse a caller (401 with its WWW-Authenticate, 403 naming the scope it
-// lacks) and the one log line each denied request leaves: who (when known), the route and
-// the request id, never the token.
+// lacks) and the one log line each denied request leaves (at most 20 a second): who (when
+// known), the route and the request id, never the token.
 #pragma once
 
 #include "api/problem.hpp"

@@ -116,7 +116,10 @@ admission admit(const api_context& api, const http_request& head) {
         method_refused();
         return a;
     }
-    auto result = api.auth.authenticate(head.header("authorization"), now_unix_ms());
+    // Two Authorization fields: malformed, whichever would have let it in.
+    const auto authorization =
+        head.header_count("authorization") > 1 ? std::optional<std::string_view>("") : head.header("authorization");
+    auto result = api.auth.authenticate(authorization, now_unix_ms());
     if (result.failure != auth_failure::none) {
         a.refusal = unauthenticated(ctx, result.failure);
         log_denied(401, to_string(result.failure), result.key.get(), label_of(a.route), head);
@@ -153,7 +156,8 @@ void http_api::set_ready(bool ready) { api_->ready = ready; }
 void http_api::handle(http_request request, respond_fn respond) {
     // Decided when the head arrived (plan_body), or now for a caller that skipped it.
     auto decided = std::static_pointer_cast<const admission>(std::move(request.handler_note));
-    const admission a = decided ? *decided : admit(*api_, request);
+    if (!decided) decided = std::make_shared<const admission>(admit(*api_, request));
+    const admission& a = *decided;
     const size_t r = a.route;
     auto c = std::make_shared<api_call>(api_call{*api_, {}, {}, {api_->base_url, request.path, request.request_id},
                                                  request.method == "HEAD", a.key, {}});

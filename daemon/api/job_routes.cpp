@@ -58,7 +58,9 @@ void submit_job(const call_ptr& c, const std::string&) {
     }
     submit_request s = std::move(body.request);
     if (!c->key->scopes.may_submit(s.type)) {
-        const std::string needed = std::string(scope_name(scope::jobs_submit)) + ":" + s.type;
+        // A type no job type could have is not echoed (nor logged): it is the client's text.
+        const std::string needed = std::string(scope_name(scope::jobs_submit)) + ":" +
+                                   (is_type_name(s.type) ? s.type : std::string("TYPE"));
         log_denied(403, "lacks " + needed, c->key.get(), "/v1/jobs", req);
         return c->respond(forbidden(c->ctx, needed));
     }

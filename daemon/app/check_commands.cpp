@@ -2,6 +2,7 @@
 // overrides, and the check that no public address is served without authentication.
 #include "app/daemon_app.hpp"
 #include "app/job_types.hpp"
+#include "auth/keys_file.hpp"
 #include "plugins/job_handler.hpp"
 
 #include <arpa/inet.h>
@@ -46,7 +47,11 @@ int check_config(const daemon_options& options) {
     try {
         const auto config = load_effective_config(options);
         const auto types = load_job_types(config);
+        const auto keys = config.auth.mode == auth_mode::api_keys ? load_keys_for(config) : std::vector<api_key>{};
         std::cout << "config OK: " << config.file.string() << "\n";
+        if (config.auth.mode == auth_mode::api_keys) {
+            std::cout << "  " << keys.size() << " API keys in " << config.auth.keys_file.string() << "\n";
+        }
         for (const auto& rt : types) {
             const auto& d = rt->handler->library().descriptor();
             const auto c = rt->config();

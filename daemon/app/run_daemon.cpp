@@ -231,6 +231,9 @@ int run_daemon(const daemon_options& options) {
             if (activated.size() > 1) metrics_server->adopt(activated[1]);
             else metrics_server->listen();
         }
+    } catch (const config_error& e) {  // a public socket without authentication: a person must decide
+        log_error(std::string("startup failed: ") + e.what());
+        return exit_config_error;
     } catch (const std::exception& e) {
         log_error(std::string("startup failed: ") + e.what());
         return 1;

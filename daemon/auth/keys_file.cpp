@@ -127,7 +127,7 @@ std::string render_keys_file(const std::vector<api_key>& keys) {
 
 void update_keys_file(const std::filesystem::path& file, const std::function<void(std::vector<api_key>&)>& change) {
     const std::string lock_path = file.string() + ".lock";
-    const int lock = ::open(lock_path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+    const int lock = ::open(lock_path.c_str(), O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
     if (lock < 0) throw std::system_error(errno, std::generic_category(), "open " + lock_path);
     struct unlock {
         int fd;

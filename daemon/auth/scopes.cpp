@@ -10,13 +10,13 @@ constexpr std::array names{"jobs:submit", "jobs:read", "jobs:cancel", "uploads:w
                            "uploads:read", "metrics:read", "admin"};
 constexpr std::string_view submit_prefix = "jobs:submit:";
 
-// The job type names config.cpp accepts.
+}  // namespace
+
 bool is_type_name(std::string_view t) {
     return !t.empty() && t.size() <= 64 && std::all_of(t.begin(), t.end(), [](char c) {
                return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' || c == '_';
            });
 }
-}  // namespace
 
 std::string_view scope_name(scope s) { return names[static_cast<size_t>(s)]; }
 

@@ -37,13 +37,16 @@ uint64_t rename_durably(const std::filesystem::path& file, const std::filesystem
 
 void write_file_durably(const std::filesystem::path& to, std::string_view bytes, unsigned mode) {
     const std::filesystem::path tmp = to.string() + ".tmp";
-    const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
+    // A new file of our own (a leftover or a planted symlink is removed, never followed),
+    // with exactly `mode` whatever the umask, or the existing file's owner and mode.
+    if (::unlink(tmp.c_str()) != 0 && errno != ENOENT) throw_errno("remove " + tmp.string());
+    const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, mode);
     if (fd < 0) throw_errno("create " + tmp.string());
     struct stat old {};
     const bool exists = ::stat(to.c_str(), &old) == 0;
     const bool other_owner = exists && (old.st_uid != ::geteuid() || old.st_gid != ::getegid());
     if ((other_owner && ::fchown(fd, old.st_uid, old.st_gid) != 0) ||
-        (exists && ::fchmod(fd, old.st_mode & 07777) != 0)) {
+        ::fchmod(fd, exists ? old.st_mode & 07777 : mode) != 0) {
         const int saved = errno;
         ::close(fd);
         errno = saved;

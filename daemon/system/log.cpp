@@ -35,7 +35,9 @@ void log_line(log_level level, std::string_view message) {
     } else {
         line = format_rfc3339(now_unix_ms()) + " " + level_name(level) + " ";
     }
-    line.append(message);
+    // One message, one line: a control character (a newline in text a client chose) is
+    // shown as '?', so that nobody can forge a line (or its journald priority).
+    for (const char c : message) line.push_back(static_cast<unsigned char>(c) < 0x20 || c == 0x7f ? '?' : c);
     line.push_back('\n');
     std::lock_guard lock(log_mutex);
     std::fwrite(line.data(), 1, line.size(), stderr);

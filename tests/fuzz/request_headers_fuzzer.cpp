@@ -4,6 +4,7 @@
 #include "api/request_headers.hpp"
 #include "auth/authenticator.hpp"
 #include "fuzz_support.hpp"
+#include "system/sha256.hpp"
 
 #include <cstdint>
 #include <memory>
@@ -70,19 +71,23 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
             fuzz::violated("a Range part outside the representation");
         }
     }
-    // One known key: only its exact token (after a caseless "Bearer ") is let in.
-    static const auto known = [] {
-        std::string error;
-        return issue_key("fuzz", {"jobs:read"}, *scope_set::parse({"jobs:read"}, error), std::nullopt, 0);
-    }();
+    // One known key, whose token is in the seed corpus (corpus/request_headers/authorization):
+    // only that exact token (after a caseless "Bearer ") is let in.
+    static const std::string known_token = "tkd_0123456789abcdef_0123456789ABCDEFGHIJabcdefghij01";
     static const auto auth = [] {
+        api_key key;
+        key.id = "0123456789abcdef";
+        key.principal = "fuzz";
+        std::string error;
+        key.scopes = *scope_set::parse({"jobs:read"}, error);
+        key.token_sha256 = sha256(known_token);
         auto a = std::make_unique<authenticator>(auth_mode::api_keys);
-        a->set_keys({known.key});
+        a->set_keys({key});
         return a;
     }();
     const auto authorization = req.header("authorization");
     if (auth->authenticate(authorization, 1).failure == auth_failure::none &&
-        authorization->substr(authorization->size() - std::min(authorization->size(), known.token.size())) != known.token) {
+        authorization->substr(authorization->size() - std::min(authorization->size(), known_token.size())) != known_token) {
         fuzz::violated("a request authenticated without the key's token");
     }
     for (const auto& [name, value] : req.headers) {

@@ -167,6 +167,33 @@ TEST_F(auth_test, a_revoked_key_is_refused_from_the_reload_on_even_on_an_open_co
     EXPECT_EQ(run_ticketd({"keys", "revoke", "ffffffffffffffff", "--config", (d.dir() / "ticketd.yaml").string()}, out), 1);
 }
 
+// A refusal decided from the head keeps a connection whose request had no body (the next
+// request on it is answered), and closes one whose body was never read (its bytes must
+// not be taken for a request).
+TEST_F(auth_test, a_refused_request_keeps_or_closes_its_connection_as_its_body_requires) {
+    const auto billing = create_key("billing", tenant);
+    d.start();
+    raw_connection c(d.port());
+    ASSERT_TRUE(c.send("GET /v1/jobs HTTP/1.1\r\nHost: x\r\n\r\n"
+                       "GET /v1/jobs HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer " + billing + "\r\n\r\n"));
+    std::string both;
+    ASSERT_TRUE(eventually([&] { return (both += c.read_some(65536, 100ms)).find("HTTP/1.1 200") != std::string::npos; }, 10s))
+        << both;
+    EXPECT_EQ(both.rfind("HTTP/1.1 401", 0), 0u) << both;
+
+    raw_connection post(d.port());
+    const std::string smuggled = "GET /v1/jobs HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer " + billing + "\r\n\r\n";
+    ASSERT_TRUE(post.send("POST /v1/jobs HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: " +
+                          std::to_string(smuggled.size()) + "\r\n\r\n" + smuggled));
+    const std::string answer = post.read_until_close(10s);
+    EXPECT_EQ(answer.rfind("HTTP/1.1 401", 0), 0u) << answer;
+    EXPECT_EQ(answer.find("HTTP/1.1 200"), std::string::npos) << "the unread body was not served as a request";
+
+    // Two Authorization fields are malformed, even when one of them is right.
+    const auto twice = d.get("/v1/jobs", {{"Authorization", "Bearer " + billing}, {"Authorization", "Bearer x"}});
+    expect_problem(twice, 401, "unauthenticated");
+}
+
 TEST_F(auth_test, an_expired_key_says_so) {
     const auto brief = create_key("billing", tenant, "1s");
     d.start();
