@@ -24,12 +24,7 @@ class reload : public daemon_test {
         }
         return yaml;
     }
-    size_t count(const std::string& needle) const {
-        const std::string log = d.log();
-        size_t n = 0;
-        for (auto pos = log.find(needle); pos != std::string::npos; pos = log.find(needle, pos + 1)) ++n;
-        return n;
-    }
+    size_t count(const std::string& needle) const { return d.log_count(needle); }
     // Sends SIGHUP and waits for the outcome's log line; returns true when applied.
     bool sighup() {
         const size_t applied = count("reload: applied"), refused = count("reload refused");

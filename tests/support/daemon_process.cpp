@@ -197,6 +197,13 @@ void daemon_process::kill9() {
 
 std::string daemon_process::log() const { return read_file(dir_.path / "daemon.log"); }
 
+size_t daemon_process::log_count(const std::string& needle) const {
+    const std::string text = log();
+    size_t n = 0;
+    for (auto pos = text.find(needle); pos != std::string::npos; pos = text.find(needle, pos + 1)) ++n;
+    return n;
+}
+
 std::string daemon_process::url(const std::string& path) const {
     return "http://127.0.0.1:" + std::to_string(port_) + path;
 }

@@ -68,6 +68,8 @@ class daemon_process {
     uint16_t metrics_port() const { return metrics_port_; }
     const std::filesystem::path& dir() const { return dir_.path; }
     std::string log() const;
+    // How many times `needle` occurs in the log.
+    size_t log_count(const std::string& needle) const;
     std::string url(const std::string& path) const;
 
     http_result get(const std::string& target, const header_list& headers = {}) const;

@@ -7,7 +7,6 @@
 #include <gtest/gtest.h>
 
 #include <fstream>
-#include <regex>
 #include <set>
 #include <sys/stat.h>
 
@@ -28,6 +27,18 @@ issued_key make(const std::string& principal, std::vector<std::string> scopes,
 
 std::string bearer(const std::string& token) { return "Bearer " + token; }
 
+// Written out rather than with std::regex, whose GCC 12 headers warn falsely under ASan.
+bool looks_like_token(const std::string& t) {
+    if (t.size() != 4 + 16 + 1 + 32 || t.rfind("tkd_", 0) != 0 || t[20] != '_') return false;
+    for (size_t i = 4; i < t.size(); ++i) {
+        const char c = t[i];
+        const bool hex = (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f');
+        const bool base62 = hex || (c >= 'g' && c <= 'z') || (c >= 'A' && c <= 'Z');
+        if (i != 20 && !(i < 20 ? hex : base62)) return false;
+    }
+    return true;
+}
+
 void write(const std::filesystem::path& file, const std::string& text) { std::ofstream(file) << text; }
 
 }  // namespace
@@ -36,8 +47,8 @@ TEST(api_keys, tokens_are_prefixed_random_and_name_their_key) {
     std::set<std::string> tokens;
     for (int i = 0; i < 100; ++i) {
         const auto k = make("billing", {"jobs:read"});
-        // What a secret scanner's rule would match: the prefix, 16 hex digits, 32 base62.
-        EXPECT_TRUE(std::regex_match(k.token, std::regex("tkd_[0-9a-f]{16}_[0-9A-Za-z]{32}"))) << k.token;
+        // What a secret scanner's rule would match: tkd_[0-9a-f]{16}_[0-9A-Za-z]{32}.
+        EXPECT_TRUE(looks_like_token(k.token)) << k.token;
         EXPECT_EQ(token_key_id(k.token), k.key.id);
         EXPECT_TRUE(token_matches(k.key, k.token));
         tokens.insert(k.token);
