@@ -12,12 +12,6 @@ constexpr std::string_view submit_prefix = "jobs:submit:";
 
 }  // namespace
 
-bool is_type_name(std::string_view t) {
-    return !t.empty() && t.size() <= 64 && std::all_of(t.begin(), t.end(), [](char c) {
-               return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' || c == '_';
-           });
-}
-
 std::string_view scope_name(scope s) { return names[static_cast<size_t>(s)]; }
 
 scope_set scope_set::all_but_admin() {

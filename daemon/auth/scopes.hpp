@@ -3,6 +3,8 @@
 // on every principal's jobs and uploads.
 #pragma once
 
+#include "config/config.hpp"
+
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -14,8 +16,6 @@ namespace ticketd {
 enum class scope : uint8_t { jobs_submit, jobs_read, jobs_cancel, uploads_write, uploads_read, metrics_read, admin };
 
 std::string_view scope_name(scope s);
-// The job type names config.cpp accepts: 1-64 of a-z 0-9 - _.
-bool is_type_name(std::string_view t);
 
 class scope_set {
    public:

@@ -59,13 +59,6 @@ nlohmann::json to_json(const YAML::Node& node) {
     return s;
 }
 
-bool valid_type_name(const std::string& s) {
-    if (s.empty() || s.size() > 64) return false;
-    return std::all_of(s.begin(), s.end(), [](char c) {
-        return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' || c == '_';
-    });
-}
-
 constexpr milliseconds day{24LL * 3600'000};
 constexpr milliseconds one_ms{1};
 constexpr milliseconds max_duration{365LL * 24 * 3600'000};
@@ -108,7 +101,7 @@ job_type_config load_job_type(const fs::path& file, bool allow_short_retention, 
     auto type = top.get("type");
     if (!type) top.fail(root, "missing key 'type'", "add 'type: <name>' (e.g. type: report)");
     c.type = top.string("type", "");
-    if (!valid_type_name(c.type)) {
+    if (!is_type_name(c.type)) {
         top.fail(*type, "'type' must be 1-64 characters of a-z, 0-9, '-' or '_', found '" +
                             c.type + "'",
                  "rename the job type");
@@ -215,6 +208,12 @@ std::string parse_settings_yaml(const std::string& text_or_file) {
     const auto text = settings_text(to_json(node));
     if (!text) throw config_error("--settings: text that is not valid UTF-8; fix: pass the settings as UTF-8");
     return *text;
+}
+
+bool is_type_name(std::string_view s) {
+    return !s.empty() && s.size() <= 64 && std::all_of(s.begin(), s.end(), [](char c) {
+               return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' || c == '_';
+           });
 }
 
 bool is_loopback_host(std::string_view host) {

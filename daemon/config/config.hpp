@@ -104,6 +104,8 @@ daemon_config load_config(const std::filesystem::path& file);
 // address other than loopback, unless auth.allow_unauthenticated says so. Called once the
 // command line's --listen is applied.
 void check_exposure(const daemon_config& config);
+// A job type's name: 1-64 characters of a-z, 0-9, '-' and '_'.
+bool is_type_name(std::string_view name);
 // 127.0.0.0/8, ::1 and localhost.
 bool is_loopback_host(std::string_view host);
 

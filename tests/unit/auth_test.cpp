@@ -176,6 +176,12 @@ TEST(authenticator, answers_every_kind_of_credential) {
     EXPECT_EQ(auth.authenticate("Basic dXNlcjpwYXNz", now).failure, auth_failure::malformed);
     EXPECT_EQ(auth.authenticate("Bearer", now).failure, auth_failure::malformed);
     EXPECT_EQ(auth.authenticate("Bearer not-a-token", now).failure, auth_failure::malformed);
+    // Hostile values: oversized, invalid UTF-8, control bytes, a right token with a tail.
+    EXPECT_EQ(auth.authenticate("Bearer " + std::string(16 << 10, 'a'), now).failure, auth_failure::malformed);
+    EXPECT_EQ(auth.authenticate("Bearer tkd_\xff\xfe" + live.token.substr(6), now).failure, auth_failure::malformed);
+    EXPECT_EQ(auth.authenticate("Bearer " + live.token + "\r\n", now).failure, auth_failure::malformed);
+    EXPECT_EQ(auth.authenticate("Bearer " + live.token + " ", now).failure, auth_failure::malformed);
+    EXPECT_EQ(auth.authenticate("Bearer  " + live.token, now).failure, auth_failure::malformed);
     const auto stranger = make("billing", {"jobs:read"});
     EXPECT_EQ(auth.authenticate(bearer(stranger.token), now).failure, auth_failure::unknown_key);
     std::string forged = live.token;
