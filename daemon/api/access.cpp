@@ -35,9 +35,9 @@ http_response forbidden(const problem_context& ctx, std::string_view scope) {
                         {{"scope", scope}});
 }
 
-void log_denied(unsigned status, std::string_view why, const api_key* key, std::string_view route,
+void log_denied(unsigned max_per_second, unsigned status, std::string_view why, const api_key* key, std::string_view route,
                 const http_request& head) {
-    // At most 20 lines a second: a client sending denied requests in a loop must not
+    // At most `max_per_second` lines a second: a client sending denied requests in a loop must not
     // flood the journal (journald would then drop the daemon's other lines). The rest are
     // counted in one line when the next second's first is written.
     static std::mutex mutex;
@@ -51,7 +51,7 @@ void log_denied(unsigned status, std::string_view why, const api_key* key, std::
             second = now;
             written = dropped = 0;
         }
-        if (++written > 20) {
+        if (++written > max_per_second) {
             ++dropped;
             return;
         }

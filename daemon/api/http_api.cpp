@@ -122,7 +122,8 @@ admission admit(const api_context& api, const http_request& head) {
     auto result = api.auth.authenticate(authorization, now_unix_ms());
     if (result.failure != auth_failure::none) {
         a.refusal = unauthenticated(ctx, result.failure);
-        log_denied(401, to_string(result.failure), result.key.get(), label_of(a.route), head);
+        log_denied(api.config.auth.max_denied_log_lines, 401, to_string(result.failure), result.key.get(), label_of(a.route),
+                   head);
         return a;
     }
     a.key = std::move(result.key);
@@ -136,7 +137,8 @@ admission admit(const api_context& api, const http_request& head) {
     const bool narrowed_submit = n.needed == scope::jobs_submit && a.key->scopes.may_submit_some_type();
     if (n.needed && !a.key->scopes.has(*n.needed) && !narrowed_submit) {
         a.refusal = forbidden(ctx, scope_name(*n.needed));
-        log_denied(403, "lacks " + std::string(scope_name(*n.needed)), a.key.get(), label_of(a.route), head);
+        log_denied(api.config.auth.max_denied_log_lines, 403, "lacks " + std::string(scope_name(*n.needed)), a.key.get(),
+                   label_of(a.route), head);
     }
     return a;
 }

@@ -61,7 +61,7 @@ void submit_job(const call_ptr& c, const std::string&) {
         // A type no job type could have is not echoed (nor logged): it is the client's text.
         const std::string needed = std::string(scope_name(scope::jobs_submit)) + ":" +
                                    (is_type_name(s.type) ? s.type : std::string("TYPE"));
-        log_denied(403, "lacks " + needed, c->key.get(), "/v1/jobs", req);
+        log_denied(c->api.config.auth.max_denied_log_lines, 403, "lacks " + needed, c->key.get(), "/v1/jobs", req);
         return c->respond(forbidden(c->ctx, needed));
     }
     s.principal = c->who.principal;

@@ -46,7 +46,7 @@ void list_jobs(const call_ptr& c, const std::string&) {
     // One's own jobs; an administrator's list holds every principal's, or `principal`'s.
     const auto principal = req.query_param("principal");
     if (principal && *principal != c->who.principal && !c->who.every_principal) {
-        log_denied(403, "lacks admin", c->key.get(), "/v1/jobs", req);
+        log_denied(c->api.config.auth.max_denied_log_lines, 403, "lacks admin", c->key.get(), "/v1/jobs", req);
         return c->respond(forbidden(c->ctx, scope_name(scope::admin)));
     }
     if (principal) q.principal = std::string(*principal);

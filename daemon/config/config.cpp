@@ -305,6 +305,8 @@ daemon_config load_config(const fs::path& file_arg) {
     }
     c.auth.keys_file = resolve(dir, auth.string("keys_file", "keys.yaml"));
     c.auth.allow_unauthenticated = auth.boolean("allow_unauthenticated", false);
+    c.auth.max_denied_log_lines =
+        static_cast<unsigned>(auth.integer("max_denied_log_lines", c.auth.max_denied_log_lines, 0, 1'000'000));
     auth.finish();
 
     auto uploads = top.child("uploads");

@@ -51,6 +51,7 @@ struct auth_config {
     auth_mode mode = auth_mode::none;
     std::filesystem::path keys_file;     // auth.keys_file (default keys.yaml next to ticketd.yaml)
     bool allow_unauthenticated = false;  // mode none on an address other than loopback
+    unsigned max_denied_log_lines = 20;  // per second; the rest are counted in one line
 };
 
 struct uploads_config {

@@ -135,3 +135,28 @@ TEST(config, uploads_section) {
     temp_config short_ttl("uploads:\n  ttl: 1s\n", {{"a.yaml", "type: a\nplugin: a.so\n"}});
     EXPECT_NE(error_of(short_ttl).find("ticketd.yaml:2:"), std::string::npos) << error_of(short_ttl);
 }
+
+TEST(config, auth_settings_are_read_strictly) {
+    const std::map<std::string, std::string> jobs = {{"a.yaml", "type: a\nplugin: a.so\n"}};
+    temp_config defaults("", jobs);
+    const auto d = defaults.load();
+    EXPECT_EQ(d.auth.mode, auth_mode::none);
+    EXPECT_EQ(d.auth.keys_file, defaults.dir / "keys.yaml");
+    EXPECT_EQ(d.auth.max_denied_log_lines, 20u);
+    temp_config keyed("auth:\n  mode: api_keys\n  keys_file: /etc/k.yaml\n  max_denied_log_lines: 5\n", jobs);
+    const auto k = keyed.load();
+    EXPECT_EQ(k.auth.mode, auth_mode::api_keys);
+    EXPECT_EQ(k.auth.keys_file, "/etc/k.yaml");
+    EXPECT_EQ(k.auth.max_denied_log_lines, 5u);
+    const auto bad = error_of(temp_config("auth:\n  mode: password\n", jobs));
+    EXPECT_NE(bad.find("ticketd.yaml:2:9: 'auth.mode' must be none or api_keys"), std::string::npos) << bad;
+    // Exposure: none on a public address is refused, unless allowed; loopback is fine.
+    auto exposed = d;
+    exposed.server.listen_host = "0.0.0.0";
+    EXPECT_THROW(check_exposure(exposed), config_error);
+    exposed.auth.allow_unauthenticated = true;
+    EXPECT_NO_THROW(check_exposure(exposed));
+    exposed.server.listen_host = "::1";
+    exposed.auth.allow_unauthenticated = false;
+    EXPECT_NO_THROW(check_exposure(exposed));
+}
