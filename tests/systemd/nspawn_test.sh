@@ -66,7 +66,7 @@ note "hello=$(status_of "$id")"
 printf 'region,amount\nnorth,1.5\nsouth,2\n' >/tmp/sales.csv
 up=$(curl -s -X POST -T /tmp/sales.csv -H 'Content-Type: text/csv' $B/v1/uploads | id_of)
 id=$(curl -s -X POST $B/v1/jobs -H 'Content-Type: application/json' \
-    -d '{"type":"import","input":{"table":"t","format":"csv","types":{"amount":"real"}},"files":{"source":"'"$up"'"}}' | id_of)
+    -d '{"type":"import","input":{"table":"sales","format":"csv","types":{"amount":"real"}},"files":{"source":"'"$up"'"}}' | id_of)
 note "import=$(status_of "$id")"
 ffmpeg -nostdin -loglevel error -f lavfi -i sine=duration=2 /tmp/tone.wav
 up=$(curl -s -X POST -T /tmp/tone.wav -H 'Content-Type: audio/wav' $B/v1/uploads | id_of)
