@@ -18,7 +18,7 @@ void embedded_backend::cancel(const std::string& id, const caller& who,
             if (found.job && who.may_see(found.job->principal)) {
                 const bool canceled = found.job->status == job_status::canceled;
                 done({canceled ? cancel_status::canceled : cancel_status::already_terminal, std::move(found.job)});
-            } else if (found.gone) {
+            } else if (found.gone && who.may_see(found.gone_principal)) {
                 done({cancel_status::gone, {}});
             } else {
                 done({cancel_status::not_found, {}});
@@ -95,7 +95,7 @@ void embedded_backend::remove(const std::string& id, const caller& who,
     if (found == nullptr) {
         lock.unlock();
         store_.find(id, [this, id, who, done = std::move(done)](job_lookup found) {
-            if (found.gone) {
+            if (found.gone && who.may_see(found.gone_principal)) {
                 done(remove_status::removed_terminal);  // DELETE again: 204
                 return;
             }
@@ -109,7 +109,7 @@ void embedded_backend::remove(const std::string& id, const caller& who,
                 if (!r.idempotency_key.empty()) keys_.mark_deleted(r.principal, r.idempotency_key);
             }
             const unix_ms now = now_();
-            store_.remove({r.id, r.type, now, now + settings_.tombstone_ttl.count()},
+            store_.remove({r.id, r.type, now, now + settings_.tombstone_ttl.count(), r.principal},
                           [this, id, done](bool ok, const std::string& error) {
                               log_write_failure("delete", ok, error);
                               if (ok) results_.remove(id);
@@ -136,7 +136,7 @@ void embedded_backend::remove(const std::string& id, const caller& who,
     auto wake = collect_waiters_locked(*e);
     const job_record r = e->record;
     const unix_ms now = now_();
-    store_.remove({r.id, r.type, now, now + settings_.tombstone_ttl.count()},
+    store_.remove({r.id, r.type, now, now + settings_.tombstone_ttl.count(), r.principal},
                   [this, id, live, done = std::move(done)](bool ok, const std::string& error) {
                       log_write_failure("delete", ok, error);
                       if (ok) results_.remove(id);

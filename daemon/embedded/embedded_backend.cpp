@@ -112,7 +112,7 @@ void embedded_backend::get(const std::string& id, const caller& who,
     }
     store_.find(id, [who, done = std::move(done)](job_lookup found) {
         if (found.job && !who.may_see(found.job->principal)) found.job.reset();
-        done({std::move(found.job), found.gone});
+        done({std::move(found.job), found.gone && who.may_see(found.gone_principal)});
     });
 }
 

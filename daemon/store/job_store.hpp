@@ -35,12 +35,16 @@ struct tombstone {
     std::string type;
     unix_ms deleted_at = 0;
     unix_ms expires_at = 0;
+    // Whose job it was: to everyone else a tombstone is as absent as the job (schema 7;
+    // tombstones and journal removals from before it belong to "anonymous").
+    std::string principal = "anonymous";
 };
 
 // What the store found for an id.
 struct job_lookup {
     std::optional<job_record> job;
-    bool gone = false;  // deleted or purged: a tombstone exists
+    bool gone = false;         // deleted or purged: a tombstone exists
+    std::string gone_principal;  // whose job the tombstone stands for
 };
 
 // What a purge removed (so the engine can forget them and delete result files).

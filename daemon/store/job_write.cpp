@@ -153,6 +153,7 @@ void encode(const job_write& jw, std::string& out) {
         w.str(jw.removal.type);
         w.num(jw.removal.deleted_at);
         w.num(jw.removal.expires_at);
+        w.str(jw.removal.principal);
         return;
     }
     put_job(w, jw.job);
@@ -184,6 +185,7 @@ job_write decode_job_write(std::string_view bytes) {
         jw.removal.type = r.str();
         jw.removal.deleted_at = r.num<int64_t>();
         jw.removal.expires_at = r.num<int64_t>();
+        if (!r.done()) jw.removal.principal = r.str();  // absent in records written before schema 7
     } else {
         jw.job = get_job(r);
         if (r.flag()) {

@@ -32,8 +32,12 @@ std::optional<job_lookup> pending_writes::find(const std::string& job_id) const 
     if (it == jobs_.end()) return std::nullopt;
     job_lookup out;
     const auto& latest = *it->second.latest;
-    if (latest.what == job_write::kind::remove) out.gone = true;
-    else out.job = latest.job;
+    if (latest.what == job_write::kind::remove) {
+        out.gone = true;
+        out.gone_principal = latest.removal.principal;
+    } else {
+        out.job = latest.job;
+    }
     return out;
 }
 

@@ -9,9 +9,10 @@ job_lookup find_job(sqlite_connection& db, const std::string& id) {
     job_lookup out;
     out.job = find_job_row(db, id);
     if (!out.job) {
-        auto& t = db.cached("SELECT 1 FROM tombstones WHERE job_id=?1");
+        auto& t = db.cached("SELECT principal FROM tombstones WHERE job_id=?1");
         t.bind(1, id);
         out.gone = t.step();
+        if (out.gone) out.gone_principal = t.text(0);
     }
     return out;
 }
@@ -59,17 +60,17 @@ std::vector<job_record> list_jobs(sqlite_connection& db, const job_query& q) {
 
 purge_report purge_expired(sqlite_connection& db, unix_ms now, int64_t tombstone_ttl_ms) {
     purge_report report;
-    auto& expired = db.cached("SELECT seq, id, type FROM jobs WHERE expires_at IS NOT NULL AND "
+    auto& expired = db.cached("SELECT seq, id, type, principal FROM jobs WHERE expires_at IS NOT NULL AND "
                               "expires_at <= ?1 LIMIT 5000");
     expired.bind(1, now);
     struct expired_job {
         int64_t seq;
-        std::string id, type;
+        std::string id, type, principal;
     };
     std::vector<expired_job> jobs;
-    while (expired.step()) jobs.push_back({expired.int64(0), expired.text(1), expired.text(2)});
-    for (const auto& [seq, id, type] : jobs) {
-        forget_job(db, seq, tombstone{id, type, now, now + tombstone_ttl_ms});
+    while (expired.step()) jobs.push_back({expired.int64(0), expired.text(1), expired.text(2), expired.text(3)});
+    for (const auto& [seq, id, type, principal] : jobs) {
+        forget_job(db, seq, tombstone{id, type, now, now + tombstone_ttl_ms, principal});
         report.purged_job_ids.push_back(id);
     }
     db.cached("DELETE FROM tombstones WHERE expires_at <= ?1").bind(1, now).run();

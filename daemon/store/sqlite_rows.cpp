@@ -201,8 +201,8 @@ void forget_job(sqlite_connection& db, int64_t seq, const tombstone& t) {
         db.cached("DELETE FROM jobs WHERE seq=?1").bind(1, seq).run();
     }
     db.cached("DELETE FROM legacy_job_ids WHERE id=?1").bind(1, t.job_id).run();
-    auto& s = db.cached("INSERT OR REPLACE INTO tombstones (job_id, type, deleted_at, expires_at) VALUES (?1,?2,?3,?4)");
-    s.bind(1, t.job_id).bind(2, t.type).bind(3, t.deleted_at).bind(4, t.expires_at);
+    auto& s = db.cached("INSERT OR REPLACE INTO tombstones (job_id, type, deleted_at, expires_at, principal) VALUES (?1,?2,?3,?4,?5)");
+    s.bind(1, t.job_id).bind(2, t.type).bind(3, t.deleted_at).bind(4, t.expires_at).bind(5, t.principal);
     s.run();
 }
 

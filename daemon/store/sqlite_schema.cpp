@@ -71,7 +71,8 @@ CREATE TABLE IF NOT EXISTS tombstones (
     job_id TEXT PRIMARY KEY,
     type TEXT NOT NULL,
     deleted_at INTEGER NOT NULL,
-    expires_at INTEGER NOT NULL
+    expires_at INTEGER NOT NULL,
+    principal TEXT NOT NULL DEFAULT 'anonymous'  -- whose job it was (schema 7)
 );
 -- Small results, committed with the job's terminal state (no file, no extra fsync).
 -- Keyed by the job's seq (schema 4; before, by its random id): inserts append.
@@ -153,7 +154,11 @@ INSERT INTO idempotency_keys (seq, principal, key, job_id, fingerprint, job_dele
     ORDER BY 1;  -- appends
 DROP TABLE idempotency_keys_v5;
 )sql";
-constexpr int schema_version = 6;  // 5: journal_state; 6: ids lead to their seq (see above)
+// Schema 7: a tombstone says whose job it was (another principal must get 404, not 410).
+constexpr const char* migrate_tombstones_to_7 = R"sql(
+ALTER TABLE tombstones ADD COLUMN principal TEXT NOT NULL DEFAULT 'anonymous';
+)sql";
+constexpr int schema_version = 7;  // 5: journal_state; 6: ids lead to their seq; 7: see above
 
 // job_seq(id) in SQL: the seq inside a job id (NULL unless 32 hex digits).
 void job_seq_function(sqlite3_context* context, int, sqlite3_value** args) {
@@ -199,6 +204,7 @@ job_ids::key migrate_schema(sqlite_connection& db) {
         db.exec(migrate_keys_to_6_after);
     }
     if (version == 3) db.exec(migrate_results_3_to_4_after);
+    if (version >= 1 && version < 7) db.exec(migrate_tombstones_to_7);
     job_ids::key key{};
     {
         sqlite_statement s(db.handle(), "SELECT key FROM job_id_key WHERE id=1");

@@ -143,6 +143,34 @@ TEST_F(auth_test, each_principal_sees_only_its_own_jobs_uploads_and_keys) {
     for (const auto& token : {billing, payroll, ops}) EXPECT_EQ(d.log().find(token.substr(4)), std::string::npos);
 }
 
+// A deleted job's tombstone is its owner's too: once the job has left memory (a restart),
+// another principal still gets 404, not the 410 that would say it existed.
+TEST_F(auth_test, a_deleted_job_stays_invisible_to_other_principals_after_a_restart) {
+    const auto billing = create_key("billing", tenant);
+    const auto payroll = create_key("payroll", tenant);
+    const auto ops = create_key("ops", {"admin"});
+    d.start();
+    const auto submitted = d.submit("hello", {{"name", "billing"}}, as(billing));
+    ASSERT_EQ(submitted.status, 202u) << submitted.body;
+    const std::string id = submitted.member("id");
+    const std::string job = "/v1/jobs/" + id;
+    EXPECT_EQ(d.wait_terminal(id, 30s, as(billing)).value("status", ""), "succeeded");
+    ASSERT_EQ(d.del(job, as(billing)).status, 204u);
+    for (int run = 0; run < 2; ++run) {  // in memory, then from the store's tombstone
+        SCOPED_TRACE(run == 0 ? "in memory" : "after a restart");
+        expect_problem(d.get(job, as(payroll)), 404, "job-not-found");
+        expect_problem(d.post(job + "/cancel", "", as(payroll)), 404, "job-not-found");
+        expect_problem(d.del(job, as(payroll)), 404, "job-not-found");
+        expect_problem(d.get(job, as(billing)), 410, "job-gone");
+        expect_problem(d.get(job, as(ops)), 410, "job-gone");
+        EXPECT_EQ(d.del(job, as(billing)).status, 204u);
+        if (run == 0) {
+            ASSERT_EQ(d.stop(), 0);
+            d.start();
+        }
+    }
+}
+
 TEST_F(auth_test, a_revoked_key_is_refused_from_the_reload_on_even_on_an_open_connection) {
     const auto billing = create_key("billing", tenant);
     d.start();

@@ -330,7 +330,7 @@ PRAGMA user_version = 1;
     EXPECT_EQ(d.get("/v1/jobs/aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa/result").json().value("greeting", ""), "Hello, v1!");
     EXPECT_EQ(d.get("/v1/jobs/bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb/result").body, "old");
     sqlite_reader db((d.dir() / "state" / "ticketd.db").string());
-    EXPECT_EQ(db.rows("PRAGMA user_version"), std::vector<std::string>{"6"});
+    EXPECT_EQ(db.rows("PRAGMA user_version"), std::vector<std::string>{"7"});
 }
 
 // Schema 3 kept inline results keyed by the job's id and key bindings in a rowid table with
@@ -372,11 +372,13 @@ PRAGMA user_version = 3;
     expect_problem(gone, 422, "idempotency-key-reused");
     EXPECT_EQ(gone.json().value("jobId", ""), "dddddddddddddddddddddddddddddddd");
     sqlite_reader db((d.dir() / "state" / "ticketd.db").string());
-    EXPECT_EQ(db.rows("PRAGMA user_version"), std::vector<std::string>{"6"});
+    EXPECT_EQ(db.rows("PRAGMA user_version"), std::vector<std::string>{"7"});
     EXPECT_EQ(db.rows("SELECT seq FROM results"), db.rows("SELECT seq FROM jobs WHERE id='cccccccccccccccccccccccccccccccc'"));
     EXPECT_EQ(db.rows("SELECT key, job_deleted FROM idempotency_keys ORDER BY key"),
               (std::vector<std::string>{"gone|1", "k3|0"}));
     EXPECT_EQ(db.rows("SELECT name FROM sqlite_master WHERE name='keys_by_job'"), std::vector<std::string>{});
+    // Schema 7: a tombstone names whose job it was; the ones from before are anonymous's.
+    EXPECT_EQ(db.rows("SELECT principal FROM tombstones"), std::vector<std::string>{"anonymous"});
     // Schema 6: no index on the job id any more; the old ids are listed with their seq,
     // new jobs are numbered after every seq given before (41, since deleted), and a
     // removed old job leaves the list.

@@ -89,7 +89,10 @@ class fake_job_store final : public job_store {
             {
                 std::lock_guard lock(mutex_);
                 if (const auto it = jobs_.find(id); it != jobs_.end()) out.job = it->second;
-                else out.gone = tombstones_.count(id) > 0;
+                else if (const auto t = tombstones_.find(id); t != tombstones_.end()) {
+                    out.gone = true;
+                    out.gone_principal = t->second.principal;
+                }
             }
             done(std::move(out));
         });

@@ -136,6 +136,16 @@ TEST(job_write, every_field_survives_the_round_trip) {
     EXPECT_EQ(removal_back.job_id(), "eeeeeeeeeeeeeeeeeeeeeeeeeeeeeeee");
     EXPECT_EQ(removal_back.removal.type, "import");
     EXPECT_EQ(removal_back.removal.expires_at, 1790086400000);
+    EXPECT_EQ(removal_back.removal.principal, "anonymous");
+
+    // A removal names whose job it was; one written before it did (no principal at its
+    // end) belongs to anonymous.
+    removal.removal.principal = "billing";
+    bytes.clear();
+    encode(removal, bytes);
+    EXPECT_EQ(decode_job_write(bytes).removal.principal, "billing");
+    bytes.resize(bytes.size() - sizeof(uint32_t) - std::string("billing").size());
+    EXPECT_EQ(decode_job_write(bytes).removal.principal, "anonymous");
 }
 
 TEST(job_write, decoding_refuses_what_it_did_not_write) {
