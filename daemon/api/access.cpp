@@ -16,13 +16,35 @@ std::string_view detail_of(auth_failure f) {
         case auth_failure::unknown_key: return "the API key is not valid";
         case auth_failure::expired: return "the API key has expired; ask for a new one";
         case auth_failure::revoked: return "the API key was revoked";
+        case auth_failure::no_certificate:
+            return "the client certificate has no name to map to a principal (auth.mtls_identity)";
+        case auth_failure::unknown_principal:
+            return "the client certificate's name is not a principal in ticketd's keys file";
         case auth_failure::none: break;
     }
     return "";
 }
 }  // namespace
 
+auth_result authenticate(const authenticator& auth, const auth_config& config, const http_request& head) {
+    if (auth.mode() == auth_mode::mtls) {
+        std::optional<std::string_view> name;
+        if (head.peer && config.identity == mtls_identity::common_name) name = head.peer->common_name;
+        if (head.peer && config.identity == mtls_identity::uri && !head.peer->uris.empty()) name = head.peer->uris.front();
+        return auth.authenticate_certificate(name);
+    }
+    // Two Authorization fields: malformed, whichever would have let it in.
+    const auto authorization =
+        head.header_count("authorization") > 1 ? std::optional<std::string_view>("") : head.header("authorization");
+    return auth.authenticate(authorization, now_unix_ms());
+}
+
+unsigned status_of(auth_failure why) {
+    return why == auth_failure::no_certificate || why == auth_failure::unknown_principal ? 403 : 401;
+}
+
 http_response unauthenticated(const problem_context& ctx, auth_failure why) {
+    if (status_of(why) == 403) return make_problem(ctx, 403, "forbidden", detail_of(why));
     auto res = make_problem(ctx, 401, "unauthenticated", detail_of(why));
     // RFC 6750 section 3: the error code only when a token was sent.
     res.set("WWW-Authenticate", why == auth_failure::missing ? R"(Bearer realm="ticketd")"
@@ -31,7 +53,7 @@ http_response unauthenticated(const problem_context& ctx, auth_failure why) {
 }
 
 http_response forbidden(const problem_context& ctx, std::string_view scope) {
-    return make_problem(ctx, 403, "forbidden", "this API key lacks the scope " + std::string(scope),
+    return make_problem(ctx, 403, "forbidden", "this API key or certificate lacks the scope " + std::string(scope),
                         {{"scope", scope}});
 }
 

@@ -1,6 +1,8 @@
-// The answers that refuse a caller (401 with its WWW-Authenticate, 403 naming the scope it
-// lacks) and the one log line each denied request leaves (auth.max_denied_log_lines a second): who (when
-// known), the route and the request id, never the token.
+// Who a request acts for (its bearer token, or its client certificate in auth.mode mtls),
+// the answers that refuse a caller (401 with its WWW-Authenticate; 403 for a certificate
+// that names no principal, or naming the scope a key lacks) and the one log line each
+// denied request leaves (auth.max_denied_log_lines a second): who (when known), the route
+// and the request id, never the token.
 #pragma once
 
 #include "api/problem.hpp"
@@ -11,7 +13,10 @@
 
 namespace ticketd {
 
+auth_result authenticate(const authenticator& auth, const auth_config& config, const http_request& head);
+// 401 for a missing or bad key; 403 for a certificate without a principal entry.
 http_response unauthenticated(const problem_context& ctx, auth_failure why);
+unsigned status_of(auth_failure why);
 http_response forbidden(const problem_context& ctx, std::string_view scope);
 void log_denied(unsigned max_per_second, unsigned status, std::string_view why, const api_key* key, std::string_view route,
                 const http_request& head);

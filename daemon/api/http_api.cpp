@@ -116,14 +116,11 @@ admission admit(const api_context& api, const http_request& head) {
         method_refused();
         return a;
     }
-    // Two Authorization fields: malformed, whichever would have let it in.
-    const auto authorization =
-        head.header_count("authorization") > 1 ? std::optional<std::string_view>("") : head.header("authorization");
-    auto result = api.auth.authenticate(authorization, now_unix_ms());
+    auto result = authenticate(api.auth, api.config.auth, head);
     if (result.failure != auth_failure::none) {
         a.refusal = unauthenticated(ctx, result.failure);
-        log_denied(api.config.auth.max_denied_log_lines, 401, to_string(result.failure), result.key.get(), label_of(a.route),
-                   head);
+        log_denied(api.config.auth.max_denied_log_lines, status_of(result.failure), to_string(result.failure),
+                   result.key.get(), label_of(a.route), head);
         return a;
     }
     a.key = std::move(result.key);

@@ -3,6 +3,7 @@
 #include "app/daemon_app.hpp"
 #include "app/job_types.hpp"
 #include "auth/keys_file.hpp"
+#include "http/tls_credentials.hpp"
 #include "plugins/job_handler.hpp"
 
 #include <arpa/inet.h>
@@ -47,11 +48,16 @@ int check_config(const daemon_options& options) {
     try {
         const auto config = load_effective_config(options);
         const auto types = load_job_types(config);
-        const auto keys = config.auth.mode == auth_mode::api_keys ? load_keys_for(config) : std::vector<api_key>{};
+        const auto keys = load_keys_for(config);
+        const auto tls = config.server.tls.enabled() ? std::make_unique<tls_credentials>(config.server.tls) : nullptr;
         std::cout << "config OK: " << config.file.string() << "\n";
         if (config.auth.mode == auth_mode::api_keys) {
-            std::cout << "  " << keys.size() << " API keys in " << config.auth.keys_file.string() << "\n";
+            std::cout << "  " << keys.keys.size() << " API keys in " << config.auth.keys_file.string() << "\n";
+        } else if (config.auth.mode == auth_mode::mtls) {
+            std::cout << "  " << keys.principals.size() << " certificate principals in " << config.auth.keys_file.string()
+                      << "\n";
         }
+        if (tls) std::cout << "  TLS: " << tls->description() << "\n";
         for (const auto& rt : types) {
             const auto& d = rt->handler->library().descriptor();
             const auto c = rt->config();

@@ -72,7 +72,7 @@ int create(const std::filesystem::path& file, const key_options& o) {
 }
 
 int list(const std::filesystem::path& file) {
-    const auto keys = std::filesystem::exists(file) ? load_keys_file(file) : std::vector<api_key>{};
+    const auto keys = std::filesystem::exists(file) ? load_keys_file(file).keys : std::vector<api_key>{};
     const unix_ms now = now_unix_ms();
     std::cout << std::left << std::setw(18) << "ID" << std::setw(24) << "PRINCIPAL" << std::setw(26) << "CREATED"
               << std::setw(26) << "EXPIRES" << std::setw(34) << "STATE" << "SCOPES\n";

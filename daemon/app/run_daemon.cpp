@@ -12,6 +12,7 @@
 #include "auth/keys_file.hpp"
 #include "embedded/embedded_backend.hpp"
 #include "http/http_server.hpp"
+#include "http/tls_credentials.hpp"
 #include "jobs/job_engine.hpp"
 #include "metrics/daemon_metrics.hpp"
 #include "store/sqlite_schema.hpp"
@@ -75,7 +76,9 @@ std::string restart_only_settings(const daemon_config& c) {
         << c.state_dir << ' ' << c.require_idempotency_key << ' ' << c.idempotency_ttl.count() << ' '
         << c.tombstone_ttl.count() << ' ' << c.drain_timeout.count() << ' ' << c.cancel_grace.count() << ' '
         << c.purge_interval.count() << ' ' << c.max_cached_jobs << ' ' << c.uploads.max_bytes << ' '
-        << c.uploads.ttl.count() << " | " << static_cast<int>(c.auth.mode) << ' ' << c.auth.allow_unauthenticated;
+        << c.uploads.ttl.count() << " | " << static_cast<int>(c.auth.mode) << ' ' << c.auth.allow_unauthenticated
+        << ' ' << static_cast<int>(c.auth.identity) << " | " << s.tls.enabled() << ' ' << s.tls.client_ca.empty() << ' '
+        << s.tls.handshake_timeout.count();
     return out.str();
 }
 
@@ -128,11 +131,17 @@ int run_daemon(const daemon_options& options) {
     std::vector<job_type_ptr> types;
     std::optional<daemon_metrics> metrics_storage;
     std::optional<authenticator> auth;
+    std::shared_ptr<const tls_credentials> tls;
     int lock_fd = -1;
     try {
         config = load_effective_config(options);
         auth.emplace(config.auth.mode);
-        if (config.auth.mode == auth_mode::api_keys) auth->set_keys(load_keys_for(config));
+        auto keys = load_keys_for(config);
+        auth->set_keys(std::move(keys.keys), keys.principals);
+        if (config.server.tls.enabled()) {
+            tls = std::make_shared<const tls_credentials>(config.server.tls);
+            log_info("tls: " + tls->description());
+        }
         metrics_storage.emplace(TICKETD_VERSION, config.metrics.enabled);
         fs::create_directories(config.state_dir);
         lock_fd = lock_state_dir(config.state_dir);
@@ -207,12 +216,14 @@ int run_daemon(const daemon_options& options) {
         connection_io.push_back(more_io.back().get());
     }
     http_server server(io, config.server, api, connection_io);
+    server.use_tls(tls);
     // /metrics on a separate address when metrics.listen is set (e.g. private network).
     const bool separate_metrics = config.metrics.enabled && !config.metrics.listen_host.empty();
     metrics_endpoint metrics_api(metrics);
     server_config metrics_server_config = config.server;
     metrics_server_config.listen_host = config.metrics.listen_host;
     metrics_server_config.listen_port = config.metrics.listen_port;
+    metrics_server_config.tls = {};  // a private address, plain HTTP (docs/security.md)
     std::optional<http_server> metrics_server;
     if (separate_metrics) metrics_server.emplace(io, metrics_server_config, metrics_api);
     try {
@@ -242,7 +253,7 @@ int run_daemon(const daemon_options& options) {
     std::string base_url = config.server.public_base_url;
     if (base_url.empty()) {
         const bool v6 = config.server.listen_host.find(':') != std::string::npos;
-        base_url = "http://" + (v6 ? "[" + config.server.listen_host + "]" : config.server.listen_host) + ":" +
+        base_url = (tls ? "https://" : "http://") + (v6 ? "[" + config.server.listen_host + "]" : config.server.listen_host) + ":" +
                    std::to_string(port);
     }
     api.set_base_url(base_url);
@@ -275,18 +286,27 @@ int run_daemon(const daemon_options& options) {
         bool ok = true;
         try {
             const daemon_config next = load_effective_config(options);
-            const auto keys = config.auth.mode == auth_mode::api_keys ? load_keys_for(next) : std::vector<api_key>{};
+            // The keys and the certificate are loaded before anything is applied: all or nothing.
+            // (A change of auth.mode or of TLS on/off waits for a restart.)
+            const bool same_mode = config.auth.mode == next.auth.mode;
+            auto keys = same_mode ? load_keys_for(next) : keys_document{};
+            std::shared_ptr<const tls_credentials> next_tls;
+            if (tls && next.server.tls.enabled()) next_tls = std::make_shared<const tls_credentials>(next.server.tls);
             const std::string summary = engine.reload(next.job_types, [&](const job_type_config& t) {
                 return make_job_type(next, t, &metrics);
             });
             if (restart_only_settings(next) != restart_only_settings(config)) {
-                log_warning("reload: server, metrics, state_dir, idempotency, jobs, uploads or auth.mode settings changed; "
+                log_warning("reload: server (but its TLS files), metrics, state_dir, idempotency, jobs, uploads or auth.mode settings changed; "
                             "they take effect after a restart");
             }
-            if (config.auth.mode == auth_mode::api_keys) auth->set_keys(keys);  // a mode change waits for a restart
+            const size_t key_count = keys.keys.size(), principal_count = keys.principals.size();
+            if (same_mode) auth->set_keys(std::move(keys.keys), keys.principals);
+            if (next_tls) server.use_tls(next_tls);  // new connections; open ones keep theirs
             metrics.set_config_reload(true, now_s);
             outcome = "reload: applied " + config.file.string() + ": " + summary;
-            if (config.auth.mode == auth_mode::api_keys) outcome += "; " + std::to_string(keys.size()) + " API keys";
+            if (config.auth.mode == auth_mode::api_keys) outcome += "; " + std::to_string(key_count) + " API keys";
+            if (config.auth.mode == auth_mode::mtls) outcome += "; " + std::to_string(principal_count) + " certificate principals";
+            if (next_tls) outcome += "; tls: " + next_tls->description();
         } catch (const std::exception& e) {
             metrics.set_config_reload(false, now_s);
             outcome = std::string("reload refused, the running configuration is unchanged: ") + e.what();

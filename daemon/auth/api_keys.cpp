@@ -74,8 +74,23 @@ bool is_principal_name(std::string_view name) {
            });
 }
 
-key_table::key_table(std::vector<api_key> keys) : keys_(std::move(keys)) {
+key_table::key_table(std::vector<api_key> keys, const std::vector<principal_grant>& principals)
+    : keys_(std::move(keys)) {
     for (size_t i = 0; i < keys_.size(); ++i) by_id_.emplace(keys_[i].id, i);
+    principals_.reserve(principals.size());  // the index points into it
+    for (const auto& p : principals) {
+        api_key& k = principals_.emplace_back();
+        k.id = "certificate";
+        k.principal = p.name;
+        k.scope_names = p.scope_names;
+        k.scopes = p.scopes;
+        by_principal_.emplace(k.principal, principals_.size() - 1);
+    }
+}
+
+const api_key* key_table::find_principal(std::string_view name) const {
+    const auto it = by_principal_.find(name);
+    return it == by_principal_.end() ? nullptr : &principals_[it->second];
 }
 
 const api_key* key_table::find(std::string_view id) const {

@@ -34,6 +34,20 @@ struct api_key {
     std::optional<unix_ms> revoked_at;
 };
 
+// A principal that authenticates by client certificate (auth.mode mtls), with its scopes:
+// a `principals:` entry of the keys file.
+struct principal_grant {
+    std::string name;
+    std::vector<std::string> scope_names;  // as written
+    scope_set scopes;
+};
+
+// What a keys file holds.
+struct keys_document {
+    std::vector<api_key> keys;
+    std::vector<principal_grant> principals;
+};
+
 // A new key and its token (shown once, never stored).
 struct issued_key {
     api_key key;
@@ -51,18 +65,23 @@ bool token_matches(const api_key& key, std::string_view token);
 // certificate's CN or a SAN URI such as spiffe://example.org/billing).
 bool is_principal_name(std::string_view name);
 
-// The keys in force, looked up by id. Immutable once built: a reload builds a new one.
+// The keys in force, looked up by id, and the certificate principals, by name. Immutable
+// once built: a reload builds a new one.
 class key_table {
    public:
-    explicit key_table(std::vector<api_key> keys);
+    explicit key_table(std::vector<api_key> keys, const std::vector<principal_grant>& principals = {});
     key_table(const key_table&) = delete;  // the index points into keys_
     key_table& operator=(const key_table&) = delete;
     const api_key* find(std::string_view id) const;
+    // A certificate principal's grant, as a key whose id is "certificate" (for the log).
+    const api_key* find_principal(std::string_view name) const;
     const std::vector<api_key>& keys() const { return keys_; }
 
    private:
     std::vector<api_key> keys_;
+    std::vector<api_key> principals_;
     std::unordered_map<std::string_view, size_t> by_id_;
+    std::unordered_map<std::string_view, size_t> by_principal_;
 };
 
 }  // namespace ticketd

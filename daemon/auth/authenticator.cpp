@@ -12,6 +12,8 @@ std::string_view to_string(auth_failure f) {
         case auth_failure::unknown_key: return "unknown key";
         case auth_failure::expired: return "expired key";
         case auth_failure::revoked: return "revoked key";
+        case auth_failure::no_certificate: return "no client certificate name";
+        case auth_failure::unknown_principal: return "certificate names no principal";
     }
     return "?";
 }
@@ -23,8 +25,16 @@ authenticator::authenticator(auth_mode mode) : mode_(mode), keys_(std::make_shar
     anonymous_ = std::move(anonymous);
 }
 
-void authenticator::set_keys(std::vector<api_key> keys) {
-    keys_.store(std::make_shared<const key_table>(std::move(keys)));
+void authenticator::set_keys(std::vector<api_key> keys, const std::vector<principal_grant>& principals) {
+    keys_.store(std::make_shared<const key_table>(std::move(keys), principals));
+}
+
+auth_result authenticator::authenticate_certificate(std::optional<std::string_view> name) const {
+    if (!name || name->empty()) return {auth_failure::no_certificate, nullptr};
+    const std::shared_ptr<const key_table> table = keys_.load();
+    const api_key* grant = table->find_principal(*name);
+    if (grant == nullptr) return {auth_failure::unknown_principal, nullptr};
+    return {auth_failure::none, std::shared_ptr<const api_key>(table, grant)};
 }
 
 auth_result authenticator::authenticate(std::optional<std::string_view> authorization, unix_ms now) const {

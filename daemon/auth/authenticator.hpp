@@ -1,7 +1,8 @@
 // Who a request comes from: the key its `Authorization: Bearer` token names, checked
 // against the keys in force (replaced whole at a reload, so a revoked key stops working
-// at the next request on any connection). In auth.mode `none` every request is the one
-// principal `anonymous`, with every scope but admin.
+// at the next request on any connection); in auth.mode `mtls`, the principal its client
+// certificate names, with the scopes of the keys file's entry for it. In auth.mode `none`
+// every request is the one principal `anonymous`, with every scope but admin.
 #pragma once
 
 #include "auth/api_keys.hpp"
@@ -14,7 +15,7 @@
 
 namespace ticketd {
 
-enum class auth_failure { none, missing, malformed, unknown_key, expired, revoked };
+enum class auth_failure { none, missing, malformed, unknown_key, expired, revoked, no_certificate, unknown_principal };
 std::string_view to_string(auth_failure f);  // "no key", "malformed", "unknown key", ...
 
 struct auth_result {
@@ -29,10 +30,12 @@ class authenticator {
     explicit authenticator(auth_mode mode);
 
     auth_mode mode() const { return mode_; }
-    // The keys in force from now on (at start and at each reload).
-    void set_keys(std::vector<api_key> keys);
+    // The keys and certificate principals in force from now on (at start and at each reload).
+    void set_keys(std::vector<api_key> keys, const std::vector<principal_grant>& principals = {});
     // `authorization`: the request's Authorization header, if it has one.
     auth_result authenticate(std::optional<std::string_view> authorization, unix_ms now) const;
+    // auth.mode mtls: `name` is the verified client certificate's (auth.mtls_identity).
+    auth_result authenticate_certificate(std::optional<std::string_view> name) const;
 
    private:
     const auth_mode mode_;

@@ -10,6 +10,9 @@
 //       created: 2026-12-07T10:00:00.000Z
 //       expires: 2027-03-07T10:00:00.000Z   # optional
 //       revoked: 2026-12-08T09:00:00.000Z   # optional: set by `ticketd keys revoke`
+//   principals:                  # auth.mode mtls: a client certificate's name -> scopes
+//     - name: billing            # (written by hand; the commands keep them)
+//       scopes: [jobs:submit:report, jobs:read]
 #pragma once
 
 #include "auth/api_keys.hpp"
@@ -22,15 +25,16 @@
 namespace ticketd {
 
 // Throws config_error naming file:line:column, what was expected and the fix.
-std::vector<api_key> load_keys_file(const std::filesystem::path& file);
+keys_document load_keys_file(const std::filesystem::path& file);
 
-// The keys of auth.keys_file for a start or a reload; a missing file is a config_error
-// saying how to make the first key.
-std::vector<api_key> load_keys_for(const daemon_config& config);
+// The keys of auth.keys_file for a start or a reload (none in auth.mode none); a missing
+// file is a config_error saying how to make the first key.
+keys_document load_keys_for(const daemon_config& config);
 
-std::string render_keys_file(const std::vector<api_key>& keys);
+std::string render_keys_file(const keys_document& document);
 
-// Reads the file (none yet: no keys), lets `change` edit the keys, writes the result
+// Reads the file (none yet: no keys), lets `change` edit the keys (the principals are
+// kept as they are), writes the result
 // durably, all under an exclusive lock on `<file>.lock` so that two commands at once
 // cannot lose an entry. Throws config_error or std::system_error.
 void update_keys_file(const std::filesystem::path& file, const std::function<void(std::vector<api_key>&)>& change);

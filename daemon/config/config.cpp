@@ -269,6 +269,18 @@ daemon_config load_config(const fs::path& file_arg) {
         server.integer("max_connections_per_client", s.max_connections_per_client, 1, 1'000'000));
     s.max_waiters = static_cast<unsigned>(server.integer("max_waiters", s.max_waiters, 0, 1'000'000));
     s.max_wait = server.duration("max_wait", s.max_wait, milliseconds(0), milliseconds(3600'000));
+    auto tls = server.child("tls");
+    if (tls.node() && !tls.node().IsNull()) {
+        s.tls.certificate = resolve(dir, tls.string("certificate", ""));
+        s.tls.private_key = resolve(dir, tls.string("private_key", ""));
+        if (!tls.get("certificate") || !tls.get("private_key")) {
+            tls.fail(tls.node(), "'server.tls' needs both 'certificate' and 'private_key'",
+                     "name the PEM files of the server's certificate (with its chain) and of its key");
+        }
+        if (tls.get("client_ca")) s.tls.client_ca = resolve(dir, tls.string("client_ca", ""));
+        s.tls.handshake_timeout = tls.duration("handshake_timeout", s.tls.handshake_timeout, one_ms, day);
+    }
+    tls.finish();
     server.finish();
 
     auto metrics = top.child("metrics");
@@ -299,9 +311,20 @@ daemon_config load_config(const fs::path& file_arg) {
     auto auth = top.child("auth");
     const std::string mode = auth.string("mode", "none");
     if (mode == "api_keys") c.auth.mode = auth_mode::api_keys;
+    else if (mode == "mtls") c.auth.mode = auth_mode::mtls;
     else if (mode != "none") {
-        auth.fail(*auth.get("mode"), "'auth.mode' must be none or api_keys, found '" + mode + "'",
+        auth.fail(*auth.get("mode"), "'auth.mode' must be none, api_keys or mtls, found '" + mode + "'",
                   "write api_keys to require a key on every request (see docs/security.md), or none");
+    }
+    if (c.auth.mode == auth_mode::mtls && s.tls.client_ca.empty()) {
+        auth.fail(*auth.get("mode"), "'auth.mode: mtls' needs client certificates, but server.tls.client_ca is not set",
+                  "set server.tls.certificate, private_key and client_ca (see docs/security.md, TLS)");
+    }
+    const std::string identity = auth.string("mtls_identity", "common_name");
+    if (identity == "uri") c.auth.identity = mtls_identity::uri;
+    else if (identity != "common_name") {
+        auth.fail(*auth.get("mtls_identity"), "'auth.mtls_identity' must be common_name or uri, found '" + identity + "'",
+                  "write common_name (the subject's CN) or uri (the first URI in subjectAltName, e.g. spiffe://...)");
     }
     c.auth.keys_file = resolve(dir, auth.string("keys_file", "keys.yaml"));
     c.auth.allow_unauthenticated = auth.boolean("allow_unauthenticated", false);

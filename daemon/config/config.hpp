@@ -19,6 +19,17 @@ class config_error : public std::runtime_error {
     using std::runtime_error::runtime_error;
 };
 
+// server.tls: HTTPS on server.listen (TLS 1.2 and 1.3). With client_ca, every client must
+// present a certificate that CA issued (mTLS).
+struct tls_config {
+    std::filesystem::path certificate;  // PEM: the server's certificate, then its chain
+    std::filesystem::path private_key;  // PEM
+    std::filesystem::path client_ca;    // PEM: the CAs client certificates must chain to
+    milliseconds handshake_timeout{10'000};
+
+    bool enabled() const { return !certificate.empty(); }
+};
+
 struct server_config {
     std::string listen_host = "127.0.0.1";
     uint16_t listen_port = 8080;
@@ -37,6 +48,7 @@ struct server_config {
     unsigned max_connections_per_client = 256;  // per client IP address
     unsigned max_waiters = 5'000;
     milliseconds max_wait{30'000};
+    tls_config tls;
 };
 
 struct metrics_config {
@@ -45,11 +57,14 @@ struct metrics_config {
     uint16_t listen_port = 0;
 };
 
-enum class auth_mode { none, api_keys };
+enum class auth_mode { none, api_keys, mtls };
+// Which name of a client certificate is its principal (auth.mode mtls).
+enum class mtls_identity { common_name, uri };
 
 struct auth_config {
     auth_mode mode = auth_mode::none;
     std::filesystem::path keys_file;     // auth.keys_file (default keys.yaml next to ticketd.yaml)
+    mtls_identity identity = mtls_identity::common_name;  // auth.mtls_identity
     bool allow_unauthenticated = false;  // mode none on an address other than loopback
     unsigned max_denied_log_lines = 20;  // per second; the rest are counted in one line
 };

@@ -37,6 +37,12 @@ class client_gone_signal {
 
 struct http_response;
 
+// The names in a client certificate that the TLS handshake verified (server.tls.client_ca).
+struct peer_certificate {
+    std::string common_name;        // the subject's CN, "" if it has none
+    std::vector<std::string> uris;  // subjectAltName URIs, in order
+};
+
 // How the handler wants a request's body read (asked once its header has arrived).
 struct body_plan {
     std::shared_ptr<body_sink> sink;      // null: read the body into http_request::body
@@ -57,6 +63,8 @@ struct http_request {
     std::shared_ptr<client_gone_signal> client_gone = std::make_shared<client_gone_signal>();
     // What the handler's plan_body decided about this request (its body_plan::note).
     std::shared_ptr<const void> handler_note;
+    // The connection's verified client certificate (mTLS), null without one.
+    std::shared_ptr<const peer_certificate> peer;
 
     std::optional<std::string_view> header(std::string_view lower_name) const;
     size_t header_count(std::string_view lower_name) const;

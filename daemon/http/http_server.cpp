@@ -138,6 +138,10 @@ void http_server::adopt(int listening_fd) {
     do_accept(state_);
 }
 
+void http_server::use_tls(std::shared_ptr<const tls_credentials> credentials) {
+    state_->tls.store(std::move(credentials));
+}
+
 uint16_t http_server::port() const { return state_->port; }
 
 unsigned http_server::connections() const { return state_->connections.load(); }

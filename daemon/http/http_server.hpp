@@ -21,6 +21,8 @@ class io_context;
 
 namespace ticketd {
 
+class tls_credentials;
+
 class http_server {
    public:
     http_server(boost::asio::io_context& io, const server_config& config, request_handler& handler,
@@ -31,6 +33,8 @@ class http_server {
     void listen();
     // Accepts on a socket that is already listening (systemd socket activation).
     void adopt(int listening_fd);
+    // Serves HTTPS with these from the next connection on (before listen(), and at a reload).
+    void use_tls(std::shared_ptr<const tls_credentials> credentials);
     // Stops accepting new connections (existing ones finish their current request).
     void stop_accepting();
     uint16_t port() const;

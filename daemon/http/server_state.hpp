@@ -10,6 +10,7 @@
 #include <boost/asio/steady_timer.hpp>
 
 #include <atomic>
+#include <memory>
 #include <mutex>
 #include <string>
 #include <unordered_map>
@@ -51,6 +52,8 @@ struct http_server::state {
     // Bytes of request bodies held in memory now, over all connections (max_body_memory).
     std::atomic<uint64_t> body_memory{0};
     std::atomic<bool> accepting{true};
+    // Set: connections speak TLS with these (replaced at a reload; a connection keeps its own).
+    std::atomic<std::shared_ptr<const tls_credentials>> tls;
     uint16_t port = 0;  // set once by listen(), before accepting starts
 };
 

@@ -1,12 +1,14 @@
-// One class, longer than most files here (about 550 lines): a connection is one state
-// machine (read the head, read or stream the body, dispatch, write, linger, close) whose
-// steps share the connection's buffers, parsers, deadlines and flags; split over files,
-// its transitions could no longer be read in one place. Beast's bodies, the checks of a
-// request's head and the listener are in files of their own.
+// One class, longer than most files here (about 600 lines): a connection is one state
+// machine (TLS handshake, read the head, read or stream the body, dispatch, write, linger,
+// close) whose steps share the connection's buffers, parsers, deadlines and flags; split
+// over files, its transitions could no longer be read in one place. It is a template on
+// its stream, plain TCP or TLS over it: the same code serves both. Beast's bodies, the
+// checks of a request's head, the TLS credentials and the listener are in files of their own.
 #include "http/session.hpp"
 
 #include "http/beast_bodies.hpp"
 #include "http/request_head.hpp"
+#include "http/tls_credentials.hpp"
 #include "system/log.hpp"
 #include "system/random_id.hpp"
 
@@ -15,7 +17,9 @@
 #include <boost/asio/write.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
+#include <boost/beast/ssl.hpp>
 
+#include <poll.h>
 #include <sys/socket.h>
 
 #include <algorithm>
@@ -23,6 +27,7 @@
 #include <cerrno>
 #include <mutex>
 #include <optional>
+#include <type_traits>
 
 namespace ticketd {
 
@@ -31,12 +36,22 @@ namespace http = beast::http;
 
 namespace {
 
-class session : public std::enable_shared_from_this<session> {
+using plain_stream = beast::basic_stream<tcp, net::io_context::executor_type>;
+using tls_stream = beast::ssl_stream<plain_stream>;
+
+template <class Stream>
+class session : public std::enable_shared_from_this<session<Stream>> {
+    static constexpr bool tls = std::is_same_v<Stream, tls_stream>;
+    using std::enable_shared_from_this<session<Stream>>::shared_from_this;
+    using std::enable_shared_from_this<session<Stream>>::weak_from_this;
+
    public:
     // `client` is the peer's address as a key; the caller has counted it in st->clients.
-    session(connection_socket&& socket, std::shared_ptr<http_server::state> st, bool over_capacity,
-            std::string client)
-        : stream_(std::move(socket)),
+    // `credentials`: the TLS context to handshake with (a TLS session only).
+    session(connection_socket&& socket, std::shared_ptr<const tls_credentials> credentials,
+            std::shared_ptr<http_server::state> st, bool over_capacity, std::string client)
+        : stream_(make_stream(std::move(socket), credentials.get())),
+          credentials_(std::move(credentials)),
           // What one connection may hold: a header, a pending chunk-size line or trailer, one read.
           buffer_(st->config.max_header_bytes + st->config.max_chunk_header_bytes + 64 * 1024),
           st_(std::move(st)),
@@ -56,9 +71,13 @@ class session : public std::enable_shared_from_this<session> {
     void run() {
         net::dispatch(stream_.get_executor(), [self = shared_from_this()] {
             if (self->over_capacity_) {
-                // No lingering here: a connection over a cap is shed at once.
+                // No lingering here: a connection over a cap is shed at once (a TLS one
+                // before its handshake: an answer would cost the handshake it is shed to save).
+                if constexpr (tls) return self->close();
                 self->reply_error(503, "unavailable", "too many connections (from this address, or in all); retry later",
                                   new_random_id(), false);
+            } else if constexpr (tls) {
+                self->handshake();
             } else {
                 self->do_read();
             }
@@ -66,6 +85,24 @@ class session : public std::enable_shared_from_this<session> {
     }
 
    private:
+    static Stream make_stream(connection_socket&& socket, const tls_credentials* credentials) {
+        if constexpr (tls) return Stream(std::move(socket), credentials->context());
+        else return Stream(std::move(socket));
+    }
+    // The TCP stream under TLS (or the stream itself): its deadlines and its socket.
+    plain_stream& tcp_layer() { return beast::get_lowest_layer(stream_); }
+
+    // A failed handshake (a scanner, an untrusted or expired client certificate) closes
+    // the connection without a log line: clients can make as many as they like.
+    void handshake() {
+        tcp_layer().expires_after(st_->config.tls.handshake_timeout);
+        stream_.async_handshake(net::ssl::stream_base::server, [self = shared_from_this()](beast::error_code ec) {
+            if (ec) return self->close();
+            if (self->credentials_->verifies_clients()) self->peer_ = peer_certificate_of(self->stream_.native_handle());
+            self->do_read();
+        });
+    }
+
     void do_read() {
         header_parser_.emplace();
         header_parser_->header_limit(static_cast<std::uint32_t>(st_->config.max_header_bytes));
@@ -77,9 +114,9 @@ class session : public std::enable_shared_from_this<session> {
             return;
         }
         // Idle phase: wait for the first bytes of the next request.
-        stream_.expires_after(st_->config.idle_timeout);
+        tcp_layer().expires_after(st_->config.idle_timeout);
         stream_.async_read_some(buffer_.prepare(8192),
-                                beast::bind_front_handler(&session::on_first_bytes, shared_from_this()));
+                                beast::bind_front_handler(&session<Stream>::on_first_bytes, shared_from_this()));
     }
 
     void on_first_bytes(beast::error_code ec, std::size_t n) {
@@ -90,9 +127,9 @@ class session : public std::enable_shared_from_this<session> {
 
     void read_request() {
         // The whole request must arrive within request_timeout: a trickling client is cut off.
-        stream_.expires_after(st_->config.request_timeout);
+        tcp_layer().expires_after(st_->config.request_timeout);
         http::async_read_header(stream_, buffer_, *header_parser_,
-                                beast::bind_front_handler(&session::on_header, shared_from_this()));
+                                beast::bind_front_handler(&session<Stream>::on_header, shared_from_this()));
     }
 
     void on_header(beast::error_code ec, std::size_t) {
@@ -187,10 +224,12 @@ class session : public std::enable_shared_from_this<session> {
                                    std::to_string(st_->config.max_chunk_header_bytes) + " bytes",
                                request_.request_id);
         }
-        if (streaming_) stream_.expires_at(streamed_body_deadline());
+        if (streaming_) tcp_layer().expires_at(streamed_body_deadline());
         stream_.async_read_some(buffer_.prepare(64 * 1024),
                                 [self = shared_from_this(), &parser](beast::error_code rec, std::size_t n) {
-                                    if (rec == net::error::eof) rec = http::error::partial_message;
+                                    if (rec == net::error::eof || rec == net::ssl::error::stream_truncated) {
+                                        rec = http::error::partial_message;
+                                    }
                                     if (rec) return self->on_body_read(rec, 0);
                                     self->buffer_.commit(n);
                                     self->body_received_ += n;
@@ -241,6 +280,7 @@ class session : public std::enable_shared_from_this<session> {
             request_.headers.emplace_back(std::move(name), std::string(field.value()));
         }
         head_expect_ = std::string(msg[http::field::expect]);
+        request_.peer = peer_;
         if (const auto problem = check_request_head(request_, msg.version(), request_id); !problem.empty()) {
             reply_error(400, "invalid-request", problem, request_id);
             return false;
@@ -251,8 +291,9 @@ class session : public std::enable_shared_from_this<session> {
     void on_read(beast::error_code ec, std::size_t, uint64_t limit = 0) {
         if (ec == http::error::end_of_stream || ec == beast::error::timeout || ec == net::error::eof ||
             ec == net::error::connection_reset || ec == net::error::operation_aborted ||
-            ec == http::error::partial_message) {
-            return close();
+            ec == http::error::partial_message || ec.category() == net::error::get_ssl_category() ||
+            ec == net::ssl::error::stream_truncated) {
+            return close();  // under TLS: the client closed without close_notify, or broke the protocol
         }
         const std::string request_id = request_.request_id.empty() ? new_random_id() : request_.request_id;
         if (ec == http::error::body_limit) {
@@ -342,13 +383,18 @@ class session : public std::enable_shared_from_this<session> {
     void watch_for_hangup() {
         if (!awaiting_answer_ || watching_) return;
         watching_ = true;
-        stream_.socket().async_wait(net::socket_base::wait_read, [self = shared_from_this()](beast::error_code ec) {
+        tcp_layer().socket().async_wait(net::socket_base::wait_read, [self = shared_from_this()](beast::error_code ec) {
             if (ec == net::error::operation_aborted) return;  // write() cancelled it
             self->watching_ = false;
             if (ec || !self->awaiting_answer_) return;
             char byte;
-            const ssize_t n = ::recv(self->stream_.socket().native_handle(), &byte, 1, MSG_PEEK | MSG_DONTWAIT);
-            if (n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)) {
+            const ssize_t n = ::recv(self->tcp_layer().socket().native_handle(), &byte, 1, MSG_PEEK | MSG_DONTWAIT);
+            bool gone = n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR);
+            // Under TLS the bytes may be the client's close_notify: whether it also closed
+            // its side (the FIN behind them) tells. (One whose FIN comes in a later segment
+            // is noticed when the answer is written.)
+            if constexpr (tls) gone = gone || (n > 0 && self->peer_closed());
+            if (gone) {
                 self->awaiting_answer_ = false;
                 self->client_gone_->fire();
                 return self->close();
@@ -356,6 +402,11 @@ class session : public std::enable_shared_from_this<session> {
             if (n < 0) self->watch_for_hangup();
             // n > 0: a pipelined request; it is read after this answer.
         });
+    }
+
+    bool peer_closed() {
+        pollfd p{tcp_layer().socket().native_handle(), POLLRDHUP, 0};
+        return ::poll(&p, 1, 0) == 1 && (p.revents & (POLLRDHUP | POLLHUP | POLLERR)) != 0;
     }
 
     // A handler threw: logged once, answered 500 with the request id, connection closed.
@@ -389,10 +440,10 @@ class session : public std::enable_shared_from_this<session> {
         if (watching_) {
             watching_ = false;
             beast::error_code ignored;
-            stream_.socket().cancel(ignored);  // ends watch_for_hangup's wait
+            tcp_layer().socket().cancel(ignored);  // ends watch_for_hangup's wait
         }
-        if (!stream_.socket().is_open()) return;  // the client went away meanwhile
-        stream_.expires_after(st_->config.write_timeout);
+        if (!tcp_layer().socket().is_open()) return;  // the client went away meanwhile
+        tcp_layer().expires_after(st_->config.write_timeout);
         const bool bodyless = head_ || r.status == 204 || r.status == 304;
         if (!r.file_path.empty()) {
             file_part_body::value_type part;
@@ -443,7 +494,7 @@ class session : public std::enable_shared_from_this<session> {
         if (r.status != 204 && r.status != 304) append_field("Content-Length", std::to_string(r.body.size()));
         out_ += "\r\n";
         if (!bodyless) out_ += r.body;
-        net::async_write(stream_, net::buffer(out_), beast::bind_front_handler(&session::on_write, shared_from_this()));
+        net::async_write(stream_, net::buffer(out_), beast::bind_front_handler(&session<Stream>::on_write, shared_from_this()));
     }
 
     void append_field(std::string_view name, std::string_view value) {
@@ -470,7 +521,7 @@ class session : public std::enable_shared_from_this<session> {
             generator_.reset();
             return on_write(ec, 0);
         }
-        stream_.expires_after(st_->config.write_timeout);
+        tcp_layer().expires_after(st_->config.write_timeout);
         stream_.async_write_some(buffers, [self = shared_from_this()](beast::error_code wec, std::size_t n) {
             if (wec) {
                 self->generator_.reset();
@@ -499,28 +550,31 @@ class session : public std::enable_shared_from_this<session> {
         body_parser_.reset();
         sink_parser_.reset();
         beast::error_code ec;
-        stream_.socket().shutdown(tcp::socket::shutdown_send, ec);
-        if (ec) return stream_.close();
-        stream_.expires_after(std::chrono::seconds(5));  // for all of it
+        tcp_layer().socket().shutdown(tcp::socket::shutdown_send, ec);
+        if (ec) return tcp_layer().close();
+        tcp_layer().expires_after(std::chrono::seconds(5));  // for all of it
         buffer_.clear();
         drop_input(0);
     }
     void drop_input(uint64_t dropped) {
         static constexpr uint64_t most = 64 << 20;
-        stream_.async_read_some(buffer_.prepare(64 * 1024),
+        // Raw bytes off the TCP stream, under TLS too: they are dropped, not decrypted.
+        tcp_layer().async_read_some(buffer_.prepare(64 * 1024),
                                 [self = shared_from_this(), dropped](beast::error_code ec, std::size_t n) {
-                                    if (ec || dropped + n >= most) return self->stream_.close();
+                                    if (ec || dropped + n >= most) return self->tcp_layer().close();
                                     self->drop_input(dropped + n);
                                 });
     }
 
     void close() {
         beast::error_code ec;
-        stream_.socket().shutdown(tcp::socket::shutdown_send, ec);
-        stream_.close();
+        tcp_layer().socket().shutdown(tcp::socket::shutdown_send, ec);
+        tcp_layer().close();
     }
 
-    beast::basic_stream<tcp, net::io_context::executor_type> stream_;
+    Stream stream_;
+    std::shared_ptr<const tls_credentials> credentials_;  // kept: the connection's TLS context
+    std::shared_ptr<const peer_certificate> peer_;        // the verified client certificate (mTLS)
     beast::flat_buffer buffer_;
     std::string out_;  // the answer being written (kept: its capacity serves the next one)
     std::optional<http::request_parser<http::empty_body>> header_parser_;
@@ -550,7 +604,15 @@ class session : public std::enable_shared_from_this<session> {
 
 void start_session(connection_socket&& socket, std::shared_ptr<http_server::state> st, bool over_capacity,
                    std::string client) {
-    std::make_shared<session>(std::move(socket), std::move(st), over_capacity, std::move(client))->run();
+    if (auto credentials = st->tls.load()) {
+        std::make_shared<session<tls_stream>>(std::move(socket), std::move(credentials), std::move(st), over_capacity,
+                                              std::move(client))
+            ->run();
+    } else {
+        std::make_shared<session<plain_stream>>(std::move(socket), nullptr, std::move(st), over_capacity,
+                                                std::move(client))
+            ->run();
+    }
 }
 
 }  // namespace ticketd

@@ -50,7 +50,7 @@ pid_t spawn(const std::vector<std::string>& args, const fs::path& log,
     for (auto& e : env_strings) envp.push_back(e.data());
     envp.push_back(nullptr);
     pid_t pid = -1;
-    const int rc = posix_spawn(&pid, argv[0], &actions, nullptr, argv.data(), envp.data());
+    const int rc = posix_spawnp(&pid, argv[0], &actions, nullptr, argv.data(), envp.data());
     posix_spawn_file_actions_destroy(&actions);
     if (rc != 0) throw std::runtime_error("posix_spawn failed");
     return pid;
@@ -146,14 +146,26 @@ int daemon_process::check_config(std::string& out) const {
 }
 
 int run_ticketd(const std::vector<std::string>& args, std::string& out) {
-    std::string tmpl = (fs::temp_directory_path() / "ticketd-run-XXXXXX").string();
-    const int fd = ::mkstemp(tmpl.data());
-    ::close(fd);
     std::vector<std::string> argv{TICKETD_BINARY};
     argv.insert(argv.end(), args.begin(), args.end());
-    const int rc = wait_for_exit(spawn(argv, tmpl), std::chrono::seconds(30));
-    out = read_file(tmpl);
-    fs::remove(tmpl);
+    return run_program(argv, out, std::chrono::seconds(30));
+}
+
+int run_program(const std::vector<std::string>& argv, std::string& out, std::chrono::milliseconds timeout) {
+    temp_dir dir{"ticketd-run"};
+    const int rc = wait_program(start_program(argv, dir.path / "out"), timeout);
+    out = read_file(dir.path / "out");
+    return rc;
+}
+
+pid_t start_program(const std::vector<std::string>& argv, const std::filesystem::path& log) { return spawn(argv, log); }
+
+int wait_program(pid_t pid, std::chrono::milliseconds timeout) {
+    const int rc = wait_for_exit(pid, timeout);
+    if (rc == -1) {
+        ::kill(pid, SIGKILL);
+        ::waitpid(pid, nullptr, 0);
+    }
     return rc;
 }
 

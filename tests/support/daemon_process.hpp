@@ -109,4 +109,12 @@ bool eventually(const std::function<bool()>& condition,
 namespace ticketd::test {
 // Runs the ticketd binary with `args` (no daemon); returns its exit code, output in `out`.
 int run_ticketd(const std::vector<std::string>& args, std::string& out);
+// Runs a program (a path, or a name looked up in PATH) to its end: its exit code (-1 when
+// it outlived `timeout` and was killed), its stdout and stderr in `out`.
+int run_program(const std::vector<std::string>& argv, std::string& out,
+                std::chrono::milliseconds timeout = std::chrono::seconds(60));
+// Starts a program in the background, stdout and stderr to `log`; wait_program reaps it
+// (and kills it past `timeout`, returning -1).
+pid_t start_program(const std::vector<std::string>& argv, const std::filesystem::path& log);
+int wait_program(pid_t pid, std::chrono::milliseconds timeout);
 }  // namespace ticketd::test

@@ -103,7 +103,7 @@ TEST(keys_file, round_trips_and_keeps_no_token) {
     const std::string text((std::istreambuf_iterator<char>(in)), {});
     EXPECT_EQ(text.find(a.token), std::string::npos) << "only the hash is stored";
     EXPECT_EQ(text.find(a.token.substr(22)), std::string::npos);
-    const auto keys = load_keys_file(file);
+    const auto keys = load_keys_file(file).keys;
     ASSERT_EQ(keys.size(), 2u);
     EXPECT_EQ(keys[0].id, a.key.id);
     EXPECT_EQ(keys[0].principal, "billing");
@@ -119,14 +119,26 @@ TEST(keys_file, round_trips_and_keeps_no_token) {
     update_keys_file(file, [](std::vector<api_key>& keys) { keys.pop_back(); });
     ASSERT_EQ(::stat(file.c_str(), &st), 0);
     EXPECT_EQ(st.st_mode & 0777, 0600u) << "a mode the operator set is kept";
-    EXPECT_EQ(load_keys_file(file).size(), 1u);
+    EXPECT_EQ(load_keys_file(file).keys.size(), 1u);
+
+    // Certificate principals (written by hand) are kept by the commands' rewrites.
+    std::ofstream(file, std::ios::app) << "principals:\n  - name: spiffe://example.org/billing\n"
+                                          "    scopes: [jobs:read, \"jobs:submit:report\"]\n";
+    update_keys_file(file, [&](std::vector<api_key>& keys) { keys.push_back(b.key); });
+    const auto document = load_keys_file(file);
+    EXPECT_EQ(document.keys.size(), 2u);
+    ASSERT_EQ(document.principals.size(), 1u);
+    EXPECT_EQ(document.principals[0].name, "spiffe://example.org/billing");
+    EXPECT_TRUE(document.principals[0].scopes.has(scope::jobs_read));
+    EXPECT_TRUE(document.principals[0].scopes.may_submit("report"));
+    EXPECT_FALSE(document.principals[0].scopes.may_submit("import"));
 }
 
 TEST(keys_file, mistakes_are_named_with_their_line_and_fix) {
     temp_dir dir{"ticketd-keys"};
     const auto file = dir.path / "keys.yaml";
     const auto good = make("billing", {"jobs:read"});
-    const std::string entry = render_keys_file({good.key});
+    const std::string entry = render_keys_file({{good.key}, {}});
     struct bad_case {
         std::string text, expected;
     };
@@ -149,6 +161,10 @@ TEST(keys_file, mistakes_are_named_with_their_line_and_fix) {
              "\n    created: yesterday\n",
          "RFC 3339"},
         {entry + entry.substr(entry.find("  - id")), "appears twice"},
+        {"principals:\n  - name: billing\n", "no 'scopes'"},
+        {"principals:\n  - name: bill ing\n    scopes: [jobs:read]\n", "'name' must be"},
+        {"principals:\n  - name: b\n    scopes: [jobs:read]\n  - name: b\n    scopes: [admin]\n", "appears twice"},
+        {"principals:\n  - name: b\n    scopes: [jobs:read]\n    sha256: x\n", "unknown key 'principals[0].sha256'"},
     };
     for (const auto& c : cases) {
         write(file, c.text);
@@ -198,6 +214,29 @@ TEST(authenticator, answers_every_kind_of_credential) {
     auth.set_keys({expired.key});
     EXPECT_EQ(auth.authenticate(bearer(live.token), now).failure, auth_failure::unknown_key);
     EXPECT_EQ(ok.key->principal, "billing");
+}
+
+TEST(authenticator, maps_a_certificate_name_to_its_principal_entry) {
+    authenticator auth(auth_mode::mtls);
+    const auto key = make("billing", {"jobs:read"});
+    std::string error;
+    auth.set_keys({key.key}, {{"billing", {"jobs:read"}, *scope_set::parse({"jobs:read"}, error)},
+                              {"spiffe://example.org/ops", {"admin"}, *scope_set::parse({"admin"}, error)}});
+    const auto billing = auth.authenticate_certificate("billing");
+    ASSERT_EQ(billing.failure, auth_failure::none);
+    EXPECT_EQ(billing.key->principal, "billing");
+    EXPECT_TRUE(billing.key->scopes.has(scope::jobs_read));
+    EXPECT_FALSE(billing.key->scopes.admin());
+    EXPECT_TRUE(auth.authenticate_certificate("spiffe://example.org/ops").key->scopes.admin());
+    EXPECT_EQ(auth.authenticate_certificate("payroll").failure, auth_failure::unknown_principal);
+    EXPECT_EQ(auth.authenticate_certificate("Billing").failure, auth_failure::unknown_principal) << "exact names";
+    EXPECT_EQ(auth.authenticate_certificate(std::string("billing\0x", 9)).failure, auth_failure::unknown_principal);
+    EXPECT_EQ(auth.authenticate_certificate("").failure, auth_failure::no_certificate);
+    EXPECT_EQ(auth.authenticate_certificate(std::nullopt).failure, auth_failure::no_certificate);
+    // A reload replaces the principals too.
+    auth.set_keys({}, {});
+    EXPECT_EQ(auth.authenticate_certificate("billing").failure, auth_failure::unknown_principal);
+    EXPECT_EQ(billing.key->principal, "billing") << "held by the request in flight";
 }
 
 TEST(authenticator, without_keys_everyone_is_anonymous_without_admin) {

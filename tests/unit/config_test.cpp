@@ -149,7 +149,7 @@ TEST(config, auth_settings_are_read_strictly) {
     EXPECT_EQ(k.auth.keys_file, "/etc/k.yaml");
     EXPECT_EQ(k.auth.max_denied_log_lines, 5u);
     const auto bad = error_of(temp_config("auth:\n  mode: password\n", jobs));
-    EXPECT_NE(bad.find("ticketd.yaml:2:9: 'auth.mode' must be none or api_keys"), std::string::npos) << bad;
+    EXPECT_NE(bad.find("ticketd.yaml:2:9: 'auth.mode' must be none, api_keys or mtls"), std::string::npos) << bad;
     // Exposure: none on a public address is refused, unless allowed; loopback is fine.
     auto exposed = d;
     exposed.server.listen_host = "0.0.0.0";
@@ -159,4 +159,30 @@ TEST(config, auth_settings_are_read_strictly) {
     exposed.server.listen_host = "::1";
     exposed.auth.allow_unauthenticated = false;
     EXPECT_NO_THROW(check_exposure(exposed));
+}
+
+TEST(config, tls_settings_are_read_strictly) {
+    const std::map<std::string, std::string> jobs = {{"a.yaml", "type: a\nplugin: a.so\n"}};
+    temp_config plain("", jobs);
+    EXPECT_FALSE(plain.load().server.tls.enabled());
+    temp_config tls("server:\n  tls:\n    certificate: tls/cert.pem\n    private_key: /k.pem\n    client_ca: ca.pem\n"
+                    "    handshake_timeout: 3s\nauth:\n  mode: mtls\n  mtls_identity: uri\n",
+                    jobs);
+    const auto t = tls.load();
+    EXPECT_TRUE(t.server.tls.enabled());
+    EXPECT_EQ(t.server.tls.certificate, tls.dir / "tls/cert.pem") << "relative to the config's directory";
+    EXPECT_EQ(t.server.tls.private_key, "/k.pem");
+    EXPECT_EQ(t.server.tls.client_ca, tls.dir / "ca.pem");
+    EXPECT_EQ(t.server.tls.handshake_timeout, std::chrono::seconds(3));
+    EXPECT_EQ(t.auth.mode, auth_mode::mtls);
+    EXPECT_EQ(t.auth.identity, mtls_identity::uri);
+    const auto half = error_of(temp_config("server:\n  tls:\n    certificate: c.pem\n", jobs));
+    EXPECT_NE(half.find("'server.tls' needs both 'certificate' and 'private_key'"), std::string::npos) << half;
+    const auto no_ca = error_of(temp_config(
+        "server:\n  tls:\n    certificate: c.pem\n    private_key: k.pem\nauth:\n  mode: mtls\n", jobs));
+    EXPECT_NE(no_ca.find("'auth.mode: mtls' needs client certificates"), std::string::npos) << no_ca;
+    const auto identity = error_of(temp_config("auth:\n  mtls_identity: dn\n", jobs));
+    EXPECT_NE(identity.find("'auth.mtls_identity' must be common_name or uri"), std::string::npos) << identity;
+    const auto unknown = error_of(temp_config("server:\n  tls:\n    certificate: c\n    private_key: k\n    ciphers: x\n", jobs));
+    EXPECT_NE(unknown.find("unknown key 'server.tls.ciphers'"), std::string::npos) << unknown;
 }
