@@ -7,6 +7,9 @@ if body then
   wrk.body = body
   wrk.headers["Content-Type"] = "application/json"
 end
+if os.getenv("WRK_CONNECTION_CLOSE") then
+  wrk.headers["Connection"] = "close"  -- a new connection (and TLS handshake) per request
+end
 local authorization = os.getenv("WRK_AUTHORIZATION")
 if authorization then
   wrk.headers["Authorization"] = authorization

@@ -9,12 +9,13 @@ set -euo pipefail
 # checks that on such a root.
 #   file: dpkg-shlibdeps (cpack's Depends) · systemd: systemd-analyze (the unit check)
 #   ca-certificates: git and curl over https · graphviz: dot, the docs' diagrams (checked current)
+#   openssl: the TLS tests make their CA and certificates with it
 packages=(
     build-essential dpkg-dev file cmake ninja-build ccache pkg-config git ca-certificates
     libboost1.81-dev libboost-filesystem1.81-dev libboost-program-options1.81-dev
     libyaml-cpp-dev nlohmann-json3-dev prometheus-cpp-dev libsqlite3-dev sqlite3
     libgtest-dev libgmock-dev libssl-dev zlib1g-dev libjemalloc-dev json-schema-test-suite
-    curl python3 clang libc++-dev libc++abi-dev binutils ffmpeg systemd graphviz
+    curl python3 openssl clang libc++-dev libc++abi-dev binutils ffmpeg systemd graphviz
 )
 
 # --with-promtool: also Debian's prometheus package, for promtool (CI's monitoring check).

@@ -37,7 +37,6 @@
 #include <csignal>
 #include <ctime>
 #include <fstream>
-#include <sstream>
 #include <thread>
 
 namespace ticketd {
@@ -60,26 +59,6 @@ void run_io(boost::asio::io_context& io) {
             log_error("io thread: an exception escaped a handler (contained)");
         }
     }
-}
-
-// What a reload cannot change (it needs a restart): the listener, the state, the engine's
-// own settings. Rendered as text so that two configs compare in one line.
-std::string restart_only_settings(const daemon_config& c) {
-    std::ostringstream out;
-    const auto& s = c.server;
-    out << s.listen_host << ':' << s.listen_port << ' ' << s.public_base_url << ' ' << s.io_threads << ' '
-        << s.max_body_bytes << ' ' << s.max_header_bytes << ' ' << s.idle_timeout.count() << ' '
-        << s.request_timeout.count() << ' ' << s.max_connections << ' ' << s.max_waiters << ' ' << s.max_wait.count()
-        << ' ' << s.max_json_depth << ' ' << s.write_timeout.count() << ' ' << s.min_body_rate << ' '
-        << s.max_chunk_header_bytes << ' ' << s.max_body_memory << ' ' << s.max_connections_per_client
-        << " | " << c.metrics.enabled << ' ' << c.metrics.listen_host << ':' << c.metrics.listen_port << " | "
-        << c.state_dir << ' ' << c.require_idempotency_key << ' ' << c.idempotency_ttl.count() << ' '
-        << c.tombstone_ttl.count() << ' ' << c.drain_timeout.count() << ' ' << c.cancel_grace.count() << ' '
-        << c.purge_interval.count() << ' ' << c.max_cached_jobs << ' ' << c.uploads.max_bytes << ' '
-        << c.uploads.ttl.count() << " | " << static_cast<int>(c.auth.mode) << ' ' << c.auth.allow_unauthenticated
-        << ' ' << static_cast<int>(c.auth.identity) << " | " << s.tls.enabled() << ' ' << s.tls.client_ca.empty() << ' '
-        << s.tls.handshake_timeout.count();
-    return out.str();
 }
 
 std::string monotonic_usec() {

@@ -116,6 +116,11 @@ struct daemon_config {
 // to the file's own directory.
 daemon_config load_config(const std::filesystem::path& file);
 
+// What a reload cannot change (it needs a restart): the listeners and TLS on/off, the
+// state, the engine's own settings, auth.mode. Rendered as text so that two configs
+// compare in one line. (A reload re-reads the TLS files, the keys and the job types.)
+std::string restart_only_settings(const daemon_config& config);
+
 // Refuses (config_error naming auth.allow_unauthenticated) auth.mode `none` on a listen
 // address other than loopback, unless auth.allow_unauthenticated says so. Called once the
 // command line's --listen is applied.

@@ -133,7 +133,9 @@ std::vector<std::string> python_get(const daemon_process& d, const std::string& 
 }  // namespace
 
 TEST(tls, serves_the_protocol_over_https_and_refuses_what_it_must) {
-    daemon_process d(tls_config(false));
+    auto config = tls_config(false);
+    config.server += "    handshake_timeout: 300ms\n";
+    daemon_process d(config);
     install_server_certificate(d, "server");
     d.start();
     EXPECT_EQ(d.log_count("tls: certificate CN=localhost, expires in"), 1u) << d.log();
@@ -168,6 +170,12 @@ TEST(tls, serves_the_protocol_over_https_and_refuses_what_it_must) {
     EXPECT_NE(plain.rc, 0);
     EXPECT_EQ(plain.status, 0u);
     EXPECT_EQ(curl(d, "/healthz", trusting()).status, 200u);
+    // A client that never starts its handshake is cut off at server.tls.handshake_timeout.
+    raw_connection silent(d.port());
+    EXPECT_TRUE(silent.closed_by_peer(5s)) << "the default (10 s) would not have";
+    raw_connection half(d.port());
+    half.send(std::string("\x16\x03\x01\x02\x00\x01", 6));  // the start of a ClientHello, no more
+    EXPECT_TRUE(half.closed_by_peer(5s));
     EXPECT_TRUE(d.running());
 }
 
