@@ -13,7 +13,7 @@ trap 'for p in "${bench_pids[@]}"; do kill "$p" 2>/dev/null; wait "$p" 2>/dev/nu
 start_daemon() {
     local dir="$bench_dir/$1"
     mkdir -p "$dir/jobs.d"
-    printf 'server:\n  listen: 127.0.0.1:0\n  io_threads: 2\n%sstate_dir: state\nplugin_dir: %s\njobs_dir: jobs.d\n%s' \
+    printf 'server:\n  listen: 127.0.0.1:0\n  io_threads: 2\n%s\nstate_dir: state\nplugin_dir: %s\njobs_dir: jobs.d\n%s' \
         "${3:-}" "$PWD/build/release/plugins" "${2:-}" >"$dir/ticketd.yaml"
     # HELLO_YAML: more lines for the hello type (an A/B of its settings with one binary).
     printf 'type: hello\nplugin: hello.so\nworkers: 2\nqueue_capacity: 10000000\n%s' "${HELLO_YAML:-}" \

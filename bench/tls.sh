@@ -21,7 +21,7 @@ for _ in $(seq "$pairs"); do
         base=${!side}
         runs+=("$side accepts $(wrk_json "$base/v1/jobs" "$seconds" "$connections" "$body")")
         runs+=("$side healthz $(wrk_json "$base/healthz" "$seconds" "$connections")")
-        runs+=("$side connections $(WRK_CONNECTION_CLOSE=1 wrk_json "$base/healthz" "$seconds" 16)")
+        runs+=("$side new_connections $(WRK_CONNECTION_CLOSE=1 wrk_json "$base/healthz" "$seconds" 16)")
     done
 done
 printf '%s\n' "${runs[@]}" | python3 -c '

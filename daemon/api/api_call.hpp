@@ -4,6 +4,7 @@
 
 #include "api/problem.hpp"
 #include "auth/authenticator.hpp"
+#include "auth/quotas.hpp"
 #include "config/config.hpp"
 #include "http/http_message.hpp"
 #include "jobs/job_service.hpp"
@@ -26,6 +27,7 @@ struct api_context {
     job_service& jobs;
     upload_store& uploads;
     const authenticator& auth;
+    quota_keeper& quotas;
     daemon_metrics& metrics;
     std::string base_url;           // the absolute URL prefix of every URL the API emits
     std::atomic<bool> ready{false};  // false while starting and while draining
@@ -39,6 +41,9 @@ struct api_call {
     bool head = false;
     std::shared_ptr<const api_key> key;  // the caller's key (auth.mode none: the anonymous one)
     caller who;                          // its principal, and whether it sees every principal's
+
+    const principal_limits& limits() const { return limits_of_call->of(who.principal); }
+    std::shared_ptr<const quotas_config> limits_of_call;  // the quotas in force when it arrived
 
     void problem(unsigned status, std::string_view code, std::string_view detail,
                  const nlohmann::json& extra = nlohmann::json::object()) const {

@@ -98,9 +98,29 @@ struct admission {
     std::string id;
     std::shared_ptr<const api_key> key;
     std::optional<http_response> refusal;
+    std::shared_ptr<const quotas_config> limits;  // the quotas in force when it arrived
+    std::vector<std::pair<std::string, std::string>> rate_fields;  // RateLimit-Policy and RateLimit, on a submit's answer
 };
 
-admission admit(const api_context& api, const http_request& head) {
+// A submit's token from its principal's bucket (quotas: submit_rate), decided with the
+// head: a refused submit's body is never read and nothing is stored.
+void take_submit_token(api_context& api, const http_request& head, admission& a) {
+    const auto decision = api.quotas.take_submit(a.key->principal, a.limits->of(a.key->principal));
+    if (!decision) return;
+    a.rate_fields = {{"RateLimit-Policy", "\"submit\";q=" + std::to_string(decision->burst) +
+                                              ";w=" + std::to_string(decision->window_s)},
+                     {"RateLimit", "\"submit\";r=" + std::to_string(decision->remaining) +
+                                       ";t=" + std::to_string(decision->reset_s)}};
+    if (decision->allowed) return;
+    a.refusal = make_problem({api.base_url, head.path, head.request_id}, 429, "rate-limited",
+                             "principal '" + a.key->principal + "' may submit " + std::to_string(decision->burst) +
+                                 " jobs at once and then at its rate (quotas: submit_rate); retry after " +
+                                 std::to_string(decision->retry_after_s) + " s");
+    a.refusal->set("Retry-After", std::to_string(decision->retry_after_s));
+    for (const auto& [name, value] : a.rate_fields) a.refusal->set(name, value);
+}
+
+admission admit(api_context& api, const http_request& head) {
     admission a;
     a.route = match(head.path, a.id);
     const problem_context ctx{api.base_url, head.path, head.request_id};
@@ -136,15 +156,19 @@ admission admit(const api_context& api, const http_request& head) {
         a.refusal = forbidden(ctx, scope_name(*n.needed));
         log_denied(api.config.auth.max_denied_log_lines, 403, "lacks " + std::string(scope_name(*n.needed)), a.key.get(),
                    label_of(a.route), head);
+        return a;
     }
+    a.limits = api.quotas.limits();
+    if (n.needed == scope::jobs_submit) take_submit_token(api, head, a);
     return a;
 }
 
 }  // namespace
 
 http_api::http_api(const daemon_config& config, job_service& jobs, upload_store& uploads, const authenticator& auth,
+                   quota_keeper& quotas,
                    daemon_metrics& metrics)
-    : api_(new api_context{config, jobs, uploads, auth, metrics, {}, {}}) {}
+    : api_(new api_context{config, jobs, uploads, auth, quotas, metrics, {}, {}}) {}
 
 http_api::~http_api() = default;
 
@@ -159,10 +183,14 @@ void http_api::handle(http_request request, respond_fn respond) {
     const admission& a = *decided;
     const size_t r = a.route;
     auto c = std::make_shared<api_call>(api_call{*api_, {}, {}, {api_->base_url, request.path, request.request_id},
-                                                 request.method == "HEAD", a.key, {}});
+                                                 request.method == "HEAD", a.key, {}, a.limits});
     // Every answer is counted and timed by route template, method and status.
-    c->respond = [this, r, respond = std::move(respond), method = request.method,
+    c->limits_of_call = a.limits;
+    c->respond = [this, r, respond = std::move(respond), method = request.method, rate_fields = a.rate_fields,
                   start = std::chrono::steady_clock::now()](http_response res) {
+        for (const auto& [name, value] : rate_fields) {
+            if (!res.header(name)) res.set(name, value);
+        }
         api_->metrics.observe_http(r, label_of(r), method, res.status,
                                   std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
         respond(std::move(res));
@@ -188,7 +216,7 @@ body_plan http_api::plan_body(const http_request& head) {
         plan.reject = std::make_shared<http_response>(std::move(*a->refusal));
         return plan;
     }
-    plan = routes::plan_upload_body(*api_, head);
+    if (a->key && a->limits) plan = routes::plan_upload_body(*api_, head, a->key->principal, a->limits->of(a->key->principal));
     plan.note = std::move(a);
     return plan;
 }

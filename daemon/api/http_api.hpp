@@ -18,11 +18,13 @@ class authenticator;
 struct daemon_config;
 class daemon_metrics;
 class job_service;
+class quota_keeper;
 class upload_store;
 
 class http_api final : public request_handler {
    public:
     http_api(const daemon_config& config, job_service& jobs, upload_store& uploads, const authenticator& auth,
+             quota_keeper& quotas,
              daemon_metrics& metrics);
     ~http_api() override;
 

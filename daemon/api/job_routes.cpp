@@ -64,6 +64,14 @@ void submit_job(const call_ptr& c, const std::string&) {
         log_denied(c->api.config.auth.max_denied_log_lines, 403, "lacks " + needed, c->key.get(), "/v1/jobs", req);
         return c->respond(forbidden(c->ctx, needed));
     }
+    const principal_limits& limits = c->limits();
+    if (s.priority > limits.max_priority) {
+        return c->problem(403, "quota-exceeded",
+                          "priority " + std::to_string(s.priority) + " is above this principal's maximum, " +
+                              std::to_string(limits.max_priority) + " (quotas: max_priority)",
+                          {{"errors", errors_json({{"/priority", "at most " + std::to_string(limits.max_priority)}})}});
+    }
+    s.max_live_jobs = limits.max_live_jobs;
     s.principal = c->who.principal;
     s.idempotency_key = key;
     if (!key.empty()) s.fingerprint = submit_fingerprint(body, req.query);

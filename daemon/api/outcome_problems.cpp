@@ -53,6 +53,7 @@ bool answer_problem(const api_call& c, const submit_outcome& out) {
         case submit_status::store_unavailable:
             answer(c, {503, "unavailable", nullptr, store_retry_after}, out.detail);
             return true;
+        case submit_status::over_quota: answer(c, {429, "quota-exceeded", nullptr, 5}, out.detail); return true;
         case submit_status::internal: answer(c, {500, "internal", nullptr, 0}, out.detail); return true;
     }
     return false;

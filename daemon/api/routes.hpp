@@ -20,7 +20,8 @@ void get_result(const call_ptr& c, const std::string& id);
 void list_jobs(const call_ptr& c, const std::string& id);
 void list_job_types(const call_ptr& c, const std::string& id);
 // upload_routes.cpp
-body_plan plan_upload_body(api_context& api, const http_request& head);
+body_plan plan_upload_body(api_context& api, const http_request& head, const std::string& principal,
+                           const principal_limits& limits);
 void create_upload(const call_ptr& c, const std::string& id);
 void get_upload(const call_ptr& c, const std::string& id);
 void delete_upload(const call_ptr& c, const std::string& id);

@@ -7,9 +7,13 @@
 #include "system/log.hpp"
 #include "system/media_type.hpp"
 
+#include <algorithm>
+#include <charconv>
+
 namespace ticketd::routes {
 
-body_plan plan_upload_body(api_context& api, const http_request& head) {
+body_plan plan_upload_body(api_context& api, const http_request& head, const std::string& principal,
+                           const principal_limits& limits) {
     if (head.path != "/v1/uploads" || head.method != "POST") return {};
     body_plan plan;
     const problem_context ctx{api.base_url, head.path, head.request_id};
@@ -26,9 +30,30 @@ body_plan plan_upload_body(api_context& api, const http_request& head) {
         plan.reject = std::make_shared<http_response>(std::move(res));
         return plan;
     }
+    uint64_t limit = api.config.uploads.max_bytes;
+    if (limits.max_upload_bytes > 0) {
+        // The principal's quota: what it holds, and at most what is left of it for this one.
+        const uint64_t held = api.uploads.bytes_held(principal);
+        const uint64_t left = held < limits.max_upload_bytes ? limits.max_upload_bytes - held : 0;
+        const auto length = head.header("content-length");
+        uint64_t announced = 0;
+        const bool known = length && std::from_chars(length->data(), length->data() + length->size(), announced).ec == std::errc();
+        if (left == 0 || (known && announced > left)) {
+            // Larger than the whole quota: no retry helps (403); else when uploads are gone (429).
+            const bool never = known && announced > limits.max_upload_bytes;
+            auto res = make_problem(ctx, never ? 403 : 429, "quota-exceeded",
+                                    "principal '" + principal + "' holds " + std::to_string(held) + " bytes of uploads, of " +
+                                        std::to_string(limits.max_upload_bytes) +
+                                        " it may hold (quotas: max_upload_bytes); delete uploads it no longer needs");
+            if (!never) res.set("Retry-After", "60");
+            plan.reject = std::make_shared<http_response>(std::move(res));
+            return plan;
+        }
+        limit = std::min(limit, left);
+    }
     try {
         plan.sink = api.uploads.begin();
-        plan.limit = api.config.uploads.max_bytes;
+        plan.limit = limit;
     } catch (const std::exception& e) {
         log_error(std::string("uploads: ") + e.what());
         plan.reject = std::make_shared<http_response>(make_problem(ctx, 500, "internal", "the upload cannot be stored"));

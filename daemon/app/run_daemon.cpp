@@ -10,6 +10,7 @@
 #include "api/metrics_endpoint.hpp"
 #include "auth/authenticator.hpp"
 #include "auth/keys_file.hpp"
+#include "auth/quotas.hpp"
 #include "embedded/embedded_backend.hpp"
 #include "http/http_server.hpp"
 #include "http/tls_credentials.hpp"
@@ -59,6 +60,14 @@ void run_io(boost::asio::io_context& io) {
             log_error("io thread: an exception escaped a handler (contained)");
         }
     }
+}
+
+// The principals' shares of the workers (quotas: weight), for the fair queues.
+std::shared_ptr<const principal_weights> weights_of(const quotas_config& quotas) {
+    auto weights = std::make_shared<principal_weights>();
+    weights->fallback = quotas.defaults.weight;
+    for (const auto& [name, limits] : quotas.principals) weights->named.emplace(name, limits.weight);
+    return weights;
 }
 
 std::string monotonic_usec() {
@@ -187,7 +196,10 @@ int run_daemon(const daemon_options& options) {
     } stop_timers_first{timers};
     add_queue_gauges(metrics, engine);
     add_store_metrics(metrics, *store);
-    http_api api(config, engine, *uploads, *auth, metrics);
+    quota_keeper quotas;
+    quotas.set(std::make_shared<const quotas_config>(config.quotas));
+    backend->set_weights(weights_of(config.quotas));
+    http_api api(config, engine, *uploads, *auth, quotas, metrics);
     std::vector<std::unique_ptr<boost::asio::io_context>> more_io;
     std::vector<boost::asio::io_context*> connection_io{&io};
     for (unsigned i = 1; i < config.server.io_threads; ++i) {
@@ -281,6 +293,8 @@ int run_daemon(const daemon_options& options) {
             const size_t key_count = keys.keys.size(), principal_count = keys.principals.size();
             if (same_mode) auth->set_keys(std::move(keys.keys), keys.principals);
             if (next_tls) server.use_tls(next_tls);  // new connections; open ones keep theirs
+            quotas.set(std::make_shared<const quotas_config>(next.quotas));
+            backend->set_weights(weights_of(next.quotas));
             metrics.set_config_reload(true, now_s);
             outcome = "reload: applied " + config.file.string() + ": " + summary;
             if (config.auth.mode == auth_mode::api_keys) outcome += "; " + std::to_string(key_count) + " API keys";

@@ -6,6 +6,7 @@
 #include <chrono>
 #include <cstdint>
 #include <filesystem>
+#include <map>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -69,6 +70,27 @@ struct auth_config {
     unsigned max_denied_log_lines = 20;  // per second; the rest are counted in one line
 };
 
+// What one principal may hold and do: `quotas.default`, overridden key by key for the
+// principals named under `quotas.principals`. Applied from the next request at a reload.
+struct principal_limits {
+    uint64_t max_live_jobs = 0;     // queued and running jobs at once; 0: no limit
+    uint64_t max_upload_bytes = 0;  // bytes of uploads held at once; 0: no limit
+    int32_t max_priority = 1000;    // the highest `priority` a submit may ask for
+    double submit_rate = 0;         // submits a second, as a token bucket's refill; 0: no limit
+    uint64_t submit_burst = 0;      // the bucket's size; 0: the rate's one second (at least 1)
+    unsigned weight = 1;            // its share of each job type's workers (fair queues)
+};
+
+struct quotas_config {
+    principal_limits defaults;
+    std::map<std::string, principal_limits> principals;
+
+    const principal_limits& of(const std::string& principal) const {
+        const auto it = principals.find(principal);
+        return it == principals.end() ? defaults : it->second;
+    }
+};
+
 struct uploads_config {
     uint64_t max_bytes = 1ULL << 30;         // per upload
     milliseconds ttl{24LL * 3600'000};       // kept this long unless a job pins it
@@ -96,6 +118,7 @@ struct daemon_config {
     metrics_config metrics;
     auth_config auth;
     uploads_config uploads;
+    quotas_config quotas;
     std::filesystem::path state_dir;
     uint64_t journal_segment_bytes = 16 << 20;  // store.journal_segment_bytes: preallocated per segment
     std::filesystem::path plugin_dir;

@@ -43,6 +43,13 @@ void embedded_backend::accept(std::shared_ptr<work_queue> queue, submit_request 
         if (events) events->rejected(reject_reason::unavailable);
         return answer({submit_status::unavailable, {}, {}, "ticketd is shutting down", {}});
     }
+    if (req.max_live_jobs > 0 && live_[req.principal] >= req.max_live_jobs) {
+        if (events) events->rejected(reject_reason::over_quota);
+        return answer({submit_status::over_quota, {}, {},
+                       "principal '" + req.principal + "' has " + std::to_string(req.max_live_jobs) +
+                           " queued and running jobs, its quota (quotas: max_live_jobs); retry when some have finished",
+                       {}});
+    }
     if (!q.try_reserve()) {
         if (events) events->rejected(reject_reason::queue_full);
         return answer({submit_status::unavailable, {}, {},
@@ -74,6 +81,7 @@ void embedded_backend::accept(std::shared_ptr<work_queue> queue, submit_request 
     r.updated_at = now;
     r.input = std::move(req.input);
     r.labels = std::move(req.labels);
+    ++live_[r.principal];  // held from now: a concurrent accept sees it
     std::optional<idempotency_binding> binding;
     if (keyed) {
         keys_.reserve(key_digest, req.fingerprint);
@@ -127,6 +135,7 @@ void embedded_backend::accept_committed(const std::shared_ptr<job_queue>& shared
         {
             std::lock_guard lock(mutex_);
             if (key) keys_.release(key->principal, key->key);
+            release_live_locked(record.principal);
         }
         uploads_.release(record.id, record.files);
         queue.release_reservation();
@@ -139,6 +148,7 @@ void embedded_backend::accept_committed(const std::shared_ptr<job_queue>& shared
     }
     auto e = std::make_shared<job_entry>();
     e->record = record;
+    e->counted_live = true;  // counted when it was reserved
     {
         std::lock_guard lock(mutex_);
         table_.put(e);

@@ -171,9 +171,33 @@ void embedded_backend::finalize_locked(const job_entry_ptr& e, job_record next, 
 }
 
 void embedded_backend::finished_locked(const job_entry_ptr& e) {
+    uncount_live_locked(*e);
     uploads_.release(e->record.id, e->record.files);
     count_outcome_locked(e->record);
     table_.remember_finished(e);
+}
+
+void embedded_backend::count_live_locked(job_entry& e) {
+    if (e.counted_live) return;
+    e.counted_live = true;
+    ++live_[e.record.principal];
+}
+
+void embedded_backend::uncount_live_locked(job_entry& e) {
+    if (!e.counted_live) return;
+    e.counted_live = false;
+    release_live_locked(e.record.principal);
+}
+
+void embedded_backend::release_live_locked(const std::string& principal) {
+    const auto it = live_.find(principal);
+    if (it != live_.end() && --it->second == 0) live_.erase(it);
+}
+
+uint64_t embedded_backend::live_jobs(const std::string& principal) const {
+    std::lock_guard lock(mutex_);
+    const auto it = live_.find(principal);
+    return it == live_.end() ? 0 : it->second;
 }
 
 void embedded_backend::count_outcome_locked(const job_record& r) const {

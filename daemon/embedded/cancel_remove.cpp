@@ -126,6 +126,7 @@ void embedded_backend::remove(const std::string& id, const caller& who,
     }
     const bool live = !is_terminal(e->record.status);
     e->deleted = true;
+    uncount_live_locked(*e);  // a deleted job no longer counts, even while its attempt stops
     table_.erase(id);
     uploads_.release(e->record.id, e->record.files);
     if (e->record.status == job_status::queued) {

@@ -26,7 +26,7 @@ embedded_backend::~embedded_backend() { stop_accepting(); }
 
 std::shared_ptr<work_queue> embedded_backend::make_queue(const std::string& type, uint64_t capacity,
                                                          job_type_events& events) {
-    return std::make_shared<job_queue>(capacity, type, &events);
+    return std::make_shared<job_queue>(capacity, type, &events, &weights_);
 }
 
 void embedded_backend::set_queues(const std::vector<work_queue*>& queues, const std::vector<retiring_queue>& retiring) {

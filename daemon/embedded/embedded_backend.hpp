@@ -32,6 +32,7 @@
 #include <memory>
 #include <mutex>
 #include <set>
+#include <unordered_map>
 #include <string>
 #include <vector>
 
@@ -96,6 +97,11 @@ class embedded_backend final : public job_backend {
     void remove_result_file(const std::string& job_id) override { results_.remove(job_id); }
     uint64_t waiters() const override { return waiters_.load(); }
 
+    // How principals share each type's workers, from now on (at start and each reload).
+    void set_weights(std::shared_ptr<const principal_weights> weights) { weights_.store(std::move(weights)); }
+    // A principal's queued and running jobs (what quotas.max_live_jobs bounds).
+    uint64_t live_jobs(const std::string& principal) const;
+
    private:
     using wake_list = std::vector<std::function<void()>>;
 
@@ -142,6 +148,12 @@ class embedded_backend final : public job_backend {
     bool accepting_ = true;  // false once stop_accepting() ran: no accept, no claim, no purge
     std::shared_ptr<scheduled_call> purge_timer_;
     std::atomic<uint64_t> waiters_{0};
+    job_queue::weights_ptr weights_{std::make_shared<const principal_weights>()};
+    // Under mutex_: queued and running jobs by principal, accepts being committed included.
+    std::unordered_map<std::string, uint64_t> live_;
+    void count_live_locked(job_entry& e);
+    void uncount_live_locked(job_entry& e);  // once per entry (counted_live)
+    void release_live_locked(const std::string& principal);
 };
 
 }  // namespace ticketd

@@ -34,6 +34,7 @@ struct job_entry {
     job_record record;
     bool deleted = false;     // hidden at once by DELETE; the row goes when it commits
     bool finalizing = false;  // a terminal state is being committed: no other writes
+    bool counted_live = false;  // in its principal's count of live jobs (quotas.max_live_jobs)
     std::shared_ptr<run_control> control;       // while running
     std::map<uint64_t, job_waiter> waiters;     // long-polls to wake on change
     queue_slot queue_position;

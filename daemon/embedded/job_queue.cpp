@@ -1,5 +1,6 @@
 #include "embedded/job_queue.hpp"
 
+#include <algorithm>
 #include <chrono>
 #include <thread>
 
@@ -14,11 +15,13 @@ namespace {
 // sched_yield calls. Three: fewer or more do no better (docs/performance.md,
 // "Measurements behind code choices").
 constexpr int yields_before_sleeping = 3;
+// A job taken costs its lane unit / weight of virtual time.
+constexpr uint64_t unit = 1'000'000;
 }  // namespace
 
 bool job_queue::try_reserve() {
     std::lock_guard lock(mutex_);
-    if (ready_.size() + delayed_.size() + reserved_ >= capacity_) return false;
+    if (ready_count_ + delayed_.size() + reserved_ >= capacity_) return false;
     ++reserved_;
     return true;
 }
@@ -52,11 +55,42 @@ void job_queue::insert_locked(job_entry_ptr entry, int32_t priority, unix_ms not
         pos.key = {not_before, seq};
         delayed_.emplace(pos.key, std::make_pair(priority, std::move(entry)));
     } else {
-        pos.delayed = false;
-        pos.key = {-static_cast<int64_t>(priority), seq};
-        ready_.emplace(pos.key, std::move(entry));
+        make_ready_locked(std::move(entry), {-static_cast<int64_t>(priority), seq});
     }
     inserted_.fetch_add(1, std::memory_order_relaxed);
+}
+
+void job_queue::make_ready_locked(job_entry_ptr entry, ready_key key) {
+    auto& pos = entry->queue_position;
+    pos.delayed = false;
+    pos.key = key;
+    auto [it, opened] = lanes_.try_emplace(entry->record.principal);
+    lane& l = it->second;
+    if (opened) {  // a principal with nothing ready until now: its turn is now, no credit kept
+        const unsigned weight = weights_ ? std::max(1u, weights_->load()->of(it->first)) : 1u;
+        l.cost = std::max<uint64_t>(1, unit / weight);
+        l.turn = {virtual_now_, ++lanes_opened_};
+        turns_.emplace(l.turn, &l);
+    }
+    l.ready.emplace(key, std::move(entry));
+    ++ready_count_;
+}
+
+job_entry_ptr job_queue::take_next_locked() {
+    if (turns_.empty()) return nullptr;
+    auto turn = turns_.extract(turns_.begin());
+    lane& l = *turn.mapped();
+    virtual_now_ = turn.key().first;
+    auto node = l.ready.extract(l.ready.begin());
+    --ready_count_;
+    if (l.ready.empty()) {
+        lanes_.erase(node.mapped()->record.principal);
+    } else {
+        l.turn.first += l.cost;
+        turn.key() = l.turn;
+        turns_.insert(std::move(turn));
+    }
+    return std::move(node.mapped());
 }
 
 bool job_queue::remove(const job_entry_ptr& entry) {
@@ -64,8 +98,16 @@ bool job_queue::remove(const job_entry_ptr& entry) {
     auto& pos = entry->queue_position;
     if (!pos.queued) return false;
     pos.queued = false;
-    if (pos.delayed) delayed_.erase(pos.key);
-    else ready_.erase(pos.key);
+    if (pos.delayed) {
+        delayed_.erase(pos.key);
+    } else if (const auto it = lanes_.find(entry->record.principal); it != lanes_.end()) {
+        lane& l = it->second;
+        ready_count_ -= l.ready.erase(pos.key);
+        if (l.ready.empty()) {
+            turns_.erase(l.turn);
+            lanes_.erase(it);
+        }
+    }
     forget_created(entry->record.created_at);
     return true;
 }
@@ -84,16 +126,12 @@ job_entry_ptr job_queue::pop() {
         while (!delayed_.empty() && delayed_.begin()->first.first <= now) {
             auto node = delayed_.extract(delayed_.begin());
             auto& [priority, entry] = node.mapped();
-            const ready_key key{-static_cast<int64_t>(priority), node.key().second};
-            entry->queue_position.delayed = false;
-            entry->queue_position.key = key;
-            ready_.emplace(key, std::move(entry));
+            make_ready_locked(std::move(entry), {-static_cast<int64_t>(priority), node.key().second});
         }
-        if (!ready_.empty()) {
-            auto node = ready_.extract(ready_.begin());
-            node.mapped()->queue_position.queued = false;
-            forget_created(node.mapped()->record.created_at);
-            return std::move(node.mapped());
+        if (auto next = take_next_locked()) {
+            next->queue_position.queued = false;
+            forget_created(next->record.created_at);
+            return next;
         }
         if (!yielded) {
             yielded = true;
@@ -151,7 +189,7 @@ unix_ms job_queue::oldest_created_at() const {
 
 uint64_t job_queue::size() const {
     std::lock_guard lock(mutex_);
-    return ready_.size() + delayed_.size();
+    return ready_count_ + delayed_.size();
 }
 
 }  // namespace ticketd

@@ -1,4 +1,9 @@
-// One job type's bounded queue: priority first (higher first), FIFO within a priority.
+// One job type's bounded queue, shared fairly among principals: each principal with
+// ready jobs has a lane, ordered by priority (higher first), FIFO within a priority; a
+// worker takes the next job of the lane with the least virtual time (start-time fair
+// queuing), which advances by 1/weight per job taken. Two principals of equal weight
+// alternate however long either's backlog; a lane that empties keeps no credit (it comes
+// back at the current virtual time). One principal alone: its lane is the old FIFO.
 // Retries wait in a delayed set until their backoff has passed. Worker threads block in
 // pop(); capacity counts queued and delayed jobs plus reservations of accepts that are
 // still being committed, so a full queue is refused before anything is stored.
@@ -6,6 +11,7 @@
 
 #include "embedded/job_entry.hpp"
 #include "jobs/job_backend.hpp"
+#include "model/principal_weights.hpp"
 
 #include <atomic>
 #include <condition_variable>
@@ -13,14 +19,18 @@
 #include <mutex>
 #include <set>
 #include <string>
+#include <unordered_map>
 
 namespace ticketd {
 
 class job_queue final : public work_queue {
    public:
+    using weights_ptr = std::atomic<std::shared_ptr<const principal_weights>>;
     // `events`: where the backend reports what happens to the type's jobs (none: nowhere).
-    explicit job_queue(uint64_t capacity, std::string type = {}, job_type_events* events = nullptr)
-        : type_(std::move(type)), events_(events), capacity_(capacity) {}
+    // `weights`: the principals' shares, read when a lane opens (none: all equal).
+    explicit job_queue(uint64_t capacity, std::string type = {}, job_type_events* events = nullptr,
+                       const weights_ptr* weights = nullptr)
+        : type_(std::move(type)), events_(events), weights_(weights), capacity_(capacity) {}
 
     const std::string& type() const override { return type_; }
     job_type_events* events() const { return events_; }
@@ -55,11 +65,20 @@ class job_queue final : public work_queue {
    private:
     using ready_key = std::pair<int64_t, uint64_t>;    // (-priority, seq)
     using delayed_key = std::pair<unix_ms, uint64_t>;  // (not_before, seq)
+    using turn_key = std::pair<uint64_t, uint64_t>;    // (virtual time, lane opened at)
+    struct lane {
+        std::map<ready_key, job_entry_ptr> ready;
+        turn_key turn;      // its place in turns_
+        uint64_t cost = 1;  // virtual time a job taken costs it: unit / weight
+    };
     void insert_locked(job_entry_ptr entry, int32_t priority, unix_ms not_before);
+    void make_ready_locked(job_entry_ptr entry, ready_key key);
+    job_entry_ptr take_next_locked();
     void forget_created(unix_ms created_at);
 
     const std::string type_;
     job_type_events* const events_;
+    const weights_ptr* const weights_;
     std::atomic<bool> retired_{false};
     uint64_t capacity_;
     unsigned retiring_ = 0;
@@ -69,7 +88,11 @@ class job_queue final : public work_queue {
     uint64_t reserved_ = 0;
     bool closed_ = false;
     std::atomic<uint64_t> inserted_{0};  // jobs ever inserted: what a yielding worker watches
-    std::map<ready_key, job_entry_ptr> ready_;
+    std::unordered_map<std::string, lane> lanes_;  // principals with ready jobs
+    std::map<turn_key, lane*> turns_;              // the lanes in the order they are served
+    uint64_t virtual_now_ = 0;                     // the turn of the lane served last
+    uint64_t lanes_opened_ = 0;
+    uint64_t ready_count_ = 0;
     std::map<delayed_key, std::pair<int32_t, job_entry_ptr>> delayed_;
     std::multiset<unix_ms> created_;  // created_at of every queued job
 };

@@ -89,6 +89,7 @@ void embedded_backend::recover() {
             }
         }
         if (stored.status == job_status::queued) {
+            count_live_locked(*e);
             if (queue) {
                 queue->push(e, stored.priority, stored.not_before);
                 ++requeued;

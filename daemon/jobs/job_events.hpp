@@ -5,7 +5,7 @@
 
 namespace ticketd {
 
-enum class reject_reason { queue_full, invalid_input, unavailable, store_error };
+enum class reject_reason { queue_full, invalid_input, unavailable, store_error, over_quota };
 enum class job_outcome { succeeded, failed, canceled, timeout, interrupted };
 
 class job_type_events {

@@ -25,7 +25,7 @@ const prometheus::Histogram::BucketBoundaries apply_buckets = {0.001, 0.0025, 0.
 
 constexpr const char* method_names[] = {"GET", "HEAD", "POST", "DELETE", "PUT", "other"};
 constexpr unsigned codes[] = {200, 201, 202, 204, 303, 304, 400, 404, 405, 409, 410, 413, 415, 422, 431, 500, 503};
-constexpr const char* reject_names[] = {"queue_full", "invalid_input", "unavailable", "store_error"};
+constexpr const char* reject_names[] = {"queue_full", "invalid_input", "unavailable", "store_error", "over_quota"};
 constexpr const char* outcome_names[] = {"succeeded", "failed", "canceled", "timeout", "interrupted"};
 
 template <class Builder>

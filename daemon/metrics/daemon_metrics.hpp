@@ -31,7 +31,7 @@ namespace ticketd {
 struct job_type_metrics final : job_type_events {
     bool enabled = true;
     prometheus::Counter* submitted_ = nullptr;
-    std::array<prometheus::Counter*, 4> rejected_{};   // by reject_reason
+    std::array<prometheus::Counter*, 5> rejected_{};   // by reject_reason
     prometheus::Counter* started_ = nullptr;
     std::array<prometheus::Counter*, 5> completed_{};  // by job_outcome
     prometheus::Counter* retried_ = nullptr;

@@ -27,6 +27,7 @@ struct submit_request {
     std::string principal;
     std::string idempotency_key;  // empty: none
     std::string fingerprint;      // what makes two requests with one key the same request
+    uint64_t max_live_jobs = 0;   // the principal's quota of queued and running jobs; 0: none
 };
 
 enum class submit_status {
@@ -39,6 +40,7 @@ enum class submit_status {
     key_job_deleted,
     unavailable,        // a queue or the long-poll slots are full
     store_unavailable,  // the job could not be made durable (a full disk, an I/O error)
+    over_quota,         // the principal holds max_live_jobs queued and running jobs
     internal
 };
 

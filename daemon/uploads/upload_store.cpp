@@ -273,6 +273,15 @@ void upload_store::release(const std::string& job_id, const job_files& files) {
     }
 }
 
+uint64_t upload_store::bytes_held(const std::string& principal) const {
+    std::lock_guard lock(mutex_);
+    uint64_t bytes = 0;
+    for (const auto& [id, e] : uploads_) {
+        if (e.record.principal == principal) bytes += e.record.size;
+    }
+    return bytes;
+}
+
 std::map<std::string, std::string> upload_store::paths(const job_files& files) const {
     std::map<std::string, std::string> out;
     for (const auto& [name, id] : files) out[name] = (dir_ / id).string();

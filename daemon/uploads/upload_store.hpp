@@ -57,6 +57,10 @@ class upload_store {
     // name -> local path, for the plugin.
     std::map<std::string, std::string> paths(const job_files& files) const;
 
+    // Bytes of the uploads `principal` holds now (quotas: max_upload_bytes). Counts them
+    // one by one: asked once per upload, and only of principals with that quota.
+    uint64_t bytes_held(const std::string& principal) const;
+
     // Removes unpinned uploads past their expiry.
     void purge(unix_ms now);
 

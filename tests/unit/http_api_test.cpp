@@ -2,6 +2,7 @@
 // checks, how each outcome is answered, the protocol's headers.
 #include "api/http_api.hpp"
 #include "auth/authenticator.hpp"
+#include "auth/quotas.hpp"
 #include "config/config.hpp"
 #include "jobs/job_service.hpp"
 #include "metrics/daemon_metrics.hpp"
@@ -92,7 +93,8 @@ struct api_fixture : ::testing::Test {
     daemon_metrics metrics{"test"};
     fake_service service;
     authenticator auth{mode};
-    http_api api{config, service, uploads, auth, metrics};
+    quota_keeper quotas;
+    http_api api{config, service, uploads, auth, quotas, metrics};
 
     api_fixture() {
         api.set_base_url("http://jobs.test");
