@@ -1,5 +1,6 @@
 #include "api/access.hpp"
 
+#include "metrics/daemon_metrics.hpp"
 #include "system/log.hpp"
 #include "system/time.hpp"
 
@@ -55,6 +56,12 @@ http_response unauthenticated(const problem_context& ctx, auth_failure why) {
 http_response forbidden(const problem_context& ctx, std::string_view scope) {
     return make_problem(ctx, 403, "forbidden", "this API key or certificate lacks the scope " + std::string(scope),
                         {{"scope", scope}});
+}
+
+void count_quota_refusal(daemon_metrics& metrics, const quotas_config& quotas, const std::string& principal,
+                         std::string_view reason) {
+    static const std::string other = "other";
+    metrics.principal_rejected(quotas.principals.contains(principal) ? principal : other, reason);
 }
 
 void log_denied(unsigned max_per_second, unsigned status, std::string_view why, const api_key* key, std::string_view route,

@@ -112,6 +112,7 @@ void take_submit_token(api_context& api, const http_request& head, admission& a)
                      {"RateLimit", "\"submit\";r=" + std::to_string(decision->remaining) +
                                        ";t=" + std::to_string(decision->reset_s)}};
     if (decision->allowed) return;
+    count_quota_refusal(api.metrics, *a.limits, a.key->principal, "rate_limited");
     a.refusal = make_problem({api.base_url, head.path, head.request_id}, 429, "rate-limited",
                              "principal '" + a.key->principal + "' may submit " + std::to_string(decision->burst) +
                                  " jobs at once and then at its rate (quotas: submit_rate); retry after " +

@@ -66,6 +66,7 @@ void submit_job(const call_ptr& c, const std::string&) {
     }
     const principal_limits& limits = c->limits();
     if (s.priority > limits.max_priority) {
+        count_quota_refusal(c->api.metrics, *c->limits_of_call, c->who.principal, "priority");
         return c->problem(403, "quota-exceeded",
                           "priority " + std::to_string(s.priority) + " is above this principal's maximum, " +
                               std::to_string(limits.max_priority) + " (quotas: max_priority)",
@@ -79,6 +80,9 @@ void submit_job(const call_ptr& c, const std::string&) {
     const long max_wait_s = max_wait_seconds(c->api);
 
     c->api.jobs.submit(std::move(s), [c, wait, max_wait_s](submit_outcome out) {
+        if (out.status == submit_status::over_quota) {
+            count_quota_refusal(c->api.metrics, *c->limits_of_call, c->who.principal, "live_jobs");
+        }
         if (answer_problem(*c, out)) return;
         const bool replayed = out.status == submit_status::replayed;
         auto answer = [c, replayed](const job_record& job, std::optional<long> applied) {

@@ -1,5 +1,6 @@
 // POST /v1/uploads (the body streams to disk through plan_upload_body's sink), and
 // GET, HEAD, DELETE /v1/uploads/{id}.
+#include "api/access.hpp"
 #include "api/job_document.hpp"
 #include "api/outcome_problems.hpp"
 #include "api/routes.hpp"
@@ -46,6 +47,7 @@ body_plan plan_upload_body(api_context& api, const http_request& head, const std
                                         std::to_string(limits.max_upload_bytes) +
                                         " it may hold (quotas: max_upload_bytes); delete uploads it no longer needs");
             if (!never) res.set("Retry-After", "60");
+            count_quota_refusal(api.metrics, *api.quotas.limits(), principal, "upload_bytes");
             plan.reject = std::make_shared<http_response>(std::move(res));
             return plan;
         }

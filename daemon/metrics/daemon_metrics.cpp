@@ -58,6 +58,10 @@ daemon_metrics::daemon_metrics(std::string version, bool enabled)
                         "Worker threads still inside a plugin that ignored its stop request past "
                         "cancel_grace (each replaced in its pool), by job type.",
                         *registry_)),
+      principal_rejections_(family(prometheus::BuildCounter(), "ticketd_principal_rejections_total",
+                                   "Requests a quota refused, by principal (those named under quotas.principals; "
+                                   "the rest as \"other\") and reason.",
+                                   *registry_)),
       http_requests_(family(prometheus::BuildCounter(), "ticketd_http_requests_total",
                             "HTTP requests, by route template, method and status code.", *registry_)),
       http_duration_(family(prometheus::BuildHistogram(), "ticketd_http_request_duration_seconds",
@@ -128,6 +132,10 @@ size_t daemon_metrics::code_index(unsigned status) {
         if (codes[i] == status) return i;
     }
     return code_count - 1;
+}
+
+void daemon_metrics::principal_rejected(const std::string& principal, std::string_view reason) {
+    if (enabled_) principal_rejections_.Add({{"principal", principal}, {"reason", std::string(reason)}}).Increment();
 }
 
 void daemon_metrics::observe_http(size_t route, std::string_view route_label, std::string_view method,

@@ -85,6 +85,10 @@ class daemon_metrics {
     void observe_http(size_t route, std::string_view route_label, std::string_view method, unsigned status,
                       double seconds);
     void count_plugin_load_failure();
+    // A request a principal's quota refused. `principal` must come from the configuration
+    // (a name under quotas.principals, or "other"), never from a request: the label set
+    // stays bounded. `reason`: rate_limited, live_jobs, priority, upload_bytes.
+    void principal_rejected(const std::string& principal, std::string_view reason);
     // A plugin's own metric: ticketd_plugin_<plugin>_<name>{type=...}. Returns its
     // recorder, or an empty function (and `error`) when the name or buckets are invalid.
     std::function<void(double)> add_plugin_metric(const std::string& plugin, const std::string& type, int kind,
@@ -118,6 +122,7 @@ class daemon_metrics {
     prometheus::Family<prometheus::Histogram>& duration_;
     prometheus::Family<prometheus::Counter>& busy_seconds_;
     prometheus::Family<prometheus::Gauge>& abandoned_;
+    prometheus::Family<prometheus::Counter>& principal_rejections_;
     prometheus::Family<prometheus::Counter>& http_requests_;
     prometheus::Family<prometheus::Histogram>& http_duration_;
     prometheus::Family<prometheus::Gauge>& plugin_info_;

@@ -3,24 +3,12 @@
 // and expiry, and the refusal to serve a public address without authentication.
 #include "support/daemon_test.hpp"
 
-#include <cctype>
 #include <thread>
 
 using namespace ticketd::test;
 using namespace std::chrono_literals;
 
 namespace {
-
-// The token `ticketd keys create` printed (tkd_ + 16 + _ + 32 characters), or "".
-std::string token_in(const std::string& output) {
-    const auto at = output.find("tkd_");
-    if (at == std::string::npos || output.size() < at + 53) return "";
-    const std::string token = output.substr(at, 53);
-    for (char c : token.substr(4)) {
-        if (!std::isalnum(static_cast<unsigned char>(c)) && c != '_') return "";
-    }
-    return token;
-}
 
 daemon_config_text keyed_config() {
     daemon_config_text c;
@@ -35,20 +23,11 @@ class auth_test : public ::testing::Test {
         if (HasFailure()) std::cerr << "---- ticketd log ----\n" << d.log() << "---------------------\n";
     }
 
-    // `ticketd keys create` for this daemon's config; returns the token it printed.
     std::string create_key(const std::string& principal, const std::vector<std::string>& scopes,
                            const std::string& expires = "") {
-        std::vector<std::string> args{"keys", "create", "--config", (d.dir() / "ticketd.yaml").string(),
-                                      "--principal", principal};
-        for (const auto& s : scopes) args.insert(args.end(), {"--scope", s});
-        if (!expires.empty()) args.insert(args.end(), {"--expires", expires});
-        std::string out;
-        EXPECT_EQ(run_ticketd(args, out), 0) << out;
-        const std::string token = token_in(out);
-        EXPECT_FALSE(token.empty()) << out;
-        return token;
+        return create_api_key(d, principal, scopes, expires);
     }
-    static header_list as(const std::string& token) { return {{"Authorization", "Bearer " + token}}; }
+    static header_list as(const std::string& token) { return bearer(token); }
     size_t count(const std::string& needle) const { return d.log_count(needle); }
     void reload() {
         const size_t applied = count("reload: applied");
@@ -257,12 +236,7 @@ TEST(auth_tenants, one_import_type_per_tenant_keeps_their_tables_apart) {
             "  database: \"${state_dir}/warehouse.db\"\n  tables: [" + table + "]\n";
     }
     daemon_process d(c);
-    std::string out;
-    ASSERT_EQ(run_ticketd({"keys", "create", "--config", (d.dir() / "ticketd.yaml").string(), "--principal", "billing",
-                           "--scope", "jobs:submit:import-billing", "--scope", "uploads:write"}, out), 0) << out;
-    const std::string token = token_in(out);
-    ASSERT_FALSE(token.empty()) << out;
-    const header_list billing = {{"Authorization", "Bearer " + token}};
+    const header_list billing = bearer(create_api_key(d, "billing", {"jobs:submit:import-billing", "uploads:write"}));
     d.start();
     header_list upload_headers = billing;
     upload_headers.emplace_back("Content-Type", "text/csv");

@@ -1,11 +1,15 @@
 #include "support/daemon_process.hpp"
 
+#include <gtest/gtest.h>
+
 #include <fcntl.h>
 #include <signal.h>
 #include <spawn.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <cctype>
 #include <fstream>
 #include <sstream>
 #include <stdexcept>
@@ -144,6 +148,26 @@ int daemon_process::start_expect_failure(std::string& log_text) {
 int daemon_process::check_config(std::string& out) const {
     return run_ticketd({"--check-config", "--config", (dir_.path / "ticketd.yaml").string()}, out);
 }
+
+std::string create_api_key(const daemon_process& d, const std::string& principal,
+                           const std::vector<std::string>& scopes, const std::string& expires) {
+    std::vector<std::string> args{"keys", "create", "--config", (d.dir() / "ticketd.yaml").string(), "--principal",
+                                  principal};
+    for (const auto& s : scopes) args.insert(args.end(), {"--scope", s});
+    if (!expires.empty()) args.insert(args.end(), {"--expires", expires});
+    std::string out;
+    EXPECT_EQ(run_ticketd(args, out), 0) << out;
+    // The token: tkd_ + 16 + _ + 32 characters.
+    const auto at = out.find("tkd_");
+    const std::string token = at == std::string::npos || out.size() < at + 53 ? "" : out.substr(at, 53);
+    const bool shaped = !token.empty() && std::all_of(token.begin() + 4, token.end(), [](char c) {
+        return std::isalnum(static_cast<unsigned char>(c)) || c == '_';
+    });
+    EXPECT_TRUE(shaped) << out;
+    return shaped ? token : "";
+}
+
+header_list bearer(const std::string& token) { return {{"Authorization", "Bearer " + token}}; }
 
 int run_ticketd(const std::vector<std::string>& args, std::string& out) {
     std::vector<std::string> argv{TICKETD_BINARY};

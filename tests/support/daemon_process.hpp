@@ -100,6 +100,13 @@ class daemon_process {
     int activation_fd_ = -1;
 };
 
+// `ticketd keys create` for this daemon's config (auth.keys_file); the token it printed,
+// "" (and a test failure) when it did not print one.
+std::string create_api_key(const daemon_process& d, const std::string& principal,
+                           const std::vector<std::string>& scopes, const std::string& expires = "");
+// Authorization: Bearer <token>
+header_list bearer(const std::string& token);
+
 // Polls `condition` every 5 ms until it holds or `timeout` passes.
 bool eventually(const std::function<bool()>& condition,
                 std::chrono::milliseconds timeout = std::chrono::seconds(20));

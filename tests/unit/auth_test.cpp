@@ -1,6 +1,7 @@
 // API keys: tokens, the keys file, scopes and the authenticator's answers.
 #include "auth/authenticator.hpp"
 #include "auth/keys_file.hpp"
+#include "auth/quotas.hpp"
 
 #include "support/temp_dir.hpp"
 
@@ -246,4 +247,35 @@ TEST(authenticator, without_keys_everyone_is_anonymous_without_admin) {
     EXPECT_EQ(r.key->principal, "anonymous");
     EXPECT_FALSE(r.key->scopes.admin());
     EXPECT_TRUE(r.key->scopes.has(scope::jobs_cancel));
+}
+
+TEST(quota_keeper, a_token_bucket_per_principal_with_its_rate_and_burst) {
+    quota_keeper keeper;
+    principal_limits limits;
+    const auto t0 = quota_keeper::clock::now();
+    EXPECT_FALSE(keeper.take_submit("a", limits, t0)) << "no rate: not limited, nothing kept";
+    limits.submit_rate = 2;  // a second
+    limits.submit_burst = 3;
+    for (uint64_t left : {2u, 1u, 0u}) {
+        const auto d = keeper.take_submit("a", limits, t0);
+        ASSERT_TRUE(d && d->allowed);
+        EXPECT_EQ(d->remaining, left);
+        EXPECT_EQ(d->burst, 3u);
+        EXPECT_EQ(d->window_s, 2u) << "3 tokens at 2 a second: 1.5 s, rounded up";
+    }
+    const auto refused = keeper.take_submit("a", limits, t0);
+    ASSERT_TRUE(refused);
+    EXPECT_FALSE(refused->allowed);
+    EXPECT_EQ(refused->retry_after_s, 1u);
+    EXPECT_EQ(refused->reset_s, 2u);
+    EXPECT_TRUE(keeper.take_submit("b", limits, t0)->allowed) << "another principal has a bucket of its own";
+    EXPECT_TRUE(keeper.take_submit("a", limits, t0 + std::chrono::milliseconds(500))->allowed) << "refilled";
+    EXPECT_FALSE(keeper.take_submit("a", limits, t0 + std::chrono::milliseconds(500))->allowed);
+    const auto later = keeper.take_submit("a", limits, t0 + std::chrono::seconds(60));
+    EXPECT_EQ(later->remaining, 2u) << "never more than the burst";
+    limits.submit_burst = 0;
+    limits.submit_rate = 0.5;  // 30/m
+    EXPECT_EQ(keeper.take_submit("c", limits, t0)->burst, 1u) << "the burst defaults to a second's worth, at least 1";
+    const auto slow = keeper.take_submit("c", limits, t0);
+    EXPECT_EQ(slow->retry_after_s, 2u);
 }

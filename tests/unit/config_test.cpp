@@ -186,3 +186,38 @@ TEST(config, tls_settings_are_read_strictly) {
     const auto unknown = error_of(temp_config("server:\n  tls:\n    certificate: c\n    private_key: k\n    ciphers: x\n", jobs));
     EXPECT_NE(unknown.find("unknown key 'server.tls.ciphers'"), std::string::npos) << unknown;
 }
+
+TEST(config, quotas_have_defaults_and_per_principal_overrides) {
+    const std::map<std::string, std::string> jobs = {{"a.yaml", "type: a\nplugin: a.so\n"}};
+    const auto none = temp_config("", jobs).load().quotas;
+    EXPECT_EQ(none.of("anyone").max_live_jobs, 0u) << "no limit unless configured";
+    EXPECT_EQ(none.of("anyone").submit_rate, 0);
+    EXPECT_EQ(none.of("anyone").max_priority, 1000);
+    EXPECT_EQ(none.of("anyone").weight, 1u);
+    const auto q = temp_config("quotas:\n  default:\n    max_live_jobs: 100\n    submit_rate: 600/m\n    max_priority: 0\n"
+                               "  principals:\n    billing:\n      weight: 4\n      submit_rate: 50\n"
+                               "      max_upload_bytes: 1GiB\n      max_priority: -10\n",
+                               jobs)
+                       .load()
+                       .quotas;
+    EXPECT_EQ(q.of("payroll").max_live_jobs, 100u);
+    EXPECT_DOUBLE_EQ(q.of("payroll").submit_rate, 10.0);
+    EXPECT_EQ(q.of("payroll").max_priority, 0);
+    const auto& billing = q.of("billing");
+    EXPECT_EQ(billing.max_live_jobs, 100u) << "what is not overridden comes from default";
+    EXPECT_EQ(billing.weight, 4u);
+    EXPECT_DOUBLE_EQ(billing.submit_rate, 50.0);
+    EXPECT_EQ(billing.max_upload_bytes, 1ULL << 30);
+    EXPECT_EQ(billing.max_priority, -10);
+    for (const auto& [text, expected] : std::vector<std::pair<std::string, std::string>>{
+             {"quotas:\n  default:\n    submit_rate: fast\n", "'submit_rate' must be a number of submits per s, m or h"},
+             {"quotas:\n  default:\n    submit_rate: 5/d\n", "'submit_rate' must be"},
+             {"quotas:\n  default:\n    max_priority: 1001\n", "'max_priority' must be a whole number from -1000 to 1000"},
+             {"quotas:\n  default:\n    weight: 0\n", "quotas.default.weight"},
+             {"quotas:\n  principals: [billing]\n", "'quotas.principals' must map principal names"},
+             {"quotas:\n  principals:\n    billing:\n      max_jobs: 3\n", "unknown key 'quotas.principals.billing.max_jobs'"},
+         }) {
+        const auto error = error_of(temp_config(text, jobs));
+        EXPECT_NE(error.find(expected), std::string::npos) << text << "\n" << error;
+    }
+}

@@ -1,4 +1,5 @@
-// The per-type queue: priority first, FIFO within a priority, capacity, delayed retries.
+// The per-type queue: priority first, FIFO within a priority, capacity, delayed retries,
+// and fairness among principals (lanes, weights).
 #include "embedded/job_queue.hpp"
 
 #include <gtest/gtest.h>
@@ -13,12 +14,61 @@
 using namespace ticketd;
 
 namespace {
-job_entry_ptr entry(const std::string& id) {
+job_entry_ptr entry(const std::string& id, const std::string& principal = "anonymous") {
     auto e = std::make_shared<job_entry>();
     e->record.id = id;
+    e->record.principal = principal;
     return e;
 }
+
+std::string drain(job_queue& q, size_t n) {
+    std::string order;
+    for (size_t i = 0; i < n; ++i) order += q.pop()->record.id;
+    return order;
+}
 }  // namespace
+
+TEST(job_queue, principals_take_turns_however_long_one_backlog_is) {
+    job_queue q(100);
+    for (int i = 0; i < 10; ++i) q.push(entry("a", "alice"), 0, 0);
+    q.push(entry("B", "bob"), 0, 0);
+    q.push(entry("B", "bob"), 0, 0);
+    EXPECT_EQ(drain(q, 6), "aBaBaa") << "bob's first job is next, not after alice's ten";
+    // A principal that comes back after its lane emptied gets no credit for the wait.
+    q.push(entry("B", "bob"), 0, 0);
+    EXPECT_EQ(drain(q, 3), "Baa");
+    // Priority orders one principal's own jobs, never another's.
+    q.push(entry("h", "alice"), 9, 0);
+    q.push(entry("B", "bob"), -5, 0);
+    EXPECT_EQ(drain(q, 4), "Bhaa") << "bob's turn came first; alice's urgent job leads her lane";
+    EXPECT_EQ(q.size(), 2u);
+}
+
+TEST(job_queue, weights_share_the_workers_in_proportion) {
+    const auto shares = std::make_shared<const principal_weights>(principal_weights{1, {{"big", 3}}});
+    const job_queue::weights_ptr weights{shares};
+    job_queue q(100, "t", nullptr, &weights);
+    for (int i = 0; i < 20; ++i) {
+        q.push(entry("b", "big"), 0, 0);
+        q.push(entry("s", "small"), 0, 0);
+    }
+    const std::string first = drain(q, 16);
+    EXPECT_EQ(std::count(first.begin(), first.end(), 'b'), 12) << first;
+    EXPECT_EQ(std::count(first.begin(), first.end(), 's'), 4) << first;
+}
+
+TEST(job_queue, removing_a_principal_s_last_job_closes_its_lane) {
+    job_queue q(100);
+    const auto only = entry("x", "carol");
+    q.push(entry("a", "alice"), 0, 0);
+    q.push(only, 0, 0);
+    q.push(entry("a", "alice"), 0, 0);
+    EXPECT_TRUE(q.remove(only));
+    EXPECT_EQ(q.size(), 2u);
+    EXPECT_EQ(drain(q, 2), "aa");
+    q.push(entry("x", "carol"), 0, 0);  // opens again
+    EXPECT_EQ(drain(q, 1), "x");
+}
 
 TEST(job_queue, priority_then_fifo) {
     job_queue q(10);
