@@ -62,14 +62,6 @@ void run_io(boost::asio::io_context& io) {
     }
 }
 
-// The principals' shares of the workers (quotas: weight), for the fair queues.
-std::shared_ptr<const principal_weights> weights_of(const quotas_config& quotas) {
-    auto weights = std::make_shared<principal_weights>();
-    weights->fallback = quotas.defaults.weight;
-    for (const auto& [name, limits] : quotas.principals) weights->named.emplace(name, limits.weight);
-    return weights;
-}
-
 std::string monotonic_usec() {
     timespec ts{};
     ::clock_gettime(CLOCK_MONOTONIC, &ts);
@@ -199,6 +191,7 @@ int run_daemon(const daemon_options& options) {
     quota_keeper quotas;
     quotas.set(std::make_shared<const quotas_config>(config.quotas));
     backend->set_weights(weights_of(config.quotas));
+    add_principal_gauges(metrics, quotas, *backend);
     http_api api(config, engine, *uploads, *auth, quotas, metrics);
     std::vector<std::unique_ptr<boost::asio::io_context>> more_io;
     std::vector<boost::asio::io_context*> connection_io{&io};
@@ -282,7 +275,11 @@ int run_daemon(const daemon_options& options) {
             const bool same_mode = config.auth.mode == next.auth.mode;
             auto keys = same_mode ? load_keys_for(next) : keys_document{};
             std::shared_ptr<const tls_credentials> next_tls;
-            if (tls && next.server.tls.enabled()) next_tls = std::make_shared<const tls_credentials>(next.server.tls);
+            // New files, not a new kind of TLS: requiring client certificates waits for a restart.
+            if (tls && next.server.tls.enabled() &&
+                next.server.tls.client_ca.empty() == config.server.tls.client_ca.empty()) {
+                next_tls = std::make_shared<const tls_credentials>(next.server.tls);
+            }
             const std::string summary = engine.reload(next.job_types, [&](const job_type_config& t) {
                 return make_job_type(next, t, &metrics);
             });

@@ -50,6 +50,23 @@ void add_store_metrics(daemon_metrics& metrics, sqlite_store& store) {
     });
 }
 
+void add_principal_gauges(daemon_metrics& metrics, const quota_keeper& quotas, const embedded_backend& backend) {
+    metrics.add_source([&quotas, &backend](std::vector<prometheus::MetricFamily>& out) {
+        const auto limits = quotas.limits();
+        if (limits->principals.empty()) return;
+        prometheus::MetricFamily f{"ticketd_principal_live_jobs",
+                                   "Queued and running jobs of each principal named under quotas.principals.",
+                                   prometheus::MetricType::Gauge, {}};
+        for (const auto& [name, l] : limits->principals) {
+            prometheus::ClientMetric m;
+            m.label = {{"principal", name}};
+            m.gauge.value = static_cast<double>(backend.live_jobs(name));
+            f.metric.push_back(std::move(m));
+        }
+        out.push_back(std::move(f));
+    });
+}
+
 std::string status_line(const job_engine& engine) {
     uint64_t queued = 0, running = 0;
     const auto types = engine.types();

@@ -25,11 +25,14 @@ std::optional<rate_decision> quota_keeper::take_submit(const std::string& princi
     std::lock_guard lock(mutex_);
     if (buckets_.size() >= buckets_kept && !buckets_.contains(principal)) {
         std::erase_if(buckets_, [&](const auto& kv) {
-            return std::chrono::duration<double>(now - kv.second.updated).count() * rate >= burst;
+            const bucket& b = kv.second;
+            return b.tokens + std::chrono::duration<double>(now - b.updated).count() * b.rate >= b.burst;
         });
     }
-    auto [it, fresh] = buckets_.try_emplace(principal, bucket{burst, now});
+    auto [it, fresh] = buckets_.try_emplace(principal, bucket{burst, now, rate, burst});
     bucket& b = it->second;
+    b.rate = rate;
+    b.burst = burst;
     if (!fresh) {
         const double elapsed = std::chrono::duration<double>(now - b.updated).count();
         b.tokens = std::min(burst, b.tokens + std::max(0.0, elapsed) * rate);

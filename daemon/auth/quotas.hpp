@@ -42,6 +42,7 @@ class quota_keeper {
     struct bucket {
         double tokens = 0;
         clock::time_point updated;
+        double rate = 0, burst = 0;  // its principal's, when last used
     };
     std::atomic<std::shared_ptr<const quotas_config>> limits_;
     std::mutex mutex_;

@@ -89,41 +89,6 @@ void expand_placeholders(nlohmann::json& j, const placeholders& values) {
     }
 }
 
-// One principal's limits: the keys given, the rest from `base`.
-principal_limits read_limits(section& s, const principal_limits& base) {
-    principal_limits l = base;
-    l.max_live_jobs = s.integer("max_live_jobs", l.max_live_jobs, 0, 1'000'000'000);
-    l.max_upload_bytes = s.size("max_upload_bytes", l.max_upload_bytes, 0, 1ULL << 50);
-    if (const auto priority = s.get("max_priority")) {
-        const std::string text = priority->IsScalar() ? priority->Scalar() : "";
-        int32_t value = 0;
-        const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
-        if (ec != std::errc() || end != text.data() + text.size() || value < -1000 || value > 1000) {
-            s.fail(*priority, "'max_priority' must be a whole number from -1000 to 1000, found '" + text + "'",
-                   "write the highest priority this principal may ask for, e.g. 0");
-        }
-        l.max_priority = value;
-    }
-    if (const auto rate = s.get("submit_rate")) {
-        const std::string text = rate->IsScalar() ? rate->Scalar() : "";
-        const auto slash = text.find('/');
-        static const std::map<std::string, double, std::less<>> per = {{"s", 1}, {"m", 60}, {"h", 3600}};
-        uint64_t n = 0;
-        const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), n);
-        const std::string unit = slash == std::string::npos ? "s" : text.substr(slash + 1);
-        if (ec != std::errc() || (end != text.data() + text.size() && end != text.data() + slash) || !per.contains(unit) ||
-            n > 1'000'000) {
-            s.fail(*rate, "'submit_rate' must be a number of submits per s, m or h, found '" + text + "'",
-                   "write e.g. 50/s, 600/m or 0 (no limit)");
-        }
-        l.submit_rate = static_cast<double>(n) / per.find(unit)->second;
-    }
-    l.submit_burst = s.integer("submit_burst", l.submit_burst, 0, 1'000'000);
-    l.weight = static_cast<unsigned>(s.integer("weight", l.weight, 1, 1000));
-    s.finish();
-    return l;
-}
-
 job_type_config load_job_type(const fs::path& file, bool allow_short_retention, const placeholders& values) {
     const YAML::Node root = load_yaml(file);
     section top(root, file.string(), "");
@@ -392,21 +357,7 @@ daemon_config load_config(const fs::path& file_arg) {
     uploads.finish();
 
     auto quotas = top.child("quotas");
-    auto defaults = quotas.child("default");
-    c.quotas.defaults = read_limits(defaults, c.quotas.defaults);
-    if (const auto named = quotas.get("principals")) {
-        if (!named->IsMap()) {
-            quotas.fail(*named, "'quotas.principals' must map principal names to their limits",
-                        "write e.g. 'billing: {max_live_jobs: 5000, weight: 2}'");
-        }
-        for (const auto& kv : *named) {
-            const std::string name = kv.first.Scalar();
-            section one(kv.second, file.string(), "quotas.principals." + name);
-            c.quotas.principals[name] = read_limits(one, c.quotas.defaults);
-        }
-    }
-    quotas.finish();
-
+    c.quotas = load_quotas(quotas);
     auto jobs = top.child("jobs");
     c.drain_timeout = jobs.duration("drain_timeout", c.drain_timeout, milliseconds(0), day);
     c.cancel_grace = jobs.duration("cancel_grace", c.cancel_grace, milliseconds(0), day);

@@ -7,12 +7,14 @@
 #include <cstdint>
 #include <filesystem>
 #include <map>
+#include <memory>
 #include <stdexcept>
 #include <string>
 #include <vector>
 
 namespace ticketd {
 
+struct principal_weights;
 using std::chrono::milliseconds;
 
 class config_error : public std::runtime_error {
@@ -143,6 +145,9 @@ daemon_config load_config(const std::filesystem::path& file);
 // state, the engine's own settings, auth.mode. Rendered as text so that two configs
 // compare in one line. (A reload re-reads the TLS files, the keys and the job types.)
 std::string restart_only_settings(const daemon_config& config);
+
+// The principals' shares of the workers (quotas: weight), for the fair queues.
+std::shared_ptr<const principal_weights> weights_of(const quotas_config& quotas);
 
 // Refuses (config_error naming auth.allow_unauthenticated) auth.mode `none` on a listen
 // address other than loopback, unless auth.allow_unauthenticated says so. Called once the

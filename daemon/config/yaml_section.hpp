@@ -1,6 +1,6 @@
 // Reading ticketd's YAML files strictly: a mapping whose keys are checked as they are read
 // (unknown ones are errors), typed values with units and ranges, and errors that name
-// file:line:column, what was expected and the fix. Only config.cpp includes it.
+// file:line:column, what was expected and the fix. Only config/ and auth/keys_file.cpp include it.
 #pragma once
 
 #include "config/config.hpp"
@@ -167,5 +167,8 @@ inline YAML::Node load_yaml(const std::filesystem::path& file) {
         throw config_error(out.str());
     }
 }
+
+// The quotas: section (config/quotas_config.cpp).
+quotas_config load_quotas(section& quotas);
 
 }  // namespace ticketd

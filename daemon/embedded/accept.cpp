@@ -43,7 +43,8 @@ void embedded_backend::accept(std::shared_ptr<work_queue> queue, submit_request 
         if (events) events->rejected(reject_reason::unavailable);
         return answer({submit_status::unavailable, {}, {}, "ticketd is shutting down", {}});
     }
-    if (req.max_live_jobs > 0 && live_[req.principal] >= req.max_live_jobs) {
+    if (const auto live = live_.find(req.principal);
+        req.max_live_jobs > 0 && live != live_.end() && live->second >= req.max_live_jobs) {
         if (events) events->rejected(reject_reason::over_quota);
         return answer({submit_status::over_quota, {}, {},
                        "principal '" + req.principal + "' has " + std::to_string(req.max_live_jobs) +

@@ -66,10 +66,13 @@ void job_queue::make_ready_locked(job_entry_ptr entry, ready_key key) {
     pos.key = key;
     auto [it, opened] = lanes_.try_emplace(entry->record.principal);
     lane& l = it->second;
-    if (opened) {  // a principal with nothing ready until now: its turn is now, no credit kept
-        const unsigned weight = weights_ ? std::max(1u, weights_->load()->of(it->first)) : 1u;
-        l.cost = std::max<uint64_t>(1, unit / weight);
-        l.turn = {virtual_now_, ++lanes_opened_};
+    if (opened) {  // nothing ready until now: its turn is now, or the one it already paid for
+        uint64_t start = virtual_now_;
+        if (const auto paid = paid_until_.find(it->first); paid != paid_until_.end()) {
+            start = std::max(start, paid->second);
+            paid_until_.erase(paid);
+        }
+        l.turn = {start, ++lanes_opened_};
         turns_.emplace(l.turn, &l);
     }
     l.ready.emplace(key, std::move(entry));
@@ -83,14 +86,26 @@ job_entry_ptr job_queue::take_next_locked() {
     virtual_now_ = turn.key().first;
     auto node = l.ready.extract(l.ready.begin());
     --ready_count_;
+    const std::string& principal = node.mapped()->record.principal;
+    l.turn.first += cost_of(principal);  // the weight in force now: a reload reaches busy lanes too
     if (l.ready.empty()) {
-        lanes_.erase(node.mapped()->record.principal);
+        if (l.turn.first > virtual_now_) {
+            if (paid_until_.size() >= 1024) {  // those behind virtual_now_ change nothing
+                std::erase_if(paid_until_, [&](const auto& kv) { return kv.second <= virtual_now_; });
+            }
+            paid_until_[principal] = l.turn.first;
+        }
+        lanes_.erase(principal);
     } else {
-        l.turn.first += l.cost;
         turn.key() = l.turn;
         turns_.insert(std::move(turn));
     }
     return std::move(node.mapped());
+}
+
+uint64_t job_queue::cost_of(const std::string& principal) const {
+    const unsigned weight = weights_ ? std::max(1u, weights_->load()->of(principal)) : 1u;
+    return std::max<uint64_t>(1, unit / weight);
 }
 
 bool job_queue::remove(const job_entry_ptr& entry) {

@@ -3,7 +3,9 @@
 // worker takes the next job of the lane with the least virtual time (start-time fair
 // queuing), which advances by 1/weight per job taken. Two principals of equal weight
 // alternate however long either's backlog; a lane that empties keeps no credit (it comes
-// back at the current virtual time). One principal alone: its lane is the old FIFO.
+// back at the current virtual time) but keeps its debt (never before the turn its last
+// job paid for), so a principal that submits one job at a time cannot pass a backlog
+// forever. One principal alone: its lane is the old FIFO.
 // Retries wait in a delayed set until their backoff has passed. Worker threads block in
 // pop(); capacity counts queued and delayed jobs plus reservations of accepts that are
 // still being committed, so a full queue is refused before anything is stored.
@@ -68,12 +70,12 @@ class job_queue final : public work_queue {
     using turn_key = std::pair<uint64_t, uint64_t>;    // (virtual time, lane opened at)
     struct lane {
         std::map<ready_key, job_entry_ptr> ready;
-        turn_key turn;      // its place in turns_
-        uint64_t cost = 1;  // virtual time a job taken costs it: unit / weight
+        turn_key turn;  // its place in turns_
     };
     void insert_locked(job_entry_ptr entry, int32_t priority, unix_ms not_before);
     void make_ready_locked(job_entry_ptr entry, ready_key key);
     job_entry_ptr take_next_locked();
+    uint64_t cost_of(const std::string& principal) const;  // unit / its weight, as configured now
     void forget_created(unix_ms created_at);
 
     const std::string type_;
@@ -90,6 +92,9 @@ class job_queue final : public work_queue {
     std::atomic<uint64_t> inserted_{0};  // jobs ever inserted: what a yielding worker watches
     std::unordered_map<std::string, lane> lanes_;  // principals with ready jobs
     std::map<turn_key, lane*> turns_;              // the lanes in the order they are served
+    // Where emptied lanes had got to (the turn their last job paid for), while ahead of
+    // virtual_now_: a lane reopens at the later of the two.
+    std::unordered_map<std::string, uint64_t> paid_until_;
     uint64_t virtual_now_ = 0;                     // the turn of the lane served last
     uint64_t lanes_opened_ = 0;
     uint64_t ready_count_ = 0;

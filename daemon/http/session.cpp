@@ -50,8 +50,8 @@ class session : public std::enable_shared_from_this<session<Stream>> {
     // `credentials`: the TLS context to handshake with (a TLS session only).
     session(connection_socket&& socket, std::shared_ptr<const tls_credentials> credentials,
             std::shared_ptr<http_server::state> st, bool over_capacity, std::string client)
-        : stream_(make_stream(std::move(socket), credentials.get())),
-          credentials_(std::move(credentials)),
+        : credentials_(std::move(credentials)),
+          stream_(make_stream(std::move(socket), credentials_.get())),
           // What one connection may hold: a header, a pending chunk-size line or trailer, one read.
           buffer_(st->config.max_header_bytes + st->config.max_chunk_header_bytes + 64 * 1024),
           st_(std::move(st)),
@@ -572,8 +572,8 @@ class session : public std::enable_shared_from_this<session<Stream>> {
         tcp_layer().close();
     }
 
+    std::shared_ptr<const tls_credentials> credentials_;  // the connection's TLS context: outlives stream_
     Stream stream_;
-    std::shared_ptr<const tls_credentials> credentials_;  // kept: the connection's TLS context
     std::shared_ptr<const peer_certificate> peer_;        // the verified client certificate (mTLS)
     beast::flat_buffer buffer_;
     std::string out_;  // the answer being written (kept: its capacity serves the next one)

@@ -24,7 +24,8 @@ const prometheus::Histogram::BucketBoundaries apply_buckets = {0.001, 0.0025, 0.
                                                                0.25,  0.5,    1,     2.5,  5,     10,   30};
 
 constexpr const char* method_names[] = {"GET", "HEAD", "POST", "DELETE", "PUT", "other"};
-constexpr unsigned codes[] = {200, 201, 202, 204, 303, 304, 400, 404, 405, 409, 410, 413, 415, 422, 431, 500, 503};
+constexpr unsigned codes[] = {200, 201, 202, 204, 206, 303, 304, 400, 401, 403, 404, 405, 409,
+                              410, 413, 415, 422, 429, 431, 500, 503, 507};
 constexpr const char* reject_names[] = {"queue_full", "invalid_input", "unavailable", "store_error", "over_quota"};
 constexpr const char* outcome_names[] = {"succeeded", "failed", "canceled", "timeout", "interrupted"};
 
@@ -128,6 +129,7 @@ size_t daemon_metrics::method_index(std::string_view method) {
 }
 
 size_t daemon_metrics::code_index(unsigned status) {
+    static_assert(std::size(codes) + 1 == code_count);
     for (size_t i = 0; i < std::size(codes); ++i) {
         if (codes[i] == status) return i;
     }

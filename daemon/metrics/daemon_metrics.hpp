@@ -107,7 +107,7 @@ class daemon_metrics {
 
    private:
     static constexpr size_t method_count = 6;  // GET HEAD POST DELETE PUT/PATCH/other
-    static constexpr size_t code_count = 18;
+    static constexpr size_t code_count = 23;  // the codes answered (daemon_metrics.cpp), and "other"
     static size_t method_index(std::string_view method);
     static size_t code_index(unsigned status);
 

@@ -105,6 +105,8 @@ TEST(quotas, submits_past_the_rate_are_refused_with_the_ratelimit_fields) {
     ASSERT_TRUE(eventually([&] { return d.log_count("reload: applied") == 1; })) << d.log();
     EXPECT_EQ(d.submit("hello", {{"name", "d"}}, slow).status, 202u);
     const auto metrics = d.get("/metrics", ops);
+    EXPECT_NE(metrics.body.find("ticketd_principal_live_jobs{principal=\"slow\"}"), std::string::npos);
+    EXPECT_EQ(metrics.body.find("principal=\"free\""), std::string::npos) << "only configured principals are labels";
     EXPECT_NE(metrics.body.find("ticketd_principal_rejections_total{principal=\"slow\",reason=\"rate_limited\"} 1"),
               std::string::npos)
         << metrics.body.substr(0, 2000);

@@ -44,6 +44,21 @@ TEST(job_queue, principals_take_turns_however_long_one_backlog_is) {
     EXPECT_EQ(q.size(), 2u);
 }
 
+TEST(job_queue, one_job_at_a_time_does_not_pass_a_backlog_forever) {
+    // Bob always has exactly one job ready (he submits the next when it is taken): his
+    // lane empties after each, but keeps its debt, so alice's backlog still gets its half.
+    job_queue q(100);
+    for (int i = 0; i < 50; ++i) q.push(entry("a", "alice"), 0, 0);
+    q.push(entry("B", "bob"), 0, 0);
+    std::string order;
+    for (int i = 0; i < 20; ++i) {
+        const auto next = q.pop();
+        order += next->record.id;
+        if (next->record.principal == "bob") q.push(entry("B", "bob"), 0, 0);
+    }
+    EXPECT_EQ(std::count(order.begin(), order.end(), 'a'), 10) << order;
+}
+
 TEST(job_queue, weights_share_the_workers_in_proportion) {
     const auto shares = std::make_shared<const principal_weights>(principal_weights{1, {{"big", 3}}});
     const job_queue::weights_ptr weights{shares};
