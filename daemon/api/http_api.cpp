@@ -185,8 +185,8 @@ void http_api::handle(http_request request, respond_fn respond) {
     const size_t r = a.route;
     auto c = std::make_shared<api_call>(api_call{*api_, {}, {}, {api_->base_url, request.path, request.request_id},
                                                  request.method == "HEAD", a.key, {}, a.limits});
-    // Every answer is counted and timed by route template, method and status.
-    c->limits_of_call = a.limits;
+    // Every answer is counted and timed by route template, method and status (and a
+    // rate-limited principal's submit carries its RateLimit fields).
     c->respond = [this, r, respond = std::move(respond), method = request.method, rate_fields = a.rate_fields,
                   start = std::chrono::steady_clock::now()](http_response res) {
         for (const auto& [name, value] : rate_fields) {

@@ -32,16 +32,24 @@ body_plan plan_upload_body(api_context& api, const http_request& head, const std
         return plan;
     }
     uint64_t limit = api.config.uploads.max_bytes;
+    std::shared_ptr<void> reservation;
     if (limits.max_upload_bytes > 0) {
-        // The principal's quota: what it holds, and at most what is left of it for this one.
-        const uint64_t held = api.uploads.bytes_held(principal);
-        const uint64_t left = held < limits.max_upload_bytes ? limits.max_upload_bytes - held : 0;
+        // The principal's quota: an upload of known length reserves its length; one sent
+        // chunked reserves what is left (its body limit), so that uploads arriving at once
+        // cannot together pass the quota.
+        const uint64_t quota = limits.max_upload_bytes;
         const auto length = head.header("content-length");
         uint64_t announced = 0;
         const bool known = length && std::from_chars(length->data(), length->data() + length->size(), announced).ec == std::errc();
-        if (left == 0 || (known && announced > left)) {
+        uint64_t held = 0;
+        if (known) {
+            reservation = api.uploads.reserve(principal, announced, quota, held);
+        } else if (api.uploads.reserve(principal, 0, quota, held) && held < quota) {
+            reservation = api.uploads.reserve(principal, std::min(limit, quota - held), quota, held);
+        }
+        if (!reservation) {
             // Larger than the whole quota: no retry helps (403); else when uploads are gone (429).
-            const bool never = known && announced > limits.max_upload_bytes;
+            const bool never = known && announced > quota;
             auto res = make_problem(ctx, never ? 403 : 429, "quota-exceeded",
                                     "principal '" + principal + "' holds " + std::to_string(held) + " bytes of uploads, of " +
                                         std::to_string(limits.max_upload_bytes) +
@@ -51,10 +59,10 @@ body_plan plan_upload_body(api_context& api, const http_request& head, const std
             plan.reject = std::make_shared<http_response>(std::move(res));
             return plan;
         }
-        limit = std::min(limit, left);
+        if (!known) limit = std::min(limit, quota - held);
     }
     try {
-        plan.sink = api.uploads.begin();
+        plan.sink = api.uploads.begin(std::move(reservation));
         plan.limit = limit;
     } catch (const std::exception& e) {
         log_error(std::string("uploads: ") + e.what());

@@ -26,7 +26,8 @@ constexpr std::string_view incoming_prefix = ".incoming-";
 // Writes one upload to a temporary file and hashes it on the way.
 class upload_sink final : public body_sink {
    public:
-    explicit upload_sink(fs::path temp) : temp_(std::move(temp)) {
+    upload_sink(fs::path temp, std::shared_ptr<void> reservation)
+        : temp_(std::move(temp)), reservation_(std::move(reservation)) {
         fd_ = ::open(temp_.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0640);
         if (fd_ < 0) throw_errno("create " + temp_.string());
     }
@@ -70,6 +71,7 @@ class upload_sink final : public body_sink {
 
    private:
     fs::path temp_;
+    std::shared_ptr<void> reservation_;  // of the principal's upload quota, given back with the sink
     int fd_ = -1;
     bool kept_ = false;
     int error_ = 0;  // errno of a failed write
@@ -157,8 +159,8 @@ void upload_store::load() {
     if (removed > 0) log_info("uploads: removed " + std::to_string(removed) + " unfinished upload files");
 }
 
-std::shared_ptr<body_sink> upload_store::begin() {
-    return std::make_shared<upload_sink>(dir_ / (std::string(incoming_prefix) + new_random_id()));
+std::shared_ptr<body_sink> upload_store::begin(std::shared_ptr<void> reservation) {
+    return std::make_shared<upload_sink>(dir_ / (std::string(incoming_prefix) + new_random_id()), std::move(reservation));
 }
 
 void upload_store::commit(std::shared_ptr<body_sink> sink, std::string principal, std::string content_type,
@@ -273,13 +275,29 @@ void upload_store::release(const std::string& job_id, const job_files& files) {
     }
 }
 
-uint64_t upload_store::bytes_held(const std::string& principal) const {
+std::shared_ptr<void> upload_store::reserve(const std::string& principal, uint64_t bytes, uint64_t quota,
+                                            uint64_t& held) {
     std::lock_guard lock(mutex_);
-    uint64_t bytes = 0;
+    held = 0;
     for (const auto& [id, e] : uploads_) {
-        if (e.record.principal == principal) bytes += e.record.size;
+        if (e.record.principal == principal) held += e.record.size;
     }
-    return bytes;
+    std::lock_guard arriving_lock(arriving_->mutex);
+    uint64_t& reserved = arriving_->bytes[principal];
+    held += reserved;
+    if (held > quota || bytes > quota - held) {
+        if (reserved == 0) arriving_->bytes.erase(principal);
+        return nullptr;
+    }
+    reserved += bytes;
+    // The handle's deleter gives the bytes back (after the upload was committed and is
+    // counted as held, or was dropped).
+    // (It points at the shared state, so that it is not null; it deletes nothing.)
+    return std::shared_ptr<void>(arriving_.get(), [state = arriving_, principal, bytes](void*) {
+        std::lock_guard release_lock(state->mutex);
+        const auto it = state->bytes.find(principal);
+        if (it != state->bytes.end() && (it->second -= std::min(it->second, bytes)) == 0) state->bytes.erase(it);
+    });
 }
 
 std::map<std::string, std::string> upload_store::paths(const job_files& files) const {

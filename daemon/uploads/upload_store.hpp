@@ -36,8 +36,9 @@ class upload_store {
     // (temporary files, files without a row, rows without their file).
     void load();
 
-    // A sink writing a new upload to a temporary file. Throws std::system_error.
-    std::shared_ptr<body_sink> begin();
+    // A sink writing a new upload to a temporary file; it holds `reservation` (from
+    // reserve()) until it goes. Throws std::system_error.
+    std::shared_ptr<body_sink> begin(std::shared_ptr<void> reservation = nullptr);
     // Makes a fully received sink durable and visible. `done` runs on a background
     // thread with the record, or with an error message.
     void commit(std::shared_ptr<body_sink> sink, std::string principal, std::string content_type,
@@ -57,9 +58,12 @@ class upload_store {
     // name -> local path, for the plugin.
     std::map<std::string, std::string> paths(const job_files& files) const;
 
-    // Bytes of the uploads `principal` holds now (quotas: max_upload_bytes). Counts them
-    // one by one: asked once per upload, and only of principals with that quota.
-    uint64_t bytes_held(const std::string& principal) const;
+    // Reserves `bytes` of `principal`'s upload quota `quota` for an upload about to
+    // arrive, if what it holds (its uploads, and the reservations of those still
+    // arriving) leaves room; null otherwise. `held` says what it holds. The reservation
+    // lasts as long as the returned handle (the upload's sink keeps it). Counts the
+    // uploads one by one: asked once per upload, and only of principals with that quota.
+    std::shared_ptr<void> reserve(const std::string& principal, uint64_t bytes, uint64_t quota, uint64_t& held);
 
     // Removes unpinned uploads past their expiry.
     void purge(unix_ms now);
@@ -81,6 +85,13 @@ class upload_store {
 
     mutable std::mutex mutex_;
     std::unordered_map<std::string, entry> uploads_;
+    // Bytes reserved for uploads still arriving, by principal (its own lock: a sink may
+    // release its reservation after the store is gone).
+    struct arrivals {
+        std::mutex mutex;
+        std::unordered_map<std::string, uint64_t> bytes;
+    };
+    std::shared_ptr<arrivals> arriving_ = std::make_shared<arrivals>();
 
     // fsync of a large file must not hold an io thread or the store's writer.
     std::mutex tasks_mutex_;

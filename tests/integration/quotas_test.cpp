@@ -117,6 +117,7 @@ TEST(quotas, live_jobs_priority_and_upload_bytes_are_bounded_per_principal) {
                                   "    max_upload_bytes: 10KiB\n"));
     const auto a = bearer(create_api_key(d, "a", tenant));
     const auto b = bearer(create_api_key(d, "b", tenant));
+    const std::string c_token = create_api_key(d, "c", tenant);
     d.start();
     const nlohmann::json long_job = {{"delayMs", 60000}};
     const auto one = d.submit("sleep", long_job, a);
@@ -154,4 +155,20 @@ TEST(quotas, live_jobs_priority_and_upload_bytes_are_bounded_per_principal) {
               }()).status,
               201u)
         << "a's uploads are counted apart";
+
+    // An upload still arriving holds its length: another at the same time does not fit.
+    {
+        raw_connection arriving(d.port());
+        ASSERT_TRUE(arriving.send("POST /v1/uploads HTTP/1.1\r\nHost: t\r\nAuthorization: Bearer " + c_token +
+                                  "\r\nContent-Type: application/octet-stream\r\nContent-Length: 8192\r\n\r\n" +
+                                  std::string(100, 'x')));
+        header_list as_c = bearer(c_token);
+        as_c.emplace_back("Content-Type", "application/octet-stream");
+        ASSERT_TRUE(eventually([&] { return d.post("/v1/uploads", std::string(4 << 10, 'x'), as_c).status == 429u; }))
+            << "8 KiB arriving + 4 KiB > 10 KiB";
+    }
+    header_list as_c = bearer(c_token);
+    as_c.emplace_back("Content-Type", "application/octet-stream");
+    EXPECT_TRUE(eventually([&] { return d.post("/v1/uploads", std::string(4 << 10, 'x'), as_c).status == 201u; }))
+        << "the abandoned upload gave its reservation back";
 }
