@@ -98,6 +98,7 @@ class session : public std::enable_shared_from_this<session<Stream>> {
         tcp_layer().expires_after(st_->config.tls.handshake_timeout);
         stream_.async_handshake(net::ssl::stream_base::server, [self = shared_from_this()](beast::error_code ec) {
             if (ec) return self->close();
+            self->handshaken_ = true;
             if (self->credentials_->verifies_clients()) self->peer_ = peer_certificate_of(self->stream_.native_handle());
             self->do_read();
         });
@@ -397,7 +398,7 @@ class session : public std::enable_shared_from_this<session<Stream>> {
             if (gone) {
                 self->awaiting_answer_ = false;
                 self->client_gone_->fire();
-                return self->close();
+                return self->close_now();  // no TLS goodbye: the client is gone
             }
             if (n < 0) self->watch_for_hangup();
             // n > 0: a pipelined request; it is read after this answer.
@@ -566,7 +567,21 @@ class session : public std::enable_shared_from_this<session<Stream>> {
                                 });
     }
 
+    // Under TLS, once the handshake is done, close_notify goes first (RFC 8446 6.1): a
+    // client that reads to the end can tell the end from a cut. The goodbye gets 2 s; a
+    // connection that broke or timed out fails it at once.
     void close() {
+        if constexpr (tls) {
+            if (handshaken_ && !closing_) {
+                closing_ = true;
+                tcp_layer().expires_after(std::chrono::seconds(2));
+                stream_.async_shutdown([self = shared_from_this()](beast::error_code) { self->close_now(); });
+                return;
+            }
+        }
+        close_now();
+    }
+    void close_now() {
         beast::error_code ec;
         tcp_layer().socket().shutdown(tcp::socket::shutdown_send, ec);
         tcp_layer().close();
@@ -598,6 +613,8 @@ class session : public std::enable_shared_from_this<session<Stream>> {
     bool linger_ = false;  // close by linger(): the request was answered before it was all read
     bool head_ = false;
     unsigned version_ = 11;
+    bool handshaken_ = false;  // TLS: the handshake succeeded (a goodbye can be said)
+    bool closing_ = false;     // TLS: close_notify is being sent
 };
 
 }  // namespace

@@ -4,6 +4,9 @@
   tls_client.py get PORT PATH --ca CA [--cert PEM --key PEM] [--max 1.2] [--alpn P ...]
       One request; prints a JSON line: status, tls version, ALPN, principal (from a job
       list), or the error that ended it.
+  tls_client.py readall PORT --ca CA
+      GET /healthz with Connection: close, read to the end of the connection; prints
+      whether it ended cleanly (the server's close_notify) and the status line.
   tls_client.py keepalive PORT --ca CA --go FILE
       GET /healthz on one connection, note the server certificate's fingerprint, wait for FILE
       to exist (30 s at most), GET again on the same connection, then once on a new one;
@@ -54,6 +57,28 @@ def get(args):
     print(json.dumps(out))
 
 
+def readall(args):
+    import socket
+    ctx = context(args)
+    # Debian's Python ignores a missing close_notify by default: this client must not.
+    ctx.options &= ~getattr(ssl, "OP_IGNORE_UNEXPECTED_EOF", 0)
+    with socket.create_connection(("127.0.0.1", args.port), timeout=10) as raw:
+        # suppress_ragged_eofs=False: an end without close_notify is an error, not b"".
+        with ctx.wrap_socket(raw, server_hostname="127.0.0.1", suppress_ragged_eofs=False) as tls:
+            tls.sendall(b"GET /healthz HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n")
+            data, clean, error = b"", False, ""
+            try:
+                while True:
+                    chunk = tls.recv(65536)
+                    if not chunk:
+                        clean = True
+                        break
+                    data += chunk
+            except ssl.SSLError as e:
+                error = type(e).__name__ + ": " + str(e)
+    print(json.dumps({"clean": clean, "error": error, "status_line": data.split(b"\r\n", 1)[0].decode()}))
+
+
 def keepalive(args):
     conn = http.client.HTTPSConnection("127.0.0.1", args.port, context=context(args), timeout=10)
     conn.request("GET", "/healthz")
@@ -89,12 +114,14 @@ def main():
     k = sub.add_parser("keepalive")
     k.add_argument("port", type=int)
     k.add_argument("--go", required=True)
-    for p in (g, k):
+    r = sub.add_parser("readall")
+    r.add_argument("port", type=int)
+    for p in (g, k, r):
         p.add_argument("--ca", required=True)
         p.add_argument("--cert")
         p.add_argument("--key")
     args = parser.parse_args()
-    get(args) if args.command == "get" else keepalive(args)
+    {"get": get, "keepalive": keepalive, "readall": readall}[args.command](args)
 
 
 if __name__ == "__main__":

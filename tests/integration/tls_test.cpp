@@ -160,6 +160,10 @@ TEST(tls, serves_the_protocol_over_https_and_refuses_what_it_must) {
     EXPECT_EQ(modern.value("alpn", ""), "http/1.1");
     const auto older = python(python_get(d, "/healthz", {"--max", "1.2"}));
     EXPECT_EQ(older.value("version", ""), "TLSv1.2") << older.dump();
+    // Connection: close ends with the server's close_notify: reading to the end is clean.
+    const auto to_the_end = python({"readall", std::to_string(d.port()), "--ca", pki().pem("ca")});
+    EXPECT_TRUE(to_the_end.value("clean", false)) << to_the_end.dump();
+    EXPECT_EQ(to_the_end.value("status_line", ""), "HTTP/1.1 200 OK");
     const auto h2_only = python(python_get(d, "/healthz", {"--alpn", "h2"}));
     EXPECT_NE(h2_only.value("error", "").find("no application protocol"), std::string::npos) << h2_only.dump();
 
