@@ -3,6 +3,7 @@
 // and expiry, and the refusal to serve a public address without authentication.
 #include "support/daemon_test.hpp"
 
+#include <map>
 #include <thread>
 
 using namespace ticketd::test;
@@ -147,6 +148,89 @@ TEST_F(auth_test, a_deleted_job_stays_invisible_to_other_principals_after_a_rest
             ASSERT_EQ(d.stop(), 0);
             d.start();
         }
+    }
+}
+
+// Every route of the real binary with every kind of credential: none, a bad token, an
+// expired key, a revoked key, a key lacking the route's scope, another principal's key,
+// and the right key; each answered as docs/security.md says.
+TEST_F(auth_test, every_route_answers_every_credential_as_documented) {
+    const std::vector<std::string> all = {"jobs:submit", "jobs:read",     "jobs:cancel", "uploads:write",
+                                          "uploads:read", "metrics:read"};
+    const auto billing = create_key("billing", all);
+    const auto payroll = create_key("payroll", all);
+    std::map<std::string, std::string> lacking;  // scope -> a key with every other scope
+    for (const auto& scope : all) {
+        std::vector<std::string> others;
+        for (const auto& s : all) {
+            if (s != scope) others.push_back(s);
+        }
+        lacking[scope] = create_key("billing", others);
+    }
+    const auto revoked = create_key("billing", all);
+    std::string out;
+    ASSERT_EQ(run_ticketd({"keys", "revoke", revoked.substr(4, 16), "--config", (d.dir() / "ticketd.yaml").string()}, out), 0);
+    const auto expired = create_key("billing", all, "1s");
+    d.start();
+    ASSERT_TRUE(eventually([&] { return d.get("/v1/job-types", as(expired)).status == 401u; }, 10s));
+
+    // billing's things: a finished job, a running one, two uploads (one to delete).
+    const std::string done = d.submit("hello", {{"name", "x"}}, as(billing)).member("id");
+    d.wait_terminal(done, 30s, as(billing));
+    const std::string running = d.submit("sleep", {{"delayMs", 60000}}, as(billing)).member("id");
+    const std::string doomed = d.submit("hello", {{"name", "y"}}, as(billing)).member("id");
+    d.wait_terminal(doomed, 30s, as(billing));
+    header_list octets = as(billing);
+    octets.emplace_back("Content-Type", "application/octet-stream");
+    const std::string upload = d.post("/v1/uploads", "abc", octets).member("id");
+    const std::string doomed_upload = d.post("/v1/uploads", "abc", octets).member("id");
+
+    struct route {
+        std::string method, path, scope;  // scope "": any valid key
+        unsigned ok;
+        bool owned;  // another principal must get 404
+        std::string body = "";
+    };
+    const std::string submit = R"({"type":"hello","input":{"name":"z"}})";
+    const std::vector<route> routes = {
+        {"GET", "/metrics", "metrics:read", 200, false},
+        {"GET", "/v1/jobs", "jobs:read", 200, false},
+        {"POST", "/v1/jobs", "jobs:submit", 202, false, submit},
+        {"GET", "/v1/jobs/" + done + "?redirect=false", "jobs:read", 200, true},
+        {"GET", "/v1/jobs/" + done + "/result", "jobs:read", 200, true},
+        {"POST", "/v1/jobs/" + running + "/cancel", "jobs:cancel", 202, true},
+        {"DELETE", "/v1/jobs/" + doomed, "jobs:cancel", 204, true},
+        {"GET", "/v1/job-types", "", 200, false},
+        {"POST", "/v1/uploads", "uploads:write", 201, false, "abc"},
+        {"GET", "/v1/uploads/" + upload, "uploads:read", 200, true},
+        {"DELETE", "/v1/uploads/" + doomed_upload, "uploads:write", 204, true},
+    };
+    auto call = [&](const route& r, const header_list& who) {
+        header_list h = who;
+        if (r.method == "POST") h.emplace_back("Content-Type", r.path == "/v1/uploads" ? "text/plain" : "application/json");
+        if (r.method == "GET") return d.get(r.path, h);
+        if (r.method == "DELETE") return d.del(r.path, h);
+        return d.post(r.path, r.body, h);
+    };
+    const std::string bad = "tkd_0123456789abcdef_" + std::string(32, 'A');
+    for (const auto& r : routes) {
+        SCOPED_TRACE(r.method + " " + r.path);
+        expect_problem(call(r, {}), 401, "unauthenticated");
+        const auto unknown = call(r, as(bad));
+        expect_problem(unknown, 401, "unauthenticated");
+        EXPECT_NE(unknown.header("WWW-Authenticate").value_or("").find("invalid_token"), std::string::npos);
+        EXPECT_NE(call(r, as(expired)).body.find("expired"), std::string::npos);
+        EXPECT_NE(call(r, as(revoked)).body.find("revoked"), std::string::npos);
+        if (!r.scope.empty()) {
+            const auto without = call(r, as(lacking[r.scope]));
+            expect_problem(without, 403, "forbidden");
+            EXPECT_EQ(without.json().value("scope", ""), r.scope);
+        }
+        if (r.owned) {
+            EXPECT_EQ(call(r, as(payroll)).status, 404u) << "another principal's: as if it did not exist";
+        }
+        const auto right = call(r, as(billing));
+        EXPECT_EQ(right.status, r.ok) << right.body;
     }
 }
 
