@@ -3,6 +3,7 @@
 // Included only by the HTTP session.
 #pragma once
 
+#include "http/http_message.hpp"
 #include "system/byte_sink.hpp"
 
 #include <boost/asio/buffer.hpp>
@@ -13,6 +14,8 @@
 #include <array>
 #include <cstdint>
 #include <memory>
+#include <optional>
+#include <string>
 #include <utility>
 
 namespace ticketd {
@@ -54,6 +57,28 @@ struct file_part_body {
         boost::beast::file file;
         uint64_t offset = 0;
         uint64_t length = 0;
+
+        // Opens `path`, whole or only `part` of it; false with `error` when it cannot be
+        // read or is shorter than the part asks.
+        bool open(const std::string& path, const std::optional<http_response::byte_span>& part, std::string& error) {
+            boost::beast::error_code ec;
+            file.open(path.c_str(), boost::beast::file_mode::scan, ec);
+            const std::uint64_t size = ec ? 0 : file.size(ec);
+            if (ec) {
+                error = "cannot open " + path + ": " + ec.message();
+                return false;
+            }
+            offset = 0;
+            length = size;
+            if (!part) return true;
+            if (part->offset > size || part->length > size - part->offset) {
+                error = path + " has " + std::to_string(size) + " bytes, fewer than asked";
+                return false;
+            }
+            offset = part->offset;
+            length = part->length;
+            return true;
+        }
     };
     static std::uint64_t size(const value_type& v) { return v.length; }
 

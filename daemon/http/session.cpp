@@ -1,12 +1,15 @@
-// One class, longer than most files here (about 600 lines): a connection is one state
+// One class, longer than most files here (about 580 lines): a connection is one state
 // machine (TLS handshake, read the head, read or stream the body, dispatch, write, linger,
 // close) whose steps share the connection's buffers, parsers, deadlines and flags; split
 // over files, its transitions could no longer be read in one place. It is a template on
-// its stream, plain TCP or TLS over it: the same code serves both. Beast's bodies, the
-// checks of a request's head, the TLS credentials and the listener are in files of their own.
+// its stream, plain TCP or TLS over it: the same code serves both. What does not depend
+// on the stream is in files of their own: rendering an answer, what a failed read calls
+// for and the hang-up probe (connection_io), Beast's bodies, the checks of a request's
+// head, the TLS credentials and the listener.
 #include "http/session.hpp"
 
 #include "http/beast_bodies.hpp"
+#include "http/connection_io.hpp"
 #include "http/request_head.hpp"
 #include "http/tls_credentials.hpp"
 #include "system/log.hpp"
@@ -19,12 +22,9 @@
 #include <boost/beast/http.hpp>
 #include <boost/beast/ssl.hpp>
 
-#include <poll.h>
-#include <sys/socket.h>
 
 #include <algorithm>
 #include <cctype>
-#include <cerrno>
 #include <mutex>
 #include <optional>
 #include <type_traits>
@@ -290,35 +290,14 @@ class session : public std::enable_shared_from_this<session<Stream>> {
     }
 
     void on_read(beast::error_code ec, std::size_t, uint64_t limit = 0) {
-        if (ec == http::error::end_of_stream || ec == beast::error::timeout || ec == net::error::eof ||
-            ec == net::error::connection_reset || ec == net::error::operation_aborted ||
-            ec == http::error::partial_message || ec.category() == net::error::get_ssl_category() ||
-            ec == net::ssl::error::stream_truncated) {
-            return close();  // under TLS: the client closed without close_notify, or broke the protocol
-        }
-        const std::string request_id = request_.request_id.empty() ? new_random_id() : request_.request_id;
-        if (ec == http::error::body_limit) {
-            if (limit == 0) limit = st_->config.max_body_bytes;
-            return reply_error(413, "content-too-large",
-                               "the request body is larger than " + std::to_string(limit) + " bytes", request_id);
-        }
-        if (ec == http::error::header_limit) {
-            return reply_error(431, "invalid-request",
-                               "the request headers are larger than " +
-                                   std::to_string(st_->config.max_header_bytes) + " bytes",
-                               request_id);
-        }
-        if (ec == beast::errc::io_error) {
-            const bool full =
-                streaming_ && sink_parser_ && sink_parser_->get().body() && sink_parser_->get().body()->out_of_space();
-            sink_parser_.reset();  // what was stored goes now, not when the lingering close ends
-            if (full) {
-                return reply_error(507, "insufficient-storage",
-                                   "the request body does not fit: ticketd's storage is full; retry later", request_id);
-            }
-            return reply_error(500, "internal", "the request body could not be stored", request_id);
-        }
-        if (ec) return reply_error(400, "invalid-request", "malformed HTTP request: " + ec.message(), request_id);
+        const bool storage_full = ec == beast::errc::io_error && streaming_ && sink_parser_ &&
+                                  sink_parser_->get().body() && sink_parser_->get().body()->out_of_space();
+        if (ec == beast::errc::io_error) sink_parser_.reset();  // what was stored goes now, not after the linger
+        const auto refusal =
+            refusal_for(ec, limit ? limit : st_->config.max_body_bytes, st_->config.max_header_bytes, storage_full);
+        if (!refusal) return close();
+        reply_error(refusal->status, refusal->code, refusal->detail,
+                    request_.request_id.empty() ? new_random_id() : request_.request_id);
     }
 
     void dispatch_request() {
@@ -388,26 +367,14 @@ class session : public std::enable_shared_from_this<session<Stream>> {
             if (ec == net::error::operation_aborted) return;  // write() cancelled it
             self->watching_ = false;
             if (ec || !self->awaiting_answer_) return;
-            char byte;
-            const ssize_t n = ::recv(self->tcp_layer().socket().native_handle(), &byte, 1, MSG_PEEK | MSG_DONTWAIT);
-            bool gone = n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR);
-            // Under TLS the bytes may be the client's close_notify: whether it also closed
-            // its side (the FIN behind them) tells. (One whose FIN comes in a later segment
-            // is noticed when the answer is written.)
-            if constexpr (tls) gone = gone || (n > 0 && self->peer_closed());
-            if (gone) {
+            const hangup seen = probe_hangup(self->tcp_layer().socket().native_handle(), tls);
+            if (seen == hangup::gone) {
                 self->awaiting_answer_ = false;
                 self->client_gone_->fire();
                 return self->close_now();  // no TLS goodbye: the client is gone
             }
-            if (n < 0) self->watch_for_hangup();
-            // n > 0: a pipelined request; it is read after this answer.
+            if (seen == hangup::none) self->watch_for_hangup();
         });
-    }
-
-    bool peer_closed() {
-        pollfd p{tcp_layer().socket().native_handle(), POLLRDHUP, 0};
-        return ::poll(&p, 1, 0) == 1 && (p.revents & (POLLRDHUP | POLLHUP | POLLERR)) != 0;
     }
 
     // A handler threw: logged once, answered 500 with the request id, connection closed.
@@ -448,22 +415,9 @@ class session : public std::enable_shared_from_this<session<Stream>> {
         const bool bodyless = head_ || r.status == 204 || r.status == 304;
         if (!r.file_path.empty()) {
             file_part_body::value_type part;
-            beast::error_code ec;
-            part.file.open(r.file_path.c_str(), beast::file_mode::scan, ec);
-            const std::uint64_t size = ec ? 0 : part.file.size(ec);
-            if (ec) {
-                log_error("http: cannot open " + r.file_path + ": " + ec.message());
+            if (std::string error; !part.open(r.file_path, r.file_part, error)) {
+                log_error("http: " + error);
                 return write(st_->handler.protocol_error(500, "internal", "the result file is unreadable", rid), rid);
-            }
-            part.length = size;
-            if (r.file_part) {
-                if (r.file_part->offset > size || r.file_part->length > size - r.file_part->offset) {
-                    log_error("http: " + r.file_path + " has " + std::to_string(size) + " bytes, fewer than asked");
-                    return write(st_->handler.protocol_error(500, "internal", "the result file is unreadable", rid),
-                                 rid);
-                }
-                part.offset = r.file_part->offset;
-                part.length = r.file_part->length;
             }
             if (bodyless) {
                 http::response<http::empty_body> res;
@@ -481,28 +435,8 @@ class session : public std::enable_shared_from_this<session<Stream>> {
         // message_generator hands at most 12 buffers per write, so a header of our ten
         // fields went out in one segment and the body in a second (two sends, and two
         // wake-ups of the client, per answer).
-        out_.clear();
-        out_ += version_ == 10 ? "HTTP/1.0 " : "HTTP/1.1 ";
-        out_ += std::to_string(r.status);
-        out_ += ' ';
-        const auto reason = http::obsolete_reason(static_cast<http::status>(r.status));
-        out_.append(reason.data(), reason.size());
-        out_ += "\r\n";
-        for (const auto& [k, v] : r.headers) append_field(k, v);
-        append_field("X-Request-Id", rid);
-        if (version_ == 10 && keep_alive_) append_field("Connection", "keep-alive");
-        if (version_ != 10 && !keep_alive_) append_field("Connection", "close");
-        if (r.status != 204 && r.status != 304) append_field("Content-Length", std::to_string(r.body.size()));
-        out_ += "\r\n";
-        if (!bodyless) out_ += r.body;
+        render_answer(out_, r, rid, version_, keep_alive_, bodyless);
         net::async_write(stream_, net::buffer(out_), beast::bind_front_handler(&session<Stream>::on_write, shared_from_this()));
-    }
-
-    void append_field(std::string_view name, std::string_view value) {
-        out_ += name;
-        out_ += ": ";
-        out_ += value;
-        out_ += "\r\n";
     }
 
     // A file answer goes out piece by piece, each write within write_timeout: a large
