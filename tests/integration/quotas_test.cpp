@@ -4,7 +4,6 @@
 #include "support/daemon_test.hpp"
 
 #include <ctime>
-#include <fstream>
 
 using namespace ticketd::test;
 using namespace std::chrono_literals;
@@ -94,13 +93,7 @@ TEST(quotas, submits_past_the_rate_are_refused_with_the_ratelimit_fields) {
     EXPECT_FALSE(d.submit("hello", {{"name", "f"}}, free).header("RateLimit"));
     EXPECT_EQ(d.get("/v1/jobs", slow).status, 200u);
     // A reload applies a new rate at once.
-    std::string config;
-    {
-        std::ifstream in(d.dir() / "ticketd.yaml");
-        config.assign(std::istreambuf_iterator<char>(in), {});
-    }
-    config.replace(config.find("submit_rate: 1/m"), 16, "submit_rate: 100/s");
-    std::ofstream(d.dir() / "ticketd.yaml") << config;
+    d.replace_in_config("submit_rate: 1/m", "submit_rate: 100/s");
     d.signal(SIGHUP);
     ASSERT_TRUE(eventually([&] { return d.log_count("reload: applied") == 1; })) << d.log();
     EXPECT_EQ(d.submit("hello", {{"name", "d"}}, slow).status, 202u);
@@ -157,18 +150,20 @@ TEST(quotas, live_jobs_priority_and_upload_bytes_are_bounded_per_principal) {
         << "a's uploads are counted apart";
 
     // An upload still arriving holds its length: another at the same time does not fit.
+    // (The probe asks first, Expect: 100-continue, and never sends its body: it stores nothing.)
+    const std::string head = "POST /v1/uploads HTTP/1.1\r\nHost: t\r\nAuthorization: Bearer " + c_token +
+                             "\r\nContent-Type: application/octet-stream\r\n";
+    auto probe = [&] {
+        raw_connection p(d.port());
+        p.send(head + "Expect: 100-continue\r\nContent-Length: 4096\r\n\r\n");
+        return p.read_some(12, 10s);  // "HTTP/1.1 100" (it fits) or "HTTP/1.1 429"
+    };
+    ASSERT_EQ(probe(), "HTTP/1.1 100") << "4 KiB fit while nothing arrives";
     {
         raw_connection arriving(d.port());
-        ASSERT_TRUE(arriving.send("POST /v1/uploads HTTP/1.1\r\nHost: t\r\nAuthorization: Bearer " + c_token +
-                                  "\r\nContent-Type: application/octet-stream\r\nContent-Length: 8192\r\n\r\n" +
-                                  std::string(100, 'x')));
-        header_list as_c = bearer(c_token);
-        as_c.emplace_back("Content-Type", "application/octet-stream");
-        ASSERT_TRUE(eventually([&] { return d.post("/v1/uploads", std::string(4 << 10, 'x'), as_c).status == 429u; }))
-            << "8 KiB arriving + 4 KiB > 10 KiB";
+        ASSERT_TRUE(arriving.send(head + "Content-Length: 8192\r\n\r\n" + std::string(100, 'x')));
+        EXPECT_TRUE(eventually([&] { return probe() == "HTTP/1.1 429"; })) << "8 KiB arriving + 4 KiB > 10 KiB";
     }
-    header_list as_c = bearer(c_token);
-    as_c.emplace_back("Content-Type", "application/octet-stream");
-    EXPECT_TRUE(eventually([&] { return d.post("/v1/uploads", std::string(4 << 10, 'x'), as_c).status == 201u; }))
+    EXPECT_TRUE(eventually([&] { return probe() == "HTTP/1.1 100"; }))
         << "the abandoned upload gave its reservation back";
 }

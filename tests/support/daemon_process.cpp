@@ -138,6 +138,14 @@ void daemon_process::wait_listening() {
     metrics_port_ = static_cast<uint16_t>(metrics_port);
 }
 
+void daemon_process::replace_in_config(const std::string& from, const std::string& to) const {
+    const auto file = dir_.path / "ticketd.yaml";
+    std::string text = read_file(file);
+    const auto at = text.find(from);
+    if (at == std::string::npos) throw std::runtime_error("'" + from + "' is not in " + file.string());
+    std::ofstream(file) << text.replace(at, from.size(), to);
+}
+
 int daemon_process::start_expect_failure(std::string& log_text) {
     const pid_t pid = spawn({TICKETD_BINARY, "--config", (dir_.path / "ticketd.yaml").string()}, dir_.path / "daemon.log");
     const int rc = wait_for_exit(pid, std::chrono::seconds(30));

@@ -61,6 +61,9 @@ class daemon_process {
     // Hands the daemon this listening socket as systemd socket activation does (fd 3,
     // LISTEN_FDS=1, LISTEN_PID = the daemon's pid), before start().
     void set_activation_socket(int fd) { activation_fd_ = fd; }
+    // Replaces `from` (which must be there) with `to` in the daemon's ticketd.yaml, for
+    // the next start or reload.
+    void replace_in_config(const std::string& from, const std::string& to) const;
     // Sets an environment variable for the daemon (before start()).
     void set_env(const std::string& name, const std::string& value) { env_[name] = value; }
     uint16_t port() const { return port_; }
