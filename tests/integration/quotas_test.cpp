@@ -4,6 +4,7 @@
 #include "support/daemon_test.hpp"
 
 #include <ctime>
+#include <optional>
 
 using namespace ticketd::test;
 using namespace std::chrono_literals;
@@ -160,9 +161,16 @@ TEST(quotas, live_jobs_priority_and_upload_bytes_are_bounded_per_principal) {
     };
     ASSERT_EQ(probe(), "HTTP/1.1 100") << "4 KiB fit while nothing arrives";
     {
-        raw_connection arriving(d.port());
-        ASSERT_TRUE(arriving.send(head + "Content-Length: 8192\r\n\r\n" + std::string(100, 'x')));
-        EXPECT_TRUE(eventually([&] { return probe() == "HTTP/1.1 429"; })) << "8 KiB arriving + 4 KiB > 10 KiB";
+        // The arriving upload asks first too, so the test knows it holds its 8 KiB: the
+        // first probe's 4 KiB go back only when the daemon notices that probe hang up.
+        std::optional<raw_connection> arriving;
+        ASSERT_TRUE(eventually([&] {
+            arriving.emplace(d.port());
+            arriving->send(head + "Expect: 100-continue\r\nContent-Length: 8192\r\n\r\n");
+            return arriving->read_some(12, 10s) == "HTTP/1.1 100";
+        }));
+        ASSERT_TRUE(arriving->send(std::string(100, 'x')));
+        EXPECT_EQ(probe(), "HTTP/1.1 429") << "8 KiB arriving + 4 KiB > 10 KiB";
     }
     EXPECT_TRUE(eventually([&] { return probe() == "HTTP/1.1 100"; }))
         << "the abandoned upload gave its reservation back";
