@@ -78,12 +78,49 @@ class object_writer {
 
 }  // namespace
 
+namespace {
+nlohmann::json error_object(const job_error& e, const std::string& base_url) {
+    return {{"type", base_url + "/problems/" + e.code}, {"title", e.title}, {"detail", e.detail}, {"code", e.code}};
+}
+
+// How the job's current attempt ended (or that it runs).
+std::string_view current_outcome(const job_record& j) {
+    if (j.status != job_status::failed) return to_string(j.status);
+    const std::string_view code = j.error ? std::string_view(j.error->code) : std::string_view();
+    return code == "job-timeout" ? "timeout" : code == "job-interrupted" ? "interrupted" : "failed";
+}
+
+void append_attempt(std::string& out, uint32_t number, unix_ms started_at, unix_ms finished_at,
+                    std::string_view outcome, const job_error* error, const std::string& base_url) {
+    object_writer a(out);
+    a.raw("number", std::to_string(number)).time("startedAt", started_at).time("finishedAt", finished_at);
+    a.str("outcome", outcome);
+    if (error) a.raw("error", json_text(error_object(*error, base_url)));
+    a.end();
+}
+
+// Every attempt that started: the past ones kept, then the current one.
+std::string attempts_array(const job_record& j, const std::string& base_url) {
+    std::string out = "[";
+    if (j.past_attempts) {
+        for (const auto& a : *j.past_attempts) {
+            if (out.size() > 1) out += ',';
+            append_attempt(out, a.number, a.started_at, a.finished_at, a.outcome, a.error.get(), base_url);
+        }
+    }
+    if (j.started_at != 0) {
+        if (out.size() > 1) out += ',';
+        const bool ended = is_terminal(j.status);
+        append_attempt(out, j.attempt, j.started_at, ended ? j.finished_at : 0, current_outcome(j),
+                       ended && j.status != job_status::succeeded ? j.error.get() : nullptr, base_url);
+    }
+    return out + "]";
+}
+}  // namespace
+
 nlohmann::json job_error_object(const job_record& j, const std::string& base_url) {
     if (!j.error || (j.status != job_status::failed && j.status != job_status::canceled)) return nullptr;
-    return {{"type", base_url + "/problems/" + j.error->code},
-            {"title", j.error->title},
-            {"detail", j.error->detail},
-            {"code", j.error->code}};
+    return error_object(*j.error, base_url);
 }
 
 // Written directly as text (no JSON tree): this is the most rendered document, on every
@@ -115,6 +152,8 @@ std::string job_document(const job_record& j, const std::string& base_url) {
         p.end();
         doc.raw("progress", progress);
     }
+    doc.raw("attempts", attempts_array(j, base_url));
+    if (j.status == job_status::queued && j.not_before != 0) doc.time("nextAttemptAt", j.not_before);
     if (auto error = job_error_object(j, base_url); !error.is_null()) doc.raw("error", json_text(error));
     if (j.status == job_status::succeeded) doc.str("resourceLocation", urls.result);
     doc.end();
@@ -132,7 +171,11 @@ nlohmann::json upload_document(const upload_record& u, const std::string& base_u
 }
 
 int retry_after_seconds(const job_record& j) {
-    const int64_t age_s = std::max<int64_t>(0, (now_unix_ms() - j.created_at) / 1000);
+    const unix_ms now = now_unix_ms();
+    if (j.status == job_status::queued && j.not_before > now) {  // nothing changes before its next attempt
+        return static_cast<int>(std::min<int64_t>((j.not_before - now + 999) / 1000, 24 * 3600));
+    }
+    const int64_t age_s = std::max<int64_t>(0, (now - j.created_at) / 1000);
     if (age_s < 10) return 1;
     if (age_s < 60) return 2;
     if (age_s < 300) return 5;

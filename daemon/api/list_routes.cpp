@@ -107,6 +107,23 @@ void list_jobs(const call_ptr& c, const std::string&) {
     });
 }
 
+namespace {
+nlohmann::json retry_json(const retry_policy& p) {
+    auto on = nlohmann::json::array();
+    if (p.on_timeout) on.push_back("timeout");
+    if (p.on_interrupted) on.push_back("interrupted");
+    for (const auto& code : p.on_codes) on.push_back(code);
+    return {{"maxAttempts", p.max_attempts},
+            {"backoff",
+             {{"initialSeconds", p.initial_ms / 1000.0},
+              {"multiplier", p.multiplier},
+              {"maxSeconds", p.max_delay_ms / 1000.0},
+              {"jitter", p.jitter}}},
+            {"on", std::move(on)},
+            {"history", p.history}};
+}
+}  // namespace
+
 void list_job_types(const call_ptr& c, const std::string&) {
     const auto schema = [](const std::string& text) {  // none: {} (any value)
         return text.empty() ? nlohmann::json::object() : nlohmann::json::parse(text);
@@ -124,7 +141,8 @@ void list_job_types(const call_ptr& c, const std::string&) {
             {"queueLength", t.queue_length},
             {"queueCapacity", t.queue_capacity},
             {"timeoutSeconds", t.timeout_ms / 1000.0},
-            {"maxAttempts", t.max_attempts},
+            {"maxAttempts", t.retry.max_attempts},
+            {"retry", retry_json(t.retry)},
             {"retentionSeconds", t.retention_ms / 1000},
             {"maxInputBytes", t.max_input_bytes},
         });

@@ -18,7 +18,8 @@ void add_queue_gauges(daemon_metrics& metrics, const job_engine& engine) {
             {"ticketd_queue_capacity", "The queue's capacity (queue_capacity)."},
             {"ticketd_queue_oldest_job_age_seconds", "Age of the oldest queued job (0 when the queue is empty)."},
             {"ticketd_workers", "Worker threads of the job type's pool."},
-            {"ticketd_workers_busy", "Workers running a job right now."}};
+            {"ticketd_workers_busy", "Workers running a job right now."},
+            {"ticketd_queue_retry_waiting", "Queued jobs waiting out a retry's backoff (of ticketd_queue_length)."}};
         for (size_t i = 0; i < std::size(names); ++i) {
             auto& f = family(names[i].first, names[i].second);
             for (const auto& t : types) {
@@ -28,7 +29,8 @@ void add_queue_gauges(daemon_metrics& metrics, const job_engine& engine) {
                                 : i == 1 ? static_cast<double>(t.queue_capacity)
                                 : i == 2 ? (t.oldest_queued_created_at ? (now - t.oldest_queued_created_at) / 1000.0 : 0.0)
                                 : i == 3 ? t.workers
-                                         : t.busy;
+                                : i == 4 ? t.busy
+                                         : static_cast<double>(t.waiting_to_retry);
                 f.metric.push_back(std::move(m));
             }
         }

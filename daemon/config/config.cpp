@@ -115,8 +115,7 @@ job_type_config load_job_type(const fs::path& file, bool allow_short_retention, 
     c.queue_capacity = top.integer("queue_capacity", c.queue_capacity, 1, 10'000'000);
     c.validate_threads = static_cast<unsigned>(top.integer("validate_threads", c.validate_threads, 0, 64));
     c.timeout = top.duration("timeout", c.timeout, one_ms, max_duration);
-    c.max_attempts = static_cast<unsigned>(top.integer("max_attempts", c.max_attempts, 1, 100));
-    c.retry_backoff = top.duration("retry_backoff", c.retry_backoff, milliseconds(0), day);
+    load_retry(top, c.retry);
     c.retention = top.duration("retention", c.retention,
                                allow_short_retention ? one_ms : day, max_duration);
     c.max_input_bytes = top.size("max_input_bytes", c.max_input_bytes, 2, 64ULL << 20);

@@ -3,6 +3,8 @@
 // config_error naming file, line, column, what was expected and the fix.
 #pragma once
 
+#include "model/retry_policy.hpp"
+
 #include <chrono>
 #include <cstdint>
 #include <filesystem>
@@ -98,6 +100,13 @@ struct uploads_config {
     milliseconds ttl{24LL * 3600'000};       // kept this long unless a job pins it
 };
 
+inline retry_policy default_retry_policy() {
+    retry_policy p;
+    p.max_attempts = 3;
+    p.initial_ms = 5'000;
+    return p;
+}
+
 struct job_type_config {
     std::string file;  // where it was declared, for messages
     std::string type;
@@ -107,8 +116,8 @@ struct job_type_config {
     unsigned validate_threads = 2;  // run the plugin's validate() off the io threads (0: on them)
     uint64_t queue_capacity = 1000;
     milliseconds timeout{10 * 60'000};
-    unsigned max_attempts = 3;
-    milliseconds retry_backoff{5'000};
+    // retry: (max_attempts and retry_backoff are its shorthand): 3 attempts, 5 s doubling.
+    retry_policy retry = default_retry_policy();
     milliseconds retention{7LL * 24 * 3600'000};
     uint64_t max_input_bytes = 256 << 10;
     std::string settings = "{}";  // the plugin's settings: a JSON object as compact text

@@ -63,6 +63,21 @@ class section {
              "write true or false");
     }
 
+    double decimal(const std::string& key, double fallback, double min, double max) {
+        auto v = get(key);
+        if (!v) return fallback;
+        const std::string s = v->IsScalar() ? v->Scalar() : "";
+        double out = 0;
+        auto [ptr, ec] = std::from_chars(s.data(), s.data() + s.size(), out);
+        if (ec != std::errc() || ptr != s.data() + s.size() || !(out >= min && out <= max)) {
+            std::ostringstream range;
+            range << min << " and " << max;
+            fail(*v, "'" + where(key) + "' must be a number between " + range.str() + ", found '" + s + "'",
+                 "write a number such as " + std::to_string(fallback).substr(0, 3));
+        }
+        return out;
+    }
+
     uint64_t integer(const std::string& key, uint64_t fallback, uint64_t min, uint64_t max) {
         auto v = get(key);
         if (!v) return fallback;
@@ -170,5 +185,8 @@ inline YAML::Node load_yaml(const std::filesystem::path& file) {
 
 // The quotas: section (config/quotas_config.cpp).
 quotas_config load_quotas(section& quotas);
+// A job type's `retry:` section, or its shorthand `max_attempts` and `retry_backoff` in
+// `top` (not both), into `policy` (config/retry_config.cpp).
+void load_retry(section& top, retry_policy& policy);
 
 }  // namespace ticketd

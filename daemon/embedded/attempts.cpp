@@ -155,12 +155,16 @@ void embedded_backend::finalize_locked(const job_entry_ptr& e, job_record next, 
         }
         // Keep the newest progress-bumped version ordering: never go backwards.
         const uint64_t version = std::max(next.version, e->record.version + 1);
+        const bool retried = next.status == job_status::queued && next.attempt > e->record.attempt;
         e->record = next;
         e->record.version = version;
         e->finalizing = false;
-        // A drained job goes back to "queued" in memory only: the process is stopping and
-        // the store has it queued for the next start.
         if (is_terminal(next.status)) finished_locked(e);
+        // A retry waits in its queue for its backoff. A drained job goes back to "queued"
+        // in memory only: the process is stopping and the store has it queued for the next start.
+        if (retried) {
+            if (auto* q = queue_of_locked(next.type)) q->push(e, next.priority, next.not_before);
+        }
         auto wake = collect_waiters_locked(*e);
         lock.unlock();
         run_all(wake);

@@ -202,6 +202,11 @@ unix_ms job_queue::oldest_created_at() const {
     return created_.empty() ? 0 : *created_.begin();
 }
 
+uint64_t job_queue::waiting_to_retry() const {
+    std::lock_guard lock(mutex_);
+    return delayed_.size();
+}
+
 uint64_t job_queue::size() const {
     std::lock_guard lock(mutex_);
     return ready_count_ + delayed_.size();

@@ -58,6 +58,7 @@ class job_queue final : public work_queue {
     void set_capacity(uint64_t capacity) override;
 
     uint64_t size() const override;
+    uint64_t waiting_to_retry() const override;
     // created_at of the oldest queued job (0 when empty), for the oldest-age metric.
     unix_ms oldest_created_at() const override;
     uint64_t capacity() const override;

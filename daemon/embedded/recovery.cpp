@@ -4,6 +4,7 @@
 
 #include "jobs/transitions.hpp"
 #include "system/log.hpp"
+#include "system/random_id.hpp"
 
 #include <future>
 
@@ -54,19 +55,19 @@ void embedded_backend::recover() {
         } else if (ran) {
             // The process died while this attempt ran: the attempt counts.
             const auto rules = host_->rules(r.type).value_or(job_type_rules{});
-            if (r.attempt >= rules.max_attempts) {
-                r = transitions::terminal(r, job_status::failed,
-                                          job_error{"job-interrupted", "Job interrupted",
-                                                    "the daemon stopped while the job ran, " +
-                                                        std::to_string(r.attempt) + " of " +
-                                                        std::to_string(rules.max_attempts) + " attempts used"},
-                                          now, rules.retention_ms);
+            const transitions::failed_attempt f(
+                attempt_failure::interrupted,
+                job_error{"job-interrupted", "Job interrupted",
+                          "the daemon stopped while the job ran, " + std::to_string(r.attempt) + " of " +
+                              std::to_string(rules.retry.max_attempts) + " attempts used"});
+            std::optional<retry_reason> why;
+            r = transitions::after_failure(r, rules.retry, f, now, rules.retention_ms, random_fraction(), why);
+            if (why) {
+                ++retried;
+                if (queue && queue->events()) queue->events()->retried(*why);
+            } else {
                 ++interrupted;
                 count_outcome_locked(r);
-            } else {
-                transitions::retry(r, now, rules.retry_backoff_ms);
-                ++retried;
-                if (queue && queue->events()) queue->events()->retried();
             }
         }
         if (ran) {

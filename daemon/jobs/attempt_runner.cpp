@@ -2,6 +2,7 @@
 
 #include "jobs/transitions.hpp"
 #include "system/log.hpp"
+#include "system/random_id.hpp"
 #include "system/threads.hpp"
 
 #include <algorithm>
@@ -11,11 +12,15 @@ namespace ticketd {
 namespace {
 std::string job_tag(const job_record& r) { return "job=" + r.id + " type=" + r.type; }
 
-job_record timed_out(const job_record& current, int64_t retention_ms) {
-    return transitions::terminal(current, job_status::failed,
-                                 job_error{"job-timeout", "Job timed out", "the job did not finish within its timeout"},
-                                 now_unix_ms(), retention_ms);
+const job_error timeout_error{"job-timeout", "Job timed out", "the job did not finish within its timeout"};
+
+// The attempt ended by its timeout: retried if the type's policy says so, else failed.
+job_record timed_out(const job_record& current, const job_type_rules& rules, std::optional<retry_reason>& why) {
+    return transitions::after_failure(current, rules.retry, transitions::failed_attempt(attempt_failure::timeout, timeout_error), now_unix_ms(),
+                                      rules.retention_ms, random_fraction(), why);
 }
+
+job_type_rules rules_of(const job_type_config& c) { return {c.retention.count(), c.retry}; }
 }  // namespace
 
 attempt_runner::attempt_runner(job_backend& backend, const type_registry& types, scheduler& timers,
@@ -125,9 +130,11 @@ void attempt_runner::finish(job_type_runtime& rt, const claimed_attempt& attempt
             result_error = err.what();
         }
     }
-    const int64_t retention = rt.config()->retention.count();
+    const job_type_rules rules = rules_of(*rt.config());
+    std::optional<retry_reason> retried;  // set when the attempt is queued again
     const auto next = [&](const job_record& r) -> job_record {
         const unix_ms now = now_unix_ms();
+        retried.reset();
         if (reason == stop_reason::drain) {
             // Queued again for the next start, without using the attempt.
             job_record queued = r;
@@ -135,16 +142,16 @@ void attempt_runner::finish(job_type_runtime& rt, const claimed_attempt& attempt
             queued.updated_at = now;
             return queued;
         }
-        if (reason == stop_reason::timeout) return timed_out(r, retention);
+        if (reason == stop_reason::timeout) return timed_out(r, rules, retried);
         switch (status) {
             case TICKETD_RUN_SUCCEEDED: {
                 if (!result_written) {
                     return transitions::terminal(r, job_status::failed,
                                                  job_error{"job-failed", "Job failed",
                                                            "the result could not be stored: " + result_error},
-                                                 now, retention);
+                                                 now, rules.retention_ms);
                 }
-                job_record done = transitions::terminal(r, job_status::succeeded, std::nullopt, now, retention);
+                job_record done = transitions::terminal(r, job_status::succeeded, std::nullopt, now, rules.retention_ms);
                 done.result_type = ctx.result_type;
                 done.result_name = ctx.result_name;
                 done.result_size = result_size;
@@ -155,7 +162,7 @@ void attempt_runner::finish(job_type_runtime& rt, const claimed_attempt& attempt
                 if (reason == stop_reason::canceled) {
                     return transitions::terminal(r, job_status::canceled,
                                                  job_error{"job-canceled", "Job canceled", "canceled while running"},
-                                                 now, retention);
+                                                 now, rules.retention_ms);
                 }
                 [[fallthrough]];  // a plugin that says "canceled" unasked has failed
             case TICKETD_RUN_FAILED:
@@ -163,9 +170,16 @@ void attempt_runner::finish(job_type_runtime& rt, const claimed_attempt& attempt
                 std::string code = ctx.fail_code.empty() ? "job-failed" : rt.type + "/" + ctx.fail_code;
                 std::string detail = ctx.fail_message.empty() ? "the job failed" : ctx.fail_message;
                 if (status == TICKETD_RUN_CANCELED) detail = "the plugin stopped without a cancel request";
-                return transitions::terminal(r, job_status::failed,
-                                             job_error{std::move(code), "Job failed", std::move(detail)}, now,
-                                             retention);
+                transitions::failed_attempt f(attempt_failure::failed,
+                                              job_error{std::move(code), "Job failed", std::move(detail)});
+                f.plugin_code = ctx.fail_code;
+                f.retryable = ctx.retryable && status == TICKETD_RUN_FAILED;
+                f.retry_after_ms = ctx.retry_after_ms;
+                if (reason == stop_reason::canceled || r.cancel_requested) {  // a cancel is never undone by a retry
+                    return transitions::terminal(r, job_status::failed, f.error, now, rules.retention_ms);
+                }
+                return transitions::after_failure(r, rules.retry, f, now, rules.retention_ms, random_fraction(),
+                                                  retried);
             }
         }
     };
@@ -174,6 +188,8 @@ void attempt_runner::finish(job_type_runtime& rt, const claimed_attempt& attempt
     if (!backend_.finish(attempt, next, std::move(inline_result), {})) {
         // Already finished for it (deleted, or the grace expired): drop what it produced.
         if (result_written && !result_inline) backend_.remove_result_file(ctx.job_id);
+    } else if (retried) {
+        rt.events->retried(*retried);
     }
 }
 
@@ -187,13 +203,16 @@ void attempt_runner::finish_without_plugin(const claimed_attempt& attempt) {
     const stop_reason reason = control->stop();
     if (reason == stop_reason::drain) return;  // the drain handles its own stragglers
     const auto rt = types_.find(attempt.job.type);
-    const int64_t retention = rt ? rt->config()->retention.count() : job_type_rules{}.retention_ms;
+    const job_type_rules rules = rt ? rules_of(*rt->config()) : job_type_rules{};
+    std::optional<retry_reason> retried;
     const bool finished = backend_.finish_without_plugin(attempt, [&](const job_record& r) {
-        if (reason == stop_reason::timeout) return timed_out(r, retention);
+        retried.reset();
+        if (reason == stop_reason::timeout) return timed_out(r, rules, retried);
         return transitions::terminal(r, job_status::canceled,
                                      job_error{"job-canceled", "Job canceled", "canceled while running"},
-                                     now_unix_ms(), retention);
+                                     now_unix_ms(), rules.retention_ms);
     });
+    if (finished && retried && rt) rt->events->retried(*retried);
     if (!finished) return;
     log_warning(job_tag(attempt.job) + " plugin ignored the stop request for " + std::to_string(cancel_grace_.count()) +
                 " ms; the job is finished without it, and another worker takes its worker's place");

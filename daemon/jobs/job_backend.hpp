@@ -19,6 +19,7 @@
 #include "jobs/job_operations.hpp"
 #include "model/job_query.hpp"
 #include "model/outcomes.hpp"
+#include "model/retry_policy.hpp"
 #include "model/submit.hpp"
 #include "plugins/job_context.hpp"
 
@@ -50,6 +51,8 @@ class work_queue {
     virtual void set_capacity(uint64_t capacity) = 0;
     virtual uint64_t capacity() const = 0;
     virtual uint64_t size() const = 0;
+    // Of those, the jobs waiting out a retry's backoff.
+    virtual uint64_t waiting_to_retry() const = 0;
     // created_at of the oldest queued job (0 when empty).
     virtual unix_ms oldest_created_at() const = 0;
     // A reload took the type out (or replaced it): accepts of it are refused.
@@ -81,8 +84,7 @@ struct claimed_attempt {
 // (The defaults are those of a job whose type this node does not have.)
 struct job_type_rules {
     int64_t retention_ms = 7LL * 24 * 3600'000;
-    unsigned max_attempts = 1;
-    int64_t retry_backoff_ms = 0;
+    retry_policy retry;  // the default: one attempt
 };
 
 // The node's side, which the backend calls back.

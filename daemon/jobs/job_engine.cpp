@@ -18,7 +18,7 @@ class no_events final : public job_type_events {
     void started(double) override {}
     void ran(double) override {}
     void completed(job_outcome) override {}
-    void retried() override {}
+    void retried(retry_reason) override {}
     void worker_abandoned(double) override {}
 };
 no_events nowhere;
@@ -67,7 +67,7 @@ std::optional<job_type_rules> job_engine::rules(const std::string& type) const {
     const auto rt = types_.find(type);
     if (!rt) return std::nullopt;
     const auto c = rt->config();
-    return job_type_rules{c->retention.count(), c->max_attempts, c->retry_backoff.count()};
+    return job_type_rules{c->retention.count(), c->retry};
 }
 
 void job_engine::cancel_requested(const claimed_attempt& attempt) {
@@ -181,7 +181,7 @@ std::vector<job_type_info> job_engine::types() const {
         const auto& lib = rt->handler->library();
         const auto& d = lib.descriptor();
         out.push_back({rt->type, d.name, d.version, c->workers, rt->busy.load(), rt->queue->size(),
-                       rt->queue->capacity(), rt->queue->oldest_created_at(), c->timeout.count(), c->max_attempts,
+                       rt->queue->waiting_to_retry(), rt->queue->capacity(), rt->queue->oldest_created_at(), c->timeout.count(), c->retry,
                        c->retention.count(), c->max_input_bytes, d.license ? d.license : "",
                        d.description ? d.description : "", lib.settings_schema_text(), lib.input_schema_text()});
     }

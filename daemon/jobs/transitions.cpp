@@ -26,17 +26,18 @@ void requeue(job_record& r) {
     r.progress_message.clear();
 }
 
-int64_t backoff_ms(int64_t base_ms, uint32_t attempt) {
-    constexpr int64_t hour = 3'600'000;
-    int64_t delay = base_ms;
-    for (uint32_t i = 2; i < attempt && delay < hour; ++i) delay *= 2;
-    return std::min(delay, hour);
-}
-
-void retry(job_record& r, unix_ms now, int64_t backoff_base_ms) {
+void retry(job_record& r, unix_ms now, int64_t delay_ms, std::string outcome, std::shared_ptr<const job_error> error,
+           unsigned keep) {
+    auto history = std::make_shared<attempt_history>();
+    if (r.past_attempts) *history = *r.past_attempts;
+    history->push_back({r.attempt, r.started_at, now, std::move(outcome), std::move(error)});
+    if (history->size() > keep) history->erase(history->begin(), history->end() - keep);
+    r.past_attempts = history->empty() ? nullptr : std::move(history);
     requeue(r);
+    r.error = nullptr;
     r.attempt += 1;
-    r.not_before = now + backoff_ms(backoff_base_ms, r.attempt);
+    r.not_before = now + delay_ms;
+    r.updated_at = std::max(now, r.updated_at);
 }
 
 job_record terminal(const job_record& from, job_status status, std::optional<job_error> error, unix_ms now,
@@ -48,6 +49,19 @@ job_record terminal(const job_record& from, job_status status, std::optional<job
     next.updated_at = std::max(now, from.updated_at);
     next.expires_at = now + retention_ms;
     if (status == job_status::succeeded) next.progress_percent = 100.0;
+    return next;
+}
+
+job_record after_failure(const job_record& r, const retry_policy& policy, const failed_attempt& f, unix_ms now,
+                         int64_t retention_ms, double random01, std::optional<retry_reason>& why) {
+    why = r.attempt < policy.max_attempts ? policy.reason_to_retry(f.how, f.plugin_code, f.retryable) : std::nullopt;
+    if (!why) return terminal(r, job_status::failed, f.error, now, retention_ms);
+    static constexpr const char* outcomes[] = {"failed", "timeout", "interrupted"};
+    job_record next = r;
+    const int64_t delay =
+        f.retryable && f.retry_after_ms >= 0 ? f.retry_after_ms : policy.delay_ms(r.attempt + 1, random01);
+    retry(next, now, delay, outcomes[static_cast<int>(f.how)], std::make_shared<const job_error>(f.error),
+          policy.history);
     return next;
 }
 

@@ -48,7 +48,8 @@ daemon_metrics::daemon_metrics(std::string version, bool enabled)
       completed_(family(prometheus::BuildCounter(), "ticketd_jobs_completed_total",
                         "Jobs that reached a terminal state, by job type and outcome.", *registry_)),
       retried_(family(prometheus::BuildCounter(), "ticketd_jobs_retried_total",
-                      "Interrupted attempts queued again, by job type.", *registry_)),
+                      "Failed attempts queued again to run once more, by job type and reason (retryable: the "
+                      "plugin asked; failure_code, timeout, interrupted: listed in retry.on).", *registry_)),
       queue_wait_(family(prometheus::BuildHistogram(), "ticketd_job_queue_wait_seconds",
                          "Time from being queued to starting, by job type.", *registry_)),
       duration_(family(prometheus::BuildHistogram(), "ticketd_job_duration_seconds",
@@ -107,7 +108,9 @@ job_type_metrics& daemon_metrics::add_job_type(const std::string& type, const st
     for (size_t i = 0; i < m->completed_.size(); ++i) {
         m->completed_[i] = &completed_.Add({{"type", type}, {"outcome", outcome_names[i]}});
     }
-    m->retried_ = &retried_.Add(labels);
+    for (size_t i = 0; i < m->retried_.size(); ++i) {
+        m->retried_[i] = &retried_.Add({{"type", type}, {"reason", retry_reason_names[i]}});
+    }
     m->queue_wait_ = &queue_wait_.Add(labels, job_buckets);
     m->duration_ = &duration_.Add(labels, job_buckets);
     m->busy_seconds_ = &busy_seconds_.Add(labels);

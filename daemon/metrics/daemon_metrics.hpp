@@ -34,7 +34,7 @@ struct job_type_metrics final : job_type_events {
     std::array<prometheus::Counter*, 5> rejected_{};   // by reject_reason
     prometheus::Counter* started_ = nullptr;
     std::array<prometheus::Counter*, 5> completed_{};  // by job_outcome
-    prometheus::Counter* retried_ = nullptr;
+    std::array<prometheus::Counter*, std::size(retry_reason_names)> retried_{};  // by retry_reason
     prometheus::Histogram* queue_wait_ = nullptr;
     prometheus::Histogram* duration_ = nullptr;
     prometheus::Counter* busy_seconds_ = nullptr;
@@ -59,8 +59,8 @@ struct job_type_metrics final : job_type_events {
     void completed(job_outcome o) override {
         if (enabled) completed_[static_cast<size_t>(o)]->Increment();
     }
-    void retried() override {
-        if (enabled) retried_->Increment();
+    void retried(retry_reason why) override {
+        if (enabled) retried_[static_cast<size_t>(why)]->Increment();
     }
     void worker_abandoned(double change) override {
         if (enabled) abandoned_->Increment(change);

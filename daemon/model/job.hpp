@@ -11,6 +11,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace ticketd {
 
@@ -28,6 +29,17 @@ struct job_error {
     std::string title;
     std::string detail;
 };
+
+// An attempt that ended without ending its job (it was retried): what the job's document
+// lists under `attempts` before the current one.
+struct attempt_record {
+    uint32_t number = 0;
+    unix_ms started_at = 0;
+    unix_ms finished_at = 0;
+    std::string outcome;  // failed, timeout, interrupted
+    std::shared_ptr<const job_error> error;
+};
+using attempt_history = std::vector<attempt_record>;
 
 // The uploads a job reads: its name for each (what the plugin asks for) -> upload id.
 using job_files = std::map<std::string, std::string>;
@@ -47,7 +59,7 @@ struct job_record {
     unix_ms updated_at = 0;
     unix_ms finished_at = 0;
     unix_ms expires_at = 0;
-    unix_ms not_before = 0;  // retry backoff: do not start before
+    unix_ms not_before = 0;  // a retry's backoff: do not start before
     std::optional<double> progress_percent;
     std::string progress_message;
     std::string input = "{}";   // JSON text (compact): only the plugin and the store read it
@@ -58,6 +70,9 @@ struct job_record {
     std::string result_type;  // media type, when succeeded
     uint64_t result_size = 0;
     bool result_inline = false;  // the result is in the store (small), not a file
+    // Earlier attempts that were retried, oldest first, the last retry_policy::history
+    // of them (null: none). Shared and immutable, like `error`.
+    std::shared_ptr<const attempt_history> past_attempts;
     uint64_t version = 1;
     int64_t seq = 0;  // the store's accept order (list order), given with the id (job_store::new_job_id)
 

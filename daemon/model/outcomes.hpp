@@ -2,6 +2,7 @@
 #pragma once
 
 #include "model/job.hpp"
+#include "model/retry_policy.hpp"
 
 #include <cstdint>
 #include <optional>
@@ -29,10 +30,11 @@ struct job_type_info {
     unsigned workers = 0;
     unsigned busy = 0;
     uint64_t queue_length = 0;
+    uint64_t waiting_to_retry = 0;  // of queue_length
     uint64_t queue_capacity = 0;
     unix_ms oldest_queued_created_at = 0;  // 0: nothing queued
     int64_t timeout_ms = 0;
-    unsigned max_attempts = 0;
+    retry_policy retry;
     int64_t retention_ms = 0;
     uint64_t max_input_bytes = 0;
     std::string plugin_license;

@@ -1,5 +1,6 @@
 #include "plugins/host_services.hpp"
 
+#include "model/retry_policy.hpp"
 #include "plugins/job_context.hpp"
 #include "system/log.hpp"
 #include "system/media_type.hpp"
@@ -113,6 +114,16 @@ void host_fail(ticketd_job* job, const char* code, size_t code_size, const char*
     auto& c = ctx(job);
     c.fail_code = error_code(code, code_size);
     c.fail_message = text(message, message_size);
+    c.retryable = false;
+    c.retry_after_ms = -1;
+}
+
+void host_fail_retryable(ticketd_job* job, const char* code, size_t code_size, const char* message,
+                         size_t message_size, int64_t retry_after_ms) {
+    host_fail(job, code, code_size, message, message_size);
+    auto& c = ctx(job);
+    c.retryable = true;
+    c.retry_after_ms = retry_after_ms < 0 ? -1 : std::min(retry_after_ms, max_plugin_retry_delay_ms);
 }
 
 void host_add_validation_error(ticketd_validation* v, const char* pointer, size_t pointer_size,
@@ -159,6 +170,7 @@ const ticketd_host_services services = {
     &host_metric_register,
     &host_metric_record,
     &host_set_result_name,
+    &host_fail_retryable,
 };
 
 }  // namespace

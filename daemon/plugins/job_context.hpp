@@ -57,6 +57,8 @@ struct job_context {
     std::string result_name;  // a file name for Content-Disposition (optional)
     std::string fail_code;
     std::string fail_message;
+    bool retryable = false;       // the plugin asked for another attempt (fail_retryable)
+    int64_t retry_after_ms = -1;  // when, as the plugin asked (< 0: the type's backoff)
 };
 
 }  // namespace ticketd

@@ -11,7 +11,9 @@ namespace ticketd {
 
 namespace {
 
-constexpr uint8_t format_version = 1;
+// 2: a job ends with its past attempts (1, without them, is still read: a journal left by
+// a crash of the version before).
+constexpr uint8_t format_version = 2;
 
 class writer {
    public:
@@ -59,6 +61,23 @@ class reader {
     std::string_view in_;
 };
 
+void put_error(writer& w, const job_error* e) {
+    w.num(static_cast<uint8_t>(e != nullptr));
+    if (e == nullptr) return;
+    w.str(e->code);
+    w.str(e->title);
+    w.str(e->detail);
+}
+
+std::shared_ptr<const job_error> get_error(reader& r) {
+    if (!r.flag()) return nullptr;
+    job_error e;
+    e.code = r.str();
+    e.title = r.str();
+    e.detail = r.str();
+    return std::make_shared<const job_error>(std::move(e));
+}
+
 void put_job(writer& w, const job_record& j) {
     w.str(j.id);
     w.str(j.type);
@@ -79,19 +98,24 @@ void put_job(writer& w, const job_record& j) {
     w.str(j.labels);
     w.str(j.files.empty() ? std::string() : files_json(j.files));
     w.str(j.result_name);
-    w.num(static_cast<uint8_t>(j.error != nullptr));
-    if (j.error) {
-        w.str(j.error->code);
-        w.str(j.error->title);
-        w.str(j.error->detail);
-    }
+    put_error(w, j.error.get());
     w.str(j.result_type);
     w.num(j.result_size);
     w.num(static_cast<uint8_t>(j.result_inline));
     w.num(j.version);
+    const auto past = j.past_attempts ? j.past_attempts->size() : 0;
+    w.num(static_cast<uint32_t>(past));
+    for (size_t i = 0; i < past; ++i) {
+        const attempt_record& a = (*j.past_attempts)[i];
+        w.num(a.number);
+        w.num(a.started_at);
+        w.num(a.finished_at);
+        w.str(a.outcome);
+        put_error(w, a.error.get());
+    }
 }
 
-job_record get_job(reader& r) {
+job_record get_job(reader& r, uint8_t version) {
     job_record j;
     j.id = r.str();
     j.type = r.str();
@@ -115,23 +139,82 @@ job_record get_job(reader& r) {
     j.labels = r.str();
     if (auto files = r.str(); !files.empty()) j.files = parse_files_json(files);
     j.result_name = r.str();
-    if (r.flag()) {
-        job_error e;
-        e.code = r.str();
-        e.title = r.str();
-        e.detail = r.str();
-        j.error = std::make_shared<const job_error>(std::move(e));
-    }
+    j.error = get_error(r);
     j.result_type = r.str();
     j.result_size = r.num<uint64_t>();
     j.result_inline = r.flag();
     j.version = r.num<uint64_t>();
+    if (version < 2) return j;
+    const auto past = r.num<uint32_t>();
+    if (past == 0) return j;
+    if (past > 1000) throw std::runtime_error(std::to_string(past) + " past attempts, expected at most 1000");
+    auto history = std::make_shared<attempt_history>(past);
+    for (auto& a : *history) {
+        a.number = r.num<uint32_t>();
+        a.started_at = r.num<int64_t>();
+        a.finished_at = r.num<int64_t>();
+        a.outcome = r.str();
+        a.error = get_error(r);
+    }
+    j.past_attempts = std::move(history);
     return j;
 }
 
 }  // namespace
 
 std::string files_json(const job_files& files) { return nlohmann::json(files).dump(); }
+
+namespace {
+nlohmann::json error_object(const job_error& e) { return {{"code", e.code}, {"title", e.title}, {"detail", e.detail}}; }
+
+std::shared_ptr<const job_error> error_of(const nlohmann::json& e) {
+    const auto text = [&](const char* key) {
+        const auto it = e.find(key);
+        return it != e.end() && it->is_string() ? it->get<std::string>() : std::string();
+    };
+    if (!e.is_object()) return nullptr;
+    return std::make_shared<const job_error>(job_error{text("code"), text("title"), text("detail")});
+}
+
+int64_t integer_of(const nlohmann::json& o, const char* key) {
+    const auto it = o.find(key);
+    return it != o.end() && it->is_number_integer() ? it->get<int64_t>() : 0;
+}
+}  // namespace
+
+std::string error_json(const job_error& e) { return error_object(e).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace); }
+
+std::shared_ptr<const job_error> parse_error_json(std::string_view text) {
+    return error_of(nlohmann::json::parse(text, nullptr, false));
+}
+
+std::string attempts_json(const attempt_history& attempts) {
+    auto out = nlohmann::json::array();
+    for (const auto& a : attempts) {
+        nlohmann::json o = {{"number", a.number}, {"startedAt", a.started_at}, {"finishedAt", a.finished_at},
+                            {"outcome", a.outcome}};
+        if (a.error) o["error"] = error_object(*a.error);
+        out.push_back(std::move(o));
+    }
+    return out.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+}
+
+std::shared_ptr<const attempt_history> parse_attempts_json(std::string_view text) {
+    const auto json = nlohmann::json::parse(text, nullptr, false);
+    if (!json.is_array() || json.empty()) return nullptr;
+    auto out = std::make_shared<attempt_history>();
+    for (const auto& o : json) {
+        if (!o.is_object()) return nullptr;
+        attempt_record a;
+        a.number = static_cast<uint32_t>(integer_of(o, "number"));
+        a.started_at = integer_of(o, "startedAt");
+        a.finished_at = integer_of(o, "finishedAt");
+        if (const auto it = o.find("outcome"); it != o.end() && it->is_string()) a.outcome = it->get<std::string>();
+        if (const auto it = o.find("error"); it != o.end()) a.error = error_of(*it);
+        out->push_back(std::move(a));
+    }
+    return out;
+}
 
 job_files parse_files_json(std::string_view text) {
     const auto json = nlohmann::json::parse(text, nullptr, false);
@@ -172,8 +255,9 @@ void encode(const job_write& jw, std::string& out) {
 
 job_write decode_job_write(std::string_view bytes) {
     reader r(bytes);
-    if (const auto v = r.num<uint8_t>(); v != format_version) {
-        throw std::runtime_error("format version " + std::to_string(v) + ", expected " +
+    const auto version = r.num<uint8_t>();
+    if (version < 1 || version > format_version) {
+        throw std::runtime_error("format version " + std::to_string(version) + ", expected 1 to " +
                                  std::to_string(format_version));
     }
     job_write jw;
@@ -187,7 +271,7 @@ job_write decode_job_write(std::string_view bytes) {
         jw.removal.expires_at = r.num<int64_t>();
         if (!r.done()) jw.removal.principal = r.str();  // absent in records written before schema 7
     } else {
-        jw.job = get_job(r);
+        jw.job = get_job(r, version);
         if (r.flag()) {
             idempotency_binding b;
             b.principal = r.str();

@@ -6,6 +6,7 @@
 #include "store/job_store.hpp"
 
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -28,6 +29,13 @@ struct job_write {
 // throws std::runtime_error on anything else.
 std::string files_json(const job_files& files);
 job_files parse_files_json(std::string_view text);
+
+// A job's error and its past attempts as the store keeps them (JSON). The parsers return
+// null for text they did not write (a row edited by hand): the job then shows none.
+std::string error_json(const job_error& e);
+std::shared_ptr<const job_error> parse_error_json(std::string_view text);
+std::string attempts_json(const attempt_history& attempts);
+std::shared_ptr<const attempt_history> parse_attempts_json(std::string_view text);
 
 // The journal's payload for a write. The format is private to one machine and one
 // version's journal: a clean stop leaves no journal behind, and a version byte guards the

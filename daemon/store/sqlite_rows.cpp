@@ -1,7 +1,6 @@
 #include "store/sqlite_rows.hpp"
 
 #include "store/job_write.hpp"
-#include "system/json_text.hpp"
 
 #include <iterator>
 
@@ -18,11 +17,7 @@ constexpr const char* job_columns =
     "id, type, principal, idempotency_key, status, cancel_requested, attempt, "
     "priority, timeout_ms, created_at, started_at, updated_at, finished_at, expires_at, "
     "not_before, progress_percent, progress_message, input, labels, error, result_type, "
-    "result_size, version, seq, files, result_name, result_inline";
-
-std::string error_json(const job_error& e) {
-    return json_text(nlohmann::json{{"code", e.code}, {"title", e.title}, {"detail", e.detail}});
-}
+    "result_size, version, seq, files, result_name, result_inline, attempts";
 
 // A job's state: every column that changes after the insert, in the order the
 // statements below bind them (type, principal, key, input, labels, files, priority and
@@ -30,7 +25,7 @@ std::string error_json(const job_error& e) {
 constexpr const char* state_columns[] = {
     "status", "cancel_requested", "attempt", "started_at", "updated_at", "finished_at", "expires_at",
     "not_before", "progress_percent", "progress_message", "error", "result_type", "result_size", "version",
-    "result_name", "result_inline"};
+    "result_name", "result_inline", "attempts"};
 constexpr int state_column_count = static_cast<int>(std::size(state_columns));
 
 // Binds the state columns to parameters first, first + 1, ...
@@ -54,7 +49,9 @@ void bind_state(sqlite_statement& s, const job_record& j, int first) {
     if (j.result_name.empty()) s.bind_null(first + 14);
     else s.bind_ref(first + 14, j.result_name);
     s.bind(first + 15, int64_t{j.result_inline});
-    static_assert(state_column_count == 16, "bind every state column");
+    if (j.past_attempts) s.bind(first + 16, attempts_json(*j.past_attempts));
+    else s.bind_null(first + 16);
+    static_assert(state_column_count == 17, "bind every state column");
 }
 
 // Static storage: cached() keys statements by the address of their SQL text.
@@ -104,11 +101,7 @@ job_record read_job(const sqlite_statement& s) {
     j.input = s.text(17);  // as the engine wrote it: compact JSON
     j.labels = s.text(18);
     if (!s.is_null(19)) {
-        auto e = nlohmann::json::parse(s.text(19), nullptr, false);
-        if (e.is_object()) {
-            j.error = std::make_shared<const job_error>(
-                job_error{e.value("code", ""), e.value("title", ""), e.value("detail", "")});
-        }
+        j.error = parse_error_json(s.text(19));
     }
     j.result_type = s.text(20);
     j.result_size = static_cast<uint64_t>(s.int64(21));
@@ -122,6 +115,7 @@ job_record read_job(const sqlite_statement& s) {
     }
     j.result_name = s.text(25);
     j.result_inline = s.int64(26) != 0;
+    if (!s.is_null(27)) j.past_attempts = parse_attempts_json(s.text(27));
     return j;
 }
 

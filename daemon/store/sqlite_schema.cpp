@@ -40,7 +40,8 @@ CREATE TABLE IF NOT EXISTS jobs (
     version INTEGER NOT NULL,
     files TEXT NOT NULL DEFAULT '{}',  -- name -> upload id (schema 2)
     result_name TEXT,                  -- the result's file name (schema 2)
-    result_inline INTEGER NOT NULL DEFAULT 0  -- the result is in `results`, not a file (schema 3)
+    result_inline INTEGER NOT NULL DEFAULT 0,  -- the result is in `results`, not a file (schema 3)
+    attempts TEXT  -- the earlier attempts that were retried, a JSON array (schema 8)
 );
 CREATE INDEX IF NOT EXISTS jobs_by_principal ON jobs(principal, seq DESC);
 CREATE INDEX IF NOT EXISTS jobs_unfinished ON jobs(status) WHERE status IN ('queued', 'running');
@@ -158,7 +159,12 @@ DROP TABLE idempotency_keys_v5;
 constexpr const char* migrate_tombstones_to_7 = R"sql(
 ALTER TABLE tombstones ADD COLUMN principal TEXT NOT NULL DEFAULT 'anonymous';
 )sql";
-constexpr int schema_version = 7;  // 5: journal_state; 6: ids lead to their seq; 7: see above
+// Schema 8: a job keeps its earlier attempts (retries). Before 6 the jobs table is made
+// anew, with the column.
+constexpr const char* migrate_jobs_6_to_8 = R"sql(
+ALTER TABLE jobs ADD COLUMN attempts TEXT;
+)sql";
+constexpr int schema_version = 8;  // 5: journal_state; 6: ids lead to their seq; 7, 8: see above
 
 // job_seq(id) in SQL: the seq inside a job id (NULL unless 32 hex digits).
 void job_seq_function(sqlite3_context* context, int, sqlite3_value** args) {
@@ -205,6 +211,7 @@ job_ids::key migrate_schema(sqlite_connection& db) {
     }
     if (version == 3) db.exec(migrate_results_3_to_4_after);
     if (version >= 1 && version < 7) db.exec(migrate_tombstones_to_7);
+    if (version >= 6 && version < 8) db.exec(migrate_jobs_6_to_8);
     job_ids::key key{};
     {
         sqlite_statement s(db.handle(), "SELECT key FROM job_id_key WHERE id=1");

@@ -62,4 +62,10 @@ bool is_random_id(std::string_view text) {
     return text.size() == 32 && from_hex(text, bytes);
 }
 
+double random_fraction() {
+    uint64_t bits = 0;
+    random_bytes(reinterpret_cast<uint8_t*>(&bits), sizeof bits);
+    return static_cast<double>(bits >> 11) * 0x1.0p-53;
+}
+
 }  // namespace ticketd

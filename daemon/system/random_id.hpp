@@ -13,5 +13,7 @@ std::string new_random_id();
 // `n` bytes from the kernel's CSPRNG (through a per-thread pool; each byte handed out once).
 void random_bytes(uint8_t* out, size_t n);
 bool is_random_id(std::string_view text);
+// Uniform in [0, 1) (53 random bits), e.g. for a retry's jitter.
+double random_fraction();
 
 }  // namespace ticketd

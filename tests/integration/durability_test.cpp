@@ -336,7 +336,7 @@ PRAGMA user_version = 1;
     EXPECT_EQ(d.get("/v1/jobs/aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa/result").json().value("greeting", ""), "Hello, v1!");
     EXPECT_EQ(d.get("/v1/jobs/bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb/result").body, "old");
     sqlite_reader db((d.dir() / "state" / "ticketd.db").string());
-    EXPECT_EQ(db.rows("PRAGMA user_version"), std::vector<std::string>{"7"});
+    EXPECT_EQ(db.rows("PRAGMA user_version"), std::vector<std::string>{"8"});
 }
 
 // Schema 3 kept inline results keyed by the job's id and key bindings in a rowid table with
@@ -378,7 +378,7 @@ PRAGMA user_version = 3;
     expect_problem(gone, 422, "idempotency-key-reused");
     EXPECT_EQ(gone.json().value("jobId", ""), "dddddddddddddddddddddddddddddddd");
     sqlite_reader db((d.dir() / "state" / "ticketd.db").string());
-    EXPECT_EQ(db.rows("PRAGMA user_version"), std::vector<std::string>{"7"});
+    EXPECT_EQ(db.rows("PRAGMA user_version"), std::vector<std::string>{"8"});
     EXPECT_EQ(db.rows("SELECT seq FROM results"), db.rows("SELECT seq FROM jobs WHERE id='cccccccccccccccccccccccccccccccc'"));
     EXPECT_EQ(db.rows("SELECT key, job_deleted FROM idempotency_keys ORDER BY key"),
               (std::vector<std::string>{"gone|1", "k3|0"}));

@@ -68,7 +68,7 @@ TEST_F(metrics, a_known_workload_adds_up) {
     EXPECT_EQ(metric(text, "ticketd_plugin_info", {{"type", "sleep"}, {"plugin", "sleep"}}), 1);
     EXPECT_EQ(metric(text, "ticketd_plugin_load_failures_total"), 0);
     EXPECT_EQ(metric(text, "ticketd_config_last_reload_successful"), 1);
-    EXPECT_EQ(metric(text, "ticketd_build_info", {{"abi", "1.1"}}), 1);
+    EXPECT_EQ(metric(text, "ticketd_build_info", {{"abi", "1.2"}}), 1);
     // The sleep fixture's own metrics, registered through the host services.
     EXPECT_EQ(metric(text, "ticketd_plugin_sleep_runs_total", {{"type", "sleep"}}), 8);
     EXPECT_EQ(metric(text, "ticketd_plugin_sleep_input_bytes_count", {{"type", "sleep"}}), 8);

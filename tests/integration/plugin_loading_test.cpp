@@ -50,7 +50,7 @@ INSTANTIATE_TEST_SUITE_P(
                        "expected ABI major 1, found ABI major 2; fix: rebuild the plugin against this ticketd's "
                        "plugin SDK"},
         refused_plugin{"newer_minor",
-                       "expected ABI minor <= 1, found ABI minor 2; fix: upgrade ticketd, or build the plugin "
+                       "expected ABI minor <= 2, found ABI minor 3; fix: upgrade ticketd, or build the plugin "
                        "against an older SDK"},
         refused_plugin{"null_run",
                        "expected a run() function in the descriptor, found run = NULL; fix: use TICKETD_PLUGIN(...), "
@@ -85,7 +85,7 @@ TEST(plugin_loading, a_good_plugin_prints_its_descriptor) {
               0)
         << out;
     EXPECT_NE(out.find("name:        hello"), std::string::npos) << out;
-    EXPECT_NE(out.find("abi:         1.1"), std::string::npos) << out;
+    EXPECT_NE(out.find("abi:         1.2"), std::string::npos) << out;
     EXPECT_NE(out.find("\"delayMs\""), std::string::npos) << out;  // the input schema
     EXPECT_NE(out.find("create({\"greeting\":\"Hi\"}): OK"), std::string::npos) << out;
 }

@@ -63,6 +63,10 @@ inline job_record full_record() {
     r.result_inline = true;
     r.version = 9;
     r.seq = 77;
+    r.past_attempts = std::make_shared<const attempt_history>(attempt_history{
+        {1, 1790000000010, 1790000000011, "failed",
+         std::make_shared<const job_error>(job_error{"report/db-down", "Job failed", "no database"})},
+        {2, 0, 1790000000012, "interrupted", nullptr}});
     return r;
 }
 

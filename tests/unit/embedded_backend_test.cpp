@@ -41,7 +41,7 @@ class counting_events final : public job_type_events {
     void started(double) override { ++starts; }
     void ran(double) override {}
     void completed(job_outcome o) override { ++completions[o]; }
-    void retried() override { ++retries; }
+    void retried(retry_reason) override { ++retries; }
     void worker_abandoned(double) override {}
     int submits = 0, starts = 0, retries = 0;
     std::map<reject_reason, int> rejects;
@@ -52,7 +52,10 @@ class fake_host final : public job_backend_host {
    public:
     std::optional<job_type_rules> rules(const std::string& type) const override {
         if (type != "report") return std::nullopt;
-        return job_type_rules{60'000, 3, 1'000};
+        retry_policy retry;
+        retry.max_attempts = 3;
+        retry.initial_ms = 1'000;
+        return job_type_rules{60'000, retry};
     }
     void cancel_requested(const claimed_attempt& a) override { canceled.push_back(a); }
     std::vector<claimed_attempt> canceled;

@@ -30,7 +30,7 @@ class counting_events final : public job_type_events {
     void started(double) override {}
     void ran(double) override { ++runs; }
     void completed(job_outcome) override {}
-    void retried() override {}
+    void retried(retry_reason) override {}
     void worker_abandoned(double change) override { abandoned += static_cast<int>(change); }
     std::atomic<int> rejects{0}, runs{0}, abandoned{0};
 };
@@ -56,6 +56,7 @@ class fake_queue final : public work_queue {
         return jobs.size();
     }
     unix_ms oldest_created_at() const override { return 0; }
+    uint64_t waiting_to_retry() const override { return 0; }
     bool retired() const override { return retired_; }
 
     const std::string type_;

@@ -108,6 +108,17 @@ TEST(job_write, every_field_survives_the_round_trip) {
     EXPECT_EQ(b.result_inline, a.result_inline);
     EXPECT_EQ(b.version, a.version);
     EXPECT_EQ(b.seq, a.seq);
+    ASSERT_TRUE(b.past_attempts);
+    ASSERT_EQ(b.past_attempts->size(), 2u);
+    for (size_t i = 0; i < 2; ++i) {
+        const auto &x = (*a.past_attempts)[i], &y = (*b.past_attempts)[i];
+        EXPECT_EQ(y.number, x.number);
+        EXPECT_EQ(y.started_at, x.started_at);
+        EXPECT_EQ(y.finished_at, x.finished_at);
+        EXPECT_EQ(y.outcome, x.outcome);
+        EXPECT_EQ(y.error == nullptr, x.error == nullptr);
+    }
+    EXPECT_EQ(b.past_attempts->front().error->detail, "no database");
     ASSERT_TRUE(back.key.has_value());
     EXPECT_EQ(back.key->principal, "team-a");
     EXPECT_EQ(back.key->key, "k-1");
@@ -148,6 +159,24 @@ TEST(job_write, every_field_survives_the_round_trip) {
     EXPECT_EQ(decode_job_write(bytes).removal.principal, "anonymous");
 }
 
+// A journal left by a crash of the version before (format 1: no past attempts) is read.
+TEST(job_write, a_format_1_record_is_still_read) {
+    job_write w;
+    w.job = full_record();
+    w.job.past_attempts = nullptr;
+    std::string bytes;
+    encode(w, bytes);
+    // Format 2 ends a job with its count of past attempts (0 here), then the key and result flags.
+    const size_t count_at = bytes.size() - 2 - sizeof(uint32_t);
+    ASSERT_EQ(bytes.substr(count_at, 4), std::string(4, '\0'));
+    std::string v1 = bytes.substr(0, count_at) + bytes.substr(count_at + 4);
+    v1[0] = 1;
+    const auto back = decode_job_write(v1);
+    EXPECT_EQ(back.job.id, w.job.id);
+    EXPECT_EQ(back.job.version, w.job.version);
+    EXPECT_EQ(back.job.past_attempts, nullptr);
+}
+
 TEST(job_write, decoding_refuses_what_it_did_not_write) {
     job_write w;
     w.job = full_record();
@@ -156,7 +185,9 @@ TEST(job_write, decoding_refuses_what_it_did_not_write) {
     EXPECT_THROW(decode_job_write(bytes.substr(0, bytes.size() - 1)), std::runtime_error);  // cut short
     EXPECT_THROW(decode_job_write(bytes + "x"), std::runtime_error);                         // trailing bytes
     std::string other_version = bytes;
-    other_version[0] = 2;
+    other_version[0] = 3;
+    EXPECT_THROW(decode_job_write(other_version), std::runtime_error);
+    other_version[0] = 0;
     EXPECT_THROW(decode_job_write(other_version), std::runtime_error);
     std::string bad_kind = bytes;
     bad_kind[1] = 9;

@@ -23,7 +23,8 @@ static_assert(offsetof(ticketd_host_services, result_file) == 96);
 static_assert(offsetof(ticketd_host_services, metric_register) == 104);
 static_assert(offsetof(ticketd_host_services, metric_record) == 112);
 static_assert(offsetof(ticketd_host_services, set_result_name) == 120);  // ABI 1.1
-static_assert(sizeof(ticketd_host_services) == 128);
+static_assert(offsetof(ticketd_host_services, fail_retryable) == 128);  // ABI 1.2
+static_assert(sizeof(ticketd_host_services) == 136);
 
 TEST(plugin_abi, entry_symbol_carries_the_major_version) {
     EXPECT_STREQ(TICKETD_PLUGIN_ENTRY_SYMBOL, "ticketd_plugin_v1");

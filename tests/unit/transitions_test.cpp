@@ -1,5 +1,6 @@
 // The job state rules (jobs/transitions), as pure functions of a record and the time.
 #include "jobs/transitions.hpp"
+#include "model/retry_policy.hpp"
 
 #include <gtest/gtest.h>
 
@@ -58,24 +59,77 @@ TEST(transitions, requeue_leaves_no_trace_of_the_run_and_keeps_the_attempt) {
     EXPECT_EQ(r.version, 4u);  // the caller decides whether clients see it
 }
 
-TEST(transitions, backoff_doubles_from_the_third_attempt_and_stops_at_an_hour) {
-    EXPECT_EQ(transitions::backoff_ms(5'000, 2), 5'000);
-    EXPECT_EQ(transitions::backoff_ms(5'000, 3), 10'000);
-    EXPECT_EQ(transitions::backoff_ms(5'000, 4), 20'000);
-    EXPECT_EQ(transitions::backoff_ms(5'000, 100), 3'600'000);
-    EXPECT_EQ(transitions::backoff_ms(5'000, UINT32_MAX), 3'600'000);  // no overflow, no endless loop
-    EXPECT_EQ(transitions::backoff_ms(0, 10), 0);
-    EXPECT_EQ(transitions::backoff_ms(7'200'000, 2), 3'600'000);
+TEST(retry_policy, backoff_multiplies_from_the_third_attempt_and_stops_at_its_maximum) {
+    retry_policy p;
+    p.initial_ms = 5'000;
+    EXPECT_EQ(p.delay_ms(2, 0.5), 5'000);
+    EXPECT_EQ(p.delay_ms(3, 0.5), 10'000);
+    EXPECT_EQ(p.delay_ms(4, 0.5), 20'000);
+    EXPECT_EQ(p.delay_ms(100, 0.5), 3'600'000);
+    EXPECT_EQ(p.delay_ms(UINT32_MAX, 0.5), 3'600'000);  // no overflow, no endless loop
+    p.multiplier = 3;
+    p.max_delay_ms = 30'000;
+    EXPECT_EQ(p.delay_ms(3, 0), 15'000);
+    EXPECT_EQ(p.delay_ms(4, 0), 30'000);
+    p.initial_ms = 0;
+    EXPECT_EQ(p.delay_ms(10, 0), 0);
+    p.multiplier = 1;  // a constant delay: the loop still ends
+    p.initial_ms = 1'000;
+    EXPECT_EQ(p.delay_ms(UINT32_MAX, 0), 1'000);
 }
 
-TEST(transitions, retry_queues_the_next_attempt_after_its_backoff) {
+TEST(retry_policy, jitter_takes_up_to_its_fraction_off_the_delay) {
+    retry_policy p;
+    p.initial_ms = 10'000;
+    p.jitter = 0.25;
+    EXPECT_EQ(p.delay_ms(2, 0.0), 10'000);
+    EXPECT_EQ(p.delay_ms(2, 0.5), 8'750);
+    EXPECT_EQ(p.delay_ms(2, 0.999999), 7'500);
+    EXPECT_EQ(p.delay_ms(2, 7.0), 7'500) << "a random number out of range is clamped";
+}
+
+TEST(retry_policy, retries_what_it_lists_and_what_the_plugin_marked_retryable) {
+    retry_policy p;  // the default: crashes, and failures the plugin marked retryable
+    EXPECT_EQ(p.reason_to_retry(attempt_failure::interrupted, "", false), retry_reason::interrupted);
+    EXPECT_EQ(p.reason_to_retry(attempt_failure::failed, "db-down", true), retry_reason::retryable);
+    EXPECT_EQ(p.reason_to_retry(attempt_failure::failed, "db-down", false), std::nullopt);
+    EXPECT_EQ(p.reason_to_retry(attempt_failure::timeout, "", false), std::nullopt);
+    p.on_timeout = true;
+    p.on_interrupted = false;
+    p.on_codes = {"db-down"};
+    EXPECT_EQ(p.reason_to_retry(attempt_failure::timeout, "", false), retry_reason::timeout);
+    EXPECT_EQ(p.reason_to_retry(attempt_failure::interrupted, "", false), std::nullopt);
+    EXPECT_EQ(p.reason_to_retry(attempt_failure::failed, "db-down", false), retry_reason::failure_code);
+    EXPECT_EQ(p.reason_to_retry(attempt_failure::failed, "", false), std::nullopt);
+}
+
+TEST(transitions, retry_queues_the_next_attempt_after_its_delay_and_keeps_the_last_attempts) {
     job_record r = running_job();
-    transitions::retry(r, 10'000, 5'000);
+    r.error = std::make_shared<const job_error>(job_error{"x", "y", "z"});
+    transitions::retry(r, 10'000, 5'000, "failed",
+                       std::make_shared<const job_error>(job_error{"t/db-down", "Job failed", "no db"}), 2);
     EXPECT_EQ(r.status, job_status::queued);
     EXPECT_EQ(r.attempt, 3u);
-    EXPECT_EQ(r.not_before, 20'000);  // attempt 3 waits twice the base
+    EXPECT_EQ(r.not_before, 15'000);
     EXPECT_EQ(r.started_at, 0);
     EXPECT_FALSE(r.progress_percent);
+    EXPECT_EQ(r.error, nullptr);
+    ASSERT_TRUE(r.past_attempts);
+    ASSERT_EQ(r.past_attempts->size(), 1u);
+    EXPECT_EQ(r.past_attempts->front().number, 2u);
+    EXPECT_EQ(r.past_attempts->front().finished_at, 10'000);
+    EXPECT_EQ(r.past_attempts->front().outcome, "failed");
+    EXPECT_EQ(r.past_attempts->front().error->code, "t/db-down");
+    for (unix_ms t : {20'000, 30'000}) {
+        transitions::start(r, t - 1);
+        transitions::retry(r, t, 0, "timeout", nullptr, 2);
+    }
+    ASSERT_EQ(r.past_attempts->size(), 2u) << "only the last two are kept";
+    EXPECT_EQ(r.past_attempts->front().number, 3u);
+    EXPECT_EQ(r.past_attempts->back().number, 4u);
+    EXPECT_EQ(r.past_attempts->back().outcome, "timeout");
+    transitions::retry(r, 40'000, 0, "failed", nullptr, 0);
+    EXPECT_EQ(r.past_attempts, nullptr) << "history 0 keeps none";
 }
 
 TEST(transitions, terminal_states_keep_the_job_for_its_retention) {

@@ -1,5 +1,5 @@
 /*
- * ticketd plugin ABI, version 1 (pure C).
+ * ticketd plugin ABI, version 1.2 (pure C).
  *
  * The only thing that crosses the boundary between the ticketd daemon and a job-type
  * plugin (.so). Only C types, UTF-8 JSON as (pointer, length) and opaque handles cross;
@@ -25,7 +25,7 @@ extern "C" {
 
 #define TICKETD_PLUGIN_MAGIC 0x4454544Bu /* "KTTD" read as little-endian bytes */
 #define TICKETD_PLUGIN_ABI_MAJOR 1
-#define TICKETD_PLUGIN_ABI_MINOR 1
+#define TICKETD_PLUGIN_ABI_MINOR 2
 #define TICKETD_PLUGIN_ENTRY_SYMBOL "ticketd_plugin_v1"
 
 #if defined(__GNUC__)
@@ -124,6 +124,16 @@ typedef struct ticketd_host_services {
     /* Name the result for download, e.g. "sales-2026-11.csv": clients get it in
      * Content-Disposition. UTF-8, no '/'. Returns 0 on success. */
     int (*set_result_name)(ticketd_job* job, const char* name, size_t name_size);
+
+    /* ---- ABI 1.2 (check struct_size before use: older hosts lack these) ---- */
+
+    /* Like `fail`, for a failure that may pass if the job is tried again (a database
+     * restarting, a full disk, an upstream's 503): the job runs again if its type's
+     * retry policy has attempts left, else it fails. `retry_after_ms` >= 0 is when to try
+     * again (at most 24 h); < 0 leaves it to the type's backoff. `run` then returns
+     * TICKETD_RUN_FAILED. */
+    void (*fail_retryable)(ticketd_job* job, const char* code, size_t code_size, const char* message,
+                           size_t message_size, int64_t retry_after_ms);
 } ticketd_host_services;
 
 /*

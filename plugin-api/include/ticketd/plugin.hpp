@@ -27,15 +27,31 @@
 
 namespace ticketd {
 
+// Pass as `ticketd::retry` to job_failed: the failure may pass on another attempt.
+struct retry_t {
+    explicit constexpr retry_t(int) {}
+};
+inline constexpr retry_t retry{0};
+
 // Throw from run() to fail the job with a stable code (e.g. "decode-error") and message.
+// With `ticketd::retry` the failure is retryable (a database restarting, an upstream's
+// 503): the job runs again if its type's retry policy has attempts left, after `after`
+// (negative: the type's backoff). A host older than ABI 1.2 fails it for good.
 class job_failed : public std::runtime_error {
    public:
     job_failed(std::string code, const std::string& message)
         : std::runtime_error(message), code_(std::move(code)) {}
+    job_failed(std::string code, const std::string& message, retry_t,
+               std::chrono::milliseconds after = std::chrono::milliseconds(-1))
+        : std::runtime_error(message), code_(std::move(code)), retryable_(true), after_(after) {}
     const std::string& code() const noexcept { return code_; }
+    bool retryable() const noexcept { return retryable_; }
+    std::chrono::milliseconds retry_after() const noexcept { return after_; }
 
    private:
     std::string code_;
+    bool retryable_ = false;
+    std::chrono::milliseconds after_{-1};
 };
 
 // Throw from run() (or just return) once job.canceled() is true to end the job canceled.
@@ -156,6 +172,11 @@ class job {
         return std::string(detail::view(host().result_file(j_, content_type.data(), content_type.size())));
     }
     bool has_result() const noexcept { return has_result_; }
+    // Fails this attempt retryably, asking for the next one after `after` (at most 24 h):
+    // e.g. job.retry_after("rate-limited", "the API said 429", std::chrono::seconds(30)).
+    [[noreturn]] void retry_after(std::string code, const std::string& message, std::chrono::milliseconds after) const {
+        throw job_failed(std::move(code), message, retry, after);
+    }
     // The result's file name for download (Content-Disposition), e.g. "sales.csv".
     // Returns false on a host older than ABI 1.1, which cannot carry it.
     bool set_result_name(std::string_view name) {
@@ -201,6 +222,17 @@ inline void fail(ticketd_job* j, std::string_view code, std::string_view message
     host()->fail(j, code.data(), code.size(), message.data(), message.size());
 }
 
+inline void fail(ticketd_job* j, const job_failed& e) noexcept {
+    const auto* h = host();
+    const bool has_retry = h->struct_size >= offsetof(ticketd_host_services, fail_retryable) +
+                                                 sizeof(h->fail_retryable) &&
+                           h->fail_retryable != nullptr;
+    if (!e.retryable() || !has_retry) return fail(j, e.code(), e.what());
+    const std::string_view message = e.what();
+    h->fail_retryable(j, e.code().data(), e.code().size(), message.data(), message.size(),
+                      static_cast<int64_t>(e.retry_after().count()));
+}
+
 template <class Handler>
 struct glue {
     static ticketd_instance* create(const char* settings, size_t size, char* error,
@@ -237,7 +269,7 @@ struct glue {
         } catch (const job_canceled&) {
             return TICKETD_RUN_CANCELED;
         } catch (const job_failed& e) {
-            fail(j, e.code(), e.what());
+            fail(j, e);
         } catch (const std::exception& e) {
             fail(j, "exception", e.what());
         } catch (...) {
