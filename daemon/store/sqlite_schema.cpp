@@ -40,8 +40,11 @@ CREATE TABLE IF NOT EXISTS jobs (
     version INTEGER NOT NULL,
     files TEXT NOT NULL DEFAULT '{}',  -- name -> upload id (schema 2)
     result_name TEXT,                  -- the result's file name (schema 2)
-    result_inline INTEGER NOT NULL DEFAULT 0,  -- the result is in `results`, not a file (schema 3)
-    attempts TEXT  -- the earlier attempts that were retried, a JSON array (schema 8)
+    -- result_inline: the result is in `results`, not a file (schema 3); attempts: the
+    -- earlier attempts that were retried, a JSON array (schema 8). (No comment between or
+    -- after these two: SQLite's DROP COLUMN could not edit the table's SQL.)
+    result_inline INTEGER NOT NULL DEFAULT 0,
+    attempts TEXT
 );
 CREATE INDEX IF NOT EXISTS jobs_by_principal ON jobs(principal, seq DESC);
 CREATE INDEX IF NOT EXISTS jobs_unfinished ON jobs(status) WHERE status IN ('queued', 'running');

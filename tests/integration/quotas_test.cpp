@@ -3,7 +3,6 @@
 // RateLimit fields, and the quotas on live jobs, priority and upload bytes.
 #include "support/daemon_test.hpp"
 
-#include <ctime>
 #include <optional>
 
 using namespace ticketd::test;
@@ -20,14 +19,6 @@ daemon_config_text quota_config(const std::string& quotas) {
 
 const std::vector<std::string> tenant = {"jobs:submit", "jobs:read", "jobs:cancel", "uploads:write", "uploads:read"};
 
-int64_t millis_of(const std::string& rfc3339) {
-    std::tm tm{};
-    const char* rest = ::strptime(rfc3339.c_str(), "%Y-%m-%dT%H:%M:%S", &tm);
-    if (rest == nullptr) return -1;
-    const int64_t ms = *rest == '.' ? std::atoi(rest + 1) : 0;
-    return static_cast<int64_t>(::timegm(&tm)) * 1000 + ms;
-}
-
 // From being accepted to starting, by the job's own document.
 int64_t start_delay_ms(const daemon_process& d, const std::string& id, const header_list& as) {
     nlohmann::json doc;
@@ -35,7 +26,7 @@ int64_t start_delay_ms(const daemon_process& d, const std::string& id, const hea
         doc = d.get("/v1/jobs/" + id + "?redirect=false", as).json();
         return doc.value("startedAt", nlohmann::json()).is_string();
     }, 60s)) << doc.dump();
-    return millis_of(doc.value("startedAt", "")) - millis_of(doc.value("createdAt", ""));
+    return unix_ms_of(doc.value("startedAt", "")) - unix_ms_of(doc.value("createdAt", ""));
 }
 
 }  // namespace

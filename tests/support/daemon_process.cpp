@@ -10,6 +10,7 @@
 
 #include <algorithm>
 #include <cctype>
+#include <ctime>
 #include <fstream>
 #include <sstream>
 #include <stdexcept>
@@ -80,6 +81,14 @@ std::map<std::string, std::string> daemon_config_text::default_job_types() {
         {"throw.yaml", "type: throw\nplugin: @FIXTURES@/throw.so\nworkers: 1\n"},
         {"stubborn.yaml", "type: stubborn\nplugin: @FIXTURES@/stubborn.so\nworkers: 1\n"},
     };
+}
+
+int64_t unix_ms_of(const std::string& rfc3339) {
+    std::tm tm{};
+    const char* rest = ::strptime(rfc3339.c_str(), "%Y-%m-%dT%H:%M:%S", &tm);
+    if (rest == nullptr) return -1;
+    const int64_t ms = *rest == '.' ? std::atoi(rest + 1) : 0;
+    return static_cast<int64_t>(::timegm(&tm)) * 1000 + ms;
 }
 
 bool eventually(const std::function<bool()>& condition, std::chrono::milliseconds timeout) {

@@ -110,6 +110,10 @@ std::string create_api_key(const daemon_process& d, const std::string& principal
 // Authorization: Bearer <token>
 header_list bearer(const std::string& token);
 
+// Milliseconds since the epoch of a document's RFC 3339 time ("2026-12-07T17:02:18.123Z"),
+// -1 when it is not one.
+int64_t unix_ms_of(const std::string& rfc3339);
+
 // Polls `condition` every 5 ms until it holds or `timeout` passes.
 bool eventually(const std::function<bool()>& condition,
                 std::chrono::milliseconds timeout = std::chrono::seconds(20));

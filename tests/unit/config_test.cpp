@@ -221,3 +221,44 @@ TEST(config, quotas_have_defaults_and_per_principal_overrides) {
         EXPECT_NE(error.find(expected), std::string::npos) << text << "\n" << error;
     }
 }
+
+TEST(config, retry_section_and_its_shorthand) {
+    // The shorthand of older configs keeps its meaning: doubling from retry_backoff, crashes retried.
+    temp_config old("", {{"a.yaml", "type: a\nplugin: a.so\nmax_attempts: 4\nretry_backoff: 2s\n"}});
+    const auto o = old.load().job_types.at(0).retry;
+    EXPECT_EQ(o.max_attempts, 4u);
+    EXPECT_EQ(o.initial_ms, 2'000);
+    EXPECT_EQ(o.multiplier, 2.0);
+    EXPECT_EQ(o.max_delay_ms, 3'600'000);
+    EXPECT_TRUE(o.on_interrupted);
+    EXPECT_FALSE(o.on_timeout);
+    temp_config none("", {{"a.yaml", "type: a\nplugin: a.so\n"}});
+    EXPECT_EQ(none.load().job_types.at(0).retry.max_attempts, 3u);
+
+    temp_config full("", {{"a.yaml", "type: a\nplugin: a.so\nretry:\n  max_attempts: 6\n  history: 4\n"
+                                     "  backoff: {initial: 250ms, multiplier: 1.5, max: 1m, jitter: 0.2}\n"
+                                     "  on: [timeout, db-down]\n"}});
+    const auto f = full.load().job_types.at(0).retry;
+    EXPECT_EQ(f.max_attempts, 6u);
+    EXPECT_EQ(f.history, 4u);
+    EXPECT_EQ(f.initial_ms, 250);
+    EXPECT_EQ(f.multiplier, 1.5);
+    EXPECT_EQ(f.max_delay_ms, 60'000);
+    EXPECT_EQ(f.jitter, 0.2);
+    EXPECT_TRUE(f.on_timeout);
+    EXPECT_FALSE(f.on_interrupted) << "`on` replaces the default list";
+    EXPECT_EQ(f.on_codes, std::vector<std::string>{"db-down"});
+
+    temp_config both("", {{"a.yaml", "type: a\nplugin: a.so\nmax_attempts: 2\nretry:\n  max_attempts: 3\n"}});
+    EXPECT_NE(error_of(both).find("a.yaml:3:15: 'max_attempts' and 'retry_backoff' are shorthand for 'retry:'"),
+              std::string::npos)
+        << error_of(both);
+    temp_config jitter("", {{"a.yaml", "type: a\nplugin: a.so\nretry:\n  backoff:\n    jitter: 2\n"}});
+    EXPECT_NE(error_of(jitter).find("a.yaml:5:13: 'retry.backoff.jitter' must be a number between 0 and 1"),
+              std::string::npos)
+        << error_of(jitter);
+    temp_config on("", {{"a.yaml", "type: a\nplugin: a.so\nretry:\n  on: [Timeout!]\n"}});
+    EXPECT_NE(error_of(on).find("a.yaml:4:8: 'retry.on' lists 'Timeout!'"), std::string::npos) << error_of(on);
+    temp_config typo("", {{"a.yaml", "type: a\nplugin: a.so\nretry:\n  max_atempts: 3\n"}});
+    EXPECT_NE(error_of(typo).find("unknown key 'retry.max_atempts'"), std::string::npos) << error_of(typo);
+}
