@@ -63,8 +63,13 @@ panel("timeseries", "Rejected submissions by reason (/s)", [
     (f"sum by (type, reason) (rate(ticketd_jobs_rejected_total{{{SELT}}}[5m]))", "{{type}} {{reason}}")], 12, unit="ops")
 panel("timeseries", "Completions by outcome (/s)", [
     (f"sum by (type, outcome) (rate(ticketd_jobs_completed_total{{{SELT}}}[5m]))", "{{type}} {{outcome}}")], 12, unit="ops")
-panel("timeseries", "Retried attempts (/s)", [
-    (f"sum by (type) (rate(ticketd_jobs_retried_total{{{SELT}}}[5m]))", "{{type}}")], 12, unit="ops")
+panel("timeseries", "Retried attempts by reason (/s)", [
+    (f"sum by (type, reason) (rate(ticketd_jobs_retried_total{{{SELT}}}[5m]))", "{{type}} {{reason}}")], 12, unit="ops",
+    description="Failed attempts queued to run again: retryable (the plugin asked), failure_code, timeout and "
+                "interrupted (listed in the type's retry.on). A climb means what the jobs depend on is failing.")
+panel("timeseries", "Jobs waiting for a retry", [
+    (f"ticketd_queue_retry_waiting{{{SELT}}}", "{{instance}} {{type}}")], 12,
+    description="Queued jobs waiting out their retry backoff (part of the queue length).")
 
 row("Latency")
 panel("heatmap", "Queue wait", [(f"sum by (le) (rate(ticketd_job_queue_wait_seconds_bucket{{{SELT}}}[$__rate_interval]))",
