@@ -44,6 +44,9 @@ constexpr std::array routes_table{
           &api_call::not_found_job},
     route{"/v1/jobs/{id}/result", {routes::get_result, scope::jobs_read}, {}, {}, &api_call::not_found_job},
     route{"/v1/jobs/{id}/cancel", {}, {routes::cancel_job, scope::jobs_cancel}, {}, &api_call::not_found_job},
+    // The key must also be allowed to submit the job's type (jobs:submit:<type>), checked there.
+    route{"/v1/jobs/{id}/retry", {}, {routes::retry_job, scope::jobs_submit}, {}, &api_call::not_found_job},
+    route{"/v1/jobs:retry", {}, {routes::retry_jobs, scope::jobs_submit}},
     route{"/v1/job-types", any_key(routes::list_job_types)},
     route{"/v1/uploads", {}, {routes::create_upload, scope::uploads_write}},
     route{"/v1/uploads/{id}", {routes::get_upload, scope::uploads_read}, {},

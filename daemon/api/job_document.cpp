@@ -83,13 +83,6 @@ nlohmann::json error_object(const job_error& e, const std::string& base_url) {
     return {{"type", base_url + "/problems/" + e.code}, {"title", e.title}, {"detail", e.detail}, {"code", e.code}};
 }
 
-// How the job's current attempt ended (or that it runs).
-std::string_view current_outcome(const job_record& j) {
-    if (j.status != job_status::failed) return to_string(j.status);
-    const std::string_view code = j.error ? std::string_view(j.error->code) : std::string_view();
-    return code == "job-timeout" ? "timeout" : code == "job-interrupted" ? "interrupted" : "failed";
-}
-
 void append_attempt(std::string& out, uint32_t number, unix_ms started_at, unix_ms finished_at,
                     std::string_view outcome, const job_error* error, const std::string& base_url) {
     object_writer a(out);
@@ -111,7 +104,7 @@ std::string attempts_array(const job_record& j, const std::string& base_url) {
     if (j.started_at != 0) {
         if (out.size() > 1) out += ',';
         const bool ended = is_terminal(j.status);
-        append_attempt(out, j.attempt, j.started_at, ended ? j.finished_at : 0, current_outcome(j),
+        append_attempt(out, j.attempt, j.started_at, ended ? j.finished_at : 0, j.attempt_outcome(),
                        ended && j.status != job_status::succeeded ? j.error.get() : nullptr, base_url);
     }
     return out + "]";

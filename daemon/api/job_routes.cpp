@@ -1,5 +1,5 @@
 // POST /v1/jobs, GET /v1/jobs/{id} (with long-polls), POST /v1/jobs/{id}/cancel,
-// DELETE /v1/jobs/{id}.
+// POST /v1/jobs/{id}/retry, DELETE /v1/jobs/{id}.
 #include "api/access.hpp"
 #include "api/job_document.hpp"
 #include "api/outcome_problems.hpp"
@@ -189,6 +189,34 @@ void cancel_job(const call_ptr& c, const std::string& id) {
         res.set("Retry-After", "1");
         res.set("Cache-Control", "no-store");
         c->respond(std::move(res));
+    });
+}
+
+void retry_job(const call_ptr& c, const std::string& id) {
+    if (!c->req.body.empty() && c->req.body != "{}") {
+        return c->problem(400, "invalid-request", "POST /v1/jobs/{id}/retry takes no body (or {})");
+    }
+    // The key must be allowed to submit jobs of this job's type: the type is read first.
+    c->api.jobs.get(id, c->who, [c, id](lookup_outcome found) {
+        if (found.gone) return c->gone_job();
+        if (!found.job) return c->not_found_job();
+        if (!c->key->scopes.may_submit(found.job->type)) {
+            const std::string needed = std::string(scope_name(scope::jobs_submit)) + ":" + found.job->type;
+            log_denied(c->api.config.auth.max_denied_log_lines, 403, "lacks " + needed, c->key.get(),
+                       "/v1/jobs/{id}/retry", c->req);
+            return c->respond(forbidden(c->ctx, needed));
+        }
+        c->api.jobs.rerun(id, c->who, c->limits().max_live_jobs, [c](rerun_outcome out) {
+            if (out.status == rerun_status::over_quota) {
+                count_quota_refusal(c->api.metrics, *c->limits_of_call, c->who.principal, "live_jobs");
+            }
+            if (answer_problem(*c, out)) return;
+            auto res = job_response(c->api, 202, *out.job);
+            res.set("Location", urls_of(c->api.base_url, out.job->id).self);
+            res.set("Retry-After", std::to_string(retry_after_seconds(*out.job)));
+            res.set("Cache-Control", "no-store");
+            c->respond(std::move(res));
+        });
     });
 }
 

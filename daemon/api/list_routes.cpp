@@ -67,6 +67,7 @@ void list_jobs(const call_ptr& c, const std::string&) {
     }
     if (auto v = req.query_param("type")) q.type = std::string(*v);
     if (auto v = req.query_param("idempotencyKey")) q.idempotency_key = std::string(*v);
+    if (auto v = req.query_param("code")) q.error_code = std::string(*v);
     for (const char* name : {"createdAfter", "createdBefore"}) {
         if (auto v = req.query_param(name)) {
             auto t = parse_rfc3339(*v);

@@ -78,6 +78,45 @@ bool answer_problem(const api_call& c, const cancel_outcome& out) {
     return false;
 }
 
+namespace {
+problem_spec rerun_problem(rerun_status status) {
+    switch (status) {
+        case rerun_status::requeued:
+        case rerun_status::not_found:
+        case rerun_status::gone: break;
+        case rerun_status::not_rerunnable: return {409, "job-not-retryable", nullptr, 0};
+        case rerun_status::unknown_type: return {409, "job-type-unavailable", nullptr, 0};
+        case rerun_status::files_gone: return {409, "upload-gone", nullptr, 0};
+        case rerun_status::unavailable: return {503, "unavailable", nullptr, 1};
+        case rerun_status::over_quota: return {429, "quota-exceeded", nullptr, 5};
+        case rerun_status::internal: return {503, "unavailable", nullptr, store_retry_after};
+    }
+    return {500, "internal", nullptr, 0};
+}
+}  // namespace
+
+std::string_view rerun_problem_code(const rerun_outcome& out) {
+    switch (out.status) {
+        case rerun_status::requeued: return "";
+        case rerun_status::not_found: return "job-not-found";
+        case rerun_status::gone: return "job-gone";
+        default: return rerun_problem(out.status).code;
+    }
+}
+
+bool answer_problem(const api_call& c, const rerun_outcome& out) {
+    switch (out.status) {
+        case rerun_status::requeued: return false;
+        case rerun_status::not_found: c.not_found_job(); return true;
+        case rerun_status::gone: c.gone_job(); return true;
+        default: break;
+    }
+    nlohmann::json extra = nlohmann::json::object();
+    if (out.status == rerun_status::not_rerunnable && out.job) extra["jobStatus"] = to_string(out.job->status);
+    answer(c, rerun_problem(out.status), out.detail, extra);
+    return true;
+}
+
 bool answer_problem(const api_call& c, remove_status status) {
     switch (status) {
         case remove_status::removed_terminal:

@@ -14,6 +14,9 @@ namespace ticketd {
 bool answer_problem(const api_call& c, const submit_outcome& out);
 bool answer_problem(const api_call& c, const cancel_outcome& out);
 bool answer_problem(const api_call& c, remove_status status);
+bool answer_problem(const api_call& c, const rerun_outcome& out);
+// The problem code a re-run's outcome is answered with ("" when it was requeued).
+std::string_view rerun_problem_code(const rerun_outcome& out);
 bool answer_problem(const api_call& c, upload_store::remove_status status);
 
 // The problem document's "errors" member: one {pointer, detail} per error.

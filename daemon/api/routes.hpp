@@ -14,6 +14,9 @@ void submit_job(const call_ptr& c, const std::string& id);
 void get_job(const call_ptr& c, const std::string& id);
 void cancel_job(const call_ptr& c, const std::string& id);
 void delete_job(const call_ptr& c, const std::string& id);
+void retry_job(const call_ptr& c, const std::string& id);
+// bulk_retry_route.cpp
+void retry_jobs(const call_ptr& c, const std::string& id);
 // result_route.cpp
 void get_result(const call_ptr& c, const std::string& id);
 // list_routes.cpp

@@ -9,7 +9,7 @@
 // and callbacks never happen under it.
 //
 // The class's parts are in files of their own: embedded_backend.cpp (queues, reads and
-// long-polls, purging), accept.cpp, cancel_remove.cpp, attempts.cpp (claims and finishes),
+// long-polls, purging), accept.cpp, cancel_remove.cpp, rerun.cpp, attempts.cpp (claims and finishes),
 // recovery.cpp (the crash rules at startup).
 #pragma once
 
@@ -72,6 +72,8 @@ class embedded_backend final : public job_backend {
     void unwatch(const std::string& id, uint64_t waiter_id) override;
     void cancel(const std::string& id, const caller& who, std::function<void(cancel_outcome)> done) override;
     void remove(const std::string& id, const caller& who, std::function<void(remove_status)> done) override;
+    void rerun(const std::string& id, const caller& who, uint64_t max_live_jobs,
+               std::function<void(rerun_outcome)> done) override;
     void list(const job_query& query, std::function<void(std::vector<job_record>)> done) override;
     std::filesystem::path result_path(const std::string& job_id) const override { return results_.path_of(job_id); }
     // Answers on the store's reader thread, or at once on the caller's (job_store::read_result).
@@ -123,6 +125,10 @@ class embedded_backend final : public job_backend {
     // A submit whose key is bound already: replay, 422 or 409 (on a store thread).
     void answer_bound_key(bool same_request, bool job_deleted, std::optional<std::string> bound,
                           const std::function<void(submit_outcome)>& done);
+    // Under mutex_: the re-run of `current` (the job as memory and the store have it; its
+    // input from the store): checked, then made durable.
+    void rerun_locked(std::unique_lock<std::mutex>& lock, job_entry_ptr e, job_record current, uint64_t max_live_jobs,
+                      const std::function<void(rerun_outcome)>& done);
     void accept_committed(const std::shared_ptr<job_queue>& queue, job_record record, std::optional<idempotency_binding> key,
                           const idempotency_index::digest& key_digest, bool ok, const std::string& error,
                           const std::function<void(submit_outcome)>& done);

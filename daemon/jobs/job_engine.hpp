@@ -52,6 +52,10 @@ class job_engine final : public job_service, private job_backend_host {
         return backend_.watch(id, who, etag, wait, std::move(done));
     }
     void unwatch(const std::string& id, uint64_t waiter_id) override { backend_.unwatch(id, waiter_id); }
+    void rerun(const std::string& id, const caller& who, uint64_t max_live_jobs,
+               std::function<void(rerun_outcome)> done) override {
+        backend_.rerun(id, who, max_live_jobs, std::move(done));
+    }
     void cancel(const std::string& id, const caller& who, std::function<void(cancel_outcome)> done) override {
         backend_.cancel(id, who, std::move(done));
     }

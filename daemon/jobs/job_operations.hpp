@@ -38,6 +38,10 @@ class job_operations {
                         std::function<void(cancel_outcome)> done) = 0;
     virtual void remove(const std::string& id, const caller& who,
                         std::function<void(remove_status)> done) = 0;
+    // Runs a failed or canceled job again: same id, queued for a new attempt, its history
+    // kept. `max_live_jobs`: the caller's quota of queued and running jobs (0: none).
+    virtual void rerun(const std::string& id, const caller& who, uint64_t max_live_jobs,
+                       std::function<void(rerun_outcome)> done) = 0;
     virtual void list(const job_query& query, std::function<void(std::vector<job_record>)> done) = 0;
     // A succeeded job's result: a file (job_record::result_inline false) at this path, or
     // bytes kept with the job, read with read_result (nullopt: none).

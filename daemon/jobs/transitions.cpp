@@ -26,13 +26,20 @@ void requeue(job_record& r) {
     r.progress_message.clear();
 }
 
-void retry(job_record& r, unix_ms now, int64_t delay_ms, std::string outcome, std::shared_ptr<const job_error> error,
-           unsigned keep) {
+namespace {
+// The attempt that ended joins the past ones, of which the last `keep` stay.
+void keep_attempt(job_record& r, attempt_record ended, unsigned keep) {
     auto history = std::make_shared<attempt_history>();
     if (r.past_attempts) *history = *r.past_attempts;
-    history->push_back({r.attempt, r.started_at, now, std::move(outcome), std::move(error)});
+    history->push_back(std::move(ended));
     if (history->size() > keep) history->erase(history->begin(), history->end() - keep);
     r.past_attempts = history->empty() ? nullptr : std::move(history);
+}
+}  // namespace
+
+void retry(job_record& r, unix_ms now, int64_t delay_ms, std::string outcome, std::shared_ptr<const job_error> error,
+           unsigned keep) {
+    keep_attempt(r, {r.attempt, r.started_at, now, std::move(outcome), std::move(error)}, keep);
     requeue(r);
     r.error = nullptr;
     r.attempt += 1;
@@ -52,9 +59,29 @@ job_record terminal(const job_record& from, job_status status, std::optional<job
     return next;
 }
 
+void rerun(job_record& r, unix_ms now, unsigned keep) {
+    if (r.started_at != 0) {  // a job canceled before it started used no attempt
+        keep_attempt(r, {r.attempt, r.started_at, r.finished_at, std::string(r.attempt_outcome()), r.error}, keep);
+        r.attempt += 1;
+    }
+    requeue(r);
+    r.first_attempt = r.attempt;
+    r.cancel_requested = false;
+    r.error = nullptr;
+    r.finished_at = 0;
+    r.expires_at = 0;
+    r.not_before = 0;
+    r.result_type.clear();
+    r.result_name.clear();
+    r.result_size = 0;
+    r.result_inline = false;
+    r.updated_at = std::max(now, r.updated_at);
+}
+
 job_record after_failure(const job_record& r, const retry_policy& policy, const failed_attempt& f, unix_ms now,
                          int64_t retention_ms, double random01, std::optional<retry_reason>& why) {
-    why = r.attempt < policy.max_attempts ? policy.reason_to_retry(f.how, f.plugin_code, f.retryable) : std::nullopt;
+    const uint32_t attempts_used = r.attempt - std::min(r.attempt, r.first_attempt) + 1;  // in this run
+    why = attempts_used < policy.max_attempts ? policy.reason_to_retry(f.how, f.plugin_code, f.retryable) : std::nullopt;
     if (!why) return terminal(r, job_status::failed, f.error, now, retention_ms);
     static constexpr const char* outcomes[] = {"failed", "timeout", "interrupted"};
     job_record next = r;

@@ -31,6 +31,11 @@ void requeue(job_record& r);
 void retry(job_record& r, unix_ms now, int64_t delay_ms, std::string outcome, std::shared_ptr<const job_error> error,
            unsigned keep);
 
+// failed or canceled -> queued: a new run of the job (POST /v1/jobs/{id}/retry), with the
+// type's max_attempts of its own. The attempt that ended joins the past attempts (the last
+// `keep`); the result and error are gone.
+void rerun(job_record& r, unix_ms now, unsigned keep);
+
 // How an attempt failed, for after_failure.
 struct failed_attempt {
     failed_attempt(attempt_failure h, job_error e) : how(h), error(std::move(e)) {}

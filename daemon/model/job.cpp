@@ -33,4 +33,10 @@ std::string job_record::etag() const {
     return tag;
 }
 
+std::string_view job_record::attempt_outcome() const {
+    if (status != job_status::failed) return to_string(status);
+    const std::string_view code = error ? std::string_view(error->code) : std::string_view();
+    return code == "job-timeout" ? "timeout" : code == "job-interrupted" ? "interrupted" : "failed";
+}
+
 }  // namespace ticketd

@@ -52,6 +52,7 @@ struct job_record {
     job_status status = job_status::queued;
     bool cancel_requested = false;
     uint32_t attempt = 1;
+    uint32_t first_attempt = 1;  // its latest run's first attempt: a re-run has max_attempts of its own
     int32_t priority = 0;
     int64_t timeout_ms = 0;  // 0: the type's timeout
     unix_ms created_at = 0;
@@ -78,6 +79,9 @@ struct job_record {
 
     // Strong entity tag of the current document.
     std::string etag() const;
+    // How its current attempt ended, for its list of attempts: running, succeeded,
+    // canceled, failed, timeout or interrupted.
+    std::string_view attempt_outcome() const;
 };
 
 }  // namespace ticketd

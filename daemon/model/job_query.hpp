@@ -14,6 +14,7 @@ struct job_query {
     std::vector<job_status> statuses;  // empty: any
     std::string type;                  // empty: any
     std::string idempotency_key;       // empty: any
+    std::string error_code;            // the error's code (e.g. report/db-down); empty: any
     std::optional<unix_ms> created_after;
     std::optional<unix_ms> created_before;
     // Keyset pagination, newest first: only jobs accepted before this sequence number.

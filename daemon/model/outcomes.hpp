@@ -21,6 +21,24 @@ struct cancel_outcome {
     std::optional<job_record> job;
 };
 
+// POST /v1/jobs/{id}/retry: a failed or canceled job runs again.
+enum class rerun_status {
+    requeued,
+    not_found,
+    gone,
+    not_rerunnable,  // queued, running or succeeded (job says which)
+    unknown_type,    // its type is not served here (any more)
+    files_gone,      // an upload it reads has expired or was deleted (detail names it)
+    unavailable,     // its queue is full, or ticketd is stopping
+    over_quota,      // the principal holds max_live_jobs queued and running jobs
+    internal         // the change could not be stored
+};
+struct rerun_outcome {
+    rerun_status status = rerun_status::internal;
+    std::optional<job_record> job;
+    std::string detail;
+};
+
 enum class remove_status { not_found, removed_terminal, removed_live, internal };
 
 struct job_type_info {

@@ -11,7 +11,7 @@ namespace ticketd {
 
 namespace {
 
-// 2: a job ends with its past attempts (1, without them, is still read: a journal left by
+// 2: a job ends with its first attempt of its run and its past attempts (1, without them, is still read: a journal left by
 // a crash of the version before).
 constexpr uint8_t format_version = 2;
 
@@ -103,6 +103,7 @@ void put_job(writer& w, const job_record& j) {
     w.num(j.result_size);
     w.num(static_cast<uint8_t>(j.result_inline));
     w.num(j.version);
+    w.num(j.first_attempt);
     const auto past = j.past_attempts ? j.past_attempts->size() : 0;
     w.num(static_cast<uint32_t>(past));
     for (size_t i = 0; i < past; ++i) {
@@ -145,6 +146,7 @@ job_record get_job(reader& r, uint8_t version) {
     j.result_inline = r.flag();
     j.version = r.num<uint64_t>();
     if (version < 2) return j;
+    j.first_attempt = r.num<uint32_t>();
     const auto past = r.num<uint32_t>();
     if (past == 0) return j;
     if (past > 1000) throw std::runtime_error(std::to_string(past) + " past attempts, expected at most 1000");

@@ -37,6 +37,8 @@ std::vector<job_record> list_jobs(sqlite_connection& db, const job_query& q) {
     if (type_at) where += " AND type=?" + std::to_string(type_at);
     const int key_at = q.idempotency_key.empty() ? 0 : next++;
     if (key_at) where += " AND idempotency_key=?" + std::to_string(key_at);
+    const int code_at = q.error_code.empty() ? 0 : next++;
+    if (code_at) where += " AND json_extract(error, '$.code')=?" + std::to_string(code_at);
     const int after_at = q.created_after ? next++ : 0;
     if (after_at) where += " AND created_at > ?" + std::to_string(after_at);
     const int before_at = q.created_before ? next++ : 0;
@@ -49,6 +51,7 @@ std::vector<job_record> list_jobs(sqlite_connection& db, const job_query& q) {
     for (size_t i = 0; i < q.statuses.size(); ++i) s.bind(static_cast<int>(2 + i), to_string(q.statuses[i]));
     if (type_at) s.bind(type_at, q.type);
     if (key_at) s.bind(key_at, q.idempotency_key);
+    if (code_at) s.bind(code_at, q.error_code);
     if (after_at) s.bind(after_at, *q.created_after);
     if (before_at) s.bind(before_at, *q.created_before);
     if (cursor_at) s.bind(cursor_at, *q.before_seq);

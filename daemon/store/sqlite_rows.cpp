@@ -2,6 +2,7 @@
 
 #include "store/job_write.hpp"
 
+#include <algorithm>
 #include <iterator>
 
 namespace ticketd {
@@ -17,7 +18,7 @@ constexpr const char* job_columns =
     "id, type, principal, idempotency_key, status, cancel_requested, attempt, "
     "priority, timeout_ms, created_at, started_at, updated_at, finished_at, expires_at, "
     "not_before, progress_percent, progress_message, input, labels, error, result_type, "
-    "result_size, version, seq, files, result_name, result_inline, attempts";
+    "result_size, version, seq, files, result_name, result_inline, attempts, first_attempt";
 
 // A job's state: every column that changes after the insert, in the order the
 // statements below bind them (type, principal, key, input, labels, files, priority and
@@ -25,7 +26,7 @@ constexpr const char* job_columns =
 constexpr const char* state_columns[] = {
     "status", "cancel_requested", "attempt", "started_at", "updated_at", "finished_at", "expires_at",
     "not_before", "progress_percent", "progress_message", "error", "result_type", "result_size", "version",
-    "result_name", "result_inline", "attempts"};
+    "result_name", "result_inline", "attempts", "first_attempt"};
 constexpr int state_column_count = static_cast<int>(std::size(state_columns));
 
 // Binds the state columns to parameters first, first + 1, ...
@@ -51,7 +52,8 @@ void bind_state(sqlite_statement& s, const job_record& j, int first) {
     s.bind(first + 15, int64_t{j.result_inline});
     if (j.past_attempts) s.bind(first + 16, attempts_json(*j.past_attempts));
     else s.bind_null(first + 16);
-    static_assert(state_column_count == 17, "bind every state column");
+    s.bind(first + 17, int64_t{j.first_attempt});
+    static_assert(state_column_count == 18, "bind every state column");
 }
 
 // Static storage: cached() keys statements by the address of their SQL text.
@@ -116,6 +118,7 @@ job_record read_job(const sqlite_statement& s) {
     j.result_name = s.text(25);
     j.result_inline = s.int64(26) != 0;
     if (!s.is_null(27)) j.past_attempts = parse_attempts_json(s.text(27));
+    j.first_attempt = static_cast<uint32_t>(std::max<int64_t>(1, s.int64(28)));
     return j;
 }
 

@@ -41,10 +41,12 @@ CREATE TABLE IF NOT EXISTS jobs (
     files TEXT NOT NULL DEFAULT '{}',  -- name -> upload id (schema 2)
     result_name TEXT,                  -- the result's file name (schema 2)
     -- result_inline: the result is in `results`, not a file (schema 3); attempts: the
-    -- earlier attempts that were retried, a JSON array (schema 8). (No comment between or
-    -- after these two: SQLite's DROP COLUMN could not edit the table's SQL.)
+    -- earlier attempts that were retried, a JSON array; first_attempt: the first attempt
+    -- of the job's latest run (a re-run starts a new one) (both schema 8). (No comment
+    -- between or after these: SQLite's DROP COLUMN could not edit the table's SQL.)
     result_inline INTEGER NOT NULL DEFAULT 0,
-    attempts TEXT
+    attempts TEXT,
+    first_attempt INTEGER NOT NULL DEFAULT 1
 );
 CREATE INDEX IF NOT EXISTS jobs_by_principal ON jobs(principal, seq DESC);
 CREATE INDEX IF NOT EXISTS jobs_unfinished ON jobs(status) WHERE status IN ('queued', 'running');
@@ -162,10 +164,11 @@ DROP TABLE idempotency_keys_v5;
 constexpr const char* migrate_tombstones_to_7 = R"sql(
 ALTER TABLE tombstones ADD COLUMN principal TEXT NOT NULL DEFAULT 'anonymous';
 )sql";
-// Schema 8: a job keeps its earlier attempts (retries). Before 6 the jobs table is made
-// anew, with the column.
+// Schema 8: a job keeps its earlier attempts (retries) and its run's first attempt
+// (re-runs). Before 6 the jobs table is made anew, with the columns.
 constexpr const char* migrate_jobs_6_to_8 = R"sql(
 ALTER TABLE jobs ADD COLUMN attempts TEXT;
+ALTER TABLE jobs ADD COLUMN first_attempt INTEGER NOT NULL DEFAULT 1;
 )sql";
 constexpr int schema_version = 8;  // 5: journal_state; 6: ids lead to their seq; 7, 8: see above
 

@@ -180,7 +180,7 @@ TEST_F(retries, job_types_describe_their_retry_policy) {
 
 // Schema 8 keeps a job's past attempts in a column of its own: a schema 7 store (made
 // here by taking the column out of a current one) is migrated and its jobs read back.
-TEST(schema_migration, a_schema_7_store_gains_the_attempts_column) {
+TEST(schema_migration, a_schema_7_store_gains_the_attempts_columns) {
     daemon_process d(retry_config());
     d.start();
     const auto done = d.submit("hello", {{"name", "seven"}});
@@ -190,7 +190,8 @@ TEST(schema_migration, a_schema_7_store_gains_the_attempts_column) {
     ASSERT_EQ(d.stop(), 0);
     {
         sqlite_reader db((d.dir() / "state" / "ticketd.db").string());
-        db.exec("ALTER TABLE jobs DROP COLUMN attempts; PRAGMA user_version = 7;");
+        db.exec("ALTER TABLE jobs DROP COLUMN attempts; ALTER TABLE jobs DROP COLUMN first_attempt; "
+                "PRAGMA user_version = 7;");
     }
     d.start();
     EXPECT_EQ(d.get("/v1/jobs/" + id + "/result").json().value("greeting", ""), "Hello, seven!");
@@ -201,4 +202,106 @@ TEST(schema_migration, a_schema_7_store_gains_the_attempts_column) {
     EXPECT_EQ(db.rows("PRAGMA user_version"), std::vector<std::string>{"8"});
     EXPECT_EQ(db.rows("SELECT json_array_length(attempts) FROM jobs WHERE attempts IS NOT NULL"),
               std::vector<std::string>{"1"});
+}
+
+TEST_F(retries, a_failed_or_canceled_job_runs_again_with_its_history_and_key) {
+    // Fails for good (no retryable failure), then an operator re-runs it: same id, a new
+    // attempt, the old one in its history, a new budget of attempts.
+    auto first = d.submit("fail", {{"code", "db-down"}}, {{"Idempotency-Key", "rerun-1"}});
+    ASSERT_EQ(first.status, 202u);
+    const std::string id = first.json().value("id", "");
+    const auto failed = d.wait_terminal(id);
+    ASSERT_EQ(failed.value("status", ""), "failed");
+    const std::string etag = d.get("/v1/jobs/" + id).header("ETag").value_or("");
+
+    const auto again = d.post("/v1/jobs/" + id + "/retry", "");
+    ASSERT_EQ(again.status, 202u) << again.body;
+    EXPECT_EQ(again.header("Location").value_or(""), d.url("/v1/jobs/" + id));
+    EXPECT_NE(again.header("ETag").value_or(""), etag);
+    const auto doc = again.json();
+    EXPECT_EQ(doc.value("id", ""), id);
+    EXPECT_NE(doc.value("status", ""), "failed");
+    EXPECT_EQ(doc.value("attempt", 0), 2);
+    EXPECT_FALSE(doc.contains("error"));
+    EXPECT_TRUE(doc["finishedAt"].is_null());
+    // A conditional GET with the failed document's tag sees the change.
+    EXPECT_EQ(d.get("/v1/jobs/" + id + "?redirect=false", {{"If-None-Match", etag}}).status, 200u);
+
+    const auto rerun = d.wait_terminal(id);
+    EXPECT_EQ(rerun.value("status", ""), "failed");
+    ASSERT_EQ(rerun["attempts"].size(), 2u) << rerun.dump();
+    EXPECT_EQ(rerun["attempts"][0]["error"]["code"], "fail/db-down");
+    // The key still leads to the same job.
+    const auto replay = d.submit("fail", {{"code", "db-down"}}, {{"Idempotency-Key", "rerun-1"}});
+    EXPECT_EQ(replay.json().value("id", ""), id);
+    EXPECT_EQ(replay.header("Idempotent-Replayed").value_or(""), "true");
+
+    // A canceled job too (it never started: no attempt used).
+    const auto waiting = submit_id("slow_retry", {{"failTimes", 1}});
+    ASSERT_TRUE(eventually([&] { return d.get("/v1/jobs/" + waiting).json().value("attempt", 0) == 2; }));
+    ASSERT_EQ(d.post("/v1/jobs/" + waiting + "/cancel", "").status, 200u);
+    EXPECT_EQ(d.post("/v1/jobs/" + waiting + "/retry", "{}").status, 202u);
+    const auto after = d.wait_terminal(waiting);
+    EXPECT_EQ(after.value("status", ""), "succeeded") << after.dump();
+    EXPECT_EQ(after.value("attempt", 0), 2) << "attempt 2 had not started when it was canceled";
+}
+
+TEST_F(retries, only_a_failed_or_canceled_job_can_run_again) {
+    const auto ok = submit_id("hello");
+    d.wait_terminal(ok);
+    const auto succeeded = d.post("/v1/jobs/" + ok + "/retry", "");
+    expect_problem(succeeded, 409, "job-not-retryable");
+    EXPECT_EQ(succeeded.json().value("jobStatus", ""), "succeeded");
+    const auto live = submit_id("sleep", {{"delayMs", 10'000}});
+    expect_problem(d.post("/v1/jobs/" + live + "/retry", ""), 409, "job-not-retryable");
+    EXPECT_EQ(d.post("/v1/jobs/" + live + "/cancel", "").status / 100, 2u);
+    const auto failed = submit_id("fail");
+    d.wait_terminal(failed);
+    ASSERT_EQ(d.del("/v1/jobs/" + failed).status, 204u);
+    expect_problem(d.post("/v1/jobs/" + failed + "/retry", ""), 410, "job-gone");
+    expect_problem(d.post("/v1/jobs/0123456789abcdef0123456789abcdef/retry", ""), 404, "job-not-found");
+    expect_problem(d.post("/v1/jobs/nope/retry", ""), 404, "job-not-found");
+    expect_problem(d.post("/v1/jobs/" + ok + "/retry", "{\"x\":1}"), 400, "invalid-request");
+    EXPECT_EQ(d.get("/v1/jobs/" + ok + "/retry").status, 405u);
+}
+
+TEST_F(retries, failed_jobs_are_found_by_code_and_type_and_re_run_in_bulk) {
+    std::vector<std::string> down, other;
+    for (int i = 0; i < 3; ++i) down.push_back(submit_id("fail", {{"code", "db-down"}}));
+    other.push_back(submit_id("fail", {{"code", "bad-input"}}));
+    other.push_back(submit_id("coded", {{"code", "db-down"}}));
+    for (const auto& id : down) d.wait_terminal(id);
+    for (const auto& id : other) d.wait_terminal(id);
+
+    const auto listed = d.get("/v1/jobs?status=failed&type=fail&code=fail/db-down").json()["jobs"];
+    EXPECT_EQ(listed.size(), 3u) << listed.dump();
+
+    header_list json = {{"Content-Type", "application/json"}};
+    const auto bulk = d.post("/v1/jobs:retry", R"({"type":"fail","code":"fail/db-down","limit":2})", json);
+    ASSERT_EQ(bulk.status, 200u) << bulk.body;
+    EXPECT_EQ(bulk.json()["matched"], 2);
+    EXPECT_EQ(bulk.json()["requeued"], 2);
+    EXPECT_EQ(bulk.json()["jobs"].size(), 2u);
+    // The newest two (lists are newest first) ran again; the oldest did not.
+    for (const auto& id : {down[1], down[2]}) {
+        EXPECT_TRUE(eventually([&] {
+            const auto doc = d.get("/v1/jobs/" + id).json();
+            return doc.value("attempt", 0) == 2 && doc.value("status", "") == "failed";
+        })) << id;
+    }
+    EXPECT_EQ(d.get("/v1/jobs/" + down[0]).json().value("attempt", 0), 1);
+    const auto all = d.post("/v1/jobs:retry", R"({"status":["failed"],"code":"fail/db-down","limit":1000})", json);
+    ASSERT_EQ(all.status, 200u) << all.body;
+    EXPECT_EQ(all.json()["requeued"], 3) << all.body;
+    EXPECT_EQ(d.get("/v1/jobs/" + other[0]).json().value("attempt", 0), 1) << "another code is left alone";
+
+    expect_problem(d.post("/v1/jobs:retry", R"({"limit":5000})", json), 400, "invalid-request");
+    expect_problem(d.post("/v1/jobs:retry", R"({"status":"succeeded"})", json), 400, "invalid-request");
+    expect_problem(d.post("/v1/jobs:retry", R"({"colour":"red"})", json), 400, "invalid-request");
+    expect_problem(d.post("/v1/jobs:retry", "[[[[", json), 400, "invalid-request");
+    expect_problem(d.post("/v1/jobs:retry", "{\"type\":\"\xff\"}", json), 400, "invalid-request");
+    expect_problem(d.post("/v1/jobs:retry", R"({"type":"fail"})", {{"Content-Type", "text/plain"}}), 415,
+                   "unsupported-media-type");
+    expect_problem(d.post("/v1/jobs:retry", std::string(70, '[') + std::string(70, ']'), json), 400,
+                   "invalid-request");
 }

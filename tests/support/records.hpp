@@ -43,6 +43,7 @@ inline job_record full_record() {
     r.status = job_status::failed;
     r.cancel_requested = true;
     r.attempt = 3;
+    r.first_attempt = 2;
     r.priority = -7;
     r.timeout_ms = 60000;
     r.created_at = 1790000000001;

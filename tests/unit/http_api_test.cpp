@@ -54,6 +54,9 @@ class fake_service final : public job_service {
     void remove(const std::string&, const caller&, std::function<void(remove_status)> done) override {
         done(remove_answer);
     }
+    void rerun(const std::string&, const caller&, uint64_t, std::function<void(rerun_outcome)> done) override {
+        done({rerun_status::not_found, {}, {}});
+    }
     void list(const job_query& q, std::function<void(std::vector<job_record>)> done) override {
         lists.push_back(q);
         done(list_answer);

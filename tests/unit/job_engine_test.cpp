@@ -114,6 +114,9 @@ class fake_backend final : public job_backend {
     void remove(const std::string&, const caller&, std::function<void(remove_status)> done) override {
         done(remove_status::not_found);
     }
+    void rerun(const std::string&, const caller&, uint64_t, std::function<void(rerun_outcome)> done) override {
+        done({rerun_status::not_found, {}, {}});
+    }
     void list(const job_query&, std::function<void(std::vector<job_record>)> done) override { done({}); }
     std::filesystem::path result_path(const std::string& id) const override { return id; }
     void read_result(const std::string&, std::function<void(std::optional<std::string>)> done) override { done({}); }

@@ -85,6 +85,7 @@ TEST(job_write, every_field_survives_the_round_trip) {
     EXPECT_EQ(b.status, a.status);
     EXPECT_EQ(b.cancel_requested, a.cancel_requested);
     EXPECT_EQ(b.attempt, a.attempt);
+    EXPECT_EQ(b.first_attempt, a.first_attempt);
     EXPECT_EQ(b.priority, a.priority);
     EXPECT_EQ(b.timeout_ms, a.timeout_ms);
     EXPECT_EQ(b.created_at, a.created_at);
@@ -166,15 +167,17 @@ TEST(job_write, a_format_1_record_is_still_read) {
     w.job.past_attempts = nullptr;
     std::string bytes;
     encode(w, bytes);
-    // Format 2 ends a job with its count of past attempts (0 here), then the key and result flags.
-    const size_t count_at = bytes.size() - 2 - sizeof(uint32_t);
-    ASSERT_EQ(bytes.substr(count_at, 4), std::string(4, '\0'));
-    std::string v1 = bytes.substr(0, count_at) + bytes.substr(count_at + 4);
+    // Format 2 ends a job with its run's first attempt (2 here) and its count of past
+    // attempts (0), then come the key and result flags.
+    const size_t added_at = bytes.size() - 2 - 2 * sizeof(uint32_t);
+    ASSERT_EQ(bytes.substr(added_at, 8), std::string("\x02\0\0\0\0\0\0\0", 8));
+    std::string v1 = bytes.substr(0, added_at) + bytes.substr(added_at + 8);
     v1[0] = 1;
     const auto back = decode_job_write(v1);
     EXPECT_EQ(back.job.id, w.job.id);
     EXPECT_EQ(back.job.version, w.job.version);
     EXPECT_EQ(back.job.past_attempts, nullptr);
+    EXPECT_EQ(back.job.first_attempt, 1u);
 }
 
 TEST(job_write, decoding_refuses_what_it_did_not_write) {
