@@ -123,6 +123,16 @@ def main():
         write("submit_body", name, json.dumps(doc))
     write("submit_body", "deep", "[" * 70 + "]" * 70)
 
+    for name, doc in {
+        "empty": {},
+        "full": {"status": ["failed", "canceled"], "type": "report", "code": "report/db-down",
+                 "createdAfter": "2026-01-01T00:00:00Z", "createdBefore": "2026-12-31T23:59:59.999Z",
+                 "principal": "team-a", "limit": 1000},
+        "one-status": {"status": "canceled", "limit": 1},
+        "bad": {"status": ["succeeded"], "limit": 0, "colour": "red", "principal": ""},
+    }.items():
+        write("retry_filter", name, json.dumps(doc))
+
     schemas = {
         "object": ({"type": "object", "required": ["a"], "properties": {"a": {"type": "string", "pattern": "^[a-z]+$",
                     "maxLength": 5}}, "additionalProperties": False}, {"a": "abc"}),

@@ -180,6 +180,8 @@ TEST_F(auth_test, every_route_answers_every_credential_as_documented) {
     const std::string running = d.submit("sleep", {{"delayMs", 60000}}, as(billing)).member("id");
     const std::string doomed = d.submit("hello", {{"name", "y"}}, as(billing)).member("id");
     d.wait_terminal(doomed, 30s, as(billing));
+    const std::string failed = d.submit("fail", {}, as(billing)).member("id");
+    d.wait_terminal(failed, 30s, as(billing));
     header_list octets = as(billing);
     octets.emplace_back("Content-Type", "application/octet-stream");
     const std::string upload = d.post("/v1/uploads", "abc", octets).member("id");
@@ -200,6 +202,8 @@ TEST_F(auth_test, every_route_answers_every_credential_as_documented) {
         {"GET", "/v1/jobs/" + done + "/result", "jobs:read", 200, true},
         {"POST", "/v1/jobs/" + running + "/cancel", "jobs:cancel", 202, true},
         {"DELETE", "/v1/jobs/" + doomed, "jobs:cancel", 204, true},
+        {"POST", "/v1/jobs/" + failed + "/retry", "jobs:submit", 202, true},
+        {"POST", "/v1/jobs:retry", "jobs:submit", 200, false, "{}"},
         {"GET", "/v1/job-types", "", 200, false},
         {"POST", "/v1/uploads", "uploads:write", 201, false, "abc"},
         {"GET", "/v1/uploads/" + upload, "uploads:read", 200, true},
