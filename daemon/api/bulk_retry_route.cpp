@@ -53,7 +53,7 @@ void retry_jobs(const call_ptr& c, const std::string&) {
         body = std::move(parsed.value);
     }
     job_query q;
-    if (const auto bad = read_retry_filter(body, c->who, q)) {
+    if (const auto bad = read_retry_filter(body, c->who, c->api.config.max_retry_batch, q)) {
         if (bad->detail == "forbidden") {
             log_denied(c->api.config.auth.max_denied_log_lines, 403, "lacks admin", c->key.get(), "/v1/jobs:retry", req);
             return c->respond(forbidden(c->ctx, scope_name(scope::admin)));

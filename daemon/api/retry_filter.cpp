@@ -2,18 +2,20 @@
 
 #include "system/time.hpp"
 
+#include <algorithm>
+
 namespace ticketd {
 
 namespace {
 
 constexpr unsigned default_limit = 100;
-constexpr unsigned max_limit = 1000;
 
 }  // namespace
 
-std::optional<filter_error> read_retry_filter(const nlohmann::json& body, const caller& who, job_query& q) {
+std::optional<filter_error> read_retry_filter(const nlohmann::json& body, const caller& who, unsigned max_limit,
+                                              job_query& q) {
     q.statuses = {job_status::failed};
-    q.limit = default_limit;
+    q.limit = std::min(default_limit, max_limit);
     for (const auto& [name, value] : body.items()) {
         if (name == "status") {
             const auto statuses = value.is_array() ? value : nlohmann::json::array({value});

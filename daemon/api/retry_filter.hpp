@@ -20,8 +20,9 @@ struct filter_error {
 };
 
 // Fills `q` from `body` (status failed by default, the caller's own jobs unless an
-// administrator names a principal or none, at most 1000, 100 by default); the first
-// problem instead, if any.
-std::optional<filter_error> read_retry_filter(const nlohmann::json& body, const caller& who, job_query& q);
+// administrator names a principal or none, at most `max_limit` jobs, 100 by default);
+// the first problem instead, if any.
+std::optional<filter_error> read_retry_filter(const nlohmann::json& body, const caller& who, unsigned max_limit,
+                                              job_query& q);
 
 }  // namespace ticketd

@@ -240,7 +240,8 @@ std::string restart_only_settings(const daemon_config& c) {
         << " | " << c.metrics.enabled << ' ' << c.metrics.listen_host << ':' << c.metrics.listen_port << " | "
         << c.state_dir << ' ' << c.require_idempotency_key << ' ' << c.idempotency_ttl.count() << ' '
         << c.tombstone_ttl.count() << ' ' << c.drain_timeout.count() << ' ' << c.cancel_grace.count() << ' '
-        << c.purge_interval.count() << ' ' << c.max_cached_jobs << ' ' << c.uploads.max_bytes << ' '
+        << c.purge_interval.count() << ' ' << c.max_cached_jobs << ' ' << c.max_retry_batch << ' ' << c.uploads.max_bytes
+        << ' '
         << c.uploads.ttl.count() << " | " << static_cast<int>(c.auth.mode) << ' ' << c.auth.allow_unauthenticated
         << ' ' << static_cast<int>(c.auth.identity) << " | " << s.tls.enabled() << ' ' << s.tls.client_ca.empty() << ' '
         << s.tls.handshake_timeout.count();
@@ -363,6 +364,7 @@ daemon_config load_config(const fs::path& file_arg) {
     c.tombstone_ttl = jobs.duration("tombstone_ttl", c.tombstone_ttl, min_keep, max_duration);
     c.purge_interval = jobs.duration("purge_interval", c.purge_interval, milliseconds(10), day);
     c.max_cached_jobs = jobs.integer("max_cached_jobs", c.max_cached_jobs, 0, 100'000'000);
+    c.max_retry_batch = static_cast<unsigned>(jobs.integer("max_retry_batch", c.max_retry_batch, 1, 100'000));
     jobs.finish();
     top.finish();
 

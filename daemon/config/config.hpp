@@ -141,6 +141,7 @@ struct daemon_config {
     milliseconds cancel_grace{5'000};
     milliseconds purge_interval{60'000};
     uint64_t max_cached_jobs = 100'000;
+    unsigned max_retry_batch = 1000;  // jobs.max_retry_batch: jobs one POST /v1/jobs:retry may re-run
     // Lets tests use retention/ttl below the protocol's 24 h minimum.
     bool allow_short_retention = false;
     std::vector<job_type_config> job_types;

@@ -14,7 +14,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     if (parsed.value.is_discarded() || !parsed.value.is_object()) return 0;
     for (const caller& who : {caller{"team-a", false}, caller{"admin", true}}) {
         job_query q;
-        if (const auto bad = read_retry_filter(parsed.value, who, q)) {
+        if (const auto bad = read_retry_filter(parsed.value, who, 1000, q)) {
             (void)nlohmann::json({{"pointer", bad->pointer}, {"detail", bad->detail}})
                 .dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
             continue;
