@@ -48,6 +48,8 @@ constexpr std::array routes_table{
     route{"/v1/jobs/{id}/retry", {}, {routes::retry_job, scope::jobs_submit}, {}, &api_call::not_found_job},
     route{"/v1/jobs:retry", {}, {routes::retry_jobs, scope::jobs_submit}},
     route{"/v1/job-types", any_key(routes::list_job_types)},
+    route{"/v1/job-types/{id}/pause", {}, {routes::pause_job_type, scope::admin}},  // {id}: the type's name
+    route{"/v1/job-types/{id}/resume", {}, {routes::resume_job_type, scope::admin}},
     route{"/v1/uploads", {}, {routes::create_upload, scope::uploads_write}},
     route{"/v1/uploads/{id}", {routes::get_upload, scope::uploads_read}, {},
           {routes::delete_upload, scope::uploads_write}, &api_call::not_found_upload},

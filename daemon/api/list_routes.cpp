@@ -1,4 +1,4 @@
-// GET /v1/jobs (a page of the caller's jobs, newest first) and GET /v1/job-types.
+// GET /v1/jobs: a page of the caller's jobs, newest first.
 #include "api/access.hpp"
 #include "api/job_document.hpp"
 #include "api/request_headers.hpp"
@@ -106,53 +106,6 @@ void list_jobs(const call_ptr& c, const std::string&) {
         res.body += "],\"nextPageToken\":" + json_text(next) + "}";
         c->respond(std::move(res));
     });
-}
-
-namespace {
-nlohmann::json retry_json(const retry_policy& p) {
-    auto on = nlohmann::json::array();
-    if (p.on_timeout) on.push_back("timeout");
-    if (p.on_interrupted) on.push_back("interrupted");
-    for (const auto& code : p.on_codes) on.push_back(code);
-    return {{"maxAttempts", p.max_attempts},
-            {"backoff",
-             {{"initialSeconds", p.initial_ms / 1000.0},
-              {"multiplier", p.multiplier},
-              {"maxSeconds", p.max_delay_ms / 1000.0},
-              {"jitter", p.jitter}}},
-            {"on", std::move(on)},
-            {"history", p.history}};
-}
-}  // namespace
-
-void list_job_types(const call_ptr& c, const std::string&) {
-    const auto schema = [](const std::string& text) {  // none: {} (any value)
-        return text.empty() ? nlohmann::json::object() : nlohmann::json::parse(text);
-    };
-    nlohmann::json types = nlohmann::json::array();
-    for (const auto& t : c->api.jobs.types()) {
-        types.push_back({
-            {"type", t.type},
-            {"plugin", {{"name", t.plugin}, {"version", t.plugin_version}, {"license", t.plugin_license},
-                        {"description", t.plugin_description}}},
-            {"inputSchema", schema(t.input_schema)},
-            {"settingsSchema", schema(t.settings_schema)},
-            {"workers", t.workers},
-            {"busyWorkers", t.busy},
-            {"queueLength", t.queue_length},
-            {"queueCapacity", t.queue_capacity},
-            {"timeoutSeconds", t.timeout_ms / 1000.0},
-            {"maxAttempts", t.retry.max_attempts},
-            {"retry", retry_json(t.retry)},
-            {"retentionSeconds", t.retention_ms / 1000},
-            {"maxInputBytes", t.max_input_bytes},
-        });
-    }
-    http_response res;
-    res.set("Content-Type", "application/json");
-    res.set("Cache-Control", "no-cache");
-    res.body = json_text(nlohmann::json{{"jobTypes", std::move(types)}});
-    c->respond(std::move(res));
 }
 
 }  // namespace ticketd::routes

@@ -21,7 +21,10 @@ void retry_jobs(const call_ptr& c, const std::string& id);
 void get_result(const call_ptr& c, const std::string& id);
 // list_routes.cpp
 void list_jobs(const call_ptr& c, const std::string& id);
+// job_type_routes.cpp
 void list_job_types(const call_ptr& c, const std::string& id);
+void pause_job_type(const call_ptr& c, const std::string& type);
+void resume_job_type(const call_ptr& c, const std::string& type);
 // upload_routes.cpp
 body_plan plan_upload_body(api_context& api, const http_request& head, const std::string& principal,
                            const principal_limits& limits);

@@ -19,7 +19,8 @@ void add_queue_gauges(daemon_metrics& metrics, const job_engine& engine) {
             {"ticketd_queue_oldest_job_age_seconds", "Age of the oldest queued job (0 when the queue is empty)."},
             {"ticketd_workers", "Worker threads of the job type's pool."},
             {"ticketd_workers_busy", "Workers running a job right now."},
-            {"ticketd_queue_retry_waiting", "Queued jobs waiting out a retry's backoff (of ticketd_queue_length)."}};
+            {"ticketd_queue_retry_waiting", "Queued jobs waiting out a retry's backoff (of ticketd_queue_length)."},
+            {"ticketd_job_type_paused", "1 while the job type is paused (POST /v1/job-types/{type}/pause)."}};
         for (size_t i = 0; i < std::size(names); ++i) {
             auto& f = family(names[i].first, names[i].second);
             for (const auto& t : types) {
@@ -30,7 +31,8 @@ void add_queue_gauges(daemon_metrics& metrics, const job_engine& engine) {
                                 : i == 2 ? (t.oldest_queued_created_at ? (now - t.oldest_queued_created_at) / 1000.0 : 0.0)
                                 : i == 3 ? t.workers
                                 : i == 4 ? t.busy
-                                         : static_cast<double>(t.waiting_to_retry);
+                                : i == 5 ? static_cast<double>(t.waiting_to_retry)
+                                         : (t.paused ? 1.0 : 0.0);
                 f.metric.push_back(std::move(m));
             }
         }

@@ -119,6 +119,14 @@ job_type_config load_job_type(const fs::path& file, bool allow_short_retention, 
     c.retention = top.duration("retention", c.retention,
                                allow_short_retention ? one_ms : day, max_duration);
     c.max_input_bytes = top.size("max_input_bytes", c.max_input_bytes, 2, 64ULL << 20);
+    if (const auto when = top.get("when_paused")) {
+        const std::string v = when->IsScalar() ? when->Scalar() : "";
+        if (v != "accept" && v != "refuse") {
+            top.fail(*when, "'when_paused' must be accept or refuse, found '" + v + "'",
+                     "write accept (submits are queued while paused) or refuse (they get 503)");
+        }
+        c.refuse_when_paused = v == "refuse";
+    }
     if (auto s = top.get("settings")) {
         if (!s->IsMap()) top.fail(*s, "'settings' must be a mapping", "indent the settings under it");
         // Settings may name paths under the daemon's own directories, so one config works

@@ -120,6 +120,7 @@ struct job_type_config {
     retry_policy retry = default_retry_policy();
     milliseconds retention{7LL * 24 * 3600'000};
     uint64_t max_input_bytes = 256 << 10;
+    bool refuse_when_paused = false;  // when_paused: accept (queued, they wait) | refuse (503)
     std::string settings = "{}";  // the plugin's settings: a JSON object as compact text
 };
 

@@ -20,13 +20,29 @@ embedded_backend::embedded_backend(settings s, job_store& store, upload_store& u
       now_(std::move(now)),
       results_(settings_.state_dir / "results"),
       marks_(settings_.state_dir / "attempts"),
+      paused_(settings_.state_dir / "paused-types"),
       table_(settings_.max_cached_jobs) {}
 
 embedded_backend::~embedded_backend() { stop_accepting(); }
 
 std::shared_ptr<work_queue> embedded_backend::make_queue(const std::string& type, uint64_t capacity,
                                                          job_type_events& events) {
-    return std::make_shared<job_queue>(capacity, type, &events, &weights_);
+    auto q = std::make_shared<job_queue>(capacity, type, &events, &weights_);
+    q->set_paused(paused_.contains(type));
+    return q;
+}
+
+void embedded_backend::set_paused(const std::string& type, bool paused, std::function<void(bool ok)> done) {
+    // Queues pause at once; the set is stored after. Were the write to fail, both are undone.
+    auto apply = [this, type](bool to) {
+        std::lock_guard lock(mutex_);
+        if (auto* q = queue_of_locked(type)) q->set_paused(to);
+    };
+    apply(paused);
+    paused_.set(type, paused, [apply, paused, done = std::move(done)](bool ok) {
+        if (!ok) apply(!paused);
+        done(ok);
+    });
 }
 
 void embedded_backend::set_queues(const std::vector<work_queue*>& queues, const std::vector<retiring_queue>& retiring) {

@@ -17,6 +17,7 @@
 #include "embedded/idempotency_index.hpp"
 #include "embedded/job_queue.hpp"
 #include "embedded/job_table.hpp"
+#include "embedded/paused_types.hpp"
 #include "jobs/job_backend.hpp"
 #include "store/job_store.hpp"
 #include "store/result_files.hpp"
@@ -63,6 +64,7 @@ class embedded_backend final : public job_backend {
     void start() override;
     void stop_accepting() override;
     std::string trouble() const override { return store_.trouble(); }
+    void set_paused(const std::string& type, bool paused, std::function<void(bool ok)> done) override;
 
     void accept(std::shared_ptr<work_queue> queue, submit_request request,
                 std::function<void(submit_outcome)> done) override;
@@ -142,6 +144,7 @@ class embedded_backend final : public job_backend {
     const std::function<unix_ms()> now_;
     result_files results_;
     attempt_marks marks_;
+    paused_types paused_;  // <state_dir>/paused-types
     job_backend_host* host_ = nullptr;
 
     mutable std::mutex mutex_;

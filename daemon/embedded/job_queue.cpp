@@ -136,6 +136,10 @@ job_entry_ptr job_queue::pop() {
             --retiring_;
             return nullptr;
         }
+        if (paused_) {
+            cv_.wait(lock);
+            continue;
+        }
         // Move due retries into the ready set.
         const unix_ms now = now_unix_ms();
         while (!delayed_.empty() && delayed_.begin()->first.first <= now) {
@@ -164,6 +168,14 @@ job_entry_ptr job_queue::pop() {
             cv_.wait_for(lock, std::chrono::milliseconds(delayed_.begin()->first.first - now));
         }
     }
+}
+
+void job_queue::set_paused(bool paused) {
+    {
+        std::lock_guard lock(mutex_);
+        paused_ = paused;
+    }
+    cv_.notify_all();
 }
 
 void job_queue::close() {

@@ -7,8 +7,9 @@
 // job paid for), so a principal that submits one job at a time cannot pass a backlog
 // forever. One principal alone: its lane is the old FIFO.
 // Retries wait in a delayed set until their backoff has passed. Worker threads block in
-// pop(); capacity counts queued and delayed jobs plus reservations of accepts that are
-// still being committed, so a full queue is refused before anything is stored.
+// pop(), also while the queue is paused; capacity counts queued and delayed jobs plus
+// reservations of accepts that are still being committed, so a full queue is refused
+// before anything is stored.
 #pragma once
 
 #include "embedded/job_entry.hpp"
@@ -37,6 +38,8 @@ class job_queue final : public work_queue {
     const std::string& type() const override { return type_; }
     job_type_events* events() const { return events_; }
     bool retired() const override { return retired_.load(); }
+    bool paused() const override { return paused_.load(); }
+    void set_paused(bool paused);
     void set_retired() { retired_ = true; }
 
     bool try_reserve();
@@ -83,6 +86,7 @@ class job_queue final : public work_queue {
     job_type_events* const events_;
     const weights_ptr* const weights_;
     std::atomic<bool> retired_{false};
+    std::atomic<bool> paused_{false};  // written under mutex_ (pop() waits on it)
     uint64_t capacity_;
     unsigned retiring_ = 0;
     mutable std::mutex mutex_;

@@ -57,6 +57,8 @@ class work_queue {
     virtual unix_ms oldest_created_at() const = 0;
     // A reload took the type out (or replaced it): accepts of it are refused.
     virtual bool retired() const = 0;
+    // Paused (job_backend::set_paused): its queued jobs wait, nothing new starts.
+    virtual bool paused() const = 0;
 };
 
 // A worker's place, opened once per worker thread: the embedded backend keeps the
@@ -120,6 +122,11 @@ class job_backend : public job_operations {
     virtual void stop_accepting() = 0;
     // Why jobs cannot be made durable now (empty: they can).
     virtual std::string trouble() const = 0;
+
+    // Pauses a job type (its queued jobs wait; running ones finish) or resumes it, for
+    // good: the pause survives a restart, and holds for a type whose queue comes later.
+    // `done` hears whether it was stored (when not, nothing changed).
+    virtual void set_paused(const std::string& type, bool paused, std::function<void(bool ok)> done) = 0;
 
     // A submit the plugin validated: the key (replay, 422, 409), the queue's capacity,
     // the uploads, then the job and its key made durable before `done` hears `accepted`.

@@ -133,6 +133,11 @@ void job_engine::submit(submit_request req, std::function<void(submit_outcome)> 
         return;
     }
     const auto type_config = rt->config();
+    if (type_config->refuse_when_paused && rt->queue->paused()) {
+        rt->events->rejected(reject_reason::unavailable);
+        done({submit_status::unavailable, {}, {}, "job type '" + req.type + "' is paused; retry later", {}});
+        return;
+    }
     if (req.input.size() > type_config->max_input_bytes) {
         rt->events->rejected(reject_reason::invalid_input);
         done({submit_status::invalid_input,
@@ -174,16 +179,40 @@ void job_engine::validate_and_accept(const job_type_ptr& rt, submit_request req,
     backend_.accept(rt->queue, std::move(req), done);
 }
 
+void job_engine::pause(const std::string& type, bool paused, std::function<void(pause_result)> done) {
+    if (types_.find(type) == nullptr) return done(pause_result::not_found);
+    backend_.set_paused(type, paused, [done = std::move(done)](bool ok) {
+        done(ok ? pause_result::done : pause_result::not_stored);
+    });
+}
+
 std::vector<job_type_info> job_engine::types() const {
     std::vector<job_type_info> out;
     for (const auto& rt : types_.snapshot()) {
         const auto c = rt->config();
         const auto& lib = rt->handler->library();
         const auto& d = lib.descriptor();
-        out.push_back({rt->type, d.name, d.version, c->workers, rt->busy.load(), rt->queue->size(),
-                       rt->queue->waiting_to_retry(), rt->queue->capacity(), rt->queue->oldest_created_at(), c->timeout.count(), c->retry,
-                       c->retention.count(), c->max_input_bytes, d.license ? d.license : "",
-                       d.description ? d.description : "", lib.settings_schema_text(), lib.input_schema_text()});
+        job_type_info t;
+        t.type = rt->type;
+        t.plugin = d.name;
+        t.plugin_version = d.version;
+        t.workers = c->workers;
+        t.busy = rt->busy.load();
+        t.queue_length = rt->queue->size();
+        t.waiting_to_retry = rt->queue->waiting_to_retry();
+        t.paused = rt->queue->paused();
+        t.refuse_when_paused = c->refuse_when_paused;
+        t.queue_capacity = rt->queue->capacity();
+        t.oldest_queued_created_at = rt->queue->oldest_created_at();
+        t.timeout_ms = c->timeout.count();
+        t.retry = c->retry;
+        t.retention_ms = c->retention.count();
+        t.max_input_bytes = c->max_input_bytes;
+        t.plugin_license = d.license ? d.license : "";
+        t.plugin_description = d.description ? d.description : "";
+        t.settings_schema = lib.settings_schema_text();
+        t.input_schema = lib.input_schema_text();
+        out.push_back(std::move(t));
     }
     return out;
 }

@@ -66,6 +66,7 @@ class job_engine final : public job_service, private job_backend_host {
         backend_.list(query, std::move(done));
     }
     std::vector<job_type_info> types() const override;
+    void pause(const std::string& type, bool paused, std::function<void(pause_result)> done) override;
     std::filesystem::path result_path(const std::string& job_id) const override { return backend_.result_path(job_id); }
     void read_result(const std::string& job_id, std::function<void(std::optional<std::string>)> done) override {
         backend_.read_result(job_id, std::move(done));

@@ -30,6 +30,10 @@ class job_service : public job_operations {
 
     virtual void submit(submit_request request, std::function<void(submit_outcome)> done) = 0;
     virtual std::vector<job_type_info> types() const = 0;
+    // Pauses or resumes a job type, durably (job_backend::set_paused). `done(false)`: no
+    // such type (not_found), or the change could not be stored (the `stored` flag).
+    enum class pause_result { done, not_found, not_stored };
+    virtual void pause(const std::string& type, bool paused, std::function<void(pause_result)> done) = 0;
 };
 
 }  // namespace ticketd

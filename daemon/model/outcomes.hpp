@@ -49,6 +49,8 @@ struct job_type_info {
     unsigned busy = 0;
     uint64_t queue_length = 0;
     uint64_t waiting_to_retry = 0;  // of queue_length
+    bool paused = false;
+    bool refuse_when_paused = false;
     uint64_t queue_capacity = 0;
     unix_ms oldest_queued_created_at = 0;  // 0: nothing queued
     int64_t timeout_ms = 0;

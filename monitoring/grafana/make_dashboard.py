@@ -54,6 +54,10 @@ panel("stat", "Oldest queued job", [(f"max(ticketd_queue_oldest_job_age_seconds{
 
 row("Queues")
 panel("timeseries", "Queue length", [(f"ticketd_queue_length{{{SELT}}}", "{{instance}} {{type}}")], 12)
+panel("table", "Paused job types", [(f"ticketd_job_type_paused{{{SELT}}} == 1", "")], 12,
+      description="Job types an operator paused (POST /v1/job-types/{type}/pause): their queued jobs wait "
+                  "until they are resumed. Empty when none is paused.",
+      transformations=[{"id": "labelsToFields", "options": {}}])
 panel("timeseries", "Queue fill ratio", [(f"ticketd_queue_length{{{SELT}}} / ticketd_queue_capacity{{{SELT}}}",
                                           "{{instance}} {{type}}")], 12, unit="percentunit")
 panel("timeseries", "Submitted vs started (jobs/s)", [

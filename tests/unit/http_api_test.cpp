@@ -62,6 +62,9 @@ class fake_service final : public job_service {
         done(list_answer);
     }
     std::vector<job_type_info> types() const override { return {}; }
+    void pause(const std::string&, bool, std::function<void(pause_result)> done) override {
+        done(pause_result::not_found);
+    }
     std::filesystem::path result_path(const std::string& id) const override { return "/results/" + id; }
     void read_result(const std::string&, std::function<void(std::optional<std::string>)> done) override {
         done(result_answer);

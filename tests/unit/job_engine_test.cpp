@@ -57,6 +57,7 @@ class fake_queue final : public work_queue {
     }
     unix_ms oldest_created_at() const override { return 0; }
     uint64_t waiting_to_retry() const override { return 0; }
+    bool paused() const override { return false; }
     bool retired() const override { return retired_; }
 
     const std::string type_;
@@ -96,6 +97,7 @@ class fake_backend final : public job_backend {
     void start() override {}
     void stop_accepting() override { accepting = false; }
     std::string trouble() const override { return {}; }
+    void set_paused(const std::string&, bool, std::function<void(bool)> done) override { done(true); }
     void accept(std::shared_ptr<work_queue> q, submit_request r, std::function<void(submit_outcome)> done) override {
         job_record job = queued_job(std::to_string(accepted.size()), q->type());
         {
