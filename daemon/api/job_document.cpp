@@ -146,7 +146,10 @@ std::string job_document(const job_record& j, const std::string& base_url) {
         doc.raw("progress", progress);
     }
     doc.raw("attempts", attempts_array(j, base_url));
-    if (j.status == job_status::queued && j.not_before != 0) doc.time("nextAttemptAt", j.not_before);
+    // not_before is a retry's time after a failed attempt of this run, else a schedule's.
+    const bool retrying = j.attempt > j.first_attempt;
+    if (j.status == job_status::queued && j.not_before != 0 && retrying) doc.time("nextAttemptAt", j.not_before);
+    if (j.not_before != 0 && !retrying) doc.time("scheduledFor", j.not_before);
     if (auto error = job_error_object(j, base_url); !error.is_null()) doc.raw("error", json_text(error));
     if (j.status == job_status::succeeded) doc.str("resourceLocation", urls.result);
     doc.end();
@@ -165,7 +168,8 @@ nlohmann::json upload_document(const upload_record& u, const std::string& base_u
 
 int retry_after_seconds(const job_record& j) {
     const unix_ms now = now_unix_ms();
-    if (j.status == job_status::queued && j.not_before > now) {  // nothing changes before its next attempt
+    if ((j.status == job_status::queued || j.status == job_status::scheduled) && j.not_before > now) {
+        // Nothing changes before it is due (its next attempt, or its scheduled time).
         return static_cast<int>(std::min<int64_t>((j.not_before - now + 999) / 1000, 24 * 3600));
     }
     const int64_t age_s = std::max<int64_t>(0, (now - j.created_at) / 1000);

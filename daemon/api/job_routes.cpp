@@ -57,6 +57,17 @@ void submit_job(const call_ptr& c, const std::string&) {
         return c->problem(400, "invalid-request", body.detail, {{"errors", errors_json(body.errors)}});
     }
     submit_request s = std::move(body.request);
+    if (body.run_at || body.delay_ms) {
+        const unix_ms now = now_unix_ms();
+        s.run_at = body.run_at ? *body.run_at : now + *body.delay_ms;
+        const int64_t ahead = c->api.config.max_schedule_ahead.count();
+        if (s.run_at - now > ahead) {
+            const std::string pointer = body.run_at ? "/runAt" : "/delaySeconds";
+            const std::string detail = "at most " + std::to_string(ahead / 1000) + " s from now (jobs.max_schedule_ahead)";
+            return c->problem(400, "invalid-request", pointer + ": " + detail,
+                              {{"errors", errors_json({{pointer, detail}})}});
+        }
+    }
     if (!c->key->scopes.may_submit(s.type)) {
         // A type no job type could have is not echoed (nor logged): it is the client's text.
         const std::string needed = std::string(scope_name(scope::jobs_submit)) + ":" +

@@ -36,6 +36,8 @@ nlohmann::json type_json(const job_type_info& t) {
             {"busyWorkers", t.busy},
             {"queueLength", t.queue_length},
             {"queueCapacity", t.queue_capacity},
+            {"scheduledJobs", t.scheduled},
+            {"scheduleCapacity", t.schedule_capacity},
             {"timeoutSeconds", t.timeout_ms / 1000.0},
             {"maxAttempts", t.retry.max_attempts},
             {"retry", retry_json(t.retry)},

@@ -4,6 +4,7 @@
 #include "system/json_text.hpp"
 #include "system/random_id.hpp"
 #include "system/sha256.hpp"
+#include "system/time.hpp"
 
 #include <algorithm>
 #include <cctype>
@@ -83,6 +84,16 @@ submit_body parse_submit_body(std::string_view text, unsigned max_json_depth) {
             } else {
                 s.timeout_ms = value.get<int64_t>() * 1000;
             }
+        } else if (name == "runAt") {
+            const auto t = value.is_string() ? parse_rfc3339(value.get_ref<const std::string&>()) : std::nullopt;
+            if (!t) errors.push_back({"/runAt", "must be an RFC 3339 time, e.g. 2026-12-31T23:00:00Z"});
+            else out.run_at = *t;
+        } else if (name == "delaySeconds") {
+            if (!in_range(value, 0, 31'536'000)) {
+                errors.push_back({"/delaySeconds", "must be a whole number of seconds, 0 to 31536000"});
+            } else {
+                out.delay_ms = value.get<int64_t>() * 1000;
+            }
         } else if (name == "labels") {
             if (!value.is_object() || value.size() > 32) {
                 errors.push_back({"/labels", "must be an object of at most 32 string labels"});
@@ -95,10 +106,13 @@ submit_body parse_submit_body(std::string_view text, unsigned max_json_depth) {
             }
             s.labels = json_text(value);
         } else {
-            errors.push_back({"/" + name, "unknown member; expected type, input, files, priority, timeoutSeconds or labels"});
+            errors.push_back({"/" + name,
+                              "unknown member; expected type, input, files, priority, timeoutSeconds, labels, runAt "
+                              "or delaySeconds"});
         }
     }
     if (!body.contains("type")) errors.push_back({"/type", "is required"});
+    if (out.run_at && out.delay_ms) errors.push_back({"/delaySeconds", "give runAt or delaySeconds, not both"});
     if (!errors.empty()) out.detail = "the request body is not valid";
     return out;
 }

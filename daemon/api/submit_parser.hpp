@@ -6,6 +6,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include <optional>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -14,7 +15,10 @@
 namespace ticketd {
 
 struct submit_body {
-    submit_request request;  // its principal, key and fingerprint are left to the caller
+    submit_request request;  // its principal, key, fingerprint and run_at are left to the caller
+    // When to run it: `runAt` (ms since the epoch) or `delaySeconds` (ms from now), if given.
+    std::optional<unix_ms> run_at;
+    std::optional<int64_t> delay_ms;
     nlohmann::json json;     // the body as parsed (for the fingerprint)
     // Not empty: the body is not valid; answer 400 invalid-request with these.
     std::vector<validation_error> errors;

@@ -1,39 +1,45 @@
 #include "app/status_gauges.hpp"
 
-#include <iterator>
 #include <utility>
 
 namespace ticketd {
 
 void add_queue_gauges(daemon_metrics& metrics, const job_engine& engine) {
     metrics.add_source([&engine](std::vector<prometheus::MetricFamily>& out) {
-        auto family = [&out](const char* name, const char* help) -> prometheus::MetricFamily& {
-            out.push_back({name, help, prometheus::MetricType::Gauge, {}});
-            return out.back();
-        };
         const auto types = engine.types();
         const unix_ms now = now_unix_ms();
-        const std::pair<const char*, const char*> names[] = {
-            {"ticketd_queue_length", "Jobs waiting in the queue (including retries waiting for their backoff)."},
-            {"ticketd_queue_capacity", "The queue's capacity (queue_capacity)."},
-            {"ticketd_queue_oldest_job_age_seconds", "Age of the oldest queued job (0 when the queue is empty)."},
-            {"ticketd_workers", "Worker threads of the job type's pool."},
-            {"ticketd_workers_busy", "Workers running a job right now."},
-            {"ticketd_queue_retry_waiting", "Queued jobs waiting out a retry's backoff (of ticketd_queue_length)."},
-            {"ticketd_job_type_paused", "1 while the job type is paused (POST /v1/job-types/{type}/pause)."}};
-        for (size_t i = 0; i < std::size(names); ++i) {
-            auto& f = family(names[i].first, names[i].second);
+        struct gauge {
+            const char* name;
+            const char* help;
+            double (*value)(const job_type_info& t, unix_ms now);
+        };
+        static constexpr gauge gauges[] = {
+            {"ticketd_queue_length", "Jobs waiting in the queue (including retries waiting for their backoff).",
+             [](const job_type_info& t, unix_ms) { return static_cast<double>(t.queue_length); }},
+            {"ticketd_queue_capacity", "The queue's capacity (queue_capacity).",
+             [](const job_type_info& t, unix_ms) { return static_cast<double>(t.queue_capacity); }},
+            {"ticketd_queue_oldest_job_age_seconds", "Age of the oldest queued job (0 when the queue is empty).",
+             [](const job_type_info& t, unix_ms now) {
+                 return t.oldest_queued_created_at ? (now - t.oldest_queued_created_at) / 1000.0 : 0.0;
+             }},
+            {"ticketd_workers", "Worker threads of the job type's pool.",
+             [](const job_type_info& t, unix_ms) { return static_cast<double>(t.workers); }},
+            {"ticketd_workers_busy", "Workers running a job right now.",
+             [](const job_type_info& t, unix_ms) { return static_cast<double>(t.busy); }},
+            {"ticketd_queue_retry_waiting", "Queued jobs waiting out a retry's backoff (of ticketd_queue_length).",
+             [](const job_type_info& t, unix_ms) { return static_cast<double>(t.waiting_to_retry); }},
+            {"ticketd_job_type_paused", "1 while the job type is paused (POST /v1/job-types/{type}/pause).",
+             [](const job_type_info& t, unix_ms) { return t.paused ? 1.0 : 0.0; }},
+            {"ticketd_jobs_scheduled", "Scheduled jobs not yet due (runAt, delaySeconds; apart from the queue).",
+             [](const job_type_info& t, unix_ms) { return static_cast<double>(t.scheduled); }},
+        };
+        for (const auto& g : gauges) {
+            out.push_back({g.name, g.help, prometheus::MetricType::Gauge, {}});
             for (const auto& t : types) {
                 prometheus::ClientMetric m;
                 m.label = {{"type", t.type}};
-                m.gauge.value = i == 0   ? static_cast<double>(t.queue_length)
-                                : i == 1 ? static_cast<double>(t.queue_capacity)
-                                : i == 2 ? (t.oldest_queued_created_at ? (now - t.oldest_queued_created_at) / 1000.0 : 0.0)
-                                : i == 3 ? t.workers
-                                : i == 4 ? t.busy
-                                : i == 5 ? static_cast<double>(t.waiting_to_retry)
-                                         : (t.paused ? 1.0 : 0.0);
-                f.metric.push_back(std::move(m));
+                m.gauge.value = g.value(t, now);
+                out.back().metric.push_back(std::move(m));
             }
         }
     });

@@ -113,6 +113,7 @@ job_type_config load_job_type(const fs::path& file, bool allow_short_retention, 
                      std::to_string(plugin->Mark().column + 1);
     c.workers = static_cast<unsigned>(top.integer("workers", c.workers, 1, 1024));
     c.queue_capacity = top.integer("queue_capacity", c.queue_capacity, 1, 10'000'000);
+    c.schedule_capacity = top.integer("schedule_capacity", c.schedule_capacity, 0, 100'000'000);
     c.validate_threads = static_cast<unsigned>(top.integer("validate_threads", c.validate_threads, 0, 64));
     c.timeout = top.duration("timeout", c.timeout, one_ms, max_duration);
     load_retry(top, c.retry);
@@ -248,7 +249,8 @@ std::string restart_only_settings(const daemon_config& c) {
         << " | " << c.metrics.enabled << ' ' << c.metrics.listen_host << ':' << c.metrics.listen_port << " | "
         << c.state_dir << ' ' << c.require_idempotency_key << ' ' << c.idempotency_ttl.count() << ' '
         << c.tombstone_ttl.count() << ' ' << c.drain_timeout.count() << ' ' << c.cancel_grace.count() << ' '
-        << c.purge_interval.count() << ' ' << c.max_cached_jobs << ' ' << c.max_retry_batch << ' ' << c.uploads.max_bytes
+        << c.purge_interval.count() << ' ' << c.max_cached_jobs << ' ' << c.max_retry_batch << ' '
+        << c.max_schedule_ahead.count() << ' ' << c.uploads.max_bytes
         << ' '
         << c.uploads.ttl.count() << " | " << static_cast<int>(c.auth.mode) << ' ' << c.auth.allow_unauthenticated
         << ' ' << static_cast<int>(c.auth.identity) << " | " << s.tls.enabled() << ' ' << s.tls.client_ca.empty() << ' '
@@ -373,6 +375,7 @@ daemon_config load_config(const fs::path& file_arg) {
     c.purge_interval = jobs.duration("purge_interval", c.purge_interval, milliseconds(10), day);
     c.max_cached_jobs = jobs.integer("max_cached_jobs", c.max_cached_jobs, 0, 100'000'000);
     c.max_retry_batch = static_cast<unsigned>(jobs.integer("max_retry_batch", c.max_retry_batch, 1, 100'000));
+    c.max_schedule_ahead = jobs.duration("max_schedule_ahead", c.max_schedule_ahead, milliseconds(1'000), max_duration);
     jobs.finish();
     top.finish();
 

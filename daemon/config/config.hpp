@@ -121,6 +121,7 @@ struct job_type_config {
     milliseconds retention{7LL * 24 * 3600'000};
     uint64_t max_input_bytes = 256 << 10;
     bool refuse_when_paused = false;  // when_paused: accept (queued, they wait) | refuse (503)
+    uint64_t schedule_capacity = 1'000'000;  // scheduled jobs not yet due (apart from queue_capacity)
     std::string settings = "{}";  // the plugin's settings: a JSON object as compact text
 };
 
@@ -143,6 +144,7 @@ struct daemon_config {
     milliseconds purge_interval{60'000};
     uint64_t max_cached_jobs = 100'000;
     unsigned max_retry_batch = 1000;  // jobs.max_retry_batch: jobs one POST /v1/jobs:retry may re-run
+    milliseconds max_schedule_ahead{365LL * 24 * 3600'000};  // jobs.max_schedule_ahead: runAt at most this far off
     // Lets tests use retention/ttl below the protocol's 24 h minimum.
     bool allow_short_retention = false;
     std::vector<job_type_config> job_types;

@@ -51,13 +51,14 @@ void embedded_backend::accept(std::shared_ptr<work_queue> queue, submit_request 
                            " queued and running jobs, its quota (quotas: max_live_jobs); retry when some have finished",
                        {}});
     }
-    if (!q.try_reserve()) {
+    const unix_ms now = now_();
+    const bool scheduled = req.run_at > now;  // waits apart: no place in the queue yet
+    if (!scheduled && !q.try_reserve()) {
         if (events) events->rejected(reject_reason::queue_full);
         return answer({submit_status::unavailable, {}, {},
                        "the queue of job type '" + req.type + "' is full (" + std::to_string(q.capacity()) + " jobs)",
                        {}});
     }
-    const unix_ms now = now_();
     job_record r;
     auto identity = store_.new_job_id();
     r.seq = identity.seq;
@@ -65,7 +66,7 @@ void embedded_backend::accept(std::shared_ptr<work_queue> queue, submit_request 
     if (!req.files.empty()) {
         auto problems = uploads_.pin(r.id, req.principal, req.files, now);
         if (!problems.empty()) {
-            q.release_reservation();
+            if (!scheduled) q.release_reservation();
             if (events) events->rejected(reject_reason::invalid_input);
             std::vector<validation_error> errors;
             for (auto& [name, detail] : problems) errors.push_back({"/files/" + name, std::move(detail)});
@@ -80,6 +81,10 @@ void embedded_backend::accept(std::shared_ptr<work_queue> queue, submit_request 
     r.timeout_ms = req.timeout_ms;
     r.created_at = now;
     r.updated_at = now;
+    if (scheduled) {
+        r.status = job_status::scheduled;
+        r.not_before = req.run_at;
+    }
     r.input = std::move(req.input);
     r.labels = std::move(req.labels);
     ++live_[r.principal];  // held from now: a concurrent accept sees it
@@ -139,7 +144,7 @@ void embedded_backend::accept_committed(const std::shared_ptr<job_queue>& shared
             release_live_locked(record.principal);
         }
         uploads_.release(record.id, record.files);
-        queue.release_reservation();
+        if (record.status != job_status::scheduled) queue.release_reservation();
         if (events) events->rejected(reject_reason::store_error);
         done({submit_status::store_unavailable, {}, {},
               "the job could not be stored (the state directory cannot be written now); retry later with the same "
@@ -154,7 +159,8 @@ void embedded_backend::accept_committed(const std::shared_ptr<job_queue>& shared
         std::lock_guard lock(mutex_);
         table_.put(e);
         if (key) keys_.bind(key_digest, *key);
-        queue.push_reserved(e, record.priority, 0);
+        if (record.status == job_status::scheduled) schedule_locked(e, queue);
+        else queue.push_reserved(e, record.priority, 0);
     }
     queue.wake_one();  // outside the lock, which the worker takes first
     if (events) events->submitted();

@@ -217,6 +217,7 @@ void embedded_backend::count_outcome_locked(const job_record& r) const {
                                      : code == "job-interrupted" ? job_outcome::interrupted
                                                                  : job_outcome::failed);
         case job_status::queued:
+        case job_status::scheduled:
         case job_status::running: return;
     }
 }

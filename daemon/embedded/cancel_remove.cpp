@@ -54,6 +54,7 @@ void embedded_backend::cancel(const std::string& id, const caller& who,
             done({cancel_status::cancel_requested, copy});
             return;
         }
+        case job_status::scheduled:
         case job_status::queued: {
             if (e->finalizing) {  // a cancel of this queued job is committing already
                 return answer({cancel_status::cancel_requested, e->record});
@@ -68,7 +69,7 @@ void embedded_backend::cancel(const std::string& id, const caller& who,
                 e->finalizing = false;
                 if (!ok) {
                     log_error("store: cancel of " + job_tag(next) + " failed: " + error);
-                    if (auto* q = queue_of_locked(next.type)) q->push(e, e->record.priority, 0);
+                    if (auto* q = queue_of_locked(next.type)) enqueue_locked(e, *q);
                     lock.unlock();
                     done({cancel_status::internal, {}});
                     return;
@@ -129,7 +130,7 @@ void embedded_backend::remove(const std::string& id, const caller& who,
     uncount_live_locked(*e);  // a deleted job no longer counts, even while its attempt stops
     table_.erase(id);
     uploads_.release(e->record.id, e->record.files);
-    if (e->record.status == job_status::queued) {
+    if (e->record.status == job_status::queued || e->record.status == job_status::scheduled) {
         if (auto* q = queue_of_locked(e->record.type)) q->remove(e);
     }
     if (e->control) e->control->request_stop(stop_reason::canceled);

@@ -73,13 +73,60 @@ void embedded_backend::set_queues(const std::vector<work_queue*>& queues, const 
         if (const auto it = queues_.find(type); it != queues_.end() && it->second == q) continue;
         // Jobs recovered at startup for a type that was not configured then run now.
         table_.for_each([&, q = q](const job_entry_ptr& e) {
-            if (e->record.type == q->type() && e->record.status == job_status::queued && !e->deleted &&
-                !e->finalizing) {
-                q->push(e, e->record.priority, e->record.not_before);
+            const auto status = e->record.status;
+            if (e->record.type == q->type() && (status == job_status::queued || status == job_status::scheduled) &&
+                !e->deleted && !e->finalizing) {
+                enqueue_locked(e, *q);
             }
         });
     }
     queues_ = std::move(next);
+}
+
+void embedded_backend::enqueue_locked(const job_entry_ptr& e, job_queue& q) {
+    if (e->record.status == job_status::scheduled) schedule_locked(e, q);
+    else q.push(e, e->record.priority, e->record.not_before);
+}
+
+void embedded_backend::schedule_locked(const job_entry_ptr& e, job_queue& q) {
+    q.schedule(e, e->record.not_before);
+    arm_promotion_locked(e->record.not_before);
+}
+
+void embedded_backend::arm_promotion_locked(unix_ms due) {
+    if (!accepting_) return;
+    if (promote_timer_ && promote_at_ <= due) return;  // an earlier promotion is armed
+    if (promote_timer_) promote_timer_->cancel();
+    promote_at_ = due;
+    const int64_t delay = std::max<int64_t>(0, due - now_());
+    promote_timer_ = timers_.after(std::chrono::milliseconds(delay), [this] { promote_due(); });
+}
+
+void embedded_backend::promote_due() {
+    std::unique_lock lock(mutex_);
+    promote_timer_.reset();
+    promote_at_ = 0;
+    if (!accepting_) return;
+    const unix_ms now = now_();
+    wake_list wake;
+    unix_ms next = 0;
+    for (const auto& [type, q] : queues_) {
+        for (auto& e : q->take_due(now)) {
+            if (e->deleted || e->finalizing || e->record.status != job_status::scheduled) continue;
+            e->record.status = job_status::queued;
+            transitions::touch(e->record, now);
+            store_.update(e->record, [](bool ok, const std::string& error) {
+                log_write_failure("queuing a scheduled job", ok, error);
+            });
+            q->push(e, e->record.priority, 0);  // due: it is queued whatever the queue's capacity
+            auto w = collect_waiters_locked(*e);
+            wake.insert(wake.end(), std::make_move_iterator(w.begin()), std::make_move_iterator(w.end()));
+        }
+        if (const unix_ms due = q->next_due(); due != 0 && (next == 0 || due < next)) next = due;
+    }
+    if (next != 0) arm_promotion_locked(next);
+    lock.unlock();
+    run_all(wake);
 }
 
 job_queue* embedded_backend::queue_of_locked(const std::string& type) const {
@@ -104,6 +151,7 @@ void embedded_backend::stop_accepting() {
     std::lock_guard lock(mutex_);
     accepting_ = false;
     if (purge_timer_) purge_timer_->cancel();
+    if (promote_timer_) promote_timer_->cancel();  // scheduled jobs stay stored as they are
 }
 
 // ---------------------------------------------------------------------------------------

@@ -136,6 +136,14 @@ class embedded_backend final : public job_backend {
                           const std::function<void(submit_outcome)>& done);
     void schedule_purge();
     void purge();
+    // Under mutex_: a job into its type's queue: queued (or waiting for a retry), or,
+    // scheduled, into the queue's scheduled set with the promotion timer armed for it.
+    void enqueue_locked(const job_entry_ptr& e, job_queue& q);
+    void schedule_locked(const job_entry_ptr& e, job_queue& q);
+    // Scheduled jobs that are due become queued (stored), on the timer thread; the timer
+    // is armed for the earliest due time of every queue.
+    void arm_promotion_locked(unix_ms due);
+    void promote_due();
 
     const settings settings_;
     job_store& store_;
@@ -156,6 +164,8 @@ class embedded_backend final : public job_backend {
     uint64_t next_waiter_id_ = 0;
     bool accepting_ = true;  // false once stop_accepting() ran: no accept, no claim, no purge
     std::shared_ptr<scheduled_call> purge_timer_;
+    std::shared_ptr<scheduled_call> promote_timer_;
+    unix_ms promote_at_ = 0;  // when promote_timer_ fires
     std::atomic<uint64_t> waiters_{0};
     job_queue::weights_ptr weights_{std::make_shared<const principal_weights>()};
     // Under mutex_: queued and running jobs by principal, accepts being committed included.

@@ -27,7 +27,8 @@ struct job_waiter {
 struct queue_slot {
     bool queued = false;
     bool delayed = false;              // in the retry-backoff set, not yet ready
-    std::pair<int64_t, uint64_t> key;  // ready: (-priority, seq); delayed: (not_before, seq)
+    bool scheduled = false;            // in the scheduled set (status scheduled), not queued yet
+    std::pair<int64_t, uint64_t> key;  // ready: (-priority, seq); delayed, scheduled: (not_before, seq)
 };
 
 struct job_entry {

@@ -111,6 +111,10 @@ uint64_t job_queue::cost_of(const std::string& principal) const {
 bool job_queue::remove(const job_entry_ptr& entry) {
     std::lock_guard lock(mutex_);
     auto& pos = entry->queue_position;
+    if (pos.scheduled) {
+        pos.scheduled = false;
+        return scheduled_.erase(pos.key) > 0;
+    }
     if (!pos.queued) return false;
     pos.queued = false;
     if (pos.delayed) {
@@ -212,6 +216,35 @@ void job_queue::forget_created(unix_ms created_at) {
 unix_ms job_queue::oldest_created_at() const {
     std::lock_guard lock(mutex_);
     return created_.empty() ? 0 : *created_.begin();
+}
+
+void job_queue::schedule(job_entry_ptr entry, unix_ms due) {
+    std::lock_guard lock(mutex_);
+    auto& pos = entry->queue_position;
+    pos.scheduled = true;
+    pos.key = {due, ++seq_};
+    scheduled_.emplace(pos.key, std::move(entry));
+}
+
+std::vector<job_entry_ptr> job_queue::take_due(unix_ms now) {
+    std::lock_guard lock(mutex_);
+    std::vector<job_entry_ptr> due;
+    while (!scheduled_.empty() && scheduled_.begin()->first.first <= now) {
+        auto node = scheduled_.extract(scheduled_.begin());
+        node.mapped()->queue_position.scheduled = false;
+        due.push_back(std::move(node.mapped()));
+    }
+    return due;
+}
+
+unix_ms job_queue::next_due() const {
+    std::lock_guard lock(mutex_);
+    return scheduled_.empty() ? 0 : scheduled_.begin()->first.first;
+}
+
+uint64_t job_queue::scheduled() const {
+    std::lock_guard lock(mutex_);
+    return scheduled_.size();
 }
 
 uint64_t job_queue::waiting_to_retry() const {

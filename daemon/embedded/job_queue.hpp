@@ -23,6 +23,7 @@
 #include <set>
 #include <string>
 #include <unordered_map>
+#include <vector>
 
 namespace ticketd {
 
@@ -50,7 +51,7 @@ class job_queue final : public work_queue {
     void wake_one() { cv_.notify_one(); }
     // Adds a job regardless of capacity (recovery after a restart).
     void push(job_entry_ptr entry, int32_t priority, unix_ms not_before);
-    // Takes a job out that will not run (canceled or deleted while queued).
+    // Takes a job out that will not run (canceled or deleted while queued or scheduled).
     bool remove(const job_entry_ptr& entry);
     // Blocks until a job is ready; nullptr once closed.
     job_entry_ptr pop();
@@ -62,6 +63,14 @@ class job_queue final : public work_queue {
 
     uint64_t size() const override;
     uint64_t waiting_to_retry() const override;
+
+    // Scheduled jobs (status scheduled) wait apart, not counted in the capacity, until the
+    // backend queues them when they are due (remove() takes one out too).
+    void schedule(job_entry_ptr entry, unix_ms due);
+    // Takes out the scheduled jobs due by `now`, earliest first.
+    std::vector<job_entry_ptr> take_due(unix_ms now);
+    unix_ms next_due() const;  // 0: nothing scheduled
+    uint64_t scheduled() const override;
     // created_at of the oldest queued job (0 when empty), for the oldest-age metric.
     unix_ms oldest_created_at() const override;
     uint64_t capacity() const override;
@@ -104,6 +113,7 @@ class job_queue final : public work_queue {
     uint64_t lanes_opened_ = 0;
     uint64_t ready_count_ = 0;
     std::map<delayed_key, std::pair<int32_t, job_entry_ptr>> delayed_;
+    std::map<delayed_key, job_entry_ptr> scheduled_;
     std::multiset<unix_ms> created_;  // created_at of every queued job
 };
 

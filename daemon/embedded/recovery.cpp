@@ -84,15 +84,16 @@ void embedded_backend::recover() {
         e->record = std::move(r);
         table_.put(e);
         const job_record& stored = e->record;
-        if (stored.status == job_status::queued && !stored.files.empty()) {
+        const bool waiting = stored.status == job_status::queued || stored.status == job_status::scheduled;
+        if (waiting && !stored.files.empty()) {
             for (const auto& [name, problem] : uploads_.pin(stored.id, stored.principal, stored.files, 0)) {
                 log_warning("recovery: job=" + stored.id + " type=" + stored.type + " file '" + name + "': " + problem);
             }
         }
-        if (stored.status == job_status::queued) {
+        if (waiting) {
             count_live_locked(*e);
             if (queue) {
-                queue->push(e, stored.priority, stored.not_before);
+                enqueue_locked(e, *queue);
                 ++requeued;
             } else {
                 log_warning("recovery: job=" + stored.id + " type=" + stored.type +

@@ -53,6 +53,8 @@ class work_queue {
     virtual uint64_t size() const = 0;
     // Of those, the jobs waiting out a retry's backoff.
     virtual uint64_t waiting_to_retry() const = 0;
+    // Scheduled jobs, not yet due (not counted in size()).
+    virtual uint64_t scheduled() const = 0;
     // created_at of the oldest queued job (0 when empty).
     virtual unix_ms oldest_created_at() const = 0;
     // A reload took the type out (or replaced it): accepts of it are refused.

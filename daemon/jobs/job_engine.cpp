@@ -138,6 +138,14 @@ void job_engine::submit(submit_request req, std::function<void(submit_outcome)> 
         done({submit_status::unavailable, {}, {}, "job type '" + req.type + "' is paused; retry later", {}});
         return;
     }
+    if (req.run_at > now_unix_ms() && rt->queue->scheduled() >= type_config->schedule_capacity) {
+        rt->events->rejected(reject_reason::queue_full);
+        done({submit_status::unavailable, {}, {},
+              "job type '" + req.type + "' has " + std::to_string(type_config->schedule_capacity) +
+                  " scheduled jobs, its schedule_capacity",
+              {}});
+        return;
+    }
     if (req.input.size() > type_config->max_input_bytes) {
         rt->events->rejected(reject_reason::invalid_input);
         done({submit_status::invalid_input,
@@ -200,6 +208,8 @@ std::vector<job_type_info> job_engine::types() const {
         t.busy = rt->busy.load();
         t.queue_length = rt->queue->size();
         t.waiting_to_retry = rt->queue->waiting_to_retry();
+        t.scheduled = rt->queue->scheduled();
+        t.schedule_capacity = c->schedule_capacity;
         t.paused = rt->queue->paused();
         t.refuse_when_paused = c->refuse_when_paused;
         t.queue_capacity = rt->queue->capacity();

@@ -9,13 +9,14 @@ std::string_view to_string(job_status s) {
         case job_status::succeeded: return "succeeded";
         case job_status::failed: return "failed";
         case job_status::canceled: return "canceled";
+        case job_status::scheduled: return "scheduled";
     }
     return "queued";
 }
 
 std::optional<job_status> parse_job_status(std::string_view s) {
     for (auto st : {job_status::queued, job_status::running, job_status::succeeded,
-                    job_status::failed, job_status::canceled}) {
+                    job_status::failed, job_status::canceled, job_status::scheduled}) {
         if (to_string(st) == s) return st;
     }
     return std::nullopt;

@@ -15,7 +15,8 @@
 
 namespace ticketd {
 
-enum class job_status { queued, running, succeeded, failed, canceled };
+// (The numbers are stored in the journal: new ones go at the end.)
+enum class job_status { queued, running, succeeded, failed, canceled, scheduled };
 
 std::string_view to_string(job_status s);
 std::optional<job_status> parse_job_status(std::string_view s);
@@ -60,7 +61,7 @@ struct job_record {
     unix_ms updated_at = 0;
     unix_ms finished_at = 0;
     unix_ms expires_at = 0;
-    unix_ms not_before = 0;  // a retry's backoff: do not start before
+    unix_ms not_before = 0;  // a retry's backoff, or when a scheduled job is due: not before
     std::optional<double> progress_percent;
     std::string progress_message;
     std::string input = "{}";   // JSON text (compact): only the plugin and the store read it

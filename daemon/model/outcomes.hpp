@@ -49,6 +49,8 @@ struct job_type_info {
     unsigned busy = 0;
     uint64_t queue_length = 0;
     uint64_t waiting_to_retry = 0;  // of queue_length
+    uint64_t scheduled = 0;         // not yet due (apart from queue_length)
+    uint64_t schedule_capacity = 0;
     bool paused = false;
     bool refuse_when_paused = false;
     uint64_t queue_capacity = 0;

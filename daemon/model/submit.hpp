@@ -22,6 +22,7 @@ struct submit_request {
     std::string input = "{}";  // the job's input: a JSON object, as compact text
     int32_t priority = 0;
     int64_t timeout_ms = 0;     // 0: the type's timeout
+    unix_ms run_at = 0;         // scheduled: not before this time (0, or a time past: now)
     std::string labels = "{}";  // a JSON object of strings, as compact text
     job_files files;
     std::string principal;

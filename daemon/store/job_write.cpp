@@ -123,7 +123,7 @@ job_record get_job(reader& r, uint8_t version) {
     j.principal = r.str();
     j.idempotency_key = r.str();
     const auto status = r.num<uint8_t>();
-    if (status > static_cast<uint8_t>(job_status::canceled)) {
+    if (status > static_cast<uint8_t>(job_status::scheduled)) {
         throw std::runtime_error("unknown job status " + std::to_string(status));
     }
     j.status = static_cast<job_status>(status);

@@ -99,7 +99,7 @@ purge_report purge_expired(sqlite_connection& db, unix_ms now, int64_t tombstone
 }
 
 void for_each_unfinished_job(sqlite_connection& db, const std::function<void(job_record&&)>& each) {
-    sqlite_statement s(db.handle(), select_jobs_sql("status IN ('queued','running') ORDER BY seq"));
+    sqlite_statement s(db.handle(), select_jobs_sql("status IN ('queued','running','scheduled') ORDER BY seq"));
     while (s.step()) each(read_job(s));
 }
 
@@ -110,7 +110,7 @@ void for_each_binding(sqlite_connection& db, const std::function<void(idempotenc
 }
 
 size_t count_unfinished_jobs(sqlite_connection& db) {
-    sqlite_statement s(db.handle(), "SELECT count(*) FROM jobs WHERE status IN ('queued','running')");
+    sqlite_statement s(db.handle(), "SELECT count(*) FROM jobs WHERE status IN ('queued','running','scheduled')");
     return s.step() ? static_cast<size_t>(s.int64(0)) : size_t{0};
 }
 

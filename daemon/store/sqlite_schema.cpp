@@ -49,7 +49,7 @@ CREATE TABLE IF NOT EXISTS jobs (
     first_attempt INTEGER NOT NULL DEFAULT 1
 );
 CREATE INDEX IF NOT EXISTS jobs_by_principal ON jobs(principal, seq DESC);
-CREATE INDEX IF NOT EXISTS jobs_unfinished ON jobs(status) WHERE status IN ('queued', 'running');
+CREATE INDEX IF NOT EXISTS jobs_unfinished ON jobs(status) WHERE status IN ('queued','running','scheduled');
 CREATE INDEX IF NOT EXISTS jobs_by_expiry ON jobs(expires_at) WHERE expires_at IS NOT NULL;
 -- Key bindings by the bound job's seq (schema 6; before, a B-tree keyed by (principal,
 -- key), whose random keys cost as much as the id index): the engine keeps every live key
@@ -165,7 +165,8 @@ constexpr const char* migrate_tombstones_to_7 = R"sql(
 ALTER TABLE tombstones ADD COLUMN principal TEXT NOT NULL DEFAULT 'anonymous';
 )sql";
 // Schema 8: a job keeps its earlier attempts (retries) and its run's first attempt
-// (re-runs). Before 6 the jobs table is made anew, with the columns.
+// (re-runs). Before 6 the jobs table is made anew, with the columns. Its index of
+// unfinished jobs also holds scheduled ones (dropped before `schema` makes it anew).
 constexpr const char* migrate_jobs_6_to_8 = R"sql(
 ALTER TABLE jobs ADD COLUMN attempts TEXT;
 ALTER TABLE jobs ADD COLUMN first_attempt INTEGER NOT NULL DEFAULT 1;
@@ -210,6 +211,7 @@ job_ids::key migrate_schema(sqlite_connection& db) {
         db.exec(migrate_jobs_to_6_before);
         db.exec(migrate_keys_to_6_before);
     }
+    if (version >= 1 && version < 8) db.exec("DROP INDEX IF EXISTS jobs_unfinished");
     db.exec(schema);
     if (version >= 1 && version < 6) {
         db.exec(migrate_jobs_to_6_after);

@@ -58,6 +58,7 @@ class fake_queue final : public work_queue {
     unix_ms oldest_created_at() const override { return 0; }
     uint64_t waiting_to_retry() const override { return 0; }
     bool paused() const override { return false; }
+    uint64_t scheduled() const override { return 0; }
     bool retired() const override { return retired_; }
 
     const std::string type_;
