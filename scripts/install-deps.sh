@@ -13,7 +13,7 @@ set -euo pipefail
 packages=(
     build-essential dpkg-dev file cmake ninja-build ccache pkg-config git ca-certificates
     libboost1.81-dev libboost-filesystem1.81-dev libboost-program-options1.81-dev
-    libyaml-cpp-dev nlohmann-json3-dev prometheus-cpp-dev libsqlite3-dev sqlite3
+    libyaml-cpp-dev nlohmann-json3-dev prometheus-cpp-dev libsqlite3-dev sqlite3 libhowardhinnant-date-dev
     libgtest-dev libgmock-dev libssl-dev zlib1g-dev libjemalloc-dev json-schema-test-suite
     curl python3 openssl clang libc++-dev libc++abi-dev binutils ffmpeg systemd graphviz
 )
