@@ -22,6 +22,20 @@ nlohmann::json retry_json(const retry_policy& p) {
             {"history", p.history}};
 }
 
+nlohmann::json schedules_json(const std::vector<schedule_status>& schedules) {
+    auto out = nlohmann::json::array();
+    const auto time = [](unix_ms t) { return t == 0 ? nlohmann::json(nullptr) : nlohmann::json(format_rfc3339(t)); };
+    for (const auto& s : schedules) {
+        out.push_back({{"name", s.name},
+                       {"cron", s.cron},
+                       {"timezone", s.time_zone},
+                       {"nextFireAt", time(s.next_fire)},
+                       {"lastFiredAt", time(s.last_fire)},
+                       {"lastJobId", s.last_job.empty() ? nlohmann::json(nullptr) : nlohmann::json(s.last_job)}});
+    }
+    return out;
+}
+
 nlohmann::json type_json(const job_type_info& t) {
     const auto schema = [](const std::string& text) {  // none: {} (any value)
         return text.empty() ? nlohmann::json::object() : nlohmann::json::parse(text);
@@ -45,6 +59,7 @@ nlohmann::json type_json(const job_type_info& t) {
             {"maxInputBytes", t.max_input_bytes},
             {"paused", t.paused},
             {"whenPaused", t.refuse_when_paused ? "refuse" : "accept"},
+            {"schedules", schedules_json(t.schedules)},
     };
 }
 

@@ -39,6 +39,14 @@ job_type_ptr make_job_type(const daemon_config& config, const job_type_config& t
         std::optional<job_type_metric_registrar> registrar;
         if (metrics) registrar.emplace(*metrics, library->descriptor().name, t.type);
         rt->handler = std::make_unique<job_handler>(library, t.settings, registrar ? &*registrar : nullptr);
+        for (const auto& s : t.schedules) {  // a schedule whose input the plugin refuses would fail at every fire
+            const auto errors = rt->handler->validate(s.input);
+            if (!errors.empty()) {
+                throw config_error(s.where + ": schedule '" + s.name + "': its input is not valid for job type '" + t.type +
+                                   "': /input" + errors.front().pointer + ": " + errors.front().detail +
+                                   "; fix: correct the schedule's input");
+            }
+        }
         rt->validations = std::make_unique<task_pool>(t.validate_threads, "td-v-" + t.type);
         if (metrics) {
             const auto& d = library->descriptor();

@@ -1,7 +1,7 @@
-// run_daemon(): builds the daemon in order (config, store, job types, backend, engine,
-// HTTP), serves until SIGTERM/SIGINT, reloads on SIGHUP, drains and stops. Its order of
-// construction and destruction is the daemon's life cycle (what may call what, and until
-// when), so it is kept in one piece.
+// run_daemon() (about 420 lines, because its order of construction and destruction is the
+// daemon's life cycle: what may call what, and until when, so it is kept in one piece):
+// builds the daemon in order (config, store, job types, backend, engine, periodic jobs,
+// HTTP), serves until SIGTERM/SIGINT, reloads on SIGHUP, drains and stops.
 #include "app/daemon_app.hpp"
 #include "app/job_types.hpp"
 #include "app/status_gauges.hpp"
@@ -15,6 +15,7 @@
 #include "http/http_server.hpp"
 #include "http/tls_credentials.hpp"
 #include "jobs/job_engine.hpp"
+#include "jobs/periodic_jobs.hpp"
 #include "metrics/daemon_metrics.hpp"
 #include "store/sqlite_schema.hpp"
 #include "store/sqlite_store.hpp"
@@ -210,6 +211,8 @@ int run_daemon(const daemon_options& options) {
     metrics_server_config.tls = {};  // a private address, plain HTTP (docs/security.md)
     std::optional<http_server> metrics_server;
     if (separate_metrics) metrics_server.emplace(io, metrics_server_config, metrics_api);
+    periodic_jobs periodic(engine, timers, config.state_dir / "schedules.json");
+    engine.report_schedules(&periodic);
     try {
         engine.recover();
         // Socket activation: systemd holds the listener (fd 3, then fd 4 for metrics.listen)
@@ -283,6 +286,7 @@ int run_daemon(const daemon_options& options) {
             const std::string summary = engine.reload(next.job_types, [&](const job_type_config& t) {
                 return make_job_type(next, t, &metrics);
             });
+            periodic.set(next.job_types);
             if (restart_only_settings(next) != restart_only_settings(config)) {
                 log_warning("reload: server (but its TLS files), metrics, state_dir, idempotency, jobs, uploads or auth.mode settings changed; "
                             "they take effect after a restart");
@@ -342,6 +346,7 @@ int run_daemon(const daemon_options& options) {
                 hold_control_signals();
                 name_this_thread("td-drain");
                 run_or_fail_stop("td-drain", [&] {
+                    periodic.stop();
                     clean_stop = engine.drain();
                     server.stop_accepting();
                     if (metrics_server) metrics_server->stop_accepting();
@@ -352,6 +357,7 @@ int run_daemon(const daemon_options& options) {
     signals.async_wait(on_signal);
 
     engine.start();
+    periodic.set(config.job_types);
     api.set_ready(true);
     if (options.port_file) write_port_file(*options.port_file, port, metrics_server ? metrics_server->port() : 0);
     if (metrics_server) {

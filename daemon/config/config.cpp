@@ -23,20 +23,20 @@ fs::path resolve(const fs::path& base_dir, const std::string& p) {
     return path.is_absolute() ? path : (base_dir / path).lexically_normal();
 }
 
-// YAML -> JSON for plugin settings: plain scalars become numbers/booleans/null where
-// they read as such, quoted scalars stay strings.
-nlohmann::json to_json(const YAML::Node& node) {
+}  // namespace
+
+nlohmann::json yaml_to_json(const YAML::Node& node) {
     switch (node.Type()) {
         case YAML::NodeType::Null:
         case YAML::NodeType::Undefined: return nullptr;
         case YAML::NodeType::Sequence: {
             auto out = nlohmann::json::array();
-            for (const auto& item : node) out.push_back(to_json(item));
+            for (const auto& item : node) out.push_back(yaml_to_json(item));
             return out;
         }
         case YAML::NodeType::Map: {
             auto out = nlohmann::json::object();
-            for (const auto& kv : node) out[kv.first.Scalar()] = to_json(kv.second);
+            for (const auto& kv : node) out[kv.first.Scalar()] = yaml_to_json(kv.second);
             return out;
         }
         case YAML::NodeType::Scalar: break;
@@ -58,6 +58,8 @@ nlohmann::json to_json(const YAML::Node& node) {
     }
     return s;
 }
+
+namespace {
 
 constexpr milliseconds day{24LL * 3600'000};
 constexpr milliseconds one_ms{1};
@@ -117,6 +119,7 @@ job_type_config load_job_type(const fs::path& file, bool allow_short_retention, 
     c.validate_threads = static_cast<unsigned>(top.integer("validate_threads", c.validate_threads, 0, 64));
     c.timeout = top.duration("timeout", c.timeout, one_ms, max_duration);
     load_retry(top, c.retry);
+    c.schedules = load_schedules(top);
     c.retention = top.duration("retention", c.retention,
                                allow_short_retention ? one_ms : day, max_duration);
     c.max_input_bytes = top.size("max_input_bytes", c.max_input_bytes, 2, 64ULL << 20);
@@ -132,7 +135,7 @@ job_type_config load_job_type(const fs::path& file, bool allow_short_retention, 
         if (!s->IsMap()) top.fail(*s, "'settings' must be a mapping", "indent the settings under it");
         // Settings may name paths under the daemon's own directories, so one config works
         // wherever the state directory is (e.g. an import's database).
-        auto settings = to_json(*s);
+        auto settings = yaml_to_json(*s);
         expand_placeholders(settings, values);
         const auto text = settings_text(settings);
         if (!text) top.fail(*s, "'settings' with text that is not valid UTF-8", "write the settings as UTF-8");
@@ -213,7 +216,7 @@ std::string parse_settings_yaml(const std::string& text_or_file) {
     }
     if (!node || node.IsNull()) return "{}";
     if (!node.IsMap()) throw config_error("--settings: expected a YAML mapping; fix: e.g. --settings 'greeting: Hi'");
-    const auto text = settings_text(to_json(node));
+    const auto text = settings_text(yaml_to_json(node));
     if (!text) throw config_error("--settings: text that is not valid UTF-8; fix: pass the settings as UTF-8");
     return *text;
 }

@@ -107,6 +107,25 @@ inline retry_policy default_retry_policy() {
     return p;
 }
 
+// One of a job type's `schedules:` (periodic jobs): an ordinary job submitted at each of
+// its cron times.
+struct schedule_config {
+    std::string name;            // [a-z0-9_-], unique within the type
+    std::string cron;            // crontab(5), checked at load
+    std::string time_zone = "UTC";
+    std::string input = "{}";    // JSON text
+    std::string labels = "{}";   // JSON text
+    std::string principal = "anonymous";  // whose jobs they are
+    int32_t priority = 0;
+    // After a downtime: fire none of the slots missed, the last one, or all of them (the
+    // newest catch_up_limit).
+    enum class catch_up_policy { none, last, all } catch_up = catch_up_policy::none;
+    unsigned catch_up_limit = 10;
+    std::string where;  // "file:line:column", for messages
+
+    bool operator==(const schedule_config&) const = default;
+};
+
 struct job_type_config {
     std::string file;  // where it was declared, for messages
     std::string type;
@@ -122,6 +141,7 @@ struct job_type_config {
     uint64_t max_input_bytes = 256 << 10;
     bool refuse_when_paused = false;  // when_paused: accept (queued, they wait) | refuse (503)
     uint64_t schedule_capacity = 1'000'000;  // scheduled jobs not yet due (apart from queue_capacity)
+    std::vector<schedule_config> schedules;
     std::string settings = "{}";  // the plugin's settings: a JSON object as compact text
 };
 

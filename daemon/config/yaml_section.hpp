@@ -5,6 +5,7 @@
 
 #include "config/config.hpp"
 
+#include <nlohmann/json.hpp>
 #include <yaml-cpp/yaml.h>
 
 #include <algorithm>
@@ -185,6 +186,12 @@ inline YAML::Node load_yaml(const std::filesystem::path& file) {
 
 // The quotas: section (config/quotas_config.cpp).
 quotas_config load_quotas(section& quotas);
+// A job type's `schedules:` (config/schedules_config.cpp).
+std::vector<schedule_config> load_schedules(section& top);
+// YAML as JSON: plain scalars become numbers, booleans and null where they read as such,
+// quoted ones stay strings (config.cpp).
+nlohmann::json yaml_to_json(const YAML::Node& node);
+
 // A job type's `retry:` section, or its shorthand `max_attempts` and `retry_backoff` in
 // `top` (not both), into `policy` (config/retry_config.cpp).
 void load_retry(section& top, retry_policy& policy);

@@ -1,5 +1,6 @@
 #include "jobs/job_engine.hpp"
 
+#include "jobs/periodic_jobs.hpp"
 #include "system/log.hpp"
 
 #include <future>
@@ -223,6 +224,13 @@ std::vector<job_type_info> job_engine::types() const {
         t.settings_schema = lib.settings_schema_text();
         t.input_schema = lib.input_schema_text();
         out.push_back(std::move(t));
+    }
+    if (schedules_ != nullptr) {
+        for (auto& s : schedules_->statuses()) {
+            for (auto& t : out) {
+                if (t.type == s.type) t.schedules.push_back(s);
+            }
+        }
     }
     return out;
 }

@@ -21,6 +21,8 @@
 
 namespace ticketd {
 
+class periodic_jobs;
+
 class job_engine final : public job_service, private job_backend_host {
    public:
     struct settings {
@@ -81,6 +83,8 @@ class job_engine final : public job_service, private job_backend_host {
     std::string reload(const std::vector<job_type_config>& next, const job_type_factory& create);
 
     uint64_t waiters() const { return backend_.waiters(); }
+    // types() shows these schedules' state (periodic jobs: jobs/periodic_jobs.hpp).
+    void report_schedules(const periodic_jobs* schedules) { schedules_ = schedules; }
 
    private:
     std::optional<job_type_rules> rules(const std::string& type) const override;
@@ -99,6 +103,7 @@ class job_engine final : public job_service, private job_backend_host {
     attempt_runner runner_;
     std::mutex reload_mutex_;  // one reload at a time
     std::atomic<bool> accepting_{false};
+    const periodic_jobs* schedules_ = nullptr;
 };
 
 }  // namespace ticketd

@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <vector>
 
 namespace ticketd {
 
@@ -41,6 +42,17 @@ struct rerun_outcome {
 
 enum class remove_status { not_found, removed_terminal, removed_live, internal };
 
+// One schedule as GET /v1/job-types shows it.
+struct schedule_status {
+    std::string type;
+    std::string name;
+    std::string cron;
+    std::string time_zone;
+    unix_ms next_fire = 0;  // 0: never
+    unix_ms last_fire = 0;  // 0: not yet
+    std::string last_job;
+};
+
 struct job_type_info {
     std::string type;
     std::string plugin;
@@ -63,6 +75,7 @@ struct job_type_info {
     std::string plugin_description;
     std::string settings_schema;  // JSON text; empty: any
     std::string input_schema;     // JSON text; empty: any
+    std::vector<schedule_status> schedules;
 };
 
 }  // namespace ticketd

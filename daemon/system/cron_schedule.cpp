@@ -103,15 +103,22 @@ cron_schedule cron_schedule::parse(std::string_view expression, const std::strin
         while (i < expression.size() && expression[i] != ' ' && expression[i] != '\t') ++i;
         if (i > start) fields.push_back(expression.substr(start, i - start));
     }
-    if (fields.size() != 5) {
-        throw std::invalid_argument("expected five fields (minute hour day-of-month month day-of-week), found " +
+    if (fields.size() != 5 && fields.size() != 6) {
+        throw std::invalid_argument("expected five fields (minute hour day-of-month month day-of-week), or six with "
+                                    "the second first, found " +
                                     std::to_string(fields.size()));
     }
-    static const field_spec minute{"minute", 0, 59, nullptr}, hour{"hour", 0, 23, nullptr},
+    static const field_spec second{"second", 0, 59, nullptr}, minute{"minute", 0, 59, nullptr}, hour{"hour", 0, 23, nullptr},
         day{"day-of-month", 1, 31, nullptr}, month{"month", 1, 12, &month_names},
         weekday{"day-of-week", 0, 7, &weekday_names};
     cron_schedule s;
     bool unused = false;
+    if (fields.size() == 6) {
+        s.seconds_ = parse_field<60>(second, fields.front(), unused);
+        fields.erase(fields.begin());
+    } else {
+        s.seconds_.set(0);
+    }
     s.minutes_ = parse_field<60>(minute, fields[0], unused);
     s.hours_ = parse_field<24>(hour, fields[1], unused);
     s.days_ = parse_field<32>(day, fields[2], s.any_day_);
@@ -140,8 +147,8 @@ std::optional<unix_ms> cron_schedule::next_after(unix_ms after) const {
     using namespace std::chrono;
     const auto* zone = static_cast<const date::time_zone*>(zone_);
     const sys_seconds after_s{seconds{after >= 0 ? after / 1000 : (after - 999) / 1000}};
-    // Local civil time, from the minute after `after`'s on.
-    auto local = floor<minutes>(zone->to_local(after_s)) + minutes{1};
+    // Local civil time, from the second after `after`'s on.
+    const auto local = zone->to_local(after_s) + seconds{1};
     // The earliest local time that maps to a time after `after` (skipped local times
     // map to the daylight-saving change; repeated ones to their first occurrence).
     auto to_sys = [&](date::local_seconds t) -> sys_seconds {
@@ -159,10 +166,15 @@ std::optional<unix_ms> cron_schedule::next_after(unix_ms after) const {
             if (!hours_.test(h)) continue;
             for (unsigned m = 0; m < 60; ++m) {
                 if (!minutes_.test(m)) continue;
-                const date::local_seconds t{(day + hours{h} + minutes{m}).time_since_epoch()};
-                if (t < local) continue;
-                const sys_seconds fire = to_sys(t);
-                if (fire > after_s) return duration_cast<milliseconds>(fire.time_since_epoch()).count();
+                const date::local_seconds minute_start{(day + hours{h} + minutes{m}).time_since_epoch()};
+                if (minute_start + minutes{1} <= local) continue;
+                for (unsigned sec = 0; sec < 60; ++sec) {
+                    if (!seconds_.test(sec)) continue;
+                    const auto t = minute_start + seconds{sec};
+                    if (t < local) continue;
+                    const sys_seconds fire = to_sys(t);
+                    if (fire > after_s) return duration_cast<milliseconds>(fire.time_since_epoch()).count();
+                }
             }
         }
     }

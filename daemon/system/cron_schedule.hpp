@@ -1,6 +1,7 @@
 // A cron expression, as crontab(5) writes one (minute hour day-of-month month day-of-week,
-// with lists, ranges, steps, month and weekday names, and @hourly ... @yearly), read in a
-// time zone of the tz database, and the times it fires. Debian has no C or C++ cron
+// with lists, ranges, steps, month and weekday names, and @hourly ... @yearly), or with a
+// sixth field in front for the second (as Quartz and Spring write them), read in a time
+// zone of the tz database, and the times it fires. Debian has no C or C++ cron
 // library (docs/dependencies.md); the zones come from Howard Hinnant's date library
 // (libhowardhinnant-date-dev), which reads the system's tzdata.
 #pragma once
@@ -20,7 +21,7 @@ class cron_schedule {
     // that the time zone is unknown.
     static cron_schedule parse(std::string_view expression, const std::string& time_zone = "UTC");
 
-    // The first time it fires strictly after `after` (whole minutes, ms since the epoch);
+    // The first time it fires strictly after `after` (whole seconds, ms since the epoch);
     // nullopt when it never does (e.g. "0 0 30 2 *") within the next eight years.
     // A local time that a daylight-saving change skips fires at the change; one that
     // occurs twice fires the first time only.
@@ -29,6 +30,7 @@ class cron_schedule {
    private:
     bool day_matches(unsigned day_of_month, unsigned month, unsigned weekday) const;
 
+    std::bitset<60> seconds_;
     std::bitset<60> minutes_;
     std::bitset<24> hours_;
     std::bitset<32> days_;      // 1-31

@@ -52,6 +52,14 @@ TEST(cron_schedule, day_of_month_and_day_of_week_restricted_together_match_eithe
     EXPECT_EQ(next(c, "2026-12-11T00:00:00Z"), "2026-12-13T00:00:00.000Z");  // the 13th, a Sunday
 }
 
+TEST(cron_schedule, a_sixth_field_in_front_is_the_second) {
+    const auto c = cron_schedule::parse("*/20 * * * * *");
+    EXPECT_EQ(next(c, "2026-12-07T10:00:05Z"), "2026-12-07T10:00:20.000Z");
+    EXPECT_EQ(next(c, "2026-12-07T10:00:40Z"), "2026-12-07T10:01:00.000Z");
+    EXPECT_EQ(next(cron_schedule::parse("30 0 12 * * *"), "2026-12-07T12:00:30Z"), "2026-12-08T12:00:30.000Z");
+    EXPECT_EQ(next(cron_schedule::parse("* * * * *"), "2026-12-07T10:00:05.500Z"), "2026-12-07T10:01:00.000Z");
+}
+
 TEST(cron_schedule, macros) {
     EXPECT_EQ(next(cron_schedule::parse("@hourly"), "2026-12-07T10:00:00Z"), "2026-12-07T11:00:00.000Z");
     EXPECT_EQ(next(cron_schedule::parse("@daily"), "2026-12-07T10:00:00Z"), "2026-12-08T00:00:00.000Z");
@@ -79,6 +87,8 @@ TEST(cron_schedule, time_zones_and_daylight_saving_changes) {
 
 TEST(cron_schedule, refusals_name_the_field_and_what_it_expected) {
     EXPECT_NE(refusal("* * * *").find("expected five fields"), std::string::npos);
+    EXPECT_NE(refusal("* * * * * * *").find("expected five fields"), std::string::npos);
+    EXPECT_NE(refusal("60 * * * * *").find("the second field '60'"), std::string::npos);
     EXPECT_NE(refusal("60 * * * *").find("the minute field '60': expected values from 0 to 59"), std::string::npos)
         << refusal("60 * * * *");
     EXPECT_NE(refusal("* 5-2 * * *").find("the hour field '5-2'"), std::string::npos);

@@ -1,0 +1,186 @@
+#include "jobs/periodic_jobs.hpp"
+
+#include "system/durable_file.hpp"
+#include "system/log.hpp"
+#include "system/sha256.hpp"
+
+#include <nlohmann/json.hpp>
+
+#include <algorithm>
+#include <fstream>
+#include <sstream>
+
+namespace ticketd {
+
+periodic_jobs::periodic_jobs(job_service& jobs, scheduler& timers, std::filesystem::path state_file)
+    : jobs_(jobs), timers_(timers), state_file_(std::move(state_file)) {
+    std::ifstream in(state_file_);
+    if (!in) return;  // none yet
+    std::stringstream text;
+    text << in.rdbuf();
+    const auto json = nlohmann::json::parse(text.str(), nullptr, false);
+    if (!json.is_object()) {
+        log_warning(state_file_.string() + ": not a JSON object; the schedules start from now (no catch-up)");
+        return;
+    }
+    for (const auto& [id, v] : json.items()) {
+        const auto fire = v.is_object() ? v.find("lastFire") : v.end();
+        const auto job = v.is_object() ? v.find("lastJob") : v.end();
+        if (fire == v.end() || !fire->is_number_integer() || job == v.end() || !job->is_string()) continue;
+        stored_[id] = {fire->get<int64_t>(), job->get<std::string>()};
+    }
+}
+
+periodic_jobs::~periodic_jobs() {
+    stop();
+    writer_.stop();
+}
+
+void periodic_jobs::set(const std::vector<job_type_config>& types) {
+    std::unique_lock lock(mutex_);
+    if (stopped_) return;
+    std::vector<fire> fires;
+    const unix_ms now = now_unix_ms();
+    entries next;
+    for (const auto& t : types) {
+        for (const auto& c : t.schedules) {
+            const std::string id = t.type + "/" + c.name;
+            const auto old = entries_.find(id);
+            entry e{c, t.type, cron_schedule::parse(c.cron, c.time_zone), 0, 0, 0, {}};
+            bool catching_up = false;
+            if (old != entries_.end()) {
+                e.handled_until = old->second.handled_until;
+                e.last_fire = old->second.last_fire;
+                e.last_job = old->second.last_job;
+            } else if (const auto stored = stored_.find(id); stored != stored_.end()) {
+                e.handled_until = e.last_fire = stored->second.first;
+                e.last_job = stored->second.second;
+                catching_up = true;  // it fired before this process started
+            } else {
+                e.handled_until = now;  // new: from now on
+            }
+            auto [it, inserted] = next.emplace(id, std::move(e));
+            due_locked(it->second, now, catching_up, fires);
+        }
+    }
+    entries_ = std::move(next);
+    arm_locked();
+    lock.unlock();
+    submit(std::move(fires));
+}
+
+void periodic_jobs::due_locked(entry& e, unix_ms now, bool catching_up, std::vector<fire>& out) {
+    std::vector<unix_ms> due;
+    for (auto slot = e.cron.next_after(e.handled_until); slot && *slot <= now; slot = e.cron.next_after(*slot)) {
+        due.push_back(*slot);
+        if (due.size() > 2 * e.config.catch_up_limit + 1) due.erase(due.begin());  // only the newest matter
+    }
+    e.handled_until = std::max(e.handled_until, now);
+    const auto next = e.cron.next_after(now);
+    e.next_fire = next.value_or(0);
+    if (due.empty()) return;
+    using policy = schedule_config::catch_up_policy;
+    switch (e.config.catch_up) {
+        case policy::none:
+            if (catching_up) due.clear();
+            else due.erase(due.begin(), due.end() - 1);
+            break;
+        case policy::last: due.erase(due.begin(), due.end() - 1); break;
+        case policy::all:
+            if (due.size() > e.config.catch_up_limit) due.erase(due.begin(), due.end() - e.config.catch_up_limit);
+            break;
+    }
+    for (const unix_ms slot : due) {
+        submit_request r;
+        r.type = e.type;
+        r.input = e.config.input;
+        r.labels = e.config.labels;
+        r.priority = e.config.priority;
+        r.principal = e.config.principal;
+        r.idempotency_key = "schedule:" + e.type + ":" + e.config.name + ":" + format_rfc3339(slot);
+        r.fingerprint =
+            sha256_hex(r.idempotency_key + "\n" + r.input + "\n" + r.labels + "\n" + std::to_string(r.priority));
+        out.push_back({e.type + "/" + e.config.name, slot, std::move(r)});
+    }
+}
+
+void periodic_jobs::submit(std::vector<fire> fires) {
+    for (auto& f : fires) {
+        jobs_.submit(std::move(f.request), [this, id = f.id, slot = f.slot](submit_outcome out) {
+        if (out.status != submit_status::accepted && out.status != submit_status::replayed) {
+            log_error("schedule " + id + ": the job of " + format_rfc3339(slot) + " was not submitted: " + out.detail);
+            return;
+        }
+        {
+            std::lock_guard lock(mutex_);
+            const auto it = entries_.find(id);
+            if (it != entries_.end() && slot >= it->second.last_fire) {
+                it->second.last_fire = slot;
+                it->second.last_job = out.job ? out.job->id : out.job_id;
+            }
+            auto& stored = stored_[id];
+            if (slot >= stored.first) stored = {slot, out.job ? out.job->id : out.job_id};
+        }
+        save();
+        });
+    }
+}
+
+void periodic_jobs::arm_locked() {
+    if (timer_) timer_->cancel();
+    timer_.reset();
+    unix_ms next = 0;
+    for (const auto& [id, e] : entries_) {
+        if (e.next_fire != 0 && (next == 0 || e.next_fire < next)) next = e.next_fire;
+    }
+    if (next == 0 || stopped_) return;
+    const int64_t delay = std::max<int64_t>(0, next - now_unix_ms());
+    timer_ = timers_.after(std::chrono::milliseconds(delay), [this] { on_timer(); });
+}
+
+void periodic_jobs::on_timer() {
+    std::unique_lock lock(mutex_);
+    if (stopped_) return;
+    const unix_ms now = now_unix_ms();
+    std::vector<fire> fires;
+    for (auto& [id, e] : entries_) {
+        if (e.next_fire != 0 && e.next_fire <= now) due_locked(e, now, false, fires);
+    }
+    arm_locked();
+    lock.unlock();
+    submit(std::move(fires));
+}
+
+void periodic_jobs::stop() {
+    std::lock_guard lock(mutex_);
+    stopped_ = true;
+    if (timer_) timer_->cancel();
+    timer_.reset();
+}
+
+void periodic_jobs::save() {
+    writer_.post([this] {
+        nlohmann::json json = nlohmann::json::object();
+        {
+            std::lock_guard lock(mutex_);
+            for (const auto& [id, v] : stored_) json[id] = {{"lastFire", v.first}, {"lastJob", v.second}};
+        }
+        try {
+            write_file_durably(state_file_, json.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) + "\n");
+        } catch (const std::exception& e) {
+            log_error("schedules: " + std::string(e.what()) + "; a restart may fire the last slots again (they are "
+                      "idempotent: the jobs made already are found by their keys)");
+        }
+    });
+}
+
+std::vector<schedule_status> periodic_jobs::statuses() const {
+    std::lock_guard lock(mutex_);
+    std::vector<schedule_status> out;
+    for (const auto& [id, e] : entries_) {
+        out.push_back({e.type, e.config.name, e.config.cron, e.config.time_zone, e.next_fire, e.last_fire, e.last_job});
+    }
+    return out;
+}
+
+}  // namespace ticketd
