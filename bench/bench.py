@@ -19,11 +19,15 @@ measurement, then a table with the ratios to the baseline and the targets of iss
   memory   RSS idle <= 64 MB; after 1M accepted jobs; with 1M terminal jobs <= 256 MB;
            store bytes per job
   recovery start to /readyz with 1M unfinished jobs in the store <= 5 s
+  schedule (--only schedule) 1M jobs scheduled a day ahead: RSS, accepts of other work
+           before and after (>= 0.97x), start to /readyz (<= 5 s); 2,000 jobs due together
+           under load start within 100 ms (p99)
 
 Each throughput measurement is repeated (--repeat) and reported as the median with min
 and max; wrk's own CPU use is reported to show the generator is not the limit.
 """
-import argparse, json, os, resource, shutil, signal, statistics, subprocess, sys, tempfile, time, urllib.request
+import argparse
+import calendar, json, os, resource, shutil, signal, statistics, subprocess, sys, tempfile, time, urllib.request
 
 IOT = int(os.environ.get("TICKETD_IO_THREADS", "2"))
 # The noop pool: as many workers as cores. A noop job takes microseconds and its worker
@@ -90,7 +94,7 @@ class Ticketd:
                     f"jobs:\n  max_cached_jobs: 100000\n")
         types = {"noop": f"workers: {NOOP_WORKERS}\nqueue_capacity: 1000000\n",
                  "sleep": "workers: 16\nqueue_capacity: 1000\n",
-                 "park": "plugin: sleep.so\nworkers: 1\nqueue_capacity: 2000000\n"}
+                 "park": "plugin: sleep.so\nworkers: 1\nqueue_capacity: 2000000\nschedule_capacity: 2000000\n"}
         for name_, extra in types.items():
             with open(f"{self.dir}/jobs.d/{name_}.yaml", "w") as f:
                 f.write(f"type: {name_}\n" + ("" if "plugin:" in extra else f"plugin: {name_}.so\n") + extra +
@@ -312,13 +316,54 @@ def bench_memory(work, args):
          met=recovery <= 5.0)
 
 
+def bench_schedule(work, args):
+    """What a million scheduled jobs cost: memory, recovery, and accepts of other work
+    (wrk on noop, before and after they were scheduled, on the same daemon); then how
+    close to its time a scheduled job starts while accepts keep the daemon busy."""
+    jobs = 100000 if args.quick else 1000000
+    t = Ticketd(work, "schedule")
+    t.start()
+    settle = lambda: settled_rss_mb(t.proc.pid)
+    idle = settle()
+    accepts = lambda tag: wrk(f"{t.url}/v1/jobs", "accept.lua", args.seconds, 32,
+                              {"BENCH_RUN": f"{tag}-{time.time()}"})["requests_per_s"]
+    before = statistics.median(accepts(f"b{r}") for r in range(args.repeat))
+    driver(t.port, jobs, 32, ["--submit-only", "--type", "park", "--delay-seconds", "86400"], run="sched")
+    scheduled = settle()
+    after = statistics.median(accepts(f"a{r}") for r in range(args.repeat))
+    t.stop()
+    recovery = t.start()
+    # On time: 2,000 jobs due together 3 s from now while wrk keeps submitting.
+    due = time.time() + 3
+    due_text = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(due)) + ".%03dZ" % int((due % 1) * 1000)
+    ids = [post_json(f"{t.url}/v1/jobs", {"type": "noop", "input": {}, "runAt": due_text})["id"] for _ in range(2000)]
+    wrk(f"{t.url}/v1/jobs", "accept.lua", 6, 32, {"BENCH_RUN": f"l-{time.time()}"})
+    late = []
+    for i in ids:
+        doc = json.load(get(f"{t.url}/v1/jobs/{i}?redirect=false"))
+        started = doc.get("startedAt")
+        if started:
+            late.append(calendar.timegm(time.strptime(started[:19], "%Y-%m-%dT%H:%M:%S")) * 1000 +
+                        int(started[20:23]) - int(round(due * 1000)))
+    late.sort()
+    t.stop()
+    emit(bench="schedule", scheduled_jobs=jobs, rss_idle_mb=round(idle, 1), rss_with_scheduled_mb=round(scheduled, 1),
+         bytes_per_scheduled_job=round((scheduled - idle) * 1048576 / jobs),
+         accepts_per_s_before=round(before), accepts_per_s_with_scheduled=round(after),
+         accepts_ratio=round(after / before, 3), start_to_ready_s=round(recovery, 2),
+         start_delay_ms={"jobs": len(late), "p50": late[len(late) // 2] if late else None,
+                         "p99": late[len(late) * 99 // 100] if late else None, "max": late[-1] if late else None},
+         target="accepts ratio >= 0.97, recovery <= 5 s, start p99 <= 100 ms",
+         met=after / before >= 0.97 and recovery <= 5.0 and bool(late) and late[len(late) * 99 // 100] <= 100)
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--seconds", type=int, default=10)
     ap.add_argument("--quick", action="store_true", help="smaller counts, for a smoke run")
     ap.add_argument("--skip-memory", action="store_true")
-    ap.add_argument("--only", help="comma list: accept,poll,e2e,pool,memory")
+    ap.add_argument("--only", help="comma list: accept,poll,e2e,pool,memory,schedule")
     args = ap.parse_args()
     for tool in ("wrk", "nginx"):
         if not shutil.which(tool) and not os.path.exists(f"/usr/sbin/{tool}"):
@@ -351,6 +396,7 @@ def main():
                 t.stop()
         n.stop()
         if "memory" in only and not args.skip_memory: bench_memory(work, args)
+        if "schedule" in only and not args.skip_memory: bench_schedule(work, args)
     finally:
         for p in [n.proc] + [t.proc for t in started]:
             if p and p.poll() is None:

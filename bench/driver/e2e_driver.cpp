@@ -44,6 +44,7 @@ struct options {
     std::string type = "noop";
     bool baseline = false;
     bool submit_only = false;  // only POST (filling a store for memory and recovery runs)
+    long delay_seconds = -1;  // --delay-seconds: submitted scheduled that far off (with --submit-only)
     std::string run = "run";
 };
 
@@ -91,7 +92,9 @@ awaitable<void> client(tcp::endpoint endpoint, shared_state& st) {
             http::request<http::string_body> submit{http::verb::post, "/v1/jobs", 11};
             submit.set(http::field::content_type, "application/json");
             submit.set("Idempotency-Key", "\"" + st.opt.run + "-" + std::to_string(n) + "\"");
-            submit.body() = R"({"type":")" + st.opt.type + R"(","input":{"n":)" + std::to_string(n) + "}}";
+            submit.body() = R"({"type":")" + st.opt.type + R"(","input":{"n":)" + std::to_string(n) + "}" +
+                            (st.opt.delay_seconds >= 0 ? ",\"delaySeconds\":" + std::to_string(st.opt.delay_seconds) : "") +
+                            "}";
             auto res = co_await exchange(stream, buffer, submit, st);
             if (res.result_int() != 202) {
                 st.error("submit: HTTP " + std::to_string(res.result_int()) + " " + res.body());
@@ -171,8 +174,9 @@ int main(int argc, char** argv) {
         else if (a == "--run") o.run = value();
         else if (a == "--baseline") o.baseline = true;
         else if (a == "--submit-only") o.submit_only = true;
+        else if (a == "--delay-seconds") o.delay_seconds = std::stol(value());
         else {
-            std::cerr << "usage: e2e_driver --port P --jobs N --concurrency C [--type T] [--baseline] [--run ID]\n";
+            std::cerr << "usage: e2e_driver --port P --jobs N --concurrency C [--type T] [--baseline] [--run ID] [--submit-only [--delay-seconds S]]\n";
             return 2;
         }
     }

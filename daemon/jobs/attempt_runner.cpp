@@ -109,11 +109,8 @@ void attempt_runner::finish(job_type_runtime& rt, const claimed_attempt& attempt
     bool result_inline = false;
     uint64_t result_size = 0;
     std::string result_error;
-    if (status == TICKETD_RUN_SUCCEEDED && reason != stop_reason::timeout && reason != stop_reason::drain) {
-        if (!ctx.has_result) {
-            ctx.result_type = "application/json";
-            ctx.result = "{}";
-        }
+    if (status == TICKETD_RUN_SUCCEEDED && ctx.has_result && reason != stop_reason::timeout &&
+        reason != stop_reason::drain) {
         try {
             if (ctx.result_file.empty() && ctx.result.size() <= inline_result_limit) {
                 // Small: committed with the terminal state, in the same fsync.
@@ -145,6 +142,14 @@ void attempt_runner::finish(job_type_runtime& rt, const claimed_attempt& attempt
         if (reason == stop_reason::timeout) return timed_out(r, rules, retried);
         switch (status) {
             case TICKETD_RUN_SUCCEEDED: {
+                if (!ctx.has_result) {  // a bug in the plugin: an empty success would hide it
+                    return transitions::terminal(
+                        r, job_status::failed,
+                        job_error{"job-no-result", "Job failed",
+                                  "the plugin returned from run() without a result (set_result, result_file) or a "
+                                  "failure (job_failed)"},
+                        now, rules.retention_ms);
+                }
                 if (!result_written) {
                     return transitions::terminal(r, job_status::failed,
                                                  job_error{"job-failed", "Job failed",

@@ -27,9 +27,12 @@ job_handler::job_handler(std::shared_ptr<plugin_library> library, const std::str
         instance_ = library_->descriptor().create(settings_json.data(), settings_json.size(), error, sizeof error);
     }
     if (instance_ == nullptr) {
-        throw plugin_error(library_->file().string() + ": expected create() to accept the settings, found: " +
-                           (error[0] ? error : "it failed without a message") +
-                           "; fix: correct the job type's 'settings'");
+        // What the plugin said (an SDK plugin: what its constructor threw): about the
+        // settings, or about anything else it needs (a file, a connection, its environment).
+        throw plugin_error(library_->file().string() + ": expected create() to start the job type, found it failed: " +
+                           (error[0] ? error : "(no message)") +
+                           "; fix: what the plugin said above (if it is about the settings, correct the job type's "
+                           "'settings'; otherwise see the plugin's documentation)");
     }
 }
 

@@ -59,7 +59,11 @@ TEST(startup, settings_failing_the_plugin_schema_stop_startup) {
 
 TEST(startup, settings_refused_by_create_stop_startup) {
     expect_startup_failure("throw.yaml", "type: throw\nplugin: @FIXTURES@/throw.so\nsettings:\n  refuse: true\n",
-                           {"throw.so: expected create() to accept the settings, found: refusing these settings"});
+                           {"throw.so: expected create() to start the job type, found it failed: refusing these "
+                            "settings; fix: what the plugin said above"});
+    // A constructor failing for another reason is reported as what it threw.
+    expect_startup_failure("throw.yaml", "type: throw\nplugin: @FIXTURES@/throw.so\nsettings:\n  open: /nope/model.bin\n",
+                           {"found it failed: cannot open /nope/model.bin: No such file or directory"});
 }
 
 TEST(startup, a_job_type_declared_twice_stops_startup) {

@@ -103,7 +103,8 @@ TEST(plugin_loading, settings_are_checked_against_the_schema_then_by_create) {
     EXPECT_EQ(run_ticketd({"--check-plugin", std::string(TICKETD_FIXTURE_DIR) + "/throw.so", "--settings", "refuse: true"},
                           out),
               1);
-    EXPECT_NE(out.find("expected create() to accept the settings, found: refusing these settings"), std::string::npos)
+    EXPECT_NE(out.find("expected create() to start the job type, found it failed: refusing these settings"),
+              std::string::npos)
         << out;
 }
 

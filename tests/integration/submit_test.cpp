@@ -171,3 +171,12 @@ TEST_F(submit_ordering, input_over_max_input_bytes_is_400_at_input) {
     expect_problem(r, 400, "invalid-request");
     EXPECT_EQ(r.json()["errors"][0]["pointer"], "/input");
 }
+
+// A plugin whose run() returns with neither a result nor a failure has a bug: the job
+// fails with job-no-result instead of succeeding with an empty result that hides it.
+TEST_F(submit, a_run_without_result_or_failure_fails_the_job) {
+    const auto done = d.wait_terminal(submit_id("sleep", {{"noResult", true}}));
+    EXPECT_EQ(done.value("status", ""), "failed") << done.dump();
+    EXPECT_EQ(done["error"]["code"], "job-no-result");
+    EXPECT_NE(done["error"].value("detail", "").find("without a result"), std::string::npos);
+}

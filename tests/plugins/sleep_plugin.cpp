@@ -1,7 +1,7 @@
 // Fixture: sleeps `delayMs` honouring cancellation, reports progress, then echoes its input
 // and attempt as the result (text/plain when the input has "text"; the bytes of input file
 // `copyFile` names, under the result name `resultName`, when it has those). With
-// "killDaemon": true it kills the whole process the moment it starts (a plugin that crashes);
+// "noResult": true it returns without a result. With "killDaemon": true it kills the whole process the moment it starts (a plugin that crashes);
 // with "crashWith": "segv" | "abort" | "stack" | "exit" it ends the process on its worker
 // thread as a buggy plugin would: a fault, abort(), a stack overflow, exit(0). With
 // "validateUntil": "<path>" its validate() blocks until that file exists (a slow validator;
@@ -68,6 +68,7 @@ class sleep_handler final : public ticketd::handler {
             throw ticketd::job_canceled();
         }
         const auto input = nlohmann::json::parse(job.input());
+        if (input.value("noResult", false)) return;  // a plugin's bug: neither a result nor a failure
         if (input.contains("resultName")) job.set_result_name(input["resultName"].get<std::string>());
         if (input.contains("copyFile")) {
             const std::string path(job.input_file(input["copyFile"].get<std::string>()));
