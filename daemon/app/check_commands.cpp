@@ -47,7 +47,8 @@ void check_exposure_of_socket(const daemon_config& config, int fd) {
 int check_config(const daemon_options& options) {
     try {
         const auto config = load_effective_config(options);
-        const auto types = load_job_types(config);
+        daemon_metrics scratch("check");  // the plugins' metrics are checked as the daemon registers them
+        const auto types = load_job_types(config, &scratch, true);
         const auto keys = load_keys_for(config);
         const auto tls = config.server.tls.enabled() ? std::make_unique<tls_credentials>(config.server.tls) : nullptr;
         std::cout << "config OK: " << config.file.string() << "\n";
@@ -91,7 +92,7 @@ int check_plugin(const fs::path& file, const std::optional<std::string>& setting
                   << "  settings schema: " << schema_text(d.settings_schema) << "\n"
                   << "  input schema:    " << schema_text(d.input_schema) << "\n";
         const std::string json_settings = settings ? parse_settings_yaml(*settings) : "{}";
-        job_handler handler(library, json_settings);
+        const auto handler = make_checked_handler(library, json_settings);
         std::cout << "  create(" << json_settings << "): OK\n";
         return 0;
     } catch (const std::exception& e) {

@@ -197,3 +197,20 @@ TEST(plugin_loading, section_headers_that_claim_more_than_the_file_holds_are_ref
             << out;
     }
 }
+
+// A metric name the daemon would refuse (and only log) fails the checks an author's CI runs.
+TEST(plugin_loading, a_metric_the_daemon_would_refuse_fails_check_plugin_and_check_config) {
+    std::string out;
+    const std::string plugin = std::string(TICKETD_FIXTURE_DIR) + "/throw.so";
+    EXPECT_EQ(run_ticketd({"--check-plugin", plugin, "--settings", "metric: Bad-Name_total"}, out), 1) << out;
+    EXPECT_NE(out.find("metric 'Bad-Name_total' (names are [a-z_][a-z0-9_]*)"), std::string::npos) << out;
+    EXPECT_EQ(run_ticketd({"--check-plugin", plugin, "--settings", "metric: jobs"}, out), 1) << out;
+    EXPECT_NE(out.find("counter names end in _total"), std::string::npos) << out;
+    EXPECT_EQ(run_ticketd({"--check-plugin", plugin, "--settings", "metric: jobs_total"}, out), 0) << out;
+
+    daemon_config_text c;
+    c.job_types["throw.yaml"] = "type: throw\nplugin: @FIXTURES@/throw.so\nsettings:\n  metric: jobs\n";
+    daemon_process d(c);
+    EXPECT_EQ(d.check_config(out), 1) << out;
+    EXPECT_NE(out.find("counter names end in _total"), std::string::npos) << out;
+}

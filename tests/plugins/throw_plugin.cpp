@@ -1,5 +1,6 @@
 // Fixture: throws a std::runtime_error from run() (the SDK must turn it into a failure), and
-// from its constructor with settings {refuse: true} or {open: <a missing file>}.
+// from its constructor with settings {refuse: true} or {open: <a missing file>}; with
+// {metric: NAME} it registers a counter of that name.
 #include "fixtures.hpp"
 
 #include <fstream>
@@ -11,12 +12,16 @@ class throw_handler final : public ticketd::handler {
     explicit throw_handler(std::string_view settings) {
         const auto s = nlohmann::json::parse(settings);
         if (s.value("refuse", false)) throw std::runtime_error("refusing these settings");
+        if (s.contains("metric")) metric_ = ticketd::counter(s.value("metric", ""), "A metric named by the settings.");
         // A constructor failing for a reason of its own (a file it needs).
         if (const std::string path = s.value("open", ""); !path.empty() && !std::ifstream(path)) {
             throw std::runtime_error("cannot open " + path + ": No such file or directory");
         }
     }
     void run(ticketd::job&) override { throw std::runtime_error("thrown by the throw fixture"); }
+
+   private:
+    ticketd::metric metric_;
 };
 }  // namespace
 
