@@ -159,8 +159,13 @@ void embedded_backend::accept_committed(const std::shared_ptr<job_queue>& shared
         std::lock_guard lock(mutex_);
         table_.put(e);
         if (key) keys_.bind(key_digest, *key);
-        if (record.status == job_status::scheduled) schedule_locked(e, queue);
-        else queue.push_reserved(e, record.priority, 0);
+        if (record.status == job_status::scheduled) {
+            // It held no place in the queue: a reload may have replaced the type meanwhile.
+            job_queue* now = queue.retired() ? queue_of_locked(record.type) : &queue;
+            if (now != nullptr) schedule_locked(e, *now);
+        } else {
+            queue.push_reserved(e, record.priority, 0);
+        }
     }
     queue.wake_one();  // outside the lock, which the worker takes first
     if (events) events->submitted();

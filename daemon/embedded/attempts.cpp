@@ -5,6 +5,7 @@
 #include "jobs/transitions.hpp"
 
 #include <future>
+#include <utility>
 
 namespace ticketd {
 
@@ -162,12 +163,14 @@ void embedded_backend::finalize_locked(const job_entry_ptr& e, job_record next, 
         if (is_terminal(next.status)) finished_locked(e);
         // A retry waits in its queue for its backoff. A drained job goes back to "queued"
         // in memory only: the process is stopping and the store has it queued for the next start.
-        if (retried) {
+        const bool cancel_now = std::exchange(e->cancel_after_commit, false) && retried;
+        if (retried && !cancel_now) {
             if (auto* q = queue_of_locked(next.type)) q->push(e, next.priority, next.not_before);
         }
         auto wake = collect_waiters_locked(*e);
         lock.unlock();
         run_all(wake);
+        if (cancel_now) cancel(next.id, caller{next.principal, true}, [](cancel_outcome) {});  // queued: canceled
         if (then) then();
     };
     if (result) store_.update(next, std::move(*result), std::move(committed));

@@ -38,6 +38,9 @@ void embedded_backend::cancel(const std::string& id, const caller& who,
         case job_status::succeeded:
         case job_status::failed: return answer({cancel_status::already_terminal, e->record});
         case job_status::running: {
+            // An attempt whose end is committing may be going back to the queue (a retry):
+            // the cancel then applies once it is there.
+            if (e->finalizing) e->cancel_after_commit = true;
             if (e->record.cancel_requested || e->finalizing) return answer({cancel_status::cancel_requested, e->record});
             e->record.cancel_requested = true;
             transitions::touch(e->record, now_());
@@ -108,12 +111,14 @@ void embedded_backend::remove(const std::string& id, const caller& who,
             {
                 std::lock_guard relock(mutex_);
                 if (!r.idempotency_key.empty()) keys_.mark_deleted(r.principal, r.idempotency_key);
+                removing_.insert(id);
             }
             const unix_ms now = now_();
             store_.remove({r.id, r.type, now, now + settings_.tombstone_ttl.count(), r.principal},
                           [this, id, done](bool ok, const std::string& error) {
                               log_write_failure("delete", ok, error);
                               if (ok) results_.remove(id);
+                              forget_removing(id);
                               done(ok ? remove_status::removed_terminal : remove_status::internal);
                           });
         });
@@ -135,6 +140,7 @@ void embedded_backend::remove(const std::string& id, const caller& who,
     }
     if (e->control) e->control->request_stop(stop_reason::canceled);
     if (!e->record.idempotency_key.empty()) keys_.mark_deleted(e->record.principal, e->record.idempotency_key);
+    removing_.insert(id);
     auto wake = collect_waiters_locked(*e);
     const job_record r = e->record;
     const unix_ms now = now_();
@@ -142,11 +148,17 @@ void embedded_backend::remove(const std::string& id, const caller& who,
                   [this, id, live, done = std::move(done)](bool ok, const std::string& error) {
                       log_write_failure("delete", ok, error);
                       if (ok) results_.remove(id);
+                      forget_removing(id);
                       done(!ok ? remove_status::internal
                                : live ? remove_status::removed_live : remove_status::removed_terminal);
                   });
     lock.unlock();
     run_all(wake);
+}
+
+void embedded_backend::forget_removing(const std::string& id) {
+    std::lock_guard lock(mutex_);
+    removing_.erase(id);
 }
 
 }  // namespace ticketd

@@ -23,7 +23,10 @@ embedded_backend::embedded_backend(settings s, job_store& store, upload_store& u
       paused_(settings_.state_dir / "paused-types"),
       table_(settings_.max_cached_jobs) {}
 
-embedded_backend::~embedded_backend() { stop_accepting(); }
+embedded_backend::~embedded_backend() {
+    stop_accepting();
+    paused_.stop();  // its last writes call back into this backend
+}
 
 std::shared_ptr<work_queue> embedded_backend::make_queue(const std::string& type, uint64_t capacity,
                                                          job_type_events& events) {
@@ -33,14 +36,15 @@ std::shared_ptr<work_queue> embedded_backend::make_queue(const std::string& type
 }
 
 void embedded_backend::set_paused(const std::string& type, bool paused, std::function<void(bool ok)> done) {
-    // Queues pause at once; the set is stored after. Were the write to fail, both are undone.
+    // Queues pause at once; the set is stored after. Were the write to fail, both are put
+    // back as they were.
     auto apply = [this, type](bool to) {
         std::lock_guard lock(mutex_);
         if (auto* q = queue_of_locked(type)) q->set_paused(to);
     };
     apply(paused);
-    paused_.set(type, paused, [apply, paused, done = std::move(done)](bool ok) {
-        if (!ok) apply(!paused);
+    paused_.set(type, paused, [apply, done = std::move(done)](bool ok, bool was) {
+        if (!ok) apply(was);
         done(ok);
     });
 }
@@ -48,11 +52,16 @@ void embedded_backend::set_paused(const std::string& type, bool paused, std::fun
 void embedded_backend::set_queues(const std::vector<work_queue*>& queues, const std::vector<retiring_queue>& retiring) {
     // Under the lock no accept can reserve a place in a queue meanwhile.
     std::lock_guard lock(mutex_);
+    std::map<std::string, job_queue*> next;
+    for (auto* queue : queues) next[queue->type()] = static_cast<job_queue*>(queue);
     for (const auto& [queue, busy] : retiring) {
         auto& q = static_cast<job_queue&>(*queue);
+        // Scheduled jobs of a type that is replaced (not removed) move to its new queue.
+        const bool replaced = next.contains(q.type());
         size_t unfinished = 0;
         table_.for_each([&](const job_entry_ptr& e) {
-            if (e->record.type == q.type() && !e->deleted && !is_terminal(e->record.status)) ++unfinished;
+            if (e->record.type != q.type() || e->deleted || is_terminal(e->record.status)) return;
+            unfinished += !(replaced && e->record.status == job_status::scheduled);
         });
         unfinished += q.reserved();  // accepts still committing
         // A deleted job whose plugin has not returned yet still holds a worker: counted by
@@ -67,9 +76,8 @@ void embedded_backend::set_queues(const std::vector<work_queue*>& queues, const 
         }
     }
     for (const auto& [queue, busy] : retiring) static_cast<job_queue&>(*queue).set_retired();
-    std::map<std::string, job_queue*> next;
-    for (auto* queue : queues) next[queue->type()] = static_cast<job_queue*>(queue);
     for (const auto& [type, q] : next) {
+        q->set_paused(paused_.contains(type));  // a pause that came after the queue was made
         if (const auto it = queues_.find(type); it != queues_.end() && it->second == q) continue;
         // Jobs recovered at startup for a type that was not configured then run now.
         table_.for_each([&, q = q](const job_entry_ptr& e) {
@@ -110,8 +118,11 @@ void embedded_backend::promote_due() {
     const unix_ms now = now_();
     wake_list wake;
     unix_ms next = 0;
+    constexpr size_t batch = 10'000;  // due at once: queued a batch at a time, the lock let go between
     for (const auto& [type, q] : queues_) {
-        for (auto& e : q->take_due(now)) {
+        auto due = q->take_due(now, batch);
+        if (due.size() == batch) next = now;
+        for (auto& e : due) {
             if (e->deleted || e->finalizing || e->record.status != job_status::scheduled) continue;
             e->record.status = job_status::queued;
             transitions::touch(e->record, now);
@@ -122,7 +133,7 @@ void embedded_backend::promote_due() {
             auto w = collect_waiters_locked(*e);
             wake.insert(wake.end(), std::make_move_iterator(w.begin()), std::make_move_iterator(w.end()));
         }
-        if (const unix_ms due = q->next_due(); due != 0 && (next == 0 || due < next)) next = due;
+        if (const unix_ms at = q->next_due(); at != 0 && (next == 0 || at < next)) next = at;
     }
     if (next != 0) arm_promotion_locked(next);
     lock.unlock();

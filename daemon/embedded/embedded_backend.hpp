@@ -168,11 +168,15 @@ class embedded_backend final : public job_backend {
     unix_ms promote_at_ = 0;  // when promote_timer_ fires
     std::atomic<uint64_t> waiters_{0};
     job_queue::weights_ptr weights_{std::make_shared<const principal_weights>()};
+    // Under mutex_: jobs whose deletion is being stored (a re-run that read one before
+    // must not bring it back).
+    std::set<std::string> removing_;
     // Under mutex_: queued and running jobs by principal, accepts being committed included.
     std::unordered_map<std::string, uint64_t> live_;
     void count_live_locked(job_entry& e);
     void uncount_live_locked(job_entry& e);  // once per entry (counted_live)
     void release_live_locked(const std::string& principal);
+    void forget_removing(const std::string& id);  // its deletion is stored (or failed)
 };
 
 }  // namespace ticketd

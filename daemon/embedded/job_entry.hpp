@@ -36,6 +36,8 @@ struct job_entry {
     bool deleted = false;     // hidden at once by DELETE; the row goes when it commits
     bool finalizing = false;  // a terminal state is being committed: no other writes
     bool counted_live = false;  // in its principal's count of live jobs (quotas.max_live_jobs)
+    bool cancel_after_commit = false;  // a cancel came while its attempt's end was committing
+    uint32_t cached = 0;  // times it joined job_table's cache of finished jobs (a re-run ends again)
     std::shared_ptr<run_control> control;       // while running
     std::map<uint64_t, job_waiter> waiters;     // long-polls to wake on change
     queue_slot queue_position;

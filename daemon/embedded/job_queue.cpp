@@ -226,10 +226,10 @@ void job_queue::schedule(job_entry_ptr entry, unix_ms due) {
     scheduled_.emplace(pos.key, std::move(entry));
 }
 
-std::vector<job_entry_ptr> job_queue::take_due(unix_ms now) {
+std::vector<job_entry_ptr> job_queue::take_due(unix_ms now, size_t limit) {
     std::lock_guard lock(mutex_);
     std::vector<job_entry_ptr> due;
-    while (!scheduled_.empty() && scheduled_.begin()->first.first <= now) {
+    while (!scheduled_.empty() && scheduled_.begin()->first.first <= now && due.size() < limit) {
         auto node = scheduled_.extract(scheduled_.begin());
         node.mapped()->queue_position.scheduled = false;
         due.push_back(std::move(node.mapped()));

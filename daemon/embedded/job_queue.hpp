@@ -67,8 +67,8 @@ class job_queue final : public work_queue {
     // Scheduled jobs (status scheduled) wait apart, not counted in the capacity, until the
     // backend queues them when they are due (remove() takes one out too).
     void schedule(job_entry_ptr entry, unix_ms due);
-    // Takes out the scheduled jobs due by `now`, earliest first.
-    std::vector<job_entry_ptr> take_due(unix_ms now);
+    // Takes out the scheduled jobs due by `now`, earliest first, at most `limit`.
+    std::vector<job_entry_ptr> take_due(unix_ms now, size_t limit);
     unix_ms next_due() const;  // 0: nothing scheduled
     uint64_t scheduled() const override;
     // created_at of the oldest queued job (0 when empty), for the oldest-age metric.

@@ -44,7 +44,9 @@ class job_table {
    private:
     const uint64_t max_cached_;
     sharded_map<job_key, job_entry_ptr, job_key_hash, job_key_shard> jobs_;
-    std::deque<job_entry_ptr> finished_;  // the cached finished jobs, oldest first
+    // The cached finished jobs, oldest first, each with its job_entry::cached when it came
+    // (a re-run job that ended again is in it twice: only its latest place counts).
+    std::deque<std::pair<job_entry_ptr, uint32_t>> finished_;
 };
 
 }  // namespace ticketd

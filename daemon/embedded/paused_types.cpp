@@ -28,30 +28,32 @@ bool paused_types::contains(const std::string& type) const {
     return types_.contains(type);
 }
 
-void paused_types::set(const std::string& type, bool paused, std::function<void(bool ok)> stored) {
+void paused_types::set(const std::string& type, bool paused, std::function<void(bool ok, bool was)> stored) {
+    bool was = false;
     {
         std::lock_guard lock(mutex_);
+        was = types_.contains(type);
         if (paused) types_.insert(type);
         else types_.erase(type);
     }
-    writer_.post([this, type, paused, stored = std::move(stored)] {
+    writer_.post([this, type, paused, was, stored = std::move(stored)] {
         std::lock_guard serial(write_mutex_);
         std::string text;
         {
             std::lock_guard lock(mutex_);
             for (const auto& t : types_) text += t + "\n";
         }
+        bool ok = true;
         try {
             write_file_durably(file_, text);
         } catch (const std::exception& e) {
             log_error("job type " + type + ": the " + (paused ? "pause" : "resume") + " could not be stored: " + e.what());
             std::lock_guard lock(mutex_);
-            if (paused) types_.erase(type);
-            else types_.insert(type);
-            stored(false);
-            return;
+            if (was) types_.insert(type);
+            else types_.erase(type);
+            ok = false;
         }
-        stored(true);
+        stored(ok, was);
     });
 }
 

@@ -20,9 +20,12 @@ class paused_types {
     explicit paused_types(std::filesystem::path file);
 
     bool contains(const std::string& type) const;
-    // Pauses or resumes `type` now, then stores the set; `stored(ok)` runs on the writer's
-    // thread once it is durable. When it could not be stored the change is undone first.
-    void set(const std::string& type, bool paused, std::function<void(bool ok)> stored);
+    // Pauses or resumes `type` now, then stores the set; `stored(ok, was)` runs on the
+    // writer's thread once it is durable (`was`: paused before). When it could not be
+    // stored the type is put back as it was first.
+    void set(const std::string& type, bool paused, std::function<void(bool ok, bool was)> stored);
+    // Writes still waiting are made, and no more are (the owner is going away).
+    void stop() { writer_.stop(); }
 
    private:
     const std::filesystem::path file_;

@@ -16,7 +16,7 @@ void embedded_backend::rerun(const std::string& id, const caller& who, uint64_t 
         job_entry_ptr e;
         if (auto* in_memory = table_.find(id)) e = *in_memory;
         const std::string owner = e ? e->record.principal : found.job ? found.job->principal : found.gone_principal;
-        const bool gone = e ? e->deleted : !found.job && found.gone;
+        const bool gone = e ? e->deleted : (!found.job && found.gone) || removing_.contains(id);
         if (!who.may_see(owner) || (!e && !found.job && !found.gone)) {
             lock.unlock();
             return done({rerun_status::not_found, {}, {}});

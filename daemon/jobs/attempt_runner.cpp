@@ -180,8 +180,9 @@ void attempt_runner::finish(job_type_runtime& rt, const claimed_attempt& attempt
                 f.plugin_code = ctx.fail_code;
                 f.retryable = ctx.retryable && status == TICKETD_RUN_FAILED;
                 f.retry_after_ms = ctx.retry_after_ms;
-                if (reason == stop_reason::canceled || r.cancel_requested) {  // a cancel is never undone by a retry
-                    return transitions::terminal(r, job_status::failed, f.error, now, rules.retention_ms);
+                if (reason == stop_reason::canceled) {  // asked to stop: never retried
+                    f.retryable = false;
+                    f.plugin_code = {};
                 }
                 return transitions::after_failure(r, rules.retry, f, now, rules.retention_ms, random_fraction(),
                                                   retried);
@@ -209,15 +210,15 @@ void attempt_runner::finish_without_plugin(const claimed_attempt& attempt) {
     if (reason == stop_reason::drain) return;  // the drain handles its own stragglers
     const auto rt = types_.find(attempt.job.type);
     const job_type_rules rules = rt ? rules_of(*rt->config()) : job_type_rules{};
-    std::optional<retry_reason> retried;
     const bool finished = backend_.finish_without_plugin(attempt, [&](const job_record& r) {
-        retried.reset();
-        if (reason == stop_reason::timeout) return timed_out(r, rules, retried);
+        // Never retried: its plugin is still running, and the next attempt would run beside it.
+        if (reason == stop_reason::timeout) {
+            return transitions::terminal(r, job_status::failed, timeout_error, now_unix_ms(), rules.retention_ms);
+        }
         return transitions::terminal(r, job_status::canceled,
                                      job_error{"job-canceled", "Job canceled", "canceled while running"},
                                      now_unix_ms(), rules.retention_ms);
     });
-    if (finished && retried && rt) rt->events->retried(*retried);
     if (!finished) return;
     log_warning(job_tag(attempt.job) + " plugin ignored the stop request for " + std::to_string(cancel_grace_.count()) +
                 " ms; the job is finished without it, and another worker takes its worker's place");

@@ -12,6 +12,12 @@
 
 namespace ticketd {
 
+namespace {
+// How far back a catch-up looks: as long as idempotency keys live by default, so that a
+// slot fired before a crash is found by its key, not fired again.
+constexpr int64_t catch_up_look_back_ms = 24LL * 3'600'000;
+}  // namespace
+
 periodic_jobs::periodic_jobs(job_service& jobs, scheduler& timers, std::filesystem::path state_file)
     : jobs_(jobs), timers_(timers), state_file_(std::move(state_file)) {
     std::ifstream in(state_file_);
@@ -71,7 +77,9 @@ void periodic_jobs::set(const std::vector<job_type_config>& types) {
 
 void periodic_jobs::due_locked(entry& e, unix_ms now, bool catching_up, std::vector<fire>& out) {
     std::vector<unix_ms> due;
-    for (auto slot = e.cron.next_after(e.handled_until); slot && *slot <= now; slot = e.cron.next_after(*slot)) {
+    // Slots further back than the look-back are not caught up (nor walked through).
+    const unix_ms from = std::max(e.handled_until, now - catch_up_look_back_ms);
+    for (auto slot = e.cron.next_after(from); slot && *slot <= now; slot = e.cron.next_after(*slot)) {
         due.push_back(*slot);
         if (due.size() > 2 * e.config.catch_up_limit + 1) due.erase(due.begin());  // only the newest matter
     }

@@ -81,12 +81,14 @@ void rerun(job_record& r, unix_ms now, unsigned keep) {
 job_record after_failure(const job_record& r, const retry_policy& policy, const failed_attempt& f, unix_ms now,
                          int64_t retention_ms, double random01, std::optional<retry_reason>& why) {
     const uint32_t attempts_used = r.attempt - std::min(r.attempt, r.first_attempt) + 1;  // in this run
-    why = attempts_used < policy.max_attempts ? policy.reason_to_retry(f.how, f.plugin_code, f.retryable) : std::nullopt;
+    why = attempts_used < policy.max_attempts && !r.cancel_requested  // a cancel is never undone by a retry
+              ? policy.reason_to_retry(f.how, f.plugin_code, f.retryable)
+              : std::nullopt;
     if (!why) return terminal(r, job_status::failed, f.error, now, retention_ms);
     static constexpr const char* outcomes[] = {"failed", "timeout", "interrupted"};
     job_record next = r;
     const int64_t delay =
-        f.retryable && f.retry_after_ms >= 0 ? f.retry_after_ms : policy.delay_ms(r.attempt + 1, random01);
+        f.retryable && f.retry_after_ms >= 0 ? f.retry_after_ms : policy.delay_ms(attempts_used + 1, random01);
     retry(next, now, delay, outcomes[static_cast<int>(f.how)], std::make_shared<const job_error>(f.error),
           policy.history);
     return next;

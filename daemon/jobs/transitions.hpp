@@ -47,7 +47,8 @@ struct failed_attempt {
 };
 
 // The end of a failed attempt: the next attempt queued when `policy` retries such a
-// failure and has attempts left (`why` then says why), else the job failed for good.
+// failure and the run has attempts left, and no cancel was requested (`why` then says
+// why); else the job failed for good.
 // `random01` (uniform in [0, 1)) draws the backoff's jitter.
 job_record after_failure(const job_record& r, const retry_policy& policy, const failed_attempt& f, unix_ms now,
                          int64_t retention_ms, double random01, std::optional<retry_reason>& why);

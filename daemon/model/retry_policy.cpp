@@ -25,8 +25,8 @@ std::optional<retry_reason> retry_policy::reason_to_retry(attempt_failure how, s
 }
 
 int64_t retry_policy::delay_ms(uint32_t next_attempt, double random01) const {
-    double delay = static_cast<double>(initial_ms);
-    for (uint32_t n = 2; n < next_attempt && delay < static_cast<double>(max_delay_ms); ++n) delay *= multiplier;
+    const double steps = next_attempt > 2 ? std::min<double>(next_attempt - 2, 1000) : 0;  // pow() stays finite
+    double delay = static_cast<double>(initial_ms) * std::pow(multiplier, steps);
     delay = std::min(delay, static_cast<double>(max_delay_ms));
     delay -= delay * jitter * std::clamp(random01, 0.0, 1.0);
     return std::max<int64_t>(0, std::llround(delay));

@@ -152,3 +152,65 @@ TEST(transitions, terminal_states_keep_the_job_for_its_retention) {
     EXPECT_EQ(failed.updated_at, 2'500);       // never back in time
     EXPECT_EQ(failed.expires_at, 1'005);
 }
+
+TEST(transitions, after_failure_retries_within_the_run_and_never_once_a_cancel_was_asked) {
+    retry_policy p;
+    p.max_attempts = 3;
+    p.initial_ms = 1'000;
+    const transitions::failed_attempt flaky = [] {
+        transitions::failed_attempt f(attempt_failure::failed, job_error{"t/db-down", "Job failed", "no db"});
+        f.plugin_code = "db-down";
+        f.retryable = true;
+        return f;
+    }();
+    job_record r = running_job();  // attempt 2 of its first run
+    std::optional<retry_reason> why;
+    const auto next = transitions::after_failure(r, p, flaky, 50'000, 60'000, 0.0, why);
+    EXPECT_EQ(why, retry_reason::retryable);
+    EXPECT_EQ(next.status, job_status::queued);
+    EXPECT_EQ(next.attempt, 3u);
+    EXPECT_EQ(next.not_before, 52'000) << "before the run's third attempt: twice the initial delay";
+    job_record third = next;
+    transitions::start(third, 55'000);
+    const auto last = transitions::after_failure(third, p, flaky, 60'000, 60'000, 0.0, why);
+    EXPECT_FALSE(why) << "three attempts used";
+    EXPECT_EQ(last.status, job_status::failed);
+    EXPECT_EQ(last.error->code, "t/db-down");
+
+    // A re-run has attempts of its own, and its backoff starts again.
+    job_record rerun = last;
+    transitions::rerun(rerun, 70'000, 10);
+    EXPECT_EQ(rerun.first_attempt, 4u);
+    transitions::start(rerun, 71'000);
+    const auto again = transitions::after_failure(rerun, p, flaky, 72'000, 60'000, 0.0, why);
+    EXPECT_EQ(why, retry_reason::retryable);
+    EXPECT_EQ(again.not_before, 73'000) << "the run's second attempt waits the initial delay";
+
+    r.cancel_requested = true;
+    const auto canceled = transitions::after_failure(r, p, flaky, 50'000, 60'000, 0.0, why);
+    EXPECT_FALSE(why) << "a cancel is never undone by a retry";
+    EXPECT_EQ(canceled.status, job_status::failed);
+}
+
+TEST(transitions, rerun_starts_a_new_run_with_the_ended_attempt_in_the_history) {
+    job_record r = running_job();
+    r = transitions::terminal(r, job_status::failed, job_error{"t/x", "Job failed", "x"}, 9'000, 60'000);
+    r.result_type = "text/plain";
+    transitions::rerun(r, 10'000, 10);
+    EXPECT_EQ(r.status, job_status::queued);
+    EXPECT_EQ(r.attempt, 3u);
+    EXPECT_EQ(r.first_attempt, 3u);
+    EXPECT_EQ(r.error, nullptr);
+    EXPECT_EQ(r.finished_at, 0);
+    EXPECT_EQ(r.expires_at, 0);
+    EXPECT_TRUE(r.result_type.empty());
+    ASSERT_TRUE(r.past_attempts);
+    EXPECT_EQ(r.past_attempts->back().number, 2u);
+    EXPECT_EQ(r.past_attempts->back().outcome, "failed");
+    // Canceled before it ever started: no attempt was used.
+    job_record never;
+    never.status = job_status::canceled;
+    transitions::rerun(never, 10'000, 10);
+    EXPECT_EQ(never.attempt, 1u);
+    EXPECT_EQ(never.past_attempts, nullptr);
+}
