@@ -47,10 +47,10 @@ class database {
     sqlite3* get() const noexcept { return db_; }
     void exec(const std::string& sql) {
         char* message = nullptr;
-        if (sqlite3_exec(db_, sql.c_str(), nullptr, nullptr, &message) != SQLITE_OK) {
+        if (const int rc = sqlite3_exec(db_, sql.c_str(), nullptr, nullptr, &message); rc != SQLITE_OK) {
             std::string why = message ? message : sqlite3_errmsg(db_);
             sqlite3_free(message);
-            throw error(why);
+            throw error(why, rc & 0xff);
         }
     }
     std::string message() const { return sqlite3_errmsg(db_); }
@@ -112,7 +112,7 @@ class statement {
 
    private:
     statement& check(int rc) {
-        if (rc != SQLITE_OK) throw error(sqlite3_errmsg(db_));
+        if (rc != SQLITE_OK) throw error(sqlite3_errmsg(db_), rc & 0xff);
         return *this;
     }
     sqlite3* db_;

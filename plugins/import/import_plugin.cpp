@@ -299,6 +299,11 @@ class importer final : public ticketd::handler {
             import(job);
         } catch (const sql::error& e) {
             job.check_canceled();  // a cancel interrupts SQLite: report the cancel, not the error
+            // Another writer held the database past busyTimeoutMs, or its disk is full: the
+            // transaction was rolled back whole, and another attempt may well pass.
+            if (e.code() == SQLITE_BUSY || e.code() == SQLITE_LOCKED || e.code() == SQLITE_FULL) {
+                throw ticketd::job_failed("database-busy", std::string("SQLite: ") + e.what(), ticketd::retry);
+            }
             throw ticketd::job_failed("database-error", std::string("SQLite: ") + e.what());
         }
     }

@@ -16,6 +16,9 @@ daemon_config_text import_config() {
     c.job_types["import.yaml"] =
         "type: import\nplugin: @PLUGINS@/import.so\nworkers: 2\nmax_attempts: 3\nretry_backoff: 0s\n"
         "settings:\n  database: \"${state_dir}/warehouse.db\"\n  batchRows: 1000\n  maxErrors: 2\n";
+    c.job_types["import_quick.yaml"] =
+        "type: import_quick\nplugin: @PLUGINS@/import.so\nretry:\n  max_attempts: 3\n  backoff: {initial: 500ms}\n"
+        "settings:\n  database: \"${state_dir}/warehouse.db\"\n  busyTimeoutMs: 300\n";
     return c;
 }
 
@@ -235,4 +238,22 @@ TEST_F(import_jobs, invalid_utf8_and_deep_nesting_reject_only_their_rows) {
     ASSERT_EQ(r.value("rowsRejected", 0), 1) << r;
     EXPECT_EQ(r["errors"][0].value("line", 0), 2);
     EXPECT_EQ(r["errors"][0].value("reason", ""), "nested deeper than 64 levels");
+}
+
+// A database locked past busyTimeoutMs is a retryable failure: the attempt is rolled back
+// whole, and the next one, once the lock is gone, imports every row once.
+TEST_F(import_jobs, a_database_locked_too_long_is_retried_and_imports_once) {
+    ASSERT_EQ(d.wait_terminal(import("k\n0\n", {{"table", "t"}, {"format", "csv"}})).value("status", ""), "succeeded");
+    sqlite_reader db(this->db());
+    db.exec("BEGIN IMMEDIATE");
+    auto up = d.upload("k\n1\n2\n", "text/csv");
+    const auto r = d.submit_with_files("import_quick", {{"table", "t"}, {"format", "csv"}}, {{"source", up.member("id")}});
+    ASSERT_EQ(r.status, 202u) << r.body;
+    const std::string id = r.json().value("id", "");
+    ASSERT_TRUE(eventually([&] { return d.get("/v1/jobs/" + id).json().value("attempt", 0) >= 2; }, 30s));
+    db.exec("COMMIT");
+    const auto job = d.wait_terminal(id, 60s);
+    ASSERT_EQ(job.value("status", ""), "succeeded") << job.dump();
+    EXPECT_EQ(job["attempts"][0]["error"]["code"], "import_quick/database-busy") << job.dump();
+    EXPECT_EQ(db.rows("SELECT k FROM t ORDER BY k"), (std::vector<std::string>{"0", "1", "2"}));
 }
