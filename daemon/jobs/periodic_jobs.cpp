@@ -39,6 +39,13 @@ periodic_jobs::periodic_jobs(job_service& jobs, scheduler& timers, std::filesyst
 
 periodic_jobs::~periodic_jobs() {
     stop();
+    {
+        // Submits already made answer on the job service's threads, into this object.
+        std::unique_lock lock(mutex_);
+        if (!answered_.wait_for(lock, std::chrono::seconds(30), [&] { return in_flight_ == 0; })) {
+            log_error("schedules: " + std::to_string(in_flight_) + " submits still unanswered at shutdown");
+        }
+    }
     writer_.stop();
 }
 
@@ -113,23 +120,32 @@ void periodic_jobs::due_locked(entry& e, unix_ms now, bool catching_up, std::vec
 }
 
 void periodic_jobs::submit(std::vector<fire> fires) {
+    {
+        std::lock_guard lock(mutex_);
+        in_flight_ += fires.size();
+    }
     for (auto& f : fires) {
         jobs_.submit(std::move(f.request), [this, id = f.id, slot = f.slot](submit_outcome out) {
-        if (out.status != submit_status::accepted && out.status != submit_status::replayed) {
-            log_error("schedule " + id + ": the job of " + format_rfc3339(slot) + " was not submitted: " + out.detail);
-            return;
-        }
-        {
-            std::lock_guard lock(mutex_);
-            const auto it = entries_.find(id);
-            if (it != entries_.end() && slot >= it->second.last_fire) {
-                it->second.last_fire = slot;
-                it->second.last_job = out.job ? out.job->id : out.job_id;
+            const bool made = out.status == submit_status::accepted || out.status == submit_status::replayed;
+            if (made) {
+                {
+                    std::lock_guard lock(mutex_);
+                    const std::string job = out.job ? out.job->id : out.job_id;
+                    const auto it = entries_.find(id);
+                    if (it != entries_.end() && slot >= it->second.last_fire) {
+                        it->second.last_fire = slot;
+                        it->second.last_job = job;
+                    }
+                    auto& stored = stored_[id];
+                    if (slot >= stored.first) stored = {slot, job};
+                }
+                save();
+            } else {
+                log_error("schedule " + id + ": the job of " + format_rfc3339(slot) + " was not submitted: " + out.detail);
             }
-            auto& stored = stored_[id];
-            if (slot >= stored.first) stored = {slot, out.job ? out.job->id : out.job_id};
-        }
-        save();
+            std::lock_guard lock(mutex_);  // last: the destructor waits for it
+            --in_flight_;
+            answered_.notify_all();
         });
     }
 }

@@ -14,6 +14,7 @@
 #include "system/scheduler.hpp"
 #include "system/task_pool.hpp"
 
+#include <condition_variable>
 #include <filesystem>
 #include <map>
 #include <memory>
@@ -76,6 +77,8 @@ class periodic_jobs {
     std::map<std::string, std::pair<unix_ms, std::string>> stored_;  // the state file: id -> (last fire, job)
     std::shared_ptr<scheduled_call> timer_;
     bool stopped_ = false;
+    size_t in_flight_ = 0;  // submits not yet answered (their answers call back into this)
+    std::condition_variable answered_;
     task_pool writer_{1, "td-periodic"};
 };
 
