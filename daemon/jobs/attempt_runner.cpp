@@ -20,7 +20,6 @@ job_record timed_out(const job_record& current, const job_type_rules& rules, std
                                       rules.retention_ms, random_fraction(), why);
 }
 
-job_type_rules rules_of(const job_type_config& c) { return {c.retention.count(), c.retry}; }
 }  // namespace
 
 attempt_runner::attempt_runner(job_backend& backend, const type_registry& types, scheduler& timers,

@@ -68,7 +68,7 @@ std::optional<job_type_rules> job_engine::rules(const std::string& type) const {
     const auto rt = types_.find(type);
     if (!rt) return std::nullopt;
     const auto c = rt->config();
-    return job_type_rules{c->retention.count(), c->retry};
+    return rules_of(*c);
 }
 
 void job_engine::cancel_requested(const claimed_attempt& attempt) {

@@ -61,6 +61,9 @@ struct job_type_runtime {
 };
 
 using job_type_ptr = std::shared_ptr<job_type_runtime>;
+
+// What the backend and the attempt runner need of a type's configuration.
+inline job_type_rules rules_of(const job_type_config& c) { return {c.retention.count(), c.retry}; }
 // Creates (loads the plugin of) a job type; throws with a message naming the file.
 using job_type_factory = std::function<job_type_ptr(const job_type_config&)>;
 

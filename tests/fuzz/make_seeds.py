@@ -113,6 +113,8 @@ def main():
 
     submits = {
         "hello": {"type": "hello", "input": {"name": "x", "delayMs": 10}},
+        "scheduled-run-at": {"type": "hello", "input": {"name": "a"}, "runAt": "2026-12-24T06:00:00.250Z"},
+        "scheduled-delay": {"type": "hello", "delaySeconds": 3600, "priority": 5, "labels": {"a": "b"}},
         "import": {"type": "import", "input": {"format": "csv", "table": "t", "mode": "append",
                                                "columns": [{"name": "a", "type": "integer"}]}},
         "report": {"type": "report", "input": {"report": "sales-by-region", "params": {"from": "2026-01-01"}}},

@@ -1,7 +1,9 @@
-// A submit body: parsed as the API parses it (depth bounded while parsing), then its
+// A submit body: read as the API reads it (parse_submit_body: runAt, delaySeconds, files,
+// labels...), and parsed as JSON (depth bounded while parsing), then its
 // input checked by each bundled job type exactly as a submit is (the plugin's input
 // schema, then its own validate()), on the real plugins and their shipped settings.
 #include "api/client_json.hpp"
+#include "api/submit_parser.hpp"
 #include "config/config.hpp"
 #include "fuzz_support.hpp"
 #include "plugins/job_handler.hpp"
@@ -33,6 +35,13 @@ extern "C" int LLVMFuzzerInitialize(int*, char***) {
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     const std::string_view text(reinterpret_cast<const char*>(data), size);
+    // The API's own reading of the body, member by member (runAt, delaySeconds, files, ...).
+    const submit_body body = parse_submit_body(text, 64);
+    for (const auto& e : body.errors) {
+        (void)nlohmann::json({{"pointer", e.pointer}, {"detail", e.detail}})
+            .dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+    }
+    if (body.errors.empty()) (void)submit_fingerprint(body, {});
     const client_json parsed = parse_client_json(text, 64);
     if (parsed.value.is_discarded()) return 0;
     // What the engine stores and what a problem document echoes must render.
