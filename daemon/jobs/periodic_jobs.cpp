@@ -18,22 +18,32 @@ namespace {
 constexpr int64_t catch_up_look_back_ms = 24LL * 3'600'000;
 }  // namespace
 
+std::map<std::string, std::pair<unix_ms, std::string>> read_schedule_state(std::string_view text, std::string& problem) {
+    std::map<std::string, std::pair<unix_ms, std::string>> out;
+    const auto json = nlohmann::json::parse(text, nullptr, false);
+    if (!json.is_object()) {
+        problem = "not a JSON object";
+        return out;
+    }
+    for (const auto& [id, v] : json.items()) {
+        const auto fire = v.is_object() ? v.find("lastFire") : v.end();
+        const auto job = v.is_object() ? v.find("lastJob") : v.end();
+        if (fire == v.end() || !fire->is_number_integer() || job == v.end() || !job->is_string()) continue;
+        out[id] = {fire->get<int64_t>(), job->get<std::string>()};
+    }
+    return out;
+}
+
 periodic_jobs::periodic_jobs(job_service& jobs, scheduler& timers, std::filesystem::path state_file)
     : jobs_(jobs), timers_(timers), state_file_(std::move(state_file)) {
     std::ifstream in(state_file_);
     if (!in) return;  // none yet
     std::stringstream text;
     text << in.rdbuf();
-    const auto json = nlohmann::json::parse(text.str(), nullptr, false);
-    if (!json.is_object()) {
-        log_warning(state_file_.string() + ": not a JSON object; the schedules start from now (no catch-up)");
-        return;
-    }
-    for (const auto& [id, v] : json.items()) {
-        const auto fire = v.is_object() ? v.find("lastFire") : v.end();
-        const auto job = v.is_object() ? v.find("lastJob") : v.end();
-        if (fire == v.end() || !fire->is_number_integer() || job == v.end() || !job->is_string()) continue;
-        stored_[id] = {fire->get<int64_t>(), job->get<std::string>()};
+    std::string problem;
+    stored_ = read_schedule_state(text.str(), problem);
+    if (!problem.empty()) {
+        log_warning(state_file_.string() + ": " + problem + "; the schedules start from now (no catch-up)");
     }
 }
 

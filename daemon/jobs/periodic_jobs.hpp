@@ -24,6 +24,10 @@
 
 namespace ticketd {
 
+// The state file's contents (schedule id -> last fire, last job); entries that are not
+// as written are skipped, and `problem` says when the whole text is not.
+std::map<std::string, std::pair<unix_ms, std::string>> read_schedule_state(std::string_view text, std::string& problem);
+
 class periodic_jobs {
    public:
     // `state_file` holds what each schedule fired last (read now; a damaged one is logged

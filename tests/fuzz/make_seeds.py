@@ -134,6 +134,9 @@ def main():
         "bad": {"status": ["succeeded"], "limit": 0, "colour": "red", "principal": ""},
     }.items():
         write("retry_filter", name, json.dumps(doc))
+    write("state_files", "paused", b"\0report\nimport\n")
+    write("state_files", "schedules",
+          b"\1" + json.dumps({"hello/nightly": {"lastFire": 1796000000000, "lastJob": "0" * 32}}).encode())
 
     schemas = {
         "object": ({"type": "object", "required": ["a"], "properties": {"a": {"type": "string", "pattern": "^[a-z]+$",
