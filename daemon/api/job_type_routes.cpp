@@ -36,6 +36,19 @@ nlohmann::json schedules_json(const std::vector<schedule_status>& schedules) {
     return out;
 }
 
+// The files its jobs read, as the plugin declared them; null: any files.
+nlohmann::json files_json(const declared_files* files) {
+    if (files == nullptr) return nullptr;
+    auto out = nlohmann::json::object();
+    for (const auto& f : *files) {
+        auto& spec = out[f.name] = {{"required", f.required}};
+        if (!f.media_types.empty()) spec["mediaTypes"] = f.media_types;
+        if (f.max_bytes > 0) spec["maxBytes"] = f.max_bytes;
+        if (!f.description.empty()) spec["description"] = f.description;
+    }
+    return out;
+}
+
 nlohmann::json type_json(const job_type_info& t) {
     const auto schema = [](const std::string& text) {  // none: {} (any value)
         return text.empty() ? nlohmann::json::object() : nlohmann::json::parse(text);
@@ -46,6 +59,7 @@ nlohmann::json type_json(const job_type_info& t) {
                         {"description", t.plugin_description}}},
             {"inputSchema", schema(t.input_schema)},
             {"settingsSchema", schema(t.settings_schema)},
+            {"files", files_json(t.files.get())},
             {"workers", t.workers},
             {"busyWorkers", t.busy},
             {"queueLength", t.queue_length},

@@ -1,6 +1,7 @@
 #include "api/submit_parser.hpp"
 
 #include "api/client_json.hpp"
+#include "model/declared_files.hpp"
 #include "system/json_text.hpp"
 #include "system/random_id.hpp"
 #include "system/sha256.hpp"
@@ -21,13 +22,6 @@ bool in_range(const nlohmann::json& v, int64_t lo, int64_t hi) {
         return u <= static_cast<uint64_t>(hi) && (lo <= 0 || u >= static_cast<uint64_t>(lo));
     }
     return v.is_number_integer() && v.get<int64_t>() >= lo && v.get<int64_t>() <= hi;
-}
-
-bool valid_file_name(std::string_view name) {
-    if (name.empty() || name.size() > 64) return false;
-    return std::all_of(name.begin(), name.end(), [](char ch) {
-        return std::isalnum(static_cast<unsigned char>(ch)) || ch == '.' || ch == '_' || ch == '-';
-    });
 }
 
 }  // namespace
@@ -63,7 +57,7 @@ submit_body parse_submit_body(std::string_view text, unsigned max_json_depth) {
             }
             if (value.size() > 32) errors.push_back({"/files", "at most 32 files per job"});
             for (const auto& [file_name, upload] : value.items()) {
-                if (!valid_file_name(file_name)) {
+                if (!is_file_name(file_name)) {
                     errors.push_back({"/files/" + file_name,
                                       "file names are 1-64 characters of A-Z, a-z, 0-9, '.', '_' and '-'"});
                 } else if (!upload.is_string() || !is_random_id(upload.get_ref<const std::string&>())) {

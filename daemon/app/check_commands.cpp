@@ -73,6 +73,23 @@ int check_config(const daemon_options& options) {
     }
 }
 
+// The files a plugin declares, one line each.
+std::string files_text(const declared_files* files) {
+    if (files == nullptr) return "(none declared: any files)";
+    if (files->empty()) return "(none: jobs read no files)";
+    std::string out;
+    for (const auto& f : *files) {
+        out += "\n    " + f.name + (f.required ? " (required)" : " (optional)");
+        if (!f.media_types.empty()) {
+            out += ", media types:";
+            for (const auto& t : f.media_types) out += " " + t;
+        }
+        if (f.max_bytes > 0) out += ", at most " + std::to_string(f.max_bytes) + " bytes";
+        if (!f.description.empty()) out += ": " + f.description;
+    }
+    return out;
+}
+
 int check_plugin(const fs::path& file, const std::optional<std::string>& settings) {
     try {
         const auto library = plugin_library::load(fs::absolute(file));
@@ -90,7 +107,8 @@ int check_plugin(const fs::path& file, const std::optional<std::string>& setting
                   << TICKETD_PLUGIN_ABI_MAJOR << "." << TICKETD_PLUGIN_ABI_MINOR << "), descriptor "
                   << d.struct_size << " bytes\n"
                   << "  settings schema: " << schema_text(d.settings_schema) << "\n"
-                  << "  input schema:    " << schema_text(d.input_schema) << "\n";
+                  << "  input schema:    " << schema_text(d.input_schema) << "\n"
+                  << "  files:           " << files_text(library->files().get()) << "\n";
         const std::string json_settings = settings ? parse_settings_yaml(*settings) : "{}";
         const auto handler = make_checked_handler(library, json_settings);
         std::cout << "  create(" << json_settings << "): OK\n";

@@ -64,13 +64,13 @@ void embedded_backend::accept(std::shared_ptr<work_queue> queue, submit_request 
     r.seq = identity.seq;
     r.id = std::move(identity.id);
     if (!req.files.empty()) {
-        auto problems = uploads_.pin(r.id, req.principal, req.files, now);
+        auto problems = uploads_.pin(r.id, req.principal, req.files, now, req.declared_files.get());
         if (!problems.empty()) {
             if (!scheduled) q.release_reservation();
             if (events) events->rejected(reject_reason::invalid_input);
             std::vector<validation_error> errors;
             for (auto& [name, detail] : problems) errors.push_back({"/files/" + name, std::move(detail)});
-            return answer({submit_status::invalid_input, {}, std::move(errors), "unknown or expired upload", {}});
+            return answer({submit_status::invalid_input, {}, std::move(errors), "unknown, expired or unsuitable upload", {}});
         }
         r.files = std::move(req.files);
     }

@@ -178,6 +178,15 @@ void job_engine::validate_and_accept(const job_type_ptr& rt, submit_request req,
         rt->events->rejected(reject_reason::unavailable);
         return done({submit_status::unavailable, {}, {}, "ticketd is shutting down", {}});
     }
+    const auto& files = rt->handler->library().files();
+    if (files) {
+        auto errors = check_file_names(*files, req.files, rt->type);
+        if (!errors.empty()) {
+            rt->events->rejected(reject_reason::invalid_input);
+            return done({submit_status::invalid_input, {}, std::move(errors), "the files are not those this job type reads", {}});
+        }
+        req.declared_files = files;
+    }
     auto errors = rt->handler->validate(req.input);
     if (!errors.empty()) {
         rt->events->rejected(reject_reason::invalid_input);
@@ -223,6 +232,7 @@ std::vector<job_type_info> job_engine::types() const {
         t.plugin_description = d.description ? d.description : "";
         t.settings_schema = lib.settings_schema_text();
         t.input_schema = lib.input_schema_text();
+        t.files = lib.files();
         out.push_back(std::move(t));
     }
     if (schedules_ != nullptr) {

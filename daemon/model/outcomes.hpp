@@ -1,10 +1,12 @@
 // What the job service answers to reads, cancels and deletes, and how it describes a job type.
 #pragma once
 
+#include "model/declared_files.hpp"
 #include "model/job.hpp"
 #include "model/retry_policy.hpp"
 
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
@@ -75,6 +77,7 @@ struct job_type_info {
     std::string plugin_description;
     std::string settings_schema;  // JSON text; empty: any
     std::string input_schema;     // JSON text; empty: any
+    std::shared_ptr<const declared_files> files;  // null: any files
     std::vector<schedule_status> schedules;
 };
 

@@ -5,11 +5,14 @@
 #include "model/job.hpp"
 
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
 
 namespace ticketd {
+
+struct declared_file;  // model/declared_files.hpp
 
 // A problem with one member of a request, or of a job's input.
 struct validation_error {
@@ -29,6 +32,8 @@ struct submit_request {
     std::string idempotency_key;  // empty: none
     std::string fingerprint;      // what makes two requests with one key the same request
     uint64_t max_live_jobs = 0;   // the principal's quota of queued and running jobs; 0: none
+    // The files its type declares (set by the engine; null: any files, unchecked).
+    std::shared_ptr<const std::vector<declared_file>> declared_files;
 };
 
 enum class submit_status {

@@ -1,6 +1,7 @@
 #include "plugins/plugin_library.hpp"
 
 #include "plugins/elf_file.hpp"
+#include "plugins/file_declarations.hpp"
 #include "plugins/host_services.hpp"
 #include "plugins/json_schema.hpp"
 
@@ -8,6 +9,7 @@
 #include <boost/dll/shared_library.hpp>
 
 #include <algorithm>
+#include <cstddef>
 #include <cstdio>
 #include <tuple>
 
@@ -98,8 +100,15 @@ std::shared_ptr<plugin_library> plugin_library::load(const std::filesystem::path
                "ABI minor " + std::to_string(d->abi_minor),
                "upgrade ticketd, or build the plugin against an older SDK");
     }
-    if (d->struct_size < sizeof(ticketd_plugin_descriptor)) {
-        reject(file, "a descriptor of at least " + std::to_string(sizeof(ticketd_plugin_descriptor)) + " bytes",
+    // A 1.0 or 1.1 descriptor ends at `destroy`; what 1.2 appended is read only when the
+    // plugin's struct_size says it is there.
+    constexpr size_t v1_0_size = offsetof(ticketd_plugin_descriptor, destroy) + sizeof(d->destroy);
+    constexpr size_t v1_2_size = offsetof(ticketd_plugin_descriptor, files) + sizeof(d->files);
+    const size_t expected = d->abi_minor >= 2 ? v1_2_size : v1_0_size;
+    if (d->struct_size < expected) {
+        reject(file,
+               "a descriptor of at least " + std::to_string(expected) + " bytes (ABI 1." +
+                   std::to_string(d->abi_minor) + ")",
                std::to_string(d->struct_size) + " bytes", "rebuild the plugin against the current SDK");
     }
     if (d->name == nullptr || d->name[0] == '\0') {
@@ -126,6 +135,14 @@ std::shared_ptr<plugin_library> plugin_library::load(const std::filesystem::path
         } catch (const schema_error& e) {
             reject(file, std::string("a draft-07 JSON Schema for ") + what, e.what(),
                    "use the keywords listed in docs/writing-a-plugin.md");
+        }
+    }
+    if (d->struct_size >= v1_2_size && d->files != nullptr && *d->files != '\0') {
+        try {
+            lib->files_ = std::make_shared<const declared_files>(parse_file_declarations(d->files));
+        } catch (const std::invalid_argument& e) {
+            reject(file, "a JSON declaration of its files", std::string("\"") + e.what() + "\"",
+                   "fix the files string passed to TICKETD_PLUGIN_WITH_FILES(...) (docs/writing-a-plugin.md)");
         }
     }
     lib->descriptor_ = d;

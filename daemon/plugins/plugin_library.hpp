@@ -4,6 +4,8 @@
 // are never unloaded while the daemon runs: every handler holds its library.
 #pragma once
 
+#include "model/declared_files.hpp"
+
 #include <ticketd/plugin.h>
 
 #include <filesystem>
@@ -35,6 +37,8 @@ class plugin_library {
     // The same as compact JSON text; empty when there is none.
     std::string settings_schema_text() const;
     std::string input_schema_text() const;
+    // The files its jobs read; null when it declares none (any files, unchecked).
+    const std::shared_ptr<const declared_files>& files() const { return files_; }
 
    private:
     plugin_library() = default;
@@ -44,6 +48,7 @@ class plugin_library {
     const ticketd_plugin_descriptor* descriptor_ = nullptr;
     std::unique_ptr<json_schema> settings_schema_;
     std::unique_ptr<json_schema> input_schema_;
+    std::shared_ptr<const declared_files> files_;
 };
 
 }  // namespace ticketd

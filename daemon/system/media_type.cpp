@@ -36,4 +36,11 @@ bool is_media_type(std::string_view v) {
            std::all_of(v.begin(), v.end(), [](char ch) { return ch >= 0x20 && ch < 0x7f; });
 }
 
+bool media_type_matches(std::string_view content_type, std::string_view pattern) {
+    const std::string type = lower_essence(content_type), want = lower_essence(pattern);
+    if (want == "*/*") return type.find('/') != std::string::npos;
+    if (want.size() > 2 && want.ends_with("/*")) return type.starts_with(want.substr(0, want.size() - 1));
+    return type == want;
+}
+
 }  // namespace ticketd

@@ -251,7 +251,8 @@ void upload_store::remove(const std::string& id, const caller& who,
 
 std::vector<std::pair<std::string, std::string>> upload_store::pin(const std::string& job_id,
                                                                    const std::string& principal,
-                                                                   const job_files& files, unix_ms now) {
+                                                                   const job_files& files, unix_ms now,
+                                                                   const declared_files* declared) {
     std::vector<std::pair<std::string, std::string>> problems;
     std::lock_guard lock(mutex_);
     for (const auto& [name, upload_id] : files) {
@@ -260,6 +261,10 @@ std::vector<std::pair<std::string, std::string>> upload_store::pin(const std::st
             problems.emplace_back(name, "no upload '" + upload_id + "'; POST the file to /v1/uploads first");
         } else if (now != 0 && it->second.record.expires_at <= now) {
             problems.emplace_back(name, "upload '" + upload_id + "' has expired; upload the file again");
+        } else if (declared != nullptr) {
+            if (auto unsuitable = check_upload(*declared, name, it->second.record)) {
+                problems.emplace_back(name, std::move(*unsuitable));
+            }
         }
     }
     if (!problems.empty()) return problems;

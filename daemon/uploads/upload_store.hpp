@@ -10,6 +10,7 @@
 #pragma once
 
 #include "model/caller.hpp"
+#include "model/declared_files.hpp"
 #include "system/byte_sink.hpp"
 #include "store/job_store.hpp"
 
@@ -51,9 +52,11 @@ class upload_store {
 
     // Pins every upload `files` names (name -> id) to `job_id`, all or none. Returns the
     // problems as (name, detail); empty when all were pinned. `now` = 0 skips the expiry
-    // check (recovery: the job was accepted while they were valid).
+    // check (recovery: the job was accepted while they were valid). `declared`: the job
+    // type's declared files, whose media types and sizes each upload must fit (null: any).
     std::vector<std::pair<std::string, std::string>> pin(const std::string& job_id, const std::string& principal,
-                                                         const job_files& files, unix_ms now);
+                                                         const job_files& files, unix_ms now,
+                                                         const declared_files* declared = nullptr);
     void release(const std::string& job_id, const job_files& files);
     // name -> local path, for the plugin.
     std::map<std::string, std::string> paths(const job_files& files) const;

@@ -48,11 +48,18 @@ constexpr const char* settings_schema = R"json({
   "additionalProperties": false
 })json";
 
+// The one file a job reads. Media types: what CSV and NDJSON arrive as from browsers, curl
+// and SDKs; an image, archive or video is refused at submit.
+constexpr const char* files = R"json({
+  "source": {"required": true, "description": "the CSV or NDJSON rows to load",
+             "mediaTypes": ["text/*", "application/csv", "application/vnd.ms-excel", "application/x-ndjson",
+                            "application/jsonl", "application/json", "application/octet-stream"]}
+})json";
+
 constexpr const char* input_schema = R"json({
   "type": "object",
   "required": ["table", "format"],
   "properties": {
-    "file": {"type": "string", "default": "source", "description": "the name of the upload in the job's files"},
     "table": {"type": "string", "pattern": "^[A-Za-z][A-Za-z0-9_]{0,62}$"},
     "format": {"enum": ["csv", "ndjson"]},
     "header": {"type": "boolean", "default": true, "description": "csv: the first record names the columns"},
@@ -316,12 +323,7 @@ class importer final : public ticketd::handler {
         const bool csv = in.at("format") == "csv";
         const bool skip_bad_rows = in.value("onError", "abort") == "skip";
         const bool replace = in.value("mode", "append") == "replace";
-        const std::string file_name = in.value("file", "source");
-        const std::string path(job.input_file(file_name));
-        if (path.empty()) {
-            throw ticketd::job_failed("no-file", "the job has no file named '" + file_name +
-                                                     "'; submit it with \"files\": {\"" + file_name + "\": \"<upload id>\"}");
-        }
+        const std::string path(job.input_file("source"));  // declared required: the host checked it
 
         sql::database db(database_, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE);
         // Waiting for another writer (a report, another import) stays cancelable.
@@ -582,5 +584,6 @@ class importer final : public ticketd::handler {
 
 }  // namespace
 
-TICKETD_PLUGIN(importer, "import", "1.0.0", "Apache-2.0",
-               "Bulk-loads a CSV or NDJSON upload into a SQLite table, once per job", settings_schema, input_schema)
+TICKETD_PLUGIN_WITH_FILES(importer, "import", "1.1.0", "Apache-2.0",
+                          "Bulk-loads a CSV or NDJSON upload into a SQLite table, once per job", settings_schema,
+                          input_schema, files)

@@ -44,11 +44,17 @@ constexpr const char* settings_schema = R"json({
   "additionalProperties": false
 })json";
 
+// The one file a job reads: whatever ffprobe will take, as clients label it (a file of
+// another media type is refused at submit; ffprobe still decides what is media).
+constexpr const char* files = R"json({
+  "source": {"required": true, "description": "the audio or video to convert",
+             "mediaTypes": ["audio/*", "video/*", "application/ogg", "application/octet-stream"]}
+})json";
+
 constexpr const char* input_schema = R"json({
   "type": "object",
   "required": ["target"],
   "properties": {
-    "file": {"type": "string", "default": "source", "description": "the name of the upload in the job's files"},
     "target": {"enum": ["mp3", "opus", "ogg", "flac", "wav", "mp4", "webm"]},
     "audioBitrateKbps": {"type": "integer", "minimum": 8, "maximum": 512},
     "sampleRate": {"enum": [8000, 11025, 12000, 16000, 22050, 24000, 32000, 44100, 48000, 96000]},
@@ -162,12 +168,7 @@ class transcoder final : public ticketd::handler {
         const auto in = json::parse(job.input());
         const std::string target = in.at("target").get<std::string>();
         const auto& spec = targets().at(target);
-        const std::string file_name = in.value("file", "source");
-        const std::string input(job.input_file(file_name));
-        if (input.empty()) {
-            throw ticketd::job_failed("no-file", "the job has no file named '" + file_name +
-                                                     "'; submit it with \"files\": {\"" + file_name + "\": \"<upload id>\"}");
-        }
+        const std::string input(job.input_file("source"));  // declared required: the host checked it
 
         job.progress(1, "probing the input");
         const probe p = probe_input(job, input);
@@ -302,6 +303,6 @@ class transcoder final : public ticketd::handler {
 
 }  // namespace
 
-TICKETD_PLUGIN(transcoder, "transcode", "1.0.0", "Apache-2.0",
-               "Converts an audio or video upload with ffmpeg (mp3, opus, ogg, flac, wav, mp4/h264, webm/vp9)",
-               settings_schema, input_schema)
+TICKETD_PLUGIN_WITH_FILES(transcoder, "transcode", "1.1.0", "Apache-2.0",
+                          "Converts an audio or video upload with ffmpeg (mp3, opus, ogg, flac, wav, mp4/h264, webm/vp9)",
+                          settings_schema, input_schema, files)

@@ -156,7 +156,14 @@ TEST_F(transcode_jobs, video_to_mp4_and_webm_scaled_down_never_up) {
 }
 
 TEST_F(transcode_jobs, non_media_and_missing_streams_fail_clearly) {
-    auto job = d.wait_terminal(submit(upload("just some text, not a song\n", "text/plain"), {{"target", "mp3"}}));
+    // Declared as audio or video: a text upload is refused at submit, no job made.
+    auto refused = d.submit_with_files("transcode", {{"target", "mp3"}}, {{"source", upload("some text\n", "text/plain")}});
+    expect_problem(refused, 400, "invalid-request");
+    EXPECT_EQ(refused.member("errors")[0].value("pointer", ""), "/files/source");
+    expect_problem(d.submit("transcode", {{"target", "mp3"}}), 400, "invalid-request");  // no source at all
+    // Labelled as anything: ffprobe decides it is not media.
+    auto job = d.wait_terminal(submit(upload("just some text, not a song\n", "application/octet-stream"),
+                                      {{"target", "mp3"}}));
     EXPECT_EQ(job.value("status", ""), "failed");
     EXPECT_EQ(job["error"].value("code", ""), "transcode/not-media");
     EXPECT_NE(job["error"].value("detail", "").find("not an audio or video file"), std::string::npos) << job.dump();

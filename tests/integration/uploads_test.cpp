@@ -202,3 +202,83 @@ TEST_F(short_lived_uploads, unpinned_uploads_expire_and_are_purged) {
     auto r = d.post("/v1/jobs", nlohmann::json{{"type", "sleep"}, {"files", {{"source", upload_id}}}}.dump());
     expect_problem(r, 400, "invalid-request");
 }
+
+// Declared files (ABI 1.2): the `files` fixture declares `data` (required, text/csv or
+// application/*, at most 64 bytes) and `notes` (anything).
+namespace {
+daemon_config_text declared_files_config() {
+    auto c = upload_config();
+    c.job_types["files.yaml"] = "type: files\nplugin: @FIXTURES@/files.so\nworkers: 1\nqueue_capacity: 10\n";
+    return c;
+}
+class declared_files : public daemon_test_with<declared_files_config> {
+   protected:
+    std::string upload_id(const std::string& bytes, const std::string& type) {
+        auto r = d.upload(bytes, type);
+        EXPECT_EQ(r.status, 201u) << r.body;
+        return r.member("id").get<std::string>();
+    }
+    // The one error of a refused submit: its pointer and detail.
+    static std::pair<std::string, std::string> only_error(const http_result& r) {
+        expect_problem(r, 400, "invalid-request");
+        const auto errors = r.member("errors");
+        EXPECT_EQ(errors.size(), 1u) << r.body;
+        if (errors.empty()) return {};
+        return {errors[0].value("pointer", ""), errors[0].value("detail", "")};
+    }
+};
+}  // namespace
+
+TEST_F(declared_files, are_published_with_the_job_type) {
+    const auto types = d.get("/v1/job-types").json()["jobTypes"];
+    nlohmann::json files, sleep;
+    for (const auto& t : types) {
+        if (t["type"] == "files") files = t["files"];
+        if (t["type"] == "sleep") sleep = t["files"];
+    }
+    EXPECT_EQ(files, nlohmann::json::parse(R"({"data": {"required": true, "mediaTypes": ["text/csv", "application/*"],
+                                                        "maxBytes": 64, "description": "the rows"},
+                                               "notes": {"required": false}})"));
+    EXPECT_TRUE(sleep.is_null()) << sleep;  // a plugin that declares none takes any files
+}
+
+TEST_F(declared_files, a_job_that_fits_them_runs_with_its_files) {
+    const auto r = d.submit_with_files("files", nlohmann::json::object(),
+                                       {{"data", upload_id("a,b\n1,2\n", "text/csv; charset=utf-8")},
+                                        {"notes", upload_id("hi!", "image/png")}});
+    ASSERT_EQ(r.status, 202u) << r.body;
+    const auto id = r.member("id").get<std::string>();
+    ASSERT_EQ(d.wait_terminal(id).value("status", ""), "succeeded");
+    EXPECT_EQ(d.get("/v1/jobs/" + id + "/result").json(), nlohmann::json({{"data", 8}, {"notes", 3}}));
+    // application/* takes any application type.
+    EXPECT_EQ(d.submit_with_files("files", nlohmann::json::object(),
+                                  {{"data", upload_id("{}", "application/x-ndjson")}})
+                  .status,
+              202u);
+}
+
+TEST_F(declared_files, are_checked_at_submit_and_a_refusal_leaves_nothing_behind) {
+    const auto csv = upload_id("a\n1\n", "text/csv");
+    auto [pointer, detail] = only_error(d.submit_with_files("files", nlohmann::json::object(), {{"notes", csv}}));
+    EXPECT_EQ(pointer, "/files/data");
+    EXPECT_EQ(detail, "job type 'files' requires the file 'data'; upload it (POST /v1/uploads) and name it in files");
+
+    std::tie(pointer, detail) =
+        only_error(d.submit_with_files("files", nlohmann::json::object(), {{"data", csv}, {"extra", csv}}));
+    EXPECT_EQ(pointer, "/files/extra");
+    EXPECT_EQ(detail, "job type 'files' reads no file 'extra'; it reads 'data' and 'notes'");
+
+    const auto text = upload_id("a\n1\n", "text/plain");
+    std::tie(pointer, detail) = only_error(d.submit_with_files("files", nlohmann::json::object(), {{"data", text}}));
+    EXPECT_EQ(pointer, "/files/data");
+    EXPECT_EQ(detail, "upload '" + text + "' is text/plain; the file 'data' must be text/csv or application/*");
+
+    const auto big = upload_id(std::string(65, 'x'), "text/csv");
+    std::tie(pointer, detail) = only_error(d.submit_with_files("files", nlohmann::json::object(), {{"data", big}}));
+    EXPECT_EQ(pointer, "/files/data");
+    EXPECT_EQ(detail, "upload '" + big + "' is 65 bytes; the file 'data' may be at most 64");
+
+    // No job was made, and no upload stayed pinned: each can be deleted.
+    EXPECT_EQ(d.get("/v1/jobs?type=files").json()["jobs"].size(), 0u);
+    for (const auto& id : {csv, text, big}) EXPECT_EQ(d.del("/v1/uploads/" + id).status, 204u) << id;
+}

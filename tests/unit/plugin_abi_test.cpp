@@ -15,7 +15,8 @@ static_assert(offsetof(ticketd_plugin_descriptor, name) == 16);
 static_assert(offsetof(ticketd_plugin_descriptor, input_schema) == 56);
 static_assert(offsetof(ticketd_plugin_descriptor, create) == 64);
 static_assert(offsetof(ticketd_plugin_descriptor, destroy) == 88);
-static_assert(sizeof(ticketd_plugin_descriptor) == 96);
+static_assert(offsetof(ticketd_plugin_descriptor, files) == 96);  // ABI 1.2
+static_assert(sizeof(ticketd_plugin_descriptor) == 104);
 static_assert(offsetof(ticketd_host_services, struct_size) == 0);
 static_assert(offsetof(ticketd_host_services, log) == 8);
 static_assert(offsetof(ticketd_host_services, add_validation_error) == 88);

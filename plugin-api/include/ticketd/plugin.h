@@ -167,6 +167,18 @@ typedef struct ticketd_plugin_descriptor {
                               const char* input_json, size_t input_size);
     /* Free the instance. Called before the library could ever be released. */
     void (*destroy)(ticketd_instance* instance);
+
+    /* ---- ABI 1.2 (a 1.0 or 1.1 descriptor ends before these: the host reads struct_size) ---- */
+
+    /* The uploads a job reads, as JSON (NULL or "" = any files, unchecked):
+     *   {"<name>": {"required": true, "mediaTypes": ["text/csv"],
+     *               "maxBytes": 1073741824, "description": "..."}, ...}
+     * Every member but the name is optional; a media type may end in a "*" subtype (any
+     * audio type: "audio/" then "*").
+     * The host checks a submit's `files` against it (a required one missing, a name not
+     * declared, a media type or size outside it: 400) and publishes it in
+     * GET /v1/job-types. */
+    const char* files;
 } ticketd_plugin_descriptor;
 
 /* The entry point every plugin exports. */

@@ -289,6 +289,14 @@ struct glue {
 // Exports a handler class as the plugin's single entry point.
 #define TICKETD_PLUGIN(HandlerClass, name, version, license, description, settings_schema,  \
                        input_schema)                                                        \
+    TICKETD_PLUGIN_WITH_FILES(HandlerClass, name, version, license, description,            \
+                              settings_schema, input_schema, "")
+
+// The same, declaring the files its jobs read (JSON, see `files` in <ticketd/plugin.h>):
+//   TICKETD_PLUGIN_WITH_FILES(importer, ..., input_schema,
+//       R"({"source": {"required": true, "mediaTypes": ["text/csv"]}})")
+#define TICKETD_PLUGIN_WITH_FILES(HandlerClass, name, version, license, description,        \
+                                  settings_schema, input_schema, files)                     \
     extern "C" TICKETD_PLUGIN_EXPORT const ticketd_plugin_descriptor* ticketd_plugin_v1(    \
         const ticketd_host_services* host) {                                                \
         using glue_t = ::ticketd::detail::glue<HandlerClass>;                               \
@@ -308,6 +316,7 @@ struct glue {
             &glue_t::validate,                                                              \
             &glue_t::run,                                                                   \
             &glue_t::destroy,                                                               \
+            files,                                                                          \
         };                                                                                  \
         ::ticketd::detail::host() = host;                                                   \
         return &descriptor;                                                                 \

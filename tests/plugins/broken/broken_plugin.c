@@ -1,5 +1,6 @@
 /* Deliberately broken plugins, written in plain C against <ticketd/plugin.h>: one
- * shared object per BROKEN_* definition, each to be refused with an exact message. */
+ * shared object per BROKEN_* definition, each to be refused with an exact message (but
+ * BROKEN_ABI_1_1, an old descriptor that must load). */
 #include <ticketd/plugin.h>
 
 #include <stddef.h>
@@ -44,7 +45,7 @@ TICKETD_PLUGIN_EXPORT const ticketd_plugin_descriptor* ticketd_plugin_v1(const t
     static ticketd_plugin_descriptor d = {
         TICKETD_PLUGIN_MAGIC, sizeof(ticketd_plugin_descriptor), TICKETD_PLUGIN_ABI_MAJOR, TICKETD_PLUGIN_ABI_MINOR, 0,
         "broken", "1.0.0", "Apache-2.0", "a deliberately broken plugin", "", "",
-        create, validate, run, destroy,
+        create, validate, run, destroy, "",
     };
 #if defined(BROKEN_BAD_MAGIC)
     d.magic = 0x12345678u;
@@ -58,6 +59,14 @@ TICKETD_PLUGIN_EXPORT const ticketd_plugin_descriptor* ticketd_plugin_v1(const t
     d.name = "";
 #elif defined(BROKEN_SMALL_STRUCT)
     d.struct_size = 16;
+#elif defined(BROKEN_BAD_FILES)
+    d.files = "{\"source\": {\"required\": \"yes\"}}";
+#elif defined(BROKEN_ABI_1_1)
+    /* Not broken: a descriptor as the 1.1 SDK made it, which ends before `files` (whose
+     * bytes here are garbage the host must not read). */
+    d.abi_minor = 1;
+    d.struct_size = offsetof(ticketd_plugin_descriptor, files);
+    d.files = "not json";
 #endif
     return &d;
 }
