@@ -3,6 +3,8 @@
 // library, so it builds with any C++17 compiler and standard library.
 #include <ticketd/plugin.hpp>
 
+#include <fstream>
+#include <iterator>
 #include <string>
 
 namespace {
@@ -18,6 +20,13 @@ constexpr const char* input_schema = R"({
   "properties": {"name": {"type": "string", "pattern": "^[A-Za-z ]{1,40}$"}},
   "required": ["name"],
   "additionalProperties": false
+})";
+
+// The files a job may bring (ABI 1.2): the host refuses at submit a job that names another
+// file, or a signature that is not plain text or is over 4 KiB, so run() need not.
+constexpr const char* files = R"({
+  "signature": {"required": false, "mediaTypes": ["text/plain"], "maxBytes": 4096,
+                "description": "a line appended to the greeting"}
 })";
 
 // The host has validated the input against input_schema: "name" is a plain string of
@@ -42,7 +51,15 @@ class greeter final : public ticketd::handler {
     void run(ticketd::job& job) override {
         job.progress(50, "composing");
         job.check_canceled();
-        job.set_result("text/plain; charset=utf-8", salutation_ + ", " + name_of(job.input()) + "!");
+        std::string greeting = salutation_ + ", " + name_of(job.input()) + "!";
+        if (const auto path = job.input_file("signature"); !path.empty()) {
+            std::ifstream in{std::string(path)};
+            if (!in) {  // the disk may be back in a moment: let the type's retry policy try again
+                throw ticketd::job_failed("signature-unreadable", "cannot open the signature file", ticketd::retry);
+            }
+            greeting += "\n" + std::string(std::istreambuf_iterator<char>(in), {});
+        }
+        job.set_result("text/plain; charset=utf-8", greeting);
     }
 
    private:
@@ -51,4 +68,4 @@ class greeter final : public ticketd::handler {
 
 }  // namespace
 
-TICKETD_PLUGIN(greeter, "greeter", "1.0.0", "MIT", "Greets by name", settings_schema, input_schema)
+TICKETD_PLUGIN_WITH_FILES(greeter, "greeter", "1.1.0", "MIT", "Greets by name", settings_schema, input_schema, files)

@@ -138,6 +138,13 @@ def main():
     write("state_files", "schedules",
           b"\1" + json.dumps({"hello/nightly": {"lastFire": 1796000000000, "lastJob": "0" * 32}}).encode())
 
+    for name, doc in {
+        "import": {"source": {"required": True, "description": "rows", "mediaTypes": ["text/*", "application/csv"]}},
+        "two": {"video": {"required": True, "mediaTypes": ["video/*", "*/*"], "maxBytes": 1 << 40}, "subtitles": {}},
+        "bad": {"a b": {"required": "yes", "mediaTypes": [], "maxBytes": -1, "size": 3}},
+    }.items():
+        write("file_declarations", name, json.dumps(doc))
+
     schemas = {
         "object": ({"type": "object", "required": ["a"], "properties": {"a": {"type": "string", "pattern": "^[a-z]+$",
                     "maxLength": 5}}, "additionalProperties": False}, {"a": "abc"}),

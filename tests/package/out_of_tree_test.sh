@@ -56,5 +56,19 @@ echo "$doc" | grep -q '"status":"succeeded"' || fail "job did not succeed: $doc"
 id=$(echo "$doc" | sed -E 's/.*"id":"([0-9a-f]{32})".*/\1/')
 result=$(curl -s "$url/v1/jobs/$id/result")
 [ "$result" = "Howdy, Ada!" ] || fail "unexpected result: $result"
+
+# Its declared file: a plain-text signature is read; an image is refused at submit.
+upload() { curl -s -X POST "$url/v1/uploads" -H "Content-Type: $1" --data-binary "$2" | sed -E 's/.*"id":"([0-9a-f]{32})".*/\1/'; }
+sig=$(upload text/plain 'Yours, ticketd')
+doc=$(curl -s -X POST "$url/v1/jobs" -H 'Content-Type: application/json' -H 'Prefer: wait=30' \
+    -d "{\"type\": \"greet\", \"input\": {\"name\": \"Ada\"}, \"files\": {\"signature\": \"$sig\"}}")
+id=$(echo "$doc" | sed -E 's/.*"id":"([0-9a-f]{32})".*/\1/')
+signed=$(curl -s "$url/v1/jobs/$id/result")
+[ "$signed" = "Howdy, Ada!
+Yours, ticketd" ] || fail "unexpected signed result: $signed"
+png=$(upload image/png 'not really a png')
+bad=$(curl -s -X POST "$url/v1/jobs" -H 'Content-Type: application/json' \
+    -d "{\"type\": \"greet\", \"input\": {\"name\": \"Ada\"}, \"files\": {\"signature\": \"$png\"}}")
+echo "$bad" | grep -q '"pointer":"/files/signature"' || fail "an image as the signature was not refused: $bad"
 echo "$variant: out-of-tree greeter.so built against the installed SDK ran a job: $result"
 echo "1 passed, 0 failed"
