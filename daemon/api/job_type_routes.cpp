@@ -31,7 +31,10 @@ nlohmann::json schedules_json(const std::vector<schedule_status>& schedules) {
                        {"timezone", s.time_zone},
                        {"nextFireAt", time(s.next_fire)},
                        {"lastFiredAt", time(s.last_fire)},
-                       {"lastJobId", s.last_job.empty() ? nlohmann::json(nullptr) : nlohmann::json(s.last_job)}});
+                       {"lastJobId", s.last_job.empty() ? nlohmann::json(nullptr) : nlohmann::json(s.last_job)},
+                       {"lastError", s.last_error.empty() ? nlohmann::json(nullptr)
+                                                          : nlohmann::json{{"at", format_rfc3339(s.last_error_at)},
+                                                                           {"detail", s.last_error}}}});
     }
     return out;
 }

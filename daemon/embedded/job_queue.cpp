@@ -46,7 +46,7 @@ void job_queue::push(job_entry_ptr entry, int32_t priority, unix_ms not_before) 
 }
 
 void job_queue::insert_locked(job_entry_ptr entry, int32_t priority, unix_ms not_before) {
-    created_.insert(entry->record.created_at);
+    ++created_[entry->record.created_at];
     const uint64_t seq = ++seq_;
     auto& pos = entry->queue_position;
     pos.queued = true;
@@ -210,12 +210,12 @@ uint64_t job_queue::reserved() const {
 }
 
 void job_queue::forget_created(unix_ms created_at) {
-    if (auto it = created_.find(created_at); it != created_.end()) created_.erase(it);
+    if (auto it = created_.find(created_at); it != created_.end() && --it->second == 0) created_.erase(it);
 }
 
 unix_ms job_queue::oldest_created_at() const {
     std::lock_guard lock(mutex_);
-    return created_.empty() ? 0 : *created_.begin();
+    return created_.empty() ? 0 : created_.begin()->first;
 }
 
 void job_queue::schedule(job_entry_ptr entry, unix_ms due) {

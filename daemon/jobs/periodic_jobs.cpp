@@ -69,12 +69,14 @@ void periodic_jobs::set(const std::vector<job_type_config>& types) {
         for (const auto& c : t.schedules) {
             const std::string id = t.type + "/" + c.name;
             const auto old = entries_.find(id);
-            entry e{c, t.type, cron_schedule::parse(c.cron, c.time_zone), 0, 0, 0, {}};
+            entry e{c, t.type, cron_schedule::parse(c.cron, c.time_zone), 0, 0, 0, {}, {}, 0};
             bool catching_up = false;
             if (old != entries_.end()) {
                 e.handled_until = old->second.handled_until;
                 e.last_fire = old->second.last_fire;
                 e.last_job = old->second.last_job;
+                e.last_error = old->second.last_error;
+                e.last_error_at = old->second.last_error_at;
             } else if (const auto stored = stored_.find(id); stored != stored_.end()) {
                 e.handled_until = e.last_fire = stored->second.first;
                 e.last_job = stored->second.second;
@@ -129,35 +131,60 @@ void periodic_jobs::due_locked(entry& e, unix_ms now, bool catching_up, std::vec
     }
 }
 
-void periodic_jobs::submit(std::vector<fire> fires) {
+void periodic_jobs::submit(std::vector<fire> fires, std::vector<int64_t> waits) {
     {
         std::lock_guard lock(mutex_);
         in_flight_ += fires.size();
     }
-    for (auto& f : fires) {
-        jobs_.submit(std::move(f.request), [this, id = f.id, slot = f.slot](submit_outcome out) {
-            const bool made = out.status == submit_status::accepted || out.status == submit_status::replayed;
-            if (made) {
-                {
-                    std::lock_guard lock(mutex_);
-                    const std::string job = out.job ? out.job->id : out.job_id;
-                    const auto it = entries_.find(id);
-                    if (it != entries_.end() && slot >= it->second.last_fire) {
-                        it->second.last_fire = slot;
-                        it->second.last_job = job;
-                    }
-                    auto& stored = stored_[id];
-                    if (slot >= stored.first) stored = {slot, job};
-                }
-                save();
-            } else {
-                log_error("schedule " + id + ": the job of " + format_rfc3339(slot) + " was not submitted: " + out.detail);
-            }
+    for (size_t i = 0; i < fires.size(); ++i) {
+        auto request = fires[i].request;  // kept: a refused fire is submitted again
+        jobs_.submit(std::move(request), [this, f = std::move(fires[i]), waited = i < waits.size() ? waits[i] : 0](
+                                             submit_outcome out) {
+            answered(f, waited, out);
             std::lock_guard lock(mutex_);  // last: the destructor waits for it
             --in_flight_;
             answered_.notify_all();
         });
     }
+}
+
+void periodic_jobs::answered(const fire& f, int64_t waited_ms, const submit_outcome& out) {
+    using st = submit_status;
+    // A key already bound (to a job since changed by an operator, or deleted) means the
+    // slot was fired before: it counts as fired, with no new job.
+    const bool made = out.status == st::accepted || out.status == st::replayed;
+    const bool fired_before = out.status == st::key_reused || out.status == st::key_job_deleted;
+    const bool passes = out.status == st::unavailable || out.status == st::store_unavailable ||
+                        out.status == st::over_quota || out.status == st::key_in_progress || out.status == st::internal;
+    std::unique_lock lock(mutex_);
+    const auto it = entries_.find(f.id);
+    if (made) {
+        const std::string job = out.job ? out.job->id : out.job_id;
+        if (it != entries_.end() && f.slot >= it->second.last_fire) {
+            it->second.last_fire = f.slot;
+            it->second.last_job = job;
+            it->second.last_error.clear();
+        }
+        auto& stored = stored_[f.id];
+        if (f.slot >= stored.first) stored = {f.slot, job};
+        lock.unlock();
+        save();
+        return;
+    }
+    if (fired_before) return;
+    const unix_ms now = now_unix_ms();
+    const int64_t wait = std::min<int64_t>(std::max<int64_t>(waited_ms * 2, 1000), 60'000);
+    // Until the schedule's next slot is due: then that one fires, and this one is missed.
+    const bool retry = passes && !stopped_ && it != entries_.end() && (it->second.next_fire == 0 || now + wait < it->second.next_fire);
+    if (it != entries_.end()) {
+        it->second.last_error = format_rfc3339(f.slot) + ": " + out.detail;
+        it->second.last_error_at = now;
+    }
+    log_error("schedule " + f.id + ": the job of " + format_rfc3339(f.slot) + " was not submitted: " + out.detail +
+              (retry ? "; trying again in " + std::to_string(wait / 1000) + " s" : "; this slot is missed"));
+    if (!retry) return;
+    refused_.push_back({f, now + wait, wait});
+    arm_locked();
 }
 
 void periodic_jobs::arm_locked() {
@@ -166,6 +193,9 @@ void periodic_jobs::arm_locked() {
     unix_ms next = 0;
     for (const auto& [id, e] : entries_) {
         if (e.next_fire != 0 && (next == 0 || e.next_fire < next)) next = e.next_fire;
+    }
+    for (const auto& r : refused_) {
+        if (next == 0 || r.at < next) next = r.at;
     }
     if (next == 0 || stopped_) return;
     const int64_t delay = std::max<int64_t>(0, next - now_unix_ms());
@@ -177,12 +207,22 @@ void periodic_jobs::on_timer() {
     if (stopped_) return;
     const unix_ms now = now_unix_ms();
     std::vector<fire> fires;
+    std::vector<int64_t> waits;
+    // Refused fires due again, first (a schedule that was reloaded away is dropped).
+    std::erase_if(refused_, [&](refused_fire& r) {
+        if (r.at > now) return false;
+        if (entries_.contains(r.what.id)) {
+            fires.push_back(std::move(r.what));
+            waits.push_back(r.wait_ms);
+        }
+        return true;
+    });
     for (auto& [id, e] : entries_) {
         if (e.next_fire != 0 && e.next_fire <= now) due_locked(e, now, false, fires);
     }
     arm_locked();
     lock.unlock();
-    submit(std::move(fires));
+    submit(std::move(fires), std::move(waits));
 }
 
 void periodic_jobs::stop() {
@@ -212,7 +252,8 @@ std::vector<schedule_status> periodic_jobs::statuses() const {
     std::lock_guard lock(mutex_);
     std::vector<schedule_status> out;
     for (const auto& [id, e] : entries_) {
-        out.push_back({e.type, e.config.name, e.config.cron, e.config.time_zone, e.next_fire, e.last_fire, e.last_job});
+        out.push_back({e.type, e.config.name, e.config.cron, e.config.time_zone, e.next_fire, e.last_fire, e.last_job,
+                       e.last_error, e.last_error_at});
     }
     return out;
 }

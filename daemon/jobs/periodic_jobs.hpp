@@ -5,6 +5,12 @@
 // fired last is kept in a state file, so that after a downtime the slots missed are fired
 // as its catch_up says (none, the last, or all, at most catch_up_limit).
 //
+// A fire that is refused for a reason that passes (a full or paused queue, a store that
+// cannot write, a quota, a drain) is tried again, after 1 s, then twice as long each time
+// up to a minute, until the schedule's next slot is due; the refusal is shown as the
+// schedule's lastError until a fire goes through. A fire refused for good (its input no
+// longer valid) is not retried.
+//
 // Fires run on the timer thread; the state file is written on a thread of its own.
 #pragma once
 
@@ -55,6 +61,8 @@ class periodic_jobs {
         unix_ms next_fire = 0;
         unix_ms last_fire = 0;
         std::string last_job;
+        std::string last_error;  // why the latest refused fire was refused; empty since one went through
+        unix_ms last_error_at = 0;
     };
     using entries = std::map<std::string, entry>;  // by "type/name"
 
@@ -68,7 +76,14 @@ class periodic_jobs {
     // downtime (`catching_up`) as its catch_up says; else (the timer, however late) the
     // latest, or with catch_up all each of them.
     void due_locked(entry& e, unix_ms now, bool catching_up, std::vector<fire>& out);
-    void submit(std::vector<fire> fires);
+    // A refused fire, to try again at `at`.
+    struct refused_fire {
+        fire what;
+        unix_ms at = 0;
+        int64_t wait_ms = 0;  // before this try; doubled for the next
+    };
+    void submit(std::vector<fire> fires, std::vector<int64_t> waits = {});
+    void answered(const fire& f, int64_t waited_ms, const submit_outcome& out);
     void arm_locked();
     void on_timer();
     void save();
@@ -79,6 +94,7 @@ class periodic_jobs {
     mutable std::mutex mutex_;
     entries entries_;
     std::map<std::string, std::pair<unix_ms, std::string>> stored_;  // the state file: id -> (last fire, job)
+    std::vector<refused_fire> refused_;
     std::shared_ptr<scheduled_call> timer_;
     bool stopped_ = false;
     size_t in_flight_ = 0;  // submits not yet answered (their answers call back into this)

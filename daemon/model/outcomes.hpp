@@ -53,6 +53,8 @@ struct schedule_status {
     unix_ms next_fire = 0;  // 0: never
     unix_ms last_fire = 0;  // 0: not yet
     std::string last_job;
+    std::string last_error;   // why its latest refused fire was refused; empty since one went through
+    unix_ms last_error_at = 0;
 };
 
 struct job_type_info {

@@ -30,11 +30,13 @@ int64_t now_ms() {
 }
 
 // Slot time (ms) -> job ids, of one schedule, from the jobs' idempotency keys.
-std::map<int64_t, std::vector<std::string>> fired(const daemon_process& d, const std::string& name) {
+std::map<int64_t, std::vector<std::string>> fired(const daemon_process& d, const std::string& name,
+                                                  const header_list& auth = {}) {
     std::map<int64_t, std::vector<std::string>> out;
     std::string token;
     do {
-        const auto page = d.get("/v1/jobs?type=tick&pageSize=500" + (token.empty() ? "" : "&pageToken=" + token)).json();
+        const auto page =
+            d.get("/v1/jobs?type=tick&pageSize=500" + (token.empty() ? "" : "&pageToken=" + token), auth).json();
         for (const auto& j : page["jobs"]) {
             const std::string key = j.value("idempotencyKey", "");
             const std::string prefix = "schedule:tick:" + name + ":";
@@ -45,8 +47,8 @@ std::map<int64_t, std::vector<std::string>> fired(const daemon_process& d, const
     return out;
 }
 
-nlohmann::json schedule_doc(const daemon_process& d, const std::string& name) {
-    const auto types = d.get("/v1/job-types").json()["jobTypes"];
+nlohmann::json schedule_doc(const daemon_process& d, const std::string& name, const header_list& auth = {}) {
+    const auto types = d.get("/v1/job-types", auth).json()["jobTypes"];
     for (const auto& t : types) {
         if (t.value("type", "") != "tick") continue;
         for (const auto& s : t["schedules"]) {
@@ -130,4 +132,30 @@ TEST(periodic, a_schedule_that_cannot_work_stops_the_start_with_its_place) {
         EXPECT_NE(d.start_expect_failure(log), 0);
         EXPECT_NE(log.find(expected), std::string::npos) << expected << "\n" << log;
     }
+}
+
+// A fire refused for a reason that passes (here: its type is paused, and refuses submits
+// while paused) is tried again until it goes through, as the same slot; the schedule shows
+// why it was refused meanwhile.
+TEST(periodic, a_refused_fire_is_tried_again_until_it_goes_through) {
+    daemon_config_text c;
+    c.top = "auth:\n  mode: api_keys\n  keys_file: keys.yaml\n";
+    c.job_types["tick.yaml"] = "type: tick\nplugin: @FIXTURES@/sleep.so\nwhen_paused: refuse\nschedules:\n"
+                               "  slow:\n    cron: \"*/6 * * * * *\"\n    principal: ops\n    input: {delayMs: 1}\n";
+    daemon_process d(c);
+    const auto admin = bearer(create_api_key(d, "ops", {"admin"}));
+    d.start();
+    ASSERT_EQ(d.post("/v1/job-types/tick/pause", "", admin).status, 200u);
+    nlohmann::json refused;
+    ASSERT_TRUE(eventually([&] { return (refused = schedule_doc(d, "slow", admin)["lastError"]).is_object(); }, 20s));
+    const std::string detail = refused.value("detail", "");
+    EXPECT_NE(detail.find("job type 'tick' is paused"), std::string::npos) << refused.dump();
+    const int64_t slot = unix_ms_of(detail.substr(0, detail.find(": ")));
+    EXPECT_EQ(slot % 6000, 0) << detail;
+    EXPECT_FALSE(fired(d, "slow", admin).contains(slot));
+
+    ASSERT_EQ(d.post("/v1/job-types/tick/resume", "", admin).status, 200u);
+    ASSERT_TRUE(eventually([&] { return fired(d, "slow", admin).contains(slot); }, 20s)) << "the refused slot never fired";
+    expect_once_each(fired(d, "slow", admin));
+    EXPECT_TRUE(eventually([&] { return schedule_doc(d, "slow", admin)["lastError"].is_null(); }, 20s));
 }
