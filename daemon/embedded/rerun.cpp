@@ -44,6 +44,16 @@ void embedded_backend::rerun_locked(std::unique_lock<std::mutex>& lock, job_entr
                       "the job is " + std::string(to_string(current.status)) +
                           "; only a failed or canceled job can run again");
     }
+    // Retention's purge deletes a finished job's row once it has expired; a re-run's write
+    // made just before a purge that was already under way would update a row that is
+    // then gone. So a job about to expire is not re-run (a purge sees `now` when it is
+    // asked for, and runs long before a minute has passed).
+    if (constexpr int64_t purge_margin_ms = 60'000;
+        current.expires_at != 0 && current.expires_at <= now_() + purge_margin_ms) {
+        return answer(rerun_status::not_rerunnable, current,
+                      "the job's retention ends at " + format_rfc3339(current.expires_at) +
+                          ", within a minute: it is about to be purged; submit it again instead");
+    }
     job_queue* q = queue_of_locked(current.type);
     if (q == nullptr || q->retired()) {
         return answer(rerun_status::unknown_type, current,

@@ -25,6 +25,8 @@ daemon_config_text retry_config() {
     c.job_types["timing_out.yaml"] =
         "type: timing_out\nplugin: @FIXTURES@/sleep.so\ntimeout: 200ms\n"
         "retry:\n  max_attempts: 2\n  backoff: {initial: 0s}\n  on: [timeout]\n";
+    c.top = "allow_short_retention: true\n";
+    c.job_types["fleeting.yaml"] = "type: fleeting\nplugin: @FIXTURES@/fail.so\nretention: 50s\n";
     return c;
 }
 
@@ -263,6 +265,14 @@ TEST_F(retries, only_a_failed_or_canceled_job_can_run_again) {
     expect_problem(d.post("/v1/jobs/nope/retry", ""), 404, "job-not-found");
     expect_problem(d.post("/v1/jobs/" + ok + "/retry", "{\"x\":1}"), 400, "invalid-request");
     EXPECT_EQ(d.get("/v1/jobs/" + ok + "/retry").status, 405u);
+    // A job whose retention ends within a minute is about to be purged: not re-run (its
+    // write could land after the purge's delete), in place or in bulk.
+    const auto fleeting = submit_id("fleeting");
+    d.wait_terminal(fleeting);
+    const auto late = d.post("/v1/jobs/" + fleeting + "/retry", "");
+    expect_problem(late, 409, "job-not-retryable");
+    EXPECT_NE(late.json().value("detail", "").find("about to be purged"), std::string::npos) << late.body;
+    EXPECT_EQ(d.get("/v1/jobs/" + fleeting + "?redirect=false").json().value("status", ""), "failed");
 }
 
 TEST_F(retries, failed_jobs_are_found_by_code_and_type_and_re_run_in_bulk) {
