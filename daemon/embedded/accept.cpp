@@ -59,6 +59,14 @@ void embedded_backend::accept(std::shared_ptr<work_queue> queue, submit_request 
                        "the queue of job type '" + req.type + "' is full (" + std::to_string(q.capacity()) + " jobs)",
                        {}});
     }
+    if (scheduled && !q.try_reserve_scheduled(req.schedule_capacity)) {
+        if (events) events->rejected(reject_reason::queue_full);
+        return answer({submit_status::unavailable, {}, {},
+                       "job type '" + req.type + "' has " + std::to_string(req.schedule_capacity) +
+                           " scheduled jobs, its schedule_capacity",
+                       {}});
+    }
+    const auto release = [&q, scheduled] { scheduled ? q.release_scheduled_reservation() : q.release_reservation(); };
     job_record r;
     auto identity = store_.new_job_id();
     r.seq = identity.seq;
@@ -66,7 +74,7 @@ void embedded_backend::accept(std::shared_ptr<work_queue> queue, submit_request 
     if (!req.files.empty()) {
         auto problems = uploads_.pin(r.id, req.principal, req.files, now, req.declared_files.get());
         if (!problems.empty()) {
-            if (!scheduled) q.release_reservation();
+            release();
             if (events) events->rejected(reject_reason::invalid_input);
             std::vector<validation_error> errors;
             for (auto& [name, detail] : problems) errors.push_back({"/files/" + name, std::move(detail)});
@@ -144,7 +152,8 @@ void embedded_backend::accept_committed(const std::shared_ptr<job_queue>& shared
             release_live_locked(record.principal);
         }
         uploads_.release(record.id, record.files);
-        if (record.status != job_status::scheduled) queue.release_reservation();
+        if (record.status == job_status::scheduled) queue.release_scheduled_reservation();
+        else queue.release_reservation();
         if (events) events->rejected(reject_reason::store_error);
         done({submit_status::store_unavailable, {}, {},
               "the job could not be stored (the state directory cannot be written now); retry later with the same "
@@ -160,9 +169,15 @@ void embedded_backend::accept_committed(const std::shared_ptr<job_queue>& shared
         table_.put(e);
         if (key) keys_.bind(key_digest, *key);
         if (record.status == job_status::scheduled) {
-            // It held no place in the queue: a reload may have replaced the type meanwhile.
-            job_queue* now = queue.retired() ? queue_of_locked(record.type) : &queue;
-            if (now != nullptr) schedule_locked(e, *now);
+            // Its place was reserved in the scheduled set of `queue`, which a reload may have
+            // replaced meanwhile: then it goes to the new one, past its bound if need be.
+            if (!queue.retired()) {
+                queue.schedule_reserved(e, record.not_before);
+                arm_promotion_locked(record.not_before);
+            } else {
+                queue.release_scheduled_reservation();
+                if (job_queue* now = queue_of_locked(record.type)) schedule_locked(e, *now);
+            }
         } else {
             queue.push_reserved(e, record.priority, 0);
         }

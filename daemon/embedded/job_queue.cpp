@@ -218,6 +218,26 @@ unix_ms job_queue::oldest_created_at() const {
     return created_.empty() ? 0 : created_.begin()->first;
 }
 
+bool job_queue::try_reserve_scheduled(uint64_t capacity) {
+    std::lock_guard lock(mutex_);
+    if (scheduled_.size() + scheduled_reserved_ >= capacity) return false;
+    ++scheduled_reserved_;
+    return true;
+}
+
+void job_queue::release_scheduled_reservation() {
+    std::lock_guard lock(mutex_);
+    if (scheduled_reserved_ > 0) --scheduled_reserved_;
+}
+
+void job_queue::schedule_reserved(job_entry_ptr entry, unix_ms due) {
+    {
+        std::lock_guard lock(mutex_);
+        if (scheduled_reserved_ > 0) --scheduled_reserved_;
+    }
+    schedule(std::move(entry), due);
+}
+
 void job_queue::schedule(job_entry_ptr entry, unix_ms due) {
     std::lock_guard lock(mutex_);
     auto& pos = entry->queue_position;

@@ -64,8 +64,13 @@ class job_queue final : public work_queue {
     uint64_t waiting_to_retry() const override;
 
     // Scheduled jobs (status scheduled) wait apart, not counted in the capacity, until the
-    // backend queues them when they are due (remove() takes one out too).
+    // backend queues them when they are due (remove() takes one out too). An accept
+    // reserves its place first, within `capacity` (the type's schedule_capacity), as for
+    // the queue.
+    bool try_reserve_scheduled(uint64_t capacity);
+    void release_scheduled_reservation();
     void schedule(job_entry_ptr entry, unix_ms due);
+    void schedule_reserved(job_entry_ptr entry, unix_ms due);
     // Takes out the scheduled jobs due by `now`, earliest first, at most `limit`.
     std::vector<job_entry_ptr> take_due(unix_ms now, size_t limit);
     unix_ms next_due() const;  // 0: nothing scheduled
@@ -101,6 +106,7 @@ class job_queue final : public work_queue {
     std::condition_variable cv_;
     uint64_t seq_ = 0;
     uint64_t reserved_ = 0;
+    uint64_t scheduled_reserved_ = 0;
     bool closed_ = false;
     std::atomic<uint64_t> inserted_{0};  // jobs ever inserted: what a yielding worker watches
     std::unordered_map<std::string, lane> lanes_;  // principals with ready jobs

@@ -139,14 +139,7 @@ void job_engine::submit(submit_request req, std::function<void(submit_outcome)> 
         done({submit_status::unavailable, {}, {}, "job type '" + req.type + "' is paused; retry later", {}});
         return;
     }
-    if (req.run_at > now_unix_ms() && rt->queue->scheduled() >= type_config->schedule_capacity) {
-        rt->events->rejected(reject_reason::queue_full);
-        done({submit_status::unavailable, {}, {},
-              "job type '" + req.type + "' has " + std::to_string(type_config->schedule_capacity) +
-                  " scheduled jobs, its schedule_capacity",
-              {}});
-        return;
-    }
+    req.schedule_capacity = type_config->schedule_capacity;
     if (req.input.size() > type_config->max_input_bytes) {
         rt->events->rejected(reject_reason::invalid_input);
         done({submit_status::invalid_input,

@@ -5,6 +5,7 @@
 #include "model/job.hpp"
 
 #include <cstdint>
+#include <limits>
 #include <memory>
 #include <optional>
 #include <string>
@@ -32,6 +33,8 @@ struct submit_request {
     std::string idempotency_key;  // empty: none
     std::string fingerprint;      // what makes two requests with one key the same request
     uint64_t max_live_jobs = 0;   // the principal's quota of queued and running jobs; 0: none
+    // Its type's bound on scheduled jobs not yet due (set by the engine).
+    uint64_t schedule_capacity = std::numeric_limits<uint64_t>::max();
     // The files its type declares (set by the engine; null: any files, unchecked).
     std::shared_ptr<const std::vector<declared_file>> declared_files;
 };

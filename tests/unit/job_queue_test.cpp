@@ -113,6 +113,22 @@ TEST(job_queue, capacity_counts_reservations_and_removal_frees_a_slot) {
     EXPECT_EQ(q.pop()->record.id, "b");
 }
 
+TEST(job_queue, scheduled_places_are_reserved_before_the_commit_apart_from_the_queue) {
+    job_queue q(1);
+    EXPECT_TRUE(q.try_reserve_scheduled(2));
+    EXPECT_TRUE(q.try_reserve_scheduled(2));
+    EXPECT_FALSE(q.try_reserve_scheduled(2)) << "two accepts in flight hold both places";
+    EXPECT_TRUE(q.try_reserve()) << "the queue's own capacity is apart";
+    const auto a = entry("a");
+    q.schedule_reserved(a, 4'000'000'000'000);
+    q.release_scheduled_reservation();  // the other accept failed
+    EXPECT_EQ(q.scheduled(), 1u);
+    EXPECT_TRUE(q.try_reserve_scheduled(2));
+    EXPECT_FALSE(q.try_reserve_scheduled(2));
+    EXPECT_TRUE(q.remove(a));
+    EXPECT_TRUE(q.try_reserve_scheduled(2)) << "a removed scheduled job frees its place";
+}
+
 TEST(job_queue, a_delayed_job_can_be_removed_and_a_popped_one_cannot) {
     job_queue q(10);
     const auto later = entry("later");
