@@ -64,6 +64,7 @@ void embedded_backend::set_queues(const std::vector<work_queue*>& queues, const 
             unfinished += !(replaced && e->record.status == job_status::scheduled);
         });
         unfinished += q.reserved();  // accepts still committing
+        if (!replaced) unfinished += q.scheduled_reserved();  // (scheduled ones move to a replacement)
         // A deleted job whose plugin has not returned yet still holds a worker: counted by
         // its running attempt (seen under the lock, unlike `busy`, a snapshot from before).
         size_t running = 0;

@@ -230,16 +230,23 @@ void job_queue::release_scheduled_reservation() {
     if (scheduled_reserved_ > 0) --scheduled_reserved_;
 }
 
+uint64_t job_queue::scheduled_reserved() const {
+    std::lock_guard lock(mutex_);
+    return scheduled_reserved_;
+}
+
 void job_queue::schedule_reserved(job_entry_ptr entry, unix_ms due) {
-    {
-        std::lock_guard lock(mutex_);
-        if (scheduled_reserved_ > 0) --scheduled_reserved_;
-    }
-    schedule(std::move(entry), due);
+    std::lock_guard lock(mutex_);
+    if (scheduled_reserved_ > 0) --scheduled_reserved_;
+    schedule_locked(std::move(entry), due);
 }
 
 void job_queue::schedule(job_entry_ptr entry, unix_ms due) {
     std::lock_guard lock(mutex_);
+    schedule_locked(std::move(entry), due);
+}
+
+void job_queue::schedule_locked(job_entry_ptr entry, unix_ms due) {
     auto& pos = entry->queue_position;
     pos.scheduled = true;
     pos.key = {due, ++seq_};

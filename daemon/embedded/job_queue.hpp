@@ -69,6 +69,7 @@ class job_queue final : public work_queue {
     // the queue.
     bool try_reserve_scheduled(uint64_t capacity);
     void release_scheduled_reservation();
+    uint64_t scheduled_reserved() const;
     void schedule(job_entry_ptr entry, unix_ms due);
     void schedule_reserved(job_entry_ptr entry, unix_ms due);
     // Takes out the scheduled jobs due by `now`, earliest first, at most `limit`.
@@ -91,6 +92,7 @@ class job_queue final : public work_queue {
     };
     void insert_locked(job_entry_ptr entry, int32_t priority, unix_ms not_before);
     void make_ready_locked(job_entry_ptr entry, ready_key key);
+    void schedule_locked(job_entry_ptr entry, unix_ms due);
     job_entry_ptr take_next_locked();
     uint64_t cost_of(const std::string& principal) const;  // unit / its weight, as configured now
     void forget_created(unix_ms created_at);

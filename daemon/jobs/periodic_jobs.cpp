@@ -127,7 +127,7 @@ void periodic_jobs::due_locked(entry& e, unix_ms now, bool catching_up, std::vec
         r.idempotency_key = "schedule:" + e.type + ":" + e.config.name + ":" + format_rfc3339(slot);
         r.fingerprint =
             sha256_hex(r.idempotency_key + "\n" + r.input + "\n" + r.labels + "\n" + std::to_string(r.priority));
-        out.push_back({e.type + "/" + e.config.name, slot, std::move(r)});
+        out.push_back({e.type + "/" + e.config.name, slot, e.cron.next_after(slot).value_or(0), std::move(r)});
     }
 }
 
@@ -174,8 +174,8 @@ void periodic_jobs::answered(const fire& f, int64_t waited_ms, const submit_outc
     if (fired_before) return;
     const unix_ms now = now_unix_ms();
     const int64_t wait = std::min<int64_t>(std::max<int64_t>(waited_ms * 2, 1000), 60'000);
-    // Until the schedule's next slot is due: then that one fires, and this one is missed.
-    const bool retry = passes && !stopped_ && it != entries_.end() && (it->second.next_fire == 0 || now + wait < it->second.next_fire);
+    // Until the slot after it is due: then that one fires, and this one is missed.
+    const bool retry = passes && !stopped_ && it != entries_.end() && (f.next_slot == 0 || now + wait < f.next_slot);
     if (it != entries_.end()) {
         it->second.last_error = format_rfc3339(f.slot) + ": " + out.detail;
         it->second.last_error_at = now;
@@ -209,14 +209,16 @@ void periodic_jobs::on_timer() {
     std::vector<fire> fires;
     std::vector<int64_t> waits;
     // Refused fires due again, first (a schedule that was reloaded away is dropped).
-    std::erase_if(refused_, [&](refused_fire& r) {
-        if (r.at > now) return false;
-        if (entries_.contains(r.what.id)) {
+    std::vector<refused_fire> later;
+    for (auto& r : refused_) {
+        if (r.at > now) {
+            later.push_back(std::move(r));
+        } else if (entries_.contains(r.what.id)) {
             fires.push_back(std::move(r.what));
             waits.push_back(r.wait_ms);
         }
-        return true;
-    });
+    }
+    refused_ = std::move(later);
     for (auto& [id, e] : entries_) {
         if (e.next_fire != 0 && e.next_fire <= now) due_locked(e, now, false, fires);
     }

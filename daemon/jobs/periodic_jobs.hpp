@@ -7,7 +7,8 @@
 //
 // A fire that is refused for a reason that passes (a full or paused queue, a store that
 // cannot write, a quota, a drain) is tried again, after 1 s, then twice as long each time
-// up to a minute, until the schedule's next slot is due; the refusal is shown as the
+// up to a minute, until the schedule's next slot is due (the fire is the request as the
+// slot first made it, even if a reload changed the schedule since); the refusal is shown as the
 // schedule's lastError until a fire goes through. A fire refused for good (its input no
 // longer valid) is not retried.
 //
@@ -70,6 +71,7 @@ class periodic_jobs {
     struct fire {
         std::string id;
         unix_ms slot;
+        unix_ms next_slot;  // the schedule's slot after it (0: none): a refused fire is retried until then
         submit_request request;
     };
     // Under mutex_: the slots of `e` in (handled_until, now] to fire, into `out`: after a

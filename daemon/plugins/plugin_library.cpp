@@ -100,17 +100,16 @@ std::shared_ptr<plugin_library> plugin_library::load(const std::filesystem::path
                "ABI minor " + std::to_string(d->abi_minor),
                "upgrade ticketd, or build the plugin against an older SDK");
     }
-    // A 1.0 or 1.1 descriptor ends at `destroy`; what 1.2 appended is read only when the
-    // plugin's struct_size says it is there.
+    // Every 1.x descriptor has what 1.0 had; what later minors appended (`files`, 1.2) is
+    // read only when the plugin's minor and struct_size both say it is there (the first
+    // 1.2 SDKs made descriptors without it: they load, declaring no files).
     constexpr size_t v1_0_size = offsetof(ticketd_plugin_descriptor, destroy) + sizeof(d->destroy);
     constexpr size_t v1_2_size = offsetof(ticketd_plugin_descriptor, files) + sizeof(d->files);
-    const size_t expected = d->abi_minor >= 2 ? v1_2_size : v1_0_size;
-    if (d->struct_size < expected) {
-        reject(file,
-               "a descriptor of at least " + std::to_string(expected) + " bytes (ABI 1." +
-                   std::to_string(d->abi_minor) + ")",
+    if (d->struct_size < v1_0_size) {
+        reject(file, "a descriptor of at least " + std::to_string(v1_0_size) + " bytes",
                std::to_string(d->struct_size) + " bytes", "rebuild the plugin against the current SDK");
     }
+    const bool has_files = d->abi_minor >= 2 && d->struct_size >= v1_2_size;
     if (d->name == nullptr || d->name[0] == '\0') {
         reject(file, "a plugin name", "an empty name", "pass a name to TICKETD_PLUGIN(...)");
     }
@@ -137,7 +136,7 @@ std::shared_ptr<plugin_library> plugin_library::load(const std::filesystem::path
                    "use the keywords listed in docs/writing-a-plugin.md");
         }
     }
-    if (d->struct_size >= v1_2_size && d->files != nullptr && *d->files != '\0') {
+    if (has_files && d->files != nullptr && *d->files != '\0') {
         try {
             lib->files_ = std::make_shared<const declared_files>(parse_file_declarations(d->files));
         } catch (const std::invalid_argument& e) {

@@ -60,6 +60,7 @@ constexpr const char* input_schema = R"json({
   "type": "object",
   "required": ["table", "format"],
   "properties": {
+    "file": {"const": "source", "description": "the upload's name in files; always source, the one file declared (other names were possible before 1.1.0)"},
     "table": {"type": "string", "pattern": "^[A-Za-z][A-Za-z0-9_]{0,62}$"},
     "format": {"enum": ["csv", "ndjson"]},
     "header": {"type": "boolean", "default": true, "description": "csv: the first record names the columns"},
@@ -323,7 +324,14 @@ class importer final : public ticketd::handler {
         const bool csv = in.at("format") == "csv";
         const bool skip_bad_rows = in.value("onError", "abort") == "skip";
         const bool replace = in.value("mode", "append") == "replace";
-        const std::string path(job.input_file("source"));  // declared required: the host checked it
+        // `source` is declared required; a job accepted before it was (another name, or
+        // none) or a host that does not check declared files can still arrive without it.
+        const std::string file_name = in.value("file", "source");
+        const std::string path(job.input_file(file_name));
+        if (path.empty()) {
+            throw ticketd::job_failed("no-file", "the job has no file named '" + file_name +
+                                                     "'; submit it with \"files\": {\"source\": \"<upload id>\"}");
+        }
 
         sql::database db(database_, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE);
         // Waiting for another writer (a report, another import) stays cancelable.

@@ -55,6 +55,7 @@ constexpr const char* input_schema = R"json({
   "type": "object",
   "required": ["target"],
   "properties": {
+    "file": {"const": "source", "description": "the upload's name in files; always source, the one file declared (other names were possible before 1.1.0)"},
     "target": {"enum": ["mp3", "opus", "ogg", "flac", "wav", "mp4", "webm"]},
     "audioBitrateKbps": {"type": "integer", "minimum": 8, "maximum": 512},
     "sampleRate": {"enum": [8000, 11025, 12000, 16000, 22050, 24000, 32000, 44100, 48000, 96000]},
@@ -168,7 +169,14 @@ class transcoder final : public ticketd::handler {
         const auto in = json::parse(job.input());
         const std::string target = in.at("target").get<std::string>();
         const auto& spec = targets().at(target);
-        const std::string input(job.input_file("source"));  // declared required: the host checked it
+        // `source` is declared required; a job accepted before it was (another name, or
+        // none) or a host that does not check declared files can still arrive without it.
+        const std::string file_name = in.value("file", "source");
+        const std::string input(job.input_file(file_name));
+        if (input.empty()) {
+            throw ticketd::job_failed("no-file", "the job has no file named '" + file_name +
+                                                     "'; submit it with \"files\": {\"source\": \"<upload id>\"}");
+        }
 
         job.progress(1, "probing the input");
         const probe p = probe_input(job, input);

@@ -1,6 +1,6 @@
 /* Deliberately broken plugins, written in plain C against <ticketd/plugin.h>: one
  * shared object per BROKEN_* definition, each to be refused with an exact message (but
- * BROKEN_ABI_1_1, an old descriptor that must load). */
+ * BROKEN_ABI_1_1 and BROKEN_ABI_1_2_SHORT, older descriptors that must load). */
 #include <ticketd/plugin.h>
 
 #include <stddef.h>
@@ -65,6 +65,10 @@ TICKETD_PLUGIN_EXPORT const ticketd_plugin_descriptor* ticketd_plugin_v1(const t
     /* Not broken: a descriptor as the 1.1 SDK made it, which ends before `files` (whose
      * bytes here are garbage the host must not read). */
     d.abi_minor = 1;
+    d.struct_size = offsetof(ticketd_plugin_descriptor, files);
+    d.files = "not json";
+#elif defined(BROKEN_ABI_1_2_SHORT)
+    /* Not broken either: a descriptor of the first 1.2 SDKs, from before `files`. */
     d.struct_size = offsetof(ticketd_plugin_descriptor, files);
     d.files = "not json";
 #endif
