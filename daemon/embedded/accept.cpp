@@ -78,7 +78,8 @@ void embedded_backend::accept(std::shared_ptr<work_queue> queue, submit_request 
             if (events) events->rejected(reject_reason::invalid_input);
             std::vector<validation_error> errors;
             for (auto& [name, detail] : problems) errors.push_back({"/files/" + name, std::move(detail)});
-            return answer({submit_status::invalid_input, {}, std::move(errors), "unknown, expired or unsuitable upload", {}});
+            return answer(
+                {submit_status::invalid_input, {}, std::move(errors), "unknown, expired or unsuitable upload", {}});
         }
         r.files = std::move(req.files);
     }

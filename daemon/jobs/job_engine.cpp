@@ -176,7 +176,8 @@ void job_engine::validate_and_accept(const job_type_ptr& rt, submit_request req,
         auto errors = check_file_names(*files, req.files, rt->type);
         if (!errors.empty()) {
             rt->events->rejected(reject_reason::invalid_input);
-            return done({submit_status::invalid_input, {}, std::move(errors), "the files are not those this job type reads", {}});
+            return done({submit_status::invalid_input, {}, std::move(errors),
+                         "the files are not those this job type reads", {}});
         }
         req.declared_files = files;
     }

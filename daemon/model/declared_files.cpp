@@ -57,7 +57,8 @@ std::optional<std::string> check_upload(const declared_files& declared, const st
     if (!d->media_types.empty() &&
         std::none_of(d->media_types.begin(), d->media_types.end(),
                      [&](const auto& pattern) { return media_type_matches(upload.content_type, pattern); })) {
-        return "upload '" + upload.id + "' is " + (upload.content_type.empty() ? "of no media type" : upload.content_type) +
+        const std::string type = upload.content_type.empty() ? "of no media type" : upload.content_type;
+        return "upload '" + upload.id + "' is " + type +
                "; the file '" + name + "' must be " + joined(d->media_types, " or ");
     }
     if (d->max_bytes > 0 && upload.size > d->max_bytes) {

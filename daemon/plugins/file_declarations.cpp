@@ -27,10 +27,10 @@ declared_files parse_file_declarations(std::string_view json_text) {
     // Depth 3 is all a declaration has: deeper text is refused while it is parsed.
     int depth = 0;
     const auto bounded = [&depth](int, nlohmann::json::parse_event_t event, nlohmann::json&) {
-        if (event == nlohmann::json::parse_event_t::object_start || event == nlohmann::json::parse_event_t::array_start) {
+        using event_t = nlohmann::json::parse_event_t;
+        if (event == event_t::object_start || event == event_t::array_start) {
             if (++depth > 3) throw std::invalid_argument("the declaration nests deeper than 3 levels");
-        } else if (event == nlohmann::json::parse_event_t::object_end ||
-                   event == nlohmann::json::parse_event_t::array_end) {
+        } else if (event == event_t::object_end || event == event_t::array_end) {
             --depth;
         }
         return true;
@@ -52,11 +52,13 @@ declared_files parse_file_declarations(std::string_view json_text) {
                 f.required = value.get<bool>();
             } else if (key == "mediaTypes") {
                 if (!value.is_array() || value.empty() || value.size() > max_media_types) {
-                    refuse(at + "/mediaTypes", "must be an array of 1-" + std::to_string(max_media_types) + " media types");
+                    refuse(at + "/mediaTypes",
+                           "must be an array of 1-" + std::to_string(max_media_types) + " media types");
                 }
                 for (const auto& t : value) {
                     if (!t.is_string() || !is_pattern(t.get_ref<const std::string&>())) {
-                        refuse(at + "/mediaTypes", "each must be a media type without parameters (type/sub, type/*, */*)");
+                        refuse(at + "/mediaTypes",
+                               "each must be a media type without parameters (type/sub, type/*, */*)");
                     }
                     f.media_types.push_back(t.get<std::string>());
                 }
@@ -67,7 +69,8 @@ declared_files parse_file_declarations(std::string_view json_text) {
                 f.max_bytes = value.get<uint64_t>();
             } else if (key == "description") {
                 if (!value.is_string() || value.get_ref<const std::string&>().size() > max_description) {
-                    refuse(at + "/description", "must be a string of at most " + std::to_string(max_description) + " bytes");
+                    refuse(at + "/description",
+                           "must be a string of at most " + std::to_string(max_description) + " bytes");
                 }
                 f.description = value.get<std::string>();
             } else {

@@ -60,7 +60,8 @@ constexpr const char* input_schema = R"json({
   "type": "object",
   "required": ["table", "format"],
   "properties": {
-    "file": {"const": "source", "description": "the upload's name in files; always source, the one file declared (other names were possible before 1.1.0)"},
+    "file": {"const": "source",
+             "description": "the upload's name in files: always source, the file declared (before 1.1.0, any name)"},
     "table": {"type": "string", "pattern": "^[A-Za-z][A-Za-z0-9_]{0,62}$"},
     "format": {"enum": ["csv", "ndjson"]},
     "header": {"type": "boolean", "default": true, "description": "csv: the first record names the columns"},

@@ -55,7 +55,8 @@ constexpr const char* input_schema = R"json({
   "type": "object",
   "required": ["target"],
   "properties": {
-    "file": {"const": "source", "description": "the upload's name in files; always source, the one file declared (other names were possible before 1.1.0)"},
+    "file": {"const": "source",
+             "description": "the upload's name in files: always source, the file declared (before 1.1.0, any name)"},
     "target": {"enum": ["mp3", "opus", "ogg", "flac", "wav", "mp4", "webm"]},
     "audioBitrateKbps": {"type": "integer", "minimum": 8, "maximum": 512},
     "sampleRate": {"enum": [8000, 11025, 12000, 16000, 22050, 24000, 32000, 44100, 48000, 96000]},
