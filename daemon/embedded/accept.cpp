@@ -66,7 +66,6 @@ void embedded_backend::accept(std::shared_ptr<work_queue> queue, submit_request 
                            " scheduled jobs, its schedule_capacity",
                        {}});
     }
-    const auto release = [&q, scheduled] { scheduled ? q.release_scheduled_reservation() : q.release_reservation(); };
     job_record r;
     auto identity = store_.new_job_id();
     r.seq = identity.seq;
@@ -74,7 +73,7 @@ void embedded_backend::accept(std::shared_ptr<work_queue> queue, submit_request 
     if (!req.files.empty()) {
         auto problems = uploads_.pin(r.id, req.principal, req.files, now, req.declared_files.get());
         if (!problems.empty()) {
-            release();
+            scheduled ? q.release_scheduled_reservation() : q.release_reservation();
             if (events) events->rejected(reject_reason::invalid_input);
             std::vector<validation_error> errors;
             for (auto& [name, detail] : problems) errors.push_back({"/files/" + name, std::move(detail)});

@@ -278,6 +278,16 @@ TEST_F(declared_files, are_checked_at_submit_and_a_refusal_leaves_nothing_behind
     EXPECT_EQ(pointer, "/files/data");
     EXPECT_EQ(detail, "upload '" + big + "' is 65 bytes; the file 'data' may be at most 64");
 
+    // Hostile names and shapes never reach the declared-files check: the submit's own
+    // parser refuses them (invalid UTF-8, too long, not an upload id).
+    for (const std::string& body :
+         {"{\"type\":\"files\",\"files\":{\"da\xfft\":\"" + csv + "\"}}",
+          "{\"type\":\"files\",\"files\":{\"" + std::string(65, 'd') + "\":\"" + csv + "\"}}",
+          std::string("{\"type\":\"files\",\"files\":{\"data\":[1]}}"),
+          std::string("{\"type\":\"files\",\"files\":[\"data\"]}")}) {
+        expect_problem(d.post("/v1/jobs", body), 400, "invalid-request");
+    }
+
     // No job was made, and no upload stayed pinned: each can be deleted.
     EXPECT_EQ(d.get("/v1/jobs?type=files").json()["jobs"].size(), 0u);
     for (const auto& id : {csv, text, big}) EXPECT_EQ(d.del("/v1/uploads/" + id).status, 204u) << id;

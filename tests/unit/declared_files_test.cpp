@@ -36,6 +36,13 @@ TEST(declared_files, parse_keeps_every_member_in_name_order) {
 
 TEST(declared_files, parse_refuses_what_it_does_not_know_with_a_pointer) {
     EXPECT_EQ(refusal("not json"), ": not JSON");
+    EXPECT_EQ(refusal("{\"a\": {\"description\": \"\xff\xfe\"}}"), ": not JSON");  // invalid UTF-8
+    EXPECT_EQ(refusal("{\"\xc3\": {}}"), ": not JSON");
+    EXPECT_EQ(refusal(""), ": not JSON");
+    EXPECT_EQ(refusal(R"({"a": {"maxBytes": 1e400}})"), ": not JSON");  // out of range
+    EXPECT_EQ(refusal(R"({"a": {"maxBytes": 18446744073709551616}})"), "/a/maxBytes: must be a positive integer");
+    EXPECT_EQ(refusal(R"({"a": {"description": ")" + std::string(1025, 'x') + "\"}}"),
+              "/a/description: must be a string of at most 1024 bytes");
     EXPECT_EQ(refusal("[]"), ": must be an object of file names");
     EXPECT_EQ(refusal(R"({"a b": {}})"), "/a b: file names are 1-64 characters of A-Z, a-z, 0-9, '.', '_' and '-'");
     EXPECT_EQ(refusal(R"({"a": 1})"), "/a: must be an object");
